@@ -1,0 +1,11 @@
+//! tfdrift: real-time drift detection for Terraform-managed cloud infrastructure.
+//!
+//! The library is the whole detection pipeline with no UI dependency:
+//! `input` → `normalize` → `catalog`/`map` → `detect` → (rules) → `alert`, with `state` feeding
+//! detection. The binary adds the command line and, behind the `tui` feature, the terminal UI.
+
+pub mod alert;
+pub mod event;
+pub mod input;
+pub mod normalize;
+pub mod state;

@@ -1,0 +1,5 @@
+//! The `tfdrift` command line.
+
+fn main() {
+    println!("tfdrift");
+}

@@ -1,0 +1,331 @@
+//! CloudTrail record → [`CloudEvent`].
+//!
+//! The record struct borrows from the input buffer and leaves `requestParameters` /
+//! `responseElements` as raw JSON until we know the call succeeded and wrote something: that keeps
+//! the hot path (millions of read-only and failed calls) free of allocation-heavy `Value` trees.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::time::parse_time_value;
+use crate::event::{Actor, CloudEvent, Provider};
+
+/// A CloudTrail record, or any of the envelopes that carry one. Unknown keys are ignored; every
+/// field is optional because real logs omit them freely.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct Doc<'a> {
+    // --- CloudTrail record fields ---
+    #[serde(borrow)]
+    pub event_version: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event_time: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub event_source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub aws_region: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "sourceIPAddress")]
+    pub source_ip_address: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub error_code: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "eventID")]
+    pub event_id: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "requestID")]
+    pub request_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub event_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub read_only: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub event_category: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_identity: Option<UserIdentity<'a>>,
+    #[serde(borrow)]
+    pub request_parameters: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub response_elements: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub additional_event_data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub resources: Option<&'a RawValue>,
+
+    // --- envelope keys (sniffed by `normalize`) ---
+    #[serde(borrow, rename = "Records")]
+    pub records: Option<&'a RawValue>,
+    #[serde(borrow, rename = "detail-type")]
+    pub detail_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub detail: Option<&'a RawValue>,
+    #[serde(borrow, rename = "Events")]
+    pub events: Option<&'a RawValue>,
+    #[serde(borrow, rename = "CloudTrailEvent")]
+    pub cloudtrail_event: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub proto_payload: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub log_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub received_messages: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub output_fields: Option<&'a RawValue>,
+    #[serde(borrow, rename = "Type")]
+    pub sns_type: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "Message")]
+    pub sns_message: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub digest_start_time: Option<&'a RawValue>,
+    #[serde(borrow, rename = "Event")]
+    pub s3_event: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub s3_bucket: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub body: Option<Cow<'a, str>>,
+}
+
+/// `userIdentity`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct UserIdentity<'a> {
+    #[serde(borrow, rename = "type")]
+    pub identity_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub invoked_by: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub session_context: Option<SessionContext<'a>>,
+}
+
+/// `userIdentity.sessionContext`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SessionContext<'a> {
+    #[serde(borrow)]
+    pub session_issuer: Option<SessionIssuer<'a>>,
+    #[serde(borrow)]
+    pub attributes: Option<SessionAttributes<'a>>,
+}
+
+/// `sessionContext.sessionIssuer`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SessionIssuer<'a> {
+    #[serde(borrow)]
+    pub arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub user_name: Option<Cow<'a, str>>,
+}
+
+/// `sessionContext.attributes`; `mfaAuthenticated` is the string `"true"` / `"false"`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct SessionAttributes<'a> {
+    #[serde(borrow)]
+    pub mfa_authenticated: Option<&'a RawValue>,
+}
+
+impl Doc<'_> {
+    /// A document is a CloudTrail record when it names an event and its source.
+    pub fn is_record(&self) -> bool {
+        self.event_name.is_some() && (self.event_source.is_some() || self.event_version.is_some())
+    }
+}
+
+/// Reads a JSON boolean that some producers write as a string (`"true"`).
+pub(crate) fn lenient_bool(raw: Option<&RawValue>) -> Option<bool> {
+    match raw.map(RawValue::get)? {
+        "true" | "\"true\"" | "\"True\"" => Some(true),
+        "false" | "\"false\"" | "\"False\"" => Some(false),
+        _ => None,
+    }
+}
+
+fn owned(c: Option<&Cow<'_, str>>) -> Option<String> {
+    c.map(|s| s.to_string()).filter(|s| !s.is_empty())
+}
+
+fn parse_raw(raw: Option<&RawValue>) -> Value {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Strips API-version suffixes: `UpdateFunctionConfiguration20150331v2` → `UpdateFunctionConfiguration`,
+/// `CreateDistribution2020_05_31` → `CreateDistribution`.
+#[must_use]
+pub fn strip_version_suffix(name: &str) -> &str {
+    let mut s = name;
+    // trailing `v<digits>`
+    if let Some(v) = s.rfind('v') {
+        let tail = &s[v + 1..];
+        let head = s[..v].as_bytes();
+        let dated = head.len() > 8 && head[head.len() - 8..].iter().all(u8::is_ascii_digit);
+        if dated && !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
+            s = &s[..v];
+        }
+    }
+    let bytes = s.as_bytes();
+    let n = bytes.len();
+    // `YYYYMMDD`
+    if n > 8 && bytes[n - 8..].iter().all(u8::is_ascii_digit) && bytes[n - 9].is_ascii_alphabetic()
+    {
+        return &s[..n - 8];
+    }
+    // `YYYY_MM_DD`
+    if n > 10 {
+        let tail = &bytes[n - 10..];
+        let shape = tail
+            .iter()
+            .enumerate()
+            .all(|(i, b)| if i == 4 || i == 7 { *b == b'_' } else { b.is_ascii_digit() });
+        if shape {
+            return &s[..n - 10];
+        }
+    }
+    if s.len() == name.len() { name } else { s }
+}
+
+/// Session name of an assumed-role ARN (`arn:aws:sts::1:assumed-role/Role/alice` → `alice`), else
+/// the part of the principal id after `:`.
+fn session_name(arn: Option<&str>, principal: Option<&str>) -> Option<String> {
+    if let Some(arn) = arn
+        && let Some(rest) = arn.split_once(":assumed-role/").map(|(_, r)| r)
+        && let Some((_, session)) = rest.split_once('/')
+    {
+        return Some(session.to_string());
+    }
+    principal
+        .and_then(|p| p.split_once(':'))
+        .map(|(_, s)| s.to_string())
+}
+
+/// Builds the normalised event. `needs_payload` is false for calls that can never drift (failed
+/// or read-only), which then skip parsing their request and response.
+pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> CloudEvent {
+    let mut ev = CloudEvent::new(Provider::Aws);
+    let source = doc.event_source.as_deref().unwrap_or_default();
+    ev.source = source.to_string();
+    ev.service = source
+        .strip_suffix(".amazonaws.com")
+        .unwrap_or(source)
+        .to_string();
+    let raw_action = doc.event_name.as_deref().unwrap_or_default();
+    ev.raw_action = raw_action.to_string();
+    ev.action = strip_version_suffix(raw_action).to_string();
+    ev.time = doc.event_time.and_then(|raw| {
+        serde_json::from_str::<Value>(raw.get())
+            .ok()
+            .and_then(|v| parse_time_value(&v))
+    });
+    ev.region = owned(doc.aws_region.as_ref());
+    ev.error_code = owned(doc.error_code.as_ref());
+    ev.read_only = lenient_bool(doc.read_only);
+    ev.category = owned(doc.event_category.as_ref()).or_else(|| {
+        doc.event_type
+            .as_deref()
+            .filter(|t| *t == "AwsConsoleSignIn")
+            .map(|_| "SignIn".to_string())
+    });
+    ev.id = owned(doc.event_id.as_ref())
+        .or_else(|| owned(doc.request_id.as_ref()))
+        .unwrap_or_else(fallback_id);
+
+    let mut actor = Actor {
+        user_agent: owned(doc.user_agent.as_ref()),
+        source_ip: owned(doc.source_ip_address.as_ref()),
+        ..Actor::default()
+    };
+    let mut account = owned(doc.recipient_account_id.as_ref());
+    if let Some(ui) = &doc.user_identity {
+        actor.identity_type = owned(ui.identity_type.as_ref());
+        actor.principal = owned(ui.principal_id.as_ref());
+        actor.arn = owned(ui.arn.as_ref());
+        actor.invoked_by = owned(ui.invoked_by.as_ref());
+        if account.is_none() {
+            account = owned(ui.account_id.as_ref());
+        }
+        if actor.identity_type.as_deref() == Some("AssumedRole") {
+            actor.session = session_name(actor.arn.as_deref(), actor.principal.as_deref());
+        } else if let Some(name) = owned(ui.user_name.as_ref()) {
+            actor.session = Some(name);
+        }
+        if let Some(ctx) = &ui.session_context {
+            actor.session_issuer = ctx
+                .session_issuer
+                .as_ref()
+                .and_then(|i| owned(i.arn.as_ref()));
+            actor.mfa = ctx
+                .attributes
+                .as_ref()
+                .and_then(|a| lenient_bool(a.mfa_authenticated));
+        }
+    }
+    ev.account = account;
+    ev.actor = actor;
+
+    let needs_payload = ev.error_code.is_none() && ev.read_only != Some(true);
+    if needs_payload {
+        ev.request = parse_raw(doc.request_parameters);
+        ev.response = parse_raw(doc.response_elements);
+        if doc.additional_event_data.is_some() || doc.resources.is_some() {
+            let mut extra = serde_json::Map::new();
+            if let Some(a) = doc.additional_event_data {
+                extra.insert("additionalEventData".into(), parse_raw(Some(a)));
+            }
+            if let Some(r) = doc.resources {
+                extra.insert("resources".into(), parse_raw(Some(r)));
+            }
+            ev.extra = Value::Object(extra);
+        }
+    }
+    ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_suffixes() {
+        assert_eq!(
+            strip_version_suffix("UpdateFunctionConfiguration20150331v2"),
+            "UpdateFunctionConfiguration"
+        );
+        assert_eq!(strip_version_suffix("CreateFunction20150331"), "CreateFunction");
+        assert_eq!(
+            strip_version_suffix("UpdateDistribution2020_05_31"),
+            "UpdateDistribution"
+        );
+        assert_eq!(strip_version_suffix("CreateDBInstance"), "CreateDBInstance");
+        assert_eq!(strip_version_suffix("CreateVpcEndpointV2"), "CreateVpcEndpointV2");
+        assert_eq!(strip_version_suffix("Ec2v2"), "Ec2v2");
+    }
+
+    #[test]
+    fn assumed_role_session() {
+        assert_eq!(
+            session_name(Some("arn:aws:sts::1:assumed-role/Admin/alice@example.com"), None),
+            Some("alice@example.com".into())
+        );
+        assert_eq!(
+            session_name(None, Some("AROAEXAMPLE:bob")),
+            Some("bob".into())
+        );
+    }
+}

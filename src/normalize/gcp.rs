@@ -1,0 +1,182 @@
+//! GCP Cloud Audit Log `LogEntry` → [`CloudEvent`].
+//!
+//! Method names are normalised (`v1.compute.firewalls.patch` → `compute.firewalls.patch`), failed
+//! calls are recognised by a non-zero `status.code`, and long-running operations keep their
+//! `operation {id, first, last}` marker so the pipeline alerts once per operation.
+
+use serde_json::{Map, Value};
+
+use super::time::parse_time_value;
+use crate::event::{Actor, CloudEvent, Operation, Provider};
+
+/// Why a JSON object that looks like a LogEntry is not turned into an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotAudit {
+    /// No `protoPayload.methodName`: an application log, not an audit log.
+    NoMethod,
+}
+
+/// Strips API-version prefixes from a GCP method name: `v1.`, `beta.`, `v1beta1.`, `alpha.`.
+#[must_use]
+pub fn strip_method_prefix(method: &str) -> &str {
+    if let Some((head, rest)) = method.split_once('.') {
+        let versioned = head == "beta"
+            || head == "alpha"
+            || (head.len() >= 2
+                && head.starts_with('v')
+                && head[1..].starts_with(|c: char| c.is_ascii_digit())
+                && head[1..]
+                    .trim_start_matches(|c: char| c.is_ascii_digit())
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric()));
+        if versioned && !rest.is_empty() {
+            return rest;
+        }
+    }
+    method
+}
+
+fn s(v: &Value, ptr: &str) -> Option<String> {
+    v.pointer(ptr)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Project id from a `logName` such as `projects/p/logs/cloudaudit.googleapis.com%2Factivity`.
+fn project_from_log_name(log_name: &str) -> Option<String> {
+    log_name
+        .strip_prefix("projects/")
+        .and_then(|r| r.split('/').next())
+        .map(str::to_string)
+}
+
+/// Log category from the log name's suffix (`activity`, `data_access`, `system_event`, `policy`).
+fn category(log_name: &str) -> Option<String> {
+    let decoded = log_name.replace("%2F", "/").replace("%2f", "/");
+    let kind = decoded.rsplit('/').next()?;
+    Some(
+        match kind {
+            "activity" => "Management",
+            "data_access" => "Data",
+            "system_event" => "SystemEvent",
+            "policy" => "Policy",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// Converts one LogEntry. `fallback_id` is used when the entry has no `insertId`.
+pub fn to_event(entry: &Value, fallback_id: impl FnOnce() -> String) -> Result<CloudEvent, NotAudit> {
+    let pp = entry.get("protoPayload").unwrap_or(&Value::Null);
+    let method = s(pp, "/methodName").ok_or(NotAudit::NoMethod)?;
+    let mut ev = CloudEvent::new(Provider::Gcp);
+    let service_name = s(pp, "/serviceName").unwrap_or_default();
+    ev.service = service_name
+        .strip_suffix(".googleapis.com")
+        .unwrap_or(&service_name)
+        .to_string();
+    ev.source = service_name;
+    ev.action = strip_method_prefix(&method).to_string();
+    ev.raw_action = method;
+    ev.time = entry
+        .get("timestamp")
+        .and_then(parse_time_value)
+        .or_else(|| entry.get("receiveTimestamp").and_then(parse_time_value));
+    let labels = entry.pointer("/resource/labels").unwrap_or(&Value::Null);
+    ev.region = s(labels, "/location")
+        .or_else(|| s(labels, "/region"))
+        .or_else(|| s(labels, "/zone"));
+    let log_name = entry.get("logName").and_then(Value::as_str).unwrap_or_default();
+    ev.account = s(labels, "/project_id").or_else(|| project_from_log_name(log_name));
+    ev.category = category(log_name);
+    ev.id = s(entry, "/insertId").unwrap_or_else(fallback_id);
+    ev.resource_name = s(pp, "/resourceName");
+
+    let email = s(pp, "/authenticationInfo/principalEmail");
+    let identity_type = email.as_deref().map(|e| {
+        if e.ends_with(".gserviceaccount.com") {
+            "serviceAccount"
+        } else {
+            "user"
+        }
+        .to_string()
+    });
+    let delegation = pp
+        .pointer("/authenticationInfo/serviceAccountDelegationInfo")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(|d| {
+            s(d, "/firstPartyPrincipal/principalEmail").or_else(|| s(d, "/principalSubject"))
+        });
+    ev.actor = Actor {
+        identity_type,
+        principal: s(pp, "/authenticationInfo/principalSubject").or_else(|| email.clone()),
+        arn: None,
+        email,
+        session: None,
+        session_issuer: delegation,
+        invoked_by: None,
+        user_agent: s(pp, "/requestMetadata/callerSuppliedUserAgent"),
+        source_ip: s(pp, "/requestMetadata/callerIp"),
+        mfa: None,
+    };
+    let status_code = pp.pointer("/status/code").and_then(Value::as_i64).unwrap_or(0);
+    if status_code != 0 {
+        ev.error_code = Some(
+            s(pp, "/status/message")
+                .map_or_else(|| format!("status {status_code}"), |m| format!("{status_code}: {m}")),
+        );
+    }
+    ev.request = pp.get("request").cloned().unwrap_or(Value::Null);
+    ev.response = pp.get("response").cloned().unwrap_or(Value::Null);
+    let mut extra = Map::new();
+    for key in ["serviceData", "metadata", "resourceOriginalState", "authorizationInfo"] {
+        if let Some(v) = pp.get(key) {
+            extra.insert(key.into(), v.clone());
+        }
+    }
+    if let Some(v) = entry.get("resource") {
+        extra.insert("resource".into(), v.clone());
+    }
+    ev.extra = Value::Object(extra);
+    ev.operation = entry.get("operation").and_then(|op| {
+        Some(Operation {
+            id: s(op, "/id")?,
+            first: op.get("first").and_then(Value::as_bool).unwrap_or(false),
+            last: op.get("last").and_then(Value::as_bool).unwrap_or(false),
+        })
+    });
+    Ok(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_prefixes() {
+        assert_eq!(strip_method_prefix("v1.compute.firewalls.patch"), "compute.firewalls.patch");
+        assert_eq!(strip_method_prefix("beta.compute.instances.insert"), "compute.instances.insert");
+        assert_eq!(strip_method_prefix("v1beta1.foo.bar"), "foo.bar");
+        assert_eq!(strip_method_prefix("storage.setIamPermissions"), "storage.setIamPermissions");
+        assert_eq!(
+            strip_method_prefix("google.iam.admin.v1.CreateRole"),
+            "google.iam.admin.v1.CreateRole"
+        );
+        assert_eq!(strip_method_prefix("SetIamPolicy"), "SetIamPolicy");
+    }
+
+    #[test]
+    fn category_from_log_name() {
+        assert_eq!(
+            category("projects/p/logs/cloudaudit.googleapis.com%2Fdata_access").as_deref(),
+            Some("Data")
+        );
+        assert_eq!(
+            category("projects/p/logs/cloudaudit.googleapis.com%2Factivity").as_deref(),
+            Some("Management")
+        );
+    }
+}

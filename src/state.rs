@@ -1,0 +1,10 @@
+//! Terraform state: parsing v4 state files and indexing their managed resources for lookups by
+//! type and id, and by alternate identities (ARN, name, bucket, self link, GCP relative name).
+//!
+//! Remote backends (S3, GCS) land in their own module later; everything here works on bytes.
+
+pub mod index;
+pub mod parse;
+
+pub use index::{StateIndex, StateSummary};
+pub use parse::{Resource, StateError, parse_state};
