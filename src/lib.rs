@@ -5,7 +5,13 @@
 //! detection. The binary adds the command line and, behind the `tui` feature, the terminal UI.
 
 pub mod alert;
+pub mod catalog;
+pub mod compare;
+pub mod detect;
 pub mod event;
 pub mod input;
+pub mod map;
+pub mod mask;
 pub mod normalize;
+pub mod pipeline;
 pub mod state;

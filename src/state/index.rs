@@ -149,7 +149,7 @@ impl StateIndex {
             .filter(|r| {
                 pairs.iter().all(|(attr, want)| {
                     r.attributes.get(attr).is_some_and(|v| match v {
-                        Value::String(s) => s == want,
+                        Value::String(s) => s.eq_ignore_ascii_case(want),
                         other => &other.to_string() == want,
                     })
                 })

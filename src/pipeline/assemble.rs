@@ -1,0 +1,141 @@
+//! Building the alert from a drift and its event: ids, actor, `via`, masking.
+
+use chrono::Utc;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::alert::{Alert, ActorRef, Diff, EventRef, ResourceRef, SCHEMA, Severity, Via};
+use crate::detect::Drift;
+use crate::event::CloudEvent;
+use crate::mask::{MASK, mask_credentials, mask_leaves, path_is_sensitive};
+
+/// How the change was made, read from the user agent and identity.
+#[must_use]
+pub fn via(ev: &CloudEvent) -> Via {
+    let ua = ev.actor.user_agent.as_deref().unwrap_or_default();
+    let lower = ua.to_ascii_lowercase();
+    if crate::pipeline::classify::is_terraform_agent(ua) {
+        Via::Terraform
+    } else if lower.contains("console.amazonaws.com")
+        || lower.contains("signin.amazonaws.com")
+        || lower == "aws internal"
+        || lower.contains("console.cloud.google.com")
+        || lower.contains("cloud console")
+        || lower.starts_with("mozilla/")
+    {
+        Via::Console
+    } else if lower.contains("aws-cli/") || lower.contains("gcloud") || lower.contains("google-cloud-sdk") {
+        Via::Cli
+    } else if ev.actor.identity_type.as_deref() == Some("AWSService")
+        || ev.actor.invoked_by.is_some()
+        || lower.ends_with(".amazonaws.com")
+        || lower.contains("cloudformation")
+    {
+        Via::Service
+    } else if lower.contains("boto3")
+        || lower.contains("botocore")
+        || lower.contains("aws-sdk-")
+        || lower.contains("aws-internal/")
+        || lower.contains("google-api-")
+        || lower.contains("gl-python")
+        || lower.contains("gl-go")
+        || lower.contains("gl-java")
+        || lower.contains("grpc-")
+    {
+        Via::Sdk
+    } else {
+        Via::Unknown
+    }
+}
+
+/// Deterministic alert id: replaying the same log yields the same ids.
+#[must_use]
+pub fn alert_id(event_id: &str, rtype: &str, resource_id: &str, kind: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [event_id, rtype, resource_id, kind] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    let mut s = String::with_capacity(36);
+    s.push_str("tfd-");
+    for b in &digest[..12] {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+fn mask_diff(d: &Diff, sensitive: bool) -> Diff {
+    if sensitive {
+        let mask = |v: &Value| if v.is_object() { mask_leaves(v) } else if v.is_null() { Value::Null } else { Value::String(MASK.into()) };
+        return Diff {
+            path: d.path.clone(),
+            state: mask(&d.state),
+            observed: mask(&d.observed),
+        };
+    }
+    let mut out = d.clone();
+    mask_credentials(&mut out.state);
+    mask_credentials(&mut out.observed);
+    out
+}
+
+/// Builds the alert. Severity starts at `default_severity`; rules may raise or lower it.
+#[must_use]
+pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) -> Alert {
+    let change = &drift.change;
+    let resource_id = drift
+        .resource
+        .and_then(|r| r.id.clone())
+        .unwrap_or_else(|| change.display_id.clone());
+    let state_sensitive: &[String] = drift.resource.map_or(&[], |r| r.sensitive_paths.as_slice());
+    let diffs = drift
+        .diffs
+        .iter()
+        .map(|d| {
+            let sensitive = path_is_sensitive(&d.path, state_sensitive)
+                || drift.sensitive_paths.iter().any(|p| p == &d.path);
+            mask_diff(d, sensitive)
+        })
+        .collect();
+    let mut actor = ActorRef {
+        identity_type: ev.actor.identity_type.clone(),
+        principal: ev.actor.principal.clone(),
+        arn: ev.actor.arn.clone(),
+        email: ev.actor.email.clone(),
+        session: ev.actor.session.clone(),
+        user_agent: ev.actor.user_agent.clone(),
+        source_ip: ev.actor.source_ip.clone(),
+        via: via(ev),
+    };
+    if actor.session.is_none() {
+        actor.session.clone_from(&ev.actor.invoked_by);
+    }
+    Alert {
+        schema: SCHEMA.to_string(),
+        id: alert_id(&ev.id, &change.rtype, &resource_id, drift.kind.as_str()),
+        time: ev.time.unwrap_or_else(Utc::now),
+        kind: drift.kind,
+        severity: default_severity,
+        provider: ev.provider.as_str().to_string(),
+        resource: ResourceRef {
+            rtype: drift.resource.map_or_else(|| change.rtype.clone(), |r| r.rtype.clone()),
+            id: resource_id,
+            address: drift.resource.map(|r| r.address.clone()),
+            managed: drift.resource.is_some(),
+        },
+        diffs,
+        event: EventRef {
+            id: ev.id.clone(),
+            name: ev.raw_action.clone(),
+            service: ev.service.clone(),
+            time: ev.time,
+            region: ev.region.clone(),
+            account: ev.account.clone(),
+        },
+        actor,
+        rules: Vec::new(),
+        remediation: Vec::new(),
+        runbook: None,
+    }
+}

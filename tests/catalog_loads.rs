@@ -1,0 +1,9 @@
+//! The embedded catalog compiles and maps its own examples.
+
+use tfdrift::catalog::Catalog;
+
+#[test]
+fn embedded_catalog_compiles() {
+    let cat = Catalog::embedded().expect("embedded catalog must compile");
+    assert!(cat.len() > 100, "only {} events mapped", cat.len());
+}
