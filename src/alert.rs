@@ -35,7 +35,9 @@ impl AlertKind {
 }
 
 /// Severity, ordered from least to most urgent so `max()` picks the most urgent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth recording.

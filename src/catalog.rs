@@ -15,8 +15,8 @@ use include_dir::{Dir, include_dir};
 
 use crate::event::{CloudEvent, Provider};
 use expr::Expr;
-pub use spec::{ChangeKind, Convert, Op};
 use spec::{CatalogFile, TargetSpec};
+pub use spec::{ChangeKind, Convert, Op};
 
 /// The catalog files shipped inside the binary.
 static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/assets/catalog");
@@ -162,9 +162,17 @@ fn compile_target(t: &TargetSpec, file: &str, event: &str) -> Result<Target, Cat
     let kind = match (&t.kind, &t.kind_from) {
         (Some(k), None) => KindSel::Fixed(*k),
         (None, Some(kf)) => KindSel::From(Expr::parse(&kf.from).map_err(&err)?, kf.map.clone()),
-        (None, None) => return Err(err(format!("target '{}' needs `kind` or `kind_from`", t.rtype))),
+        (None, None) => {
+            return Err(err(format!(
+                "target '{}' needs `kind` or `kind_from`",
+                t.rtype
+            )));
+        }
         (Some(_), Some(_)) => {
-            return Err(err(format!("target '{}' has both `kind` and `kind_from`", t.rtype)));
+            return Err(err(format!(
+                "target '{}' has both `kind` and `kind_from`",
+                t.rtype
+            )));
         }
     };
     let ids = match &t.id {
@@ -247,10 +255,11 @@ impl Catalog {
 
     /// Adds one catalog file's mappings (later files add to, never replace, earlier ones).
     pub fn add_file(&mut self, file: &str, text: &str) -> Result<(), CatalogError> {
-        let parsed: CatalogFile = serde_saphyr::from_str(text).map_err(|e| CatalogError::Parse {
-            file: file.to_string(),
-            message: e.to_string(),
-        })?;
+        let parsed: CatalogFile =
+            serde_saphyr::from_str(text).map_err(|e| CatalogError::Parse {
+                file: file.to_string(),
+                message: e.to_string(),
+            })?;
         let provider = match parsed.provider.as_str() {
             "aws" => Provider::Aws,
             "gcp" | "google" => Provider::Gcp,
@@ -275,16 +284,16 @@ impl Catalog {
                 .iter()
                 .map(|t| compile_target(t, file, label))
                 .collect::<Result<Vec<_>, _>>()?;
-            let foreach = ev
-                .foreach
-                .as_deref()
-                .map(Expr::parse)
-                .transpose()
-                .map_err(|message| CatalogError::Expr {
-                    file: file.to_string(),
-                    event: label.to_string(),
-                    message,
-                })?;
+            let foreach =
+                ev.foreach
+                    .as_deref()
+                    .map(Expr::parse)
+                    .transpose()
+                    .map_err(|message| CatalogError::Expr {
+                        file: file.to_string(),
+                        event: label.to_string(),
+                        message,
+                    })?;
             let mapping = Mapping {
                 source: ev.source.clone().or_else(|| parsed.source.clone()),
                 foreach,
@@ -324,6 +333,14 @@ impl Catalog {
         let sourceless: Vec<&Mapping> = list.iter().filter(|m| m.source.is_none()).collect();
         if sourceless.len() == 1 {
             return Lookup::Found(sourceless[0]);
+        }
+        if !ev.source.is_empty() && sourceless.is_empty() {
+            // Catalogued for other services only (SetIamPolicy on KMS vs projects).
+            return Lookup::Unknown;
+        }
+        if list.len() == 1 {
+            // The record does not say its source, and only one service has this name.
+            return Lookup::Found(&list[0]);
         }
         let mut types: Vec<String> = list
             .iter()
@@ -383,17 +400,19 @@ impl Catalog {
             }
         }
         rows.into_iter()
-            .map(|((provider, source), (events, with_attributes, mut types))| {
-                types.sort();
-                types.dedup();
-                Coverage {
-                    provider,
-                    source,
-                    events,
-                    with_attributes,
-                    types,
-                }
-            })
+            .map(
+                |((provider, source), (events, with_attributes, mut types))| {
+                    types.sort();
+                    types.dedup();
+                    Coverage {
+                        provider,
+                        source,
+                        events,
+                        with_attributes,
+                        types,
+                    }
+                },
+            )
             .collect()
     }
 }

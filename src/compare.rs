@@ -134,7 +134,9 @@ mod tests {
 
     #[test]
     fn policies_compare_parsed() {
-        let state = json!("{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}");
+        let state = json!(
+            "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"
+        );
         let observed = json!({"Statement":{"Resource":"*","Action":["s3:GetObject"],"Effect":"Allow"},"Version":"2012-10-17"});
         assert!(equivalent(&state, &observed));
         let widened = json!({"Statement":{"Resource":"*","Action":"s3:*","Effect":"Allow"},"Version":"2012-10-17"});

@@ -219,9 +219,15 @@ mod tests {
 
     #[test]
     fn combine_ops() {
-        assert_eq!(combine(&json!(["a"]), &json!(["b"]), Op::Add), json!(["a", "b"]));
+        assert_eq!(
+            combine(&json!(["a"]), &json!(["b"]), Op::Add),
+            json!(["a", "b"])
+        );
         assert_eq!(combine(&json!(["a"]), &json!(["a"]), Op::Add), json!(["a"]));
-        assert_eq!(combine(&json!(["a", "b"]), &json!(["a"]), Op::Remove), json!(["b"]));
+        assert_eq!(
+            combine(&json!(["a", "b"]), &json!(["a"]), Op::Remove),
+            json!(["b"])
+        );
         assert_eq!(
             combine(&json!({"x": "1", "y": "2"}), &json!(["x"]), Op::Remove),
             json!({"y": "2"})
@@ -235,7 +241,12 @@ mod tests {
     #[test]
     fn tag_maps_diff_per_key() {
         let mut out = Vec::new();
-        push_diffs("tags", &json!({"Owner": "a", "Env": "prod"}), &json!({"Owner": "b", "Env": "prod"}), &mut out);
+        push_diffs(
+            "tags",
+            &json!({"Owner": "a", "Env": "prod"}),
+            &json!({"Owner": "b", "Env": "prod"}),
+            &mut out,
+        );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].path, "tags.Owner");
     }

@@ -36,7 +36,9 @@ pub enum InputError {
         source: std::io::Error,
     },
     /// A `.gz` (or gzip-magic) file that does not decompress.
-    #[error("input '{path}' looks gzip-compressed but does not decompress: {source} (is the file truncated?)")]
+    #[error(
+        "input '{path}' looks gzip-compressed but does not decompress: {source} (is the file truncated?)"
+    )]
     Gzip {
         /// Offending path.
         path: String,

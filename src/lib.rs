@@ -5,8 +5,10 @@
 //! detection. The binary adds the command line and, behind the `tui` feature, the terminal UI.
 
 pub mod alert;
+pub mod assets;
 pub mod catalog;
 pub mod compare;
+pub mod config;
 pub mod detect;
 pub mod event;
 pub mod input;

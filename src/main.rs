@@ -1,5 +1,29 @@
-//! The `tfdrift` command line.
+//! The `tfdrift` command line: parses arguments, sets up logging, dispatches to a command.
+//! Exit status: 0 success, 1 usage or configuration error, 2 drift found with `--fail-on-drift`.
 
-fn main() {
-    println!("tfdrift");
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version are successes; everything else is a usage error (exit 1).
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    commands::init_logging();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

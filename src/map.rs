@@ -59,7 +59,10 @@ pub struct Touch {
 #[must_use]
 pub fn map_event(ev: &CloudEvent, mapping: &Mapping) -> Vec<Touch> {
     let items: Vec<Value> = match &mapping.foreach {
-        Some(expr) => expr.eval(&Scope { event: ev, item: None }),
+        Some(expr) => expr.eval(&Scope {
+            event: ev,
+            item: None,
+        }),
         None => vec![Value::Null],
     };
     let mut touches = Vec::new();
@@ -119,7 +122,9 @@ fn target_changes(t: &Target, scope: &Scope<'_>) -> Vec<Change> {
             };
             let op = match &a.op {
                 OpSel::Fixed(op) => *op,
-                OpSel::From(expr, map) => *map.get(&expr.eval_strings(scope).into_iter().next()?)?,
+                OpSel::From(expr, map) => {
+                    *map.get(&expr.eval_strings(scope).into_iter().next()?)?
+                }
             };
             // A fan-out attribute (several values) is a list; a single one stands alone.
             let raw = match raw.len() {

@@ -44,7 +44,9 @@ pub fn is_secret_key(key: &str) -> bool {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect::<String>()
         .to_ascii_lowercase();
-    SECRET_KEYS.iter().any(|s| k == *s || k.ends_with(&format!("_{s}")))
+    SECRET_KEYS
+        .iter()
+        .any(|s| k == *s || k.ends_with(&format!("_{s}")))
 }
 
 /// Whether a string value looks like a credential on its own.
@@ -57,7 +59,9 @@ pub fn looks_like_credential(s: &str) -> bool {
     let b = s.as_bytes();
     b.windows(20).any(|w| {
         (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
-            && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && w[4..]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     }) || s.starts_with("ghp_")
         || s.starts_with("xoxb-")
         || s.starts_with("xoxp-")
@@ -68,7 +72,9 @@ pub fn looks_like_credential(s: &str) -> bool {
 #[must_use]
 pub fn mask_leaves(v: &Value) -> Value {
     match v {
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), mask_leaves(x))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), mask_leaves(x))).collect())
+        }
         Value::Array(a) => Value::Array(a.iter().map(mask_leaves).collect()),
         Value::Null => Value::Null,
         _ => Value::String(MASK.into()),
@@ -99,7 +105,9 @@ pub fn mask_credentials(v: &mut Value) {
 pub fn path_is_sensitive(path: &str, sensitive: &[String]) -> bool {
     sensitive.iter().any(|s| {
         path == s
-            || path.strip_prefix(s.as_str()).is_some_and(|r| r.starts_with('.'))
+            || path
+                .strip_prefix(s.as_str())
+                .is_some_and(|r| r.starts_with('.'))
             || s.strip_prefix(path).is_some_and(|r| r.starts_with('.'))
     }) || path.split('.').any(is_secret_key)
 }
@@ -131,6 +139,9 @@ mod tests {
 
     #[test]
     fn masking_keeps_keys() {
-        assert_eq!(mask_leaves(&json!({"A": "1", "B": "2"})), json!({"A": MASK, "B": MASK}));
+        assert_eq!(
+            mask_leaves(&json!({"A": "1", "B": "2"})),
+            json!({"A": MASK, "B": MASK})
+        );
     }
 }

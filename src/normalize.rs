@@ -119,23 +119,24 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
         }
         Some(b'{') => {}
         _ => {
-            out.push(Normalized::Unparseable(
-                "not a JSON object or array".into(),
-            ));
+            out.push(Normalized::Unparseable("not a JSON object or array".into()));
             return;
         }
     }
     let doc: cloudtrail::Doc<'_> = match serde_json::from_str(text) {
         Ok(d) => d,
         Err(e) => {
-            out.push(Normalized::Unparseable(format!("unexpected field type: {e}")));
+            out.push(Normalized::Unparseable(format!(
+                "unexpected field type: {e}"
+            )));
             return;
         }
     };
     if doc.is_record() {
-        out.push(Normalized::Event(Box::new(cloudtrail::to_event(&doc, || {
-            fallback_id(text)
-        }))));
+        out.push(Normalized::Event(Box::new(cloudtrail::to_event(
+            &doc,
+            || fallback_id(text),
+        ))));
         return;
     }
     if let Some(records) = doc.records {
@@ -149,7 +150,9 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
     if doc.sns_type.as_deref() == Some("Notification") {
         match doc.sns_message.as_deref() {
             Some(msg) => normalize_text(msg, out, depth + 1),
-            None => out.push(Normalized::Unparseable("SNS envelope without Message".into())),
+            None => out.push(Normalized::Unparseable(
+                "SNS envelope without Message".into(),
+            )),
         }
         return;
     }
@@ -163,10 +166,9 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
     }
     if let Some(dt) = doc.detail_type.as_deref() {
         match (dt, doc.detail) {
-            (
-                "AWS API Call via CloudTrail" | "AWS Console Signin via CloudTrail",
-                Some(detail),
-            ) => normalize_at(detail, out, depth + 1),
+            ("AWS API Call via CloudTrail" | "AWS Console Signin via CloudTrail", Some(detail)) => {
+                normalize_at(detail, out, depth + 1)
+            }
             (_, None) => out.push(Normalized::Unparseable(
                 "EventBridge envelope without detail".into(),
             )),
@@ -237,7 +239,9 @@ fn normalize_records(records: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
     let items: Vec<&RawValue> = match serde_json::from_str(records.get()) {
         Ok(items) => items,
         Err(e) => {
-            out.push(Normalized::Unparseable(format!("Records is not an array: {e}")));
+            out.push(Normalized::Unparseable(format!(
+                "Records is not an array: {e}"
+            )));
             return;
         }
     };
@@ -288,11 +292,15 @@ struct PubSubMessage<'a> {
 
 fn normalize_pubsub_message(msg: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
     let Ok(m) = serde_json::from_str::<PubSubMessage<'_>>(msg.get()) else {
-        out.push(Normalized::Unparseable("Pub/Sub message is not an object".into()));
+        out.push(Normalized::Unparseable(
+            "Pub/Sub message is not an object".into(),
+        ));
         return;
     };
     let Some(data) = m.data else {
-        out.push(Normalized::Unparseable("Pub/Sub message without data".into()));
+        out.push(Normalized::Unparseable(
+            "Pub/Sub message without data".into(),
+        ));
         return;
     };
     let decoded = base64::engine::general_purpose::STANDARD
@@ -300,9 +308,9 @@ fn normalize_pubsub_message(msg: &RawValue, out: &mut Vec<Normalized>, depth: u8
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(data.trim()));
     match decoded.map(String::from_utf8) {
         Ok(Ok(text)) => normalize_text(&text, out, depth + 1),
-        Ok(Err(_)) => out.push(Normalized::Unparseable(
-            "Pub/Sub data is not UTF-8".into(),
-        )),
-        Err(e) => out.push(Normalized::Unparseable(format!("Pub/Sub data is not base64: {e}"))),
+        Ok(Err(_)) => out.push(Normalized::Unparseable("Pub/Sub data is not UTF-8".into())),
+        Err(e) => out.push(Normalized::Unparseable(format!(
+            "Pub/Sub data is not base64: {e}"
+        ))),
     }
 }

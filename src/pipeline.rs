@@ -5,7 +5,9 @@ pub mod assemble;
 pub mod classify;
 pub mod engine;
 pub mod replay;
+pub mod runtime;
 pub mod stats;
 
 pub use engine::{Engine, EngineOptions, Signals};
+pub use runtime::{PipelineConfig, PipelineHandle, spawn};
 pub use stats::Stats;

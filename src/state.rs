@@ -4,7 +4,9 @@
 //! Remote backends (S3, GCS) land in their own module later; everything here works on bytes.
 
 pub mod index;
+pub mod load;
 pub mod parse;
 
 pub use index::{StateIndex, StateSummary};
+pub use load::{LoadFailure, load_states};
 pub use parse::{Resource, StateError, parse_state};

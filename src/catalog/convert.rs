@@ -23,7 +23,9 @@ pub fn convert(conv: Convert, v: &Value) -> Option<Value> {
         Convert::Json => parse_json_text(v),
         Convert::List => Some(to_list(v)),
         Convert::Tags => Some(Value::Object(tags(v))),
-        Convert::TagKeys => Some(Value::Array(tag_keys(v).into_iter().map(Value::String).collect())),
+        Convert::TagKeys => Some(Value::Array(
+            tag_keys(v).into_iter().map(Value::String).collect(),
+        )),
         Convert::Ec2IpPermissions => ip_permissions(v),
         Convert::Ec2Value => Some(unwrap_value(v).clone()),
         Convert::S3VersioningStatus => versioning_status(v).map(Value::String),
@@ -324,21 +326,34 @@ mod tests {
             assert_eq!(convert(Convert::Tags, &v).unwrap(), want, "{v}");
         }
         assert_eq!(
-            convert(Convert::TagKeys, &json!({"items":[{"key":"a"},{"key":"b"}]})).unwrap(),
+            convert(
+                Convert::TagKeys,
+                &json!({"items":[{"key":"a"},{"key":"b"}]})
+            )
+            .unwrap(),
             json!(["a", "b"])
         );
     }
 
     #[test]
     fn scalars_and_json() {
-        assert_eq!(convert(Convert::Bool, &json!({"value": "false"})), Some(json!(false)));
+        assert_eq!(
+            convert(Convert::Bool, &json!({"value": "false"})),
+            Some(json!(false))
+        );
         assert_eq!(convert(Convert::Int, &json!("30")), Some(json!(30)));
         assert_eq!(
-            convert(Convert::Json, &json!("%7B%22Version%22%3A%222012-10-17%22%7D")),
+            convert(
+                Convert::Json,
+                &json!("%7B%22Version%22%3A%222012-10-17%22%7D")
+            ),
             Some(json!({"Version": "2012-10-17"}))
         );
         assert_eq!(
-            convert(Convert::S3VersioningEnabled, &json!({"Status": "Suspended"})),
+            convert(
+                Convert::S3VersioningEnabled,
+                &json!({"Status": "Suspended"})
+            ),
             Some(json!(false))
         );
     }

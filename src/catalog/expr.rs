@@ -260,19 +260,18 @@ impl Path {
         for f in &self.filters {
             s = match f {
                 Filter::Last => Cow::Owned(s.rsplit('/').next().unwrap_or_default().to_string()),
-                Filter::ArnName => Cow::Owned(
-                    s.rsplit(['/', ':'])
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
+                Filter::ArnName => {
+                    Cow::Owned(s.rsplit(['/', ':']).next().unwrap_or_default().to_string())
+                }
                 Filter::SegmentAfter(marker) => {
                     let mut it = s.split('/');
                     let found = it.by_ref().any(|p| p == marker);
                     let seg = if found { it.next() } else { None };
                     Cow::Owned(seg?.to_string())
                 }
-                Filter::StripPrefix(p) => Cow::Owned(s.strip_prefix(p.as_str()).unwrap_or(&s).to_string()),
+                Filter::StripPrefix(p) => {
+                    Cow::Owned(s.strip_prefix(p.as_str()).unwrap_or(&s).to_string())
+                }
                 Filter::Lower => Cow::Owned(s.to_lowercase()),
                 Filter::UrlDecode => Cow::Owned(
                     percent_encoding::percent_decode_str(&s.replace('+', " "))
@@ -302,7 +301,10 @@ mod tests {
     #[test]
     fn paths_fan_out_and_filter() {
         let ev = event();
-        let scope = Scope { event: &ev, item: None };
+        let scope = Scope {
+            event: &ev,
+            item: None,
+        };
         let e = Expr::parse("request.resourcesSet.items[*].resourceId").unwrap();
         assert_eq!(e.eval_strings(&scope), ["i-1", "sg-2"]);
         let e = Expr::parse("resource_name | segment_after:buckets").unwrap();
@@ -314,17 +316,31 @@ mod tests {
     #[test]
     fn templates_need_every_part() {
         let ev = event();
-        let scope = Scope { event: &ev, item: None };
+        let scope = Scope {
+            event: &ev,
+            item: None,
+        };
         let e = Expr::parse("{request.roleName}/{request.policyArn}").unwrap();
-        assert_eq!(e.eval_strings(&scope), ["r/arn:aws:iam::aws:policy/ReadOnlyAccess"]);
+        assert_eq!(
+            e.eval_strings(&scope),
+            ["r/arn:aws:iam::aws:policy/ReadOnlyAccess"]
+        );
         let e = Expr::parse("{request.missing}/x").unwrap();
         assert!(e.eval_strings(&scope).is_empty());
     }
 
     #[test]
     fn bad_expressions_are_reported() {
-        assert!(Expr::parse("requst.x").unwrap_err().contains("unknown root"));
-        assert!(Expr::parse("request.x | nope").unwrap_err().contains("unknown filter"));
+        assert!(
+            Expr::parse("requst.x")
+                .unwrap_err()
+                .contains("unknown root")
+        );
+        assert!(
+            Expr::parse("request.x | nope")
+                .unwrap_err()
+                .contains("unknown filter")
+        );
         assert!(Expr::parse("{request.x").unwrap_err().contains("unclosed"));
     }
 }

@@ -142,9 +142,14 @@ pub(crate) struct SessionAttributes<'a> {
 }
 
 impl Doc<'_> {
-    /// A document is a CloudTrail record when it names an event and its source.
+    /// A document is a CloudTrail record when it names an event and is no envelope. Real
+    /// exports drop fields freely (`eventSource`, `eventTime`), so nothing else is required.
     pub fn is_record(&self) -> bool {
-        self.event_name.is_some() && (self.event_source.is_some() || self.event_version.is_some())
+        self.event_name.is_some()
+            && self.records.is_none()
+            && self.detail.is_none()
+            && self.proto_payload.is_none()
+            && self.output_fields.is_none()
     }
 }
 
@@ -190,10 +195,13 @@ pub fn strip_version_suffix(name: &str) -> &str {
     // `YYYY_MM_DD`
     if n > 10 {
         let tail = &bytes[n - 10..];
-        let shape = tail
-            .iter()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { *b == b'_' } else { b.is_ascii_digit() });
+        let shape = tail.iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'_'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
         if shape {
             return &s[..n - 10];
         }
@@ -307,20 +315,29 @@ mod tests {
             strip_version_suffix("UpdateFunctionConfiguration20150331v2"),
             "UpdateFunctionConfiguration"
         );
-        assert_eq!(strip_version_suffix("CreateFunction20150331"), "CreateFunction");
+        assert_eq!(
+            strip_version_suffix("CreateFunction20150331"),
+            "CreateFunction"
+        );
         assert_eq!(
             strip_version_suffix("UpdateDistribution2020_05_31"),
             "UpdateDistribution"
         );
         assert_eq!(strip_version_suffix("CreateDBInstance"), "CreateDBInstance");
-        assert_eq!(strip_version_suffix("CreateVpcEndpointV2"), "CreateVpcEndpointV2");
+        assert_eq!(
+            strip_version_suffix("CreateVpcEndpointV2"),
+            "CreateVpcEndpointV2"
+        );
         assert_eq!(strip_version_suffix("Ec2v2"), "Ec2v2");
     }
 
     #[test]
     fn assumed_role_session() {
         assert_eq!(
-            session_name(Some("arn:aws:sts::1:assumed-role/Admin/alice@example.com"), None),
+            session_name(
+                Some("arn:aws:sts::1:assumed-role/Admin/alice@example.com"),
+                None
+            ),
             Some("alice@example.com".into())
         );
         assert_eq!(

@@ -56,16 +56,27 @@ fn bool_field(fields: &Map<String, Value>, key: &str) -> Option<bool> {
 
 /// Converts a Falco alert. `top` is the whole alert object (for `source`, `time`).
 pub fn to_event(top: &Map<String, Value>, fallback_id: impl FnOnce() -> String) -> FalcoAlert {
-    let source = top.get("source").and_then(Value::as_str).unwrap_or_default();
+    let source = top
+        .get("source")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let Some(Value::Object(fields)) = top.get("output_fields") else {
         return FalcoAlert::Incomplete("output_fields");
     };
     let time = field(fields, "ct.time")
         .as_deref()
         .and_then(parse_time_str)
-        .or_else(|| field(fields, "gcp.time").as_deref().and_then(parse_time_str))
+        .or_else(|| {
+            field(fields, "gcp.time")
+                .as_deref()
+                .and_then(parse_time_str)
+        })
         .or_else(|| fields.get("evt.time").and_then(parse_time_value))
-        .or_else(|| field(fields, "evt.time").as_deref().and_then(parse_time_str))
+        .or_else(|| {
+            field(fields, "evt.time")
+                .as_deref()
+                .and_then(parse_time_str)
+        })
         .or_else(|| top.get("time").and_then(parse_time_value));
     match source {
         "aws_cloudtrail" => cloudtrail(fields, time, fallback_id),
@@ -85,8 +96,11 @@ fn cloudtrail(
     };
     let mut ev = CloudEvent::new(Provider::Aws);
     let src = field(f, "ct.src").unwrap_or_default();
-    ev.service = field(f, "ct.shortsrc")
-        .unwrap_or_else(|| src.strip_suffix(".amazonaws.com").unwrap_or(&src).to_string());
+    ev.service = field(f, "ct.shortsrc").unwrap_or_else(|| {
+        src.strip_suffix(".amazonaws.com")
+            .unwrap_or(&src)
+            .to_string()
+    });
     ev.source = src;
     ev.action = strip_version_suffix(&name).to_string();
     ev.raw_action = name;
@@ -152,7 +166,12 @@ fn gcpaudit(
     let email = field(f, "gcp.user");
     ev.actor = Actor {
         identity_type: email.as_deref().map(|e| {
-            if e.ends_with(".gserviceaccount.com") { "serviceAccount" } else { "user" }.to_string()
+            if e.ends_with(".gserviceaccount.com") {
+                "serviceAccount"
+            } else {
+                "user"
+            }
+            .to_string()
         }),
         principal: email.clone(),
         email,
@@ -171,7 +190,10 @@ fn gcpaudit(
     }
     let labels = json_field(f, "gcp.resourceLabels");
     if let Some(rtype) = field(f, "gcp.resourceType") {
-        extra.insert("resource".into(), json!({ "type": rtype, "labels": labels }));
+        extra.insert(
+            "resource".into(),
+            json!({ "type": rtype, "labels": labels }),
+        );
     }
     ev.extra = Value::Object(extra);
     FalcoAlert::Event(Box::new(ev))

@@ -68,7 +68,10 @@ fn category(log_name: &str) -> Option<String> {
 }
 
 /// Converts one LogEntry. `fallback_id` is used when the entry has no `insertId`.
-pub fn to_event(entry: &Value, fallback_id: impl FnOnce() -> String) -> Result<CloudEvent, NotAudit> {
+pub fn to_event(
+    entry: &Value,
+    fallback_id: impl FnOnce() -> String,
+) -> Result<CloudEvent, NotAudit> {
     let pp = entry.get("protoPayload").unwrap_or(&Value::Null);
     let method = s(pp, "/methodName").ok_or(NotAudit::NoMethod)?;
     let mut ev = CloudEvent::new(Provider::Gcp);
@@ -88,7 +91,10 @@ pub fn to_event(entry: &Value, fallback_id: impl FnOnce() -> String) -> Result<C
     ev.region = s(labels, "/location")
         .or_else(|| s(labels, "/region"))
         .or_else(|| s(labels, "/zone"));
-    let log_name = entry.get("logName").and_then(Value::as_str).unwrap_or_default();
+    let log_name = entry
+        .get("logName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     ev.account = s(labels, "/project_id").or_else(|| project_from_log_name(log_name));
     ev.category = category(log_name);
     ev.id = s(entry, "/insertId").unwrap_or_else(fallback_id);
@@ -122,17 +128,25 @@ pub fn to_event(entry: &Value, fallback_id: impl FnOnce() -> String) -> Result<C
         source_ip: s(pp, "/requestMetadata/callerIp"),
         mfa: None,
     };
-    let status_code = pp.pointer("/status/code").and_then(Value::as_i64).unwrap_or(0);
+    let status_code = pp
+        .pointer("/status/code")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     if status_code != 0 {
-        ev.error_code = Some(
-            s(pp, "/status/message")
-                .map_or_else(|| format!("status {status_code}"), |m| format!("{status_code}: {m}")),
-        );
+        ev.error_code = Some(s(pp, "/status/message").map_or_else(
+            || format!("status {status_code}"),
+            |m| format!("{status_code}: {m}"),
+        ));
     }
     ev.request = pp.get("request").cloned().unwrap_or(Value::Null);
     ev.response = pp.get("response").cloned().unwrap_or(Value::Null);
     let mut extra = Map::new();
-    for key in ["serviceData", "metadata", "resourceOriginalState", "authorizationInfo"] {
+    for key in [
+        "serviceData",
+        "metadata",
+        "resourceOriginalState",
+        "authorizationInfo",
+    ] {
         if let Some(v) = pp.get(key) {
             extra.insert(key.into(), v.clone());
         }
@@ -157,10 +171,19 @@ mod tests {
 
     #[test]
     fn method_prefixes() {
-        assert_eq!(strip_method_prefix("v1.compute.firewalls.patch"), "compute.firewalls.patch");
-        assert_eq!(strip_method_prefix("beta.compute.instances.insert"), "compute.instances.insert");
+        assert_eq!(
+            strip_method_prefix("v1.compute.firewalls.patch"),
+            "compute.firewalls.patch"
+        );
+        assert_eq!(
+            strip_method_prefix("beta.compute.instances.insert"),
+            "compute.instances.insert"
+        );
         assert_eq!(strip_method_prefix("v1beta1.foo.bar"), "foo.bar");
-        assert_eq!(strip_method_prefix("storage.setIamPermissions"), "storage.setIamPermissions");
+        assert_eq!(
+            strip_method_prefix("storage.setIamPermissions"),
+            "storage.setIamPermissions"
+        );
         assert_eq!(
             strip_method_prefix("google.iam.admin.v1.CreateRole"),
             "google.iam.admin.v1.CreateRole"

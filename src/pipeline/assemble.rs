@@ -4,7 +4,7 @@ use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::alert::{Alert, ActorRef, Diff, EventRef, ResourceRef, SCHEMA, Severity, Via};
+use crate::alert::{ActorRef, Alert, Diff, EventRef, ResourceRef, SCHEMA, Severity, Via};
 use crate::detect::Drift;
 use crate::event::CloudEvent;
 use crate::mask::{MASK, mask_credentials, mask_leaves, path_is_sensitive};
@@ -24,7 +24,10 @@ pub fn via(ev: &CloudEvent) -> Via {
         || lower.starts_with("mozilla/")
     {
         Via::Console
-    } else if lower.contains("aws-cli/") || lower.contains("gcloud") || lower.contains("google-cloud-sdk") {
+    } else if lower.contains("aws-cli/")
+        || lower.contains("gcloud")
+        || lower.contains("google-cloud-sdk")
+    {
         Via::Cli
     } else if ev.actor.identity_type.as_deref() == Some("AWSService")
         || ev.actor.invoked_by.is_some()
@@ -67,7 +70,15 @@ pub fn alert_id(event_id: &str, rtype: &str, resource_id: &str, kind: &str) -> S
 
 fn mask_diff(d: &Diff, sensitive: bool) -> Diff {
     if sensitive {
-        let mask = |v: &Value| if v.is_object() { mask_leaves(v) } else if v.is_null() { Value::Null } else { Value::String(MASK.into()) };
+        let mask = |v: &Value| {
+            if v.is_object() {
+                mask_leaves(v)
+            } else if v.is_null() {
+                Value::Null
+            } else {
+                Value::String(MASK.into())
+            }
+        };
         return Diff {
             path: d.path.clone(),
             state: mask(&d.state),
@@ -119,7 +130,9 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
         severity: default_severity,
         provider: ev.provider.as_str().to_string(),
         resource: ResourceRef {
-            rtype: drift.resource.map_or_else(|| change.rtype.clone(), |r| r.rtype.clone()),
+            rtype: drift
+                .resource
+                .map_or_else(|| change.rtype.clone(), |r| r.rtype.clone()),
             id: resource_id,
             address: drift.resource.map(|r| r.address.clone()),
             managed: drift.resource.is_some(),

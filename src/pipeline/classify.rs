@@ -20,52 +20,144 @@ pub enum Silent {
 /// AWS calls that touch data, identity sessions or crypto, never infrastructure Terraform manages.
 const AWS_DATA_PLANE: &[&str] = &[
     // S3 objects
-    "GetObject", "PutObject", "DeleteObject", "DeleteObjects", "CopyObject", "HeadObject",
-    "UploadPart", "UploadPartCopy", "CreateMultipartUpload", "CompleteMultipartUpload",
-    "AbortMultipartUpload", "RestoreObject", "PutObjectAcl", "PutObjectTagging",
-    "DeleteObjectTagging", "PutObjectRetention", "PutObjectLegalHold", "SelectObjectContent",
-    "GetObjectAcl", "GetObjectTagging", "GetObjectAttributes",
+    "GetObject",
+    "PutObject",
+    "DeleteObject",
+    "DeleteObjects",
+    "CopyObject",
+    "HeadObject",
+    "UploadPart",
+    "UploadPartCopy",
+    "CreateMultipartUpload",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
+    "RestoreObject",
+    "PutObjectAcl",
+    "PutObjectTagging",
+    "DeleteObjectTagging",
+    "PutObjectRetention",
+    "PutObjectLegalHold",
+    "SelectObjectContent",
+    "GetObjectAcl",
+    "GetObjectTagging",
+    "GetObjectAttributes",
     // KMS crypto
-    "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateRandom", "Sign",
-    "Verify", "GenerateMac", "VerifyMac",
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateRandom",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
     // Sign-in, sessions
-    "ConsoleLogin", "CheckMfa", "SwitchRole", "ExitRole", "RenewRole", "GetSigninToken",
-    "CredentialChallenge", "CredentialVerification", "UserAuthentication", "Federate",
-    "AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken",
-    "GetFederationToken", "GetCallerIdentity", "DecodeAuthorizationMessage", "GetAccessKeyInfo",
-    "SetTokenPreferences", "GetRoleCredentials", "Logout", "Authenticate", "CreateToken",
-    "StartSession", "ResumeSession", "TerminateSession", "SendSSHPublicKey",
+    "ConsoleLogin",
+    "CheckMfa",
+    "SwitchRole",
+    "ExitRole",
+    "RenewRole",
+    "GetSigninToken",
+    "CredentialChallenge",
+    "CredentialVerification",
+    "UserAuthentication",
+    "Federate",
+    "AssumeRole",
+    "AssumeRoleWithSAML",
+    "AssumeRoleWithWebIdentity",
+    "GetSessionToken",
+    "GetFederationToken",
+    "GetCallerIdentity",
+    "DecodeAuthorizationMessage",
+    "GetAccessKeyInfo",
+    "SetTokenPreferences",
+    "GetRoleCredentials",
+    "Logout",
+    "Authenticate",
+    "CreateToken",
+    "StartSession",
+    "ResumeSession",
+    "TerminateSession",
+    "SendSSHPublicKey",
     "SendSerialConsoleSSHPublicKey",
     // DynamoDB items
-    "GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "BatchWriteItem",
-    "TransactGetItems", "TransactWriteItems", "ExecuteStatement", "BatchExecuteStatement",
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactGetItems",
+    "TransactWriteItems",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
     "ExecuteTransaction",
     // Messaging and streams
-    "Invoke", "InvokeAsync", "InvokeWithResponseStream", "SendMessage", "SendMessageBatch",
-    "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility",
-    "ChangeMessageVisibilityBatch", "Publish", "PublishBatch", "PutRecord", "PutRecords",
-    "PutRecordBatch", "GetRecords", "GetShardIterator", "PutEvents", "PutLogEvents",
-    "CreateLogStream", "PutMetricData", "StartQuery", "StopQuery", "GetQueryResults",
+    "Invoke",
+    "InvokeAsync",
+    "InvokeWithResponseStream",
+    "SendMessage",
+    "SendMessageBatch",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+    "ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch",
+    "Publish",
+    "PublishBatch",
+    "PutRecord",
+    "PutRecords",
+    "PutRecordBatch",
+    "GetRecords",
+    "GetShardIterator",
+    "PutEvents",
+    "PutLogEvents",
+    "CreateLogStream",
+    "PutMetricData",
+    "StartQuery",
+    "StopQuery",
+    "GetQueryResults",
     // Secrets and parameters as data
-    "GetSecretValue", "BatchGetSecretValue", "GetParameter", "GetParameters",
+    "GetSecretValue",
+    "BatchGetSecretValue",
+    "GetParameter",
+    "GetParameters",
     "GetParametersByPath",
     // SSM agent chatter
-    "UpdateInstanceInformation", "PutInventory", "PutComplianceItems", "SendCommand",
-    "ListInstanceAssociations", "UpdateInstanceAssociationStatus",
+    "UpdateInstanceInformation",
+    "PutInventory",
+    "PutComplianceItems",
+    "SendCommand",
+    "ListInstanceAssociations",
+    "UpdateInstanceAssociationStatus",
 ];
 
 /// AWS name prefixes that only read, used when a record has no `readOnly` flag.
 const AWS_READ_PREFIXES: &[&str] = &[
-    "Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet", "Scan", "Query",
-    "Select", "Check", "Validate", "Estimate", "Preview", "Simulate", "View", "Download",
-    "Discover", "Poll", "Retrieve", "Read", "Filter",
+    "Get", "List", "Describe", "Head", "Lookup", "Search", "BatchGet", "Scan", "Query", "Select",
+    "Check", "Validate", "Estimate", "Preview", "Simulate", "View", "Download", "Discover", "Poll",
+    "Retrieve", "Read", "Filter",
 ];
 
 /// GCP method verbs (last segment, lower-cased) that only read.
 const GCP_READ_VERBS: &[&str] = &[
-    "get", "list", "aggregatedlist", "search", "testiampermissions", "getiampolicy", "watch",
-    "lookup", "batchget", "read", "listeffectivetags", "getpolicy", "fetch", "check",
+    "get",
+    "list",
+    "aggregatedlist",
+    "search",
+    "testiampermissions",
+    "getiampolicy",
+    "watch",
+    "lookup",
+    "batchget",
+    "read",
+    "listeffectivetags",
+    "getpolicy",
+    "fetch",
+    "check",
 ];
 
 /// GCP methods that are data plane whatever their verb.
@@ -85,8 +177,17 @@ const GCP_DATA_PLANE_PREFIXES: &[&str] = &[
 ];
 
 const GCP_DATA_PLANE_METHODS: &[&str] = &[
-    "Encrypt", "Decrypt", "AsymmetricSign", "AsymmetricDecrypt", "MacSign", "MacVerify",
-    "GenerateRandomBytes", "SignJwt", "SignBlob", "GenerateAccessToken", "GenerateIdToken",
+    "Encrypt",
+    "Decrypt",
+    "AsymmetricSign",
+    "AsymmetricDecrypt",
+    "MacSign",
+    "MacVerify",
+    "GenerateRandomBytes",
+    "SignJwt",
+    "SignBlob",
+    "GenerateAccessToken",
+    "GenerateIdToken",
     "AuthorizeUser",
 ];
 
@@ -98,14 +199,21 @@ pub fn is_terraform_agent(ua: &str) -> bool {
 
 fn aws_read_by_name(name: &str) -> bool {
     AWS_READ_PREFIXES.iter().any(|p| {
-        name.strip_prefix(p)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_uppercase()))
+        name.strip_prefix(p).is_some_and(|rest| {
+            rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_uppercase())
+        })
     })
 }
 
 fn gcp_read_by_name(action: &str) -> bool {
-    let verb = action.rsplit('.').next().unwrap_or(action).to_ascii_lowercase();
-    GCP_READ_VERBS.iter().any(|v| verb == *v || verb.starts_with(v) && *v != "check")
+    let verb = action
+        .rsplit('.')
+        .next()
+        .unwrap_or(action)
+        .to_ascii_lowercase();
+    GCP_READ_VERBS
+        .iter()
+        .any(|v| verb == *v || verb.starts_with(v) && *v != "check")
 }
 
 /// Decides whether an event is silent and why. `terraform_principal` says whether the caller is
@@ -119,7 +227,9 @@ pub fn classify(ev: &CloudEvent, terraform_principal: bool) -> Option<Silent> {
         || match ev.provider {
             Provider::Aws => AWS_DATA_PLANE.contains(&ev.action.as_str()),
             Provider::Gcp => {
-                GCP_DATA_PLANE_PREFIXES.iter().any(|p| ev.action.starts_with(p))
+                GCP_DATA_PLANE_PREFIXES
+                    .iter()
+                    .any(|p| ev.action.starts_with(p))
                     || GCP_DATA_PLANE_METHODS.contains(&ev.action.as_str())
             }
         };
@@ -136,7 +246,13 @@ pub fn classify(ev: &CloudEvent, terraform_principal: bool) -> Option<Silent> {
     if read_only {
         return Some(Silent::ReadOnly);
     }
-    if terraform_principal || ev.actor.user_agent.as_deref().is_some_and(is_terraform_agent) {
+    if terraform_principal
+        || ev
+            .actor
+            .user_agent
+            .as_deref()
+            .is_some_and(is_terraform_agent)
+    {
         return Some(Silent::TerraformOriginated);
     }
     None
@@ -154,13 +270,31 @@ mod tests {
 
     #[test]
     fn names_decide_when_flags_are_missing() {
-        assert_eq!(classify(&ev(Provider::Aws, "DescribeInstances"), false), Some(Silent::ReadOnly));
-        assert_eq!(classify(&ev(Provider::Aws, "GetObject"), false), Some(Silent::DataPlane));
+        assert_eq!(
+            classify(&ev(Provider::Aws, "DescribeInstances"), false),
+            Some(Silent::ReadOnly)
+        );
+        assert_eq!(
+            classify(&ev(Provider::Aws, "GetObject"), false),
+            Some(Silent::DataPlane)
+        );
         assert_eq!(classify(&ev(Provider::Aws, "Getaway"), false), None);
-        assert_eq!(classify(&ev(Provider::Aws, "ModifyInstanceAttribute"), false), None);
-        assert_eq!(classify(&ev(Provider::Gcp, "compute.instances.get"), false), Some(Silent::ReadOnly));
-        assert_eq!(classify(&ev(Provider::Gcp, "storage.objects.create"), false), Some(Silent::DataPlane));
-        assert_eq!(classify(&ev(Provider::Gcp, "compute.firewalls.patch"), false), None);
+        assert_eq!(
+            classify(&ev(Provider::Aws, "ModifyInstanceAttribute"), false),
+            None
+        );
+        assert_eq!(
+            classify(&ev(Provider::Gcp, "compute.instances.get"), false),
+            Some(Silent::ReadOnly)
+        );
+        assert_eq!(
+            classify(&ev(Provider::Gcp, "storage.objects.create"), false),
+            Some(Silent::DataPlane)
+        );
+        assert_eq!(
+            classify(&ev(Provider::Gcp, "compute.firewalls.patch"), false),
+            None
+        );
     }
 
     #[test]

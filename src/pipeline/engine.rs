@@ -89,7 +89,11 @@ pub struct Engine {
 
 impl Engine {
     /// A new engine over a catalog and a state index.
-    pub fn new(catalog: Arc<Catalog>, state: Arc<StateIndex>, opts: &EngineOptions) -> Result<Self, globset::Error> {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        state: Arc<StateIndex>,
+        opts: &EngineOptions,
+    ) -> Result<Self, globset::Error> {
         let mut b = GlobSetBuilder::new();
         for p in &opts.terraform_principals {
             b.add(Glob::new(p)?);
@@ -119,14 +123,24 @@ impl Engine {
         if self.terraform_principals.is_empty() {
             return false;
         }
-        [&ev.actor.arn, &ev.actor.principal, &ev.actor.email, &ev.actor.session_issuer]
-            .into_iter()
-            .flatten()
-            .any(|s| self.terraform_principals.is_match(s))
+        [
+            &ev.actor.arn,
+            &ev.actor.principal,
+            &ev.actor.email,
+            &ev.actor.session_issuer,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|s| self.terraform_principals.is_match(s))
     }
 
     /// Processes one event: counts it and returns its alerts.
-    pub fn process(&mut self, ev: &CloudEvent, stats: &mut Stats, signals: &mut Signals) -> Vec<Alert> {
+    pub fn process(
+        &mut self,
+        ev: &CloudEvent,
+        stats: &mut Stats,
+        signals: &mut Signals,
+    ) -> Vec<Alert> {
         stats.records_read += 1;
         stats.parsed += 1;
         if !self.seen.insert(&ev.id) {

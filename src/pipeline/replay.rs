@@ -37,7 +37,10 @@ pub fn replay_bytes(
             }
         }
         Document::Malformed { line, reason } => {
-            stats.unparseable(&format!("{file}:{line}"), &format!("malformed JSON: {reason}"));
+            stats.unparseable(
+                &format!("{file}:{line}"),
+                &format!("malformed JSON: {reason}"),
+            );
         }
     });
 }

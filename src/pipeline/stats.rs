@@ -128,8 +128,12 @@ impl Stats {
         add(&mut self.ignored, &other.ignored);
         self.alerts += other.alerts;
         add(&mut self.alerts_by_kind, &other.alerts_by_kind);
-        self.state_errors
-            .extend(other.state_errors.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.state_errors.extend(
+            other
+                .state_errors
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
     }
 
     /// A short human summary (stderr).
@@ -150,7 +154,11 @@ impl Stats {
             self.unparseable,
             self.skipped.values().sum::<u64>(),
             self.alerts,
-            if kinds.is_empty() { String::new() } else { format!(" ({kinds})") },
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" ({kinds})")
+            },
             self.read_only,
             self.failed_calls,
             self.data_plane,
@@ -163,7 +171,11 @@ impl Stats {
         let mut top: Vec<(&String, &u64)> = self.unsupported_by_name.iter().collect();
         top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         if !top.is_empty() {
-            let names: Vec<String> = top.iter().take(5).map(|(k, v)| format!("{k} ×{v}")).collect();
+            let names: Vec<String> = top
+                .iter()
+                .take(5)
+                .map(|(k, v)| format!("{k} ×{v}"))
+                .collect();
             s.push_str(&format!("\ntop unsupported: {}", names.join(", ")));
         }
         for (file, err) in &self.state_errors {

@@ -99,7 +99,10 @@ impl StateIndex {
             keys.sort();
             keys.dedup();
             for k in keys {
-                idx.by_key.entry((r.rtype.clone(), k)).or_default().push(pos);
+                idx.by_key
+                    .entry((r.rtype.clone(), k))
+                    .or_default()
+                    .push(pos);
             }
         }
         idx

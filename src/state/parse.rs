@@ -35,7 +35,9 @@ pub struct Resource {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Not JSON at all, or truncated.
-    #[error("state '{file}' is not valid JSON at line {line}, column {column}: {message} (is the file truncated? try `terraform state pull > FILE`)")]
+    #[error(
+        "state '{file}' is not valid JSON at line {line}, column {column}: {message} (is the file truncated? try `terraform state pull > FILE`)"
+    )]
     Json {
         /// State file.
         file: String,
@@ -47,7 +49,9 @@ pub enum StateError {
         message: String,
     },
     /// Valid JSON that is not a state (missing `version` / `resources`), e.g. OpenTofu encryption.
-    #[error("'{file}' is not a readable Terraform state: no `{missing}` key (encrypted with OpenTofu state encryption, or not a state file?)")]
+    #[error(
+        "'{file}' is not a readable Terraform state: no `{missing}` key (encrypted with OpenTofu state encryption, or not a state file?)"
+    )]
     NotState {
         /// State file.
         file: String,
@@ -55,7 +59,9 @@ pub enum StateError {
         missing: &'static str,
     },
     /// Format older or newer than v4.
-    #[error("state '{file}' has format version {version}; tfdrift reads version 4 (Terraform ≥ 0.12, OpenTofu): upgrade it with a current `terraform state pull`")]
+    #[error(
+        "state '{file}' has format version {version}; tfdrift reads version 4 (Terraform ≥ 0.12, OpenTofu): upgrade it with a current `terraform state pull`"
+    )]
     Version {
         /// State file.
         file: String,
@@ -160,11 +166,19 @@ fn sensitive_paths(v: Option<&Value>) -> Vec<String> {
 
 /// Parses a state file's bytes. `file` names it in errors and in each resource.
 pub fn parse_state(file: &str, bytes: &[u8]) -> Result<Vec<Resource>, StateError> {
-    let raw: RawState = serde_json::from_slice(bytes).map_err(|e| StateError::Json {
+    // Through `Value` first: Go's encoder (and hand edits) can leave duplicate keys, which Go
+    // and Terraform accept (last wins); serde's derive would reject them.
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| StateError::Json {
         file: file.to_string(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
+    })?;
+    let raw: RawState = serde_json::from_value(value).map_err(|e| StateError::Json {
+        file: file.to_string(),
+        line: 0,
+        column: 0,
+        message: format!("unexpected structure: {e}"),
     })?;
     let version = raw.version.ok_or(StateError::NotState {
         file: file.to_string(),
@@ -230,8 +244,14 @@ mod tests {
 
     #[test]
     fn provider_names() {
-        assert_eq!(provider_short("provider[\"registry.terraform.io/hashicorp/aws\"]"), "aws");
-        assert_eq!(provider_short("provider[\"registry.terraform.io/hashicorp/google\"].west"), "google");
+        assert_eq!(
+            provider_short("provider[\"registry.terraform.io/hashicorp/aws\"]"),
+            "aws"
+        );
+        assert_eq!(
+            provider_short("provider[\"registry.terraform.io/hashicorp/google\"].west"),
+            "google"
+        );
         assert_eq!(provider_short("provider.aws"), "aws");
         assert_eq!(provider_short("module.x.provider.aws.west"), "aws");
     }
@@ -247,7 +267,13 @@ mod tests {
         ],"future_field":true}"#;
         let res = parse_state("t.tfstate", state).unwrap();
         let addrs: Vec<_> = res.iter().map(|r| r.address.as_str()).collect();
-        assert_eq!(addrs, ["module.net.aws_subnet.private[1]", "aws_s3_bucket.b[\"logs\"]"]);
+        assert_eq!(
+            addrs,
+            [
+                "module.net.aws_subnet.private[1]",
+                "aws_s3_bucket.b[\"logs\"]"
+            ]
+        );
         assert_eq!(res[0].sensitive_paths, ["secret"]);
     }
 

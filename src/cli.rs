@@ -1,0 +1,146 @@
+//! Command-line definitions (clap derive). Every command carries examples in its `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// tfdrift: know within seconds when Terraform-managed infrastructure is changed outside
+/// Terraform — who changed what, the exact attribute diff, and how to put it back.
+#[derive(Debug, Parser)]
+#[command(name = "tfdrift", version, about, long_about = None, after_help = "\
+Examples:
+  tfdrift tui --profile demo --no-ui          # bundled demo, alerts as JSON lines
+  tfdrift replay --state terraform.tfstate logs/   # replay recorded CloudTrail logs
+  tfdrift state show --state terraform.tfstate     # what the state manages
+  tfdrift catalog                                   # event coverage by service")]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by commands that use a profile.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProfileArgs {
+    /// Profile from the config file (`demo` is built in).
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    /// Config file (default: $TFDRIFT_CONFIG, ./tfdrift.yaml, ~/.config/tfdrift/config.yaml).
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run recorded CloudTrail / GCP audit / Falco logs through the pipeline; alerts on stdout.
+    #[command(after_help = "\
+Examples:
+  tfdrift replay --state prod.tfstate AWSLogs/                 # a directory, recursed, .gz read
+  tfdrift replay --profile prod --fail-on-drift today.jsonl    # exit 2 if anything drifted
+  zcat trail.json.gz | tfdrift replay --state s.tfstate -      # stdin
+  tfdrift replay --state s.tfstate --stats-json stats.json logs/
+
+Exit status: 0 done, 1 usage or config error, 2 drift found (with --fail-on-drift).")]
+    Replay(ReplayArgs),
+    /// The on-call monitor (terminal UI), or with --no-ui the same pipeline headless.
+    #[command(after_help = "\
+Examples:
+  tfdrift tui --profile demo --no-ui          # bundled demo, loops until Ctrl-C
+  tfdrift tui --profile demo --no-ui --once   # one pass over the demo events, then exit
+  tfdrift tui --profile prod --no-ui          # headless daemon for a configured profile")]
+    Tui(TuiArgs),
+    /// Inspect Terraform state as tfdrift indexes it.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Show what the event catalog covers, or check it against real logs.
+    Catalog(CatalogArgs),
+}
+
+/// `replay` arguments.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Profile and config.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Terraform state file or directory (repeatable; added to the profile's).
+    #[arg(long = "state", short = 's')]
+    pub state: Vec<String>,
+    /// Rule file or directory (repeatable; added to the profile's).
+    #[arg(long = "rules", short = 'r')]
+    pub rules: Vec<String>,
+    /// Write counters (records read, parsed, unparseable with reasons, silent kinds, alerts) as JSON.
+    #[arg(long)]
+    pub stats_json: Option<PathBuf>,
+    /// Exit with status 2 when any alert was raised (like `terraform plan -detailed-exitcode`).
+    #[arg(long)]
+    pub fail_on_drift: bool,
+    /// Files, directories (recursed) or `-` for stdin.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+}
+
+/// `tui` arguments.
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Profile and config.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Run headless: alerts as JSON lines on stdout, logs on stderr.
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Stop after one pass over replayed inputs (the demo otherwise loops).
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// `state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List managed resources: address, type, id, provider.
+    #[command(after_help = "\
+Examples:
+  tfdrift state show --state terraform.tfstate
+  tfdrift state show --profile demo --json")]
+    Show(StateShowArgs),
+}
+
+/// `state show` arguments.
+#[derive(Debug, Args)]
+pub struct StateShowArgs {
+    /// Profile and config.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// State file or directory (repeatable).
+    #[arg(long = "state", short = 's')]
+    pub state: Vec<String>,
+    /// JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `catalog` arguments.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  tfdrift catalog                     # coverage by service
+  tfdrift catalog check AWSLogs/      # share of mutating events mapped in real logs")]
+pub struct CatalogArgs {
+    /// `check FILE...`: measure coverage on real logs.
+    #[command(subcommand)]
+    pub command: Option<CatalogCommand>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `catalog` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// For real logs: share of mutating events mapped, unsupported names by frequency.
+    Check {
+        /// Log files or directories.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+    },
+}

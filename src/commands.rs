@@ -1,0 +1,93 @@
+//! Command implementations behind the CLI. `anyhow` lives here, at the edge.
+
+mod catalog;
+mod headless;
+mod replay;
+mod state_show;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tfdrift::catalog::Catalog;
+use tfdrift::config::{Profile, load_profile};
+use tfdrift::pipeline::EngineOptions;
+use tfdrift::state::{StateIndex, load_states};
+
+use crate::cli::{Cli, Command, ProfileArgs, StateCommand};
+
+/// Logs go to stderr (never stdout: stdout carries alerts), level from `TFDRIFT_LOG` / `RUST_LOG`.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TFDRIFT_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Replay(args) => replay::run(&args),
+        Command::Tui(args) => headless::run(&args),
+        Command::State(StateCommand::Show(args)) => state_show::run(&args),
+        Command::Catalog(args) => catalog::run(&args),
+    }
+}
+
+/// What every pipeline command needs: the catalog, the state index and engine options.
+pub struct Setup {
+    /// Compiled catalog.
+    pub catalog: Arc<Catalog>,
+    /// Indexed state.
+    pub state: Arc<StateIndex>,
+    /// The profile (empty when none was named).
+    pub profile: Profile,
+    /// Engine settings from the profile.
+    pub engine: EngineOptions,
+}
+
+/// Loads the profile (if named), the catalog and every state; reports state files that failed.
+pub fn setup(p: &ProfileArgs, extra_state: &[String]) -> anyhow::Result<Setup> {
+    let profile = match &p.profile {
+        Some(name) => load_profile(p.config.as_deref(), name)?,
+        None => match &p.config {
+            Some(path) => anyhow::bail!(
+                "--config {} given without --profile: name the profile to use (tfdrift replay --profile NAME …)",
+                path.display()
+            ),
+            None => Profile::default(),
+        },
+    };
+    let severity = profile.severity().map_err(anyhow::Error::msg)?;
+    let catalog = Catalog::embedded()
+        .context("the embedded event catalog does not load (a build problem)")?;
+    let mut state_paths = profile.state.clone();
+    state_paths.extend(extra_state.iter().cloned());
+    let (state, failures) = load_states(&state_paths);
+    for f in &failures {
+        eprintln!("warning: state not loaded: {}", f.error);
+    }
+    if !state_paths.is_empty() && state.is_empty() && !failures.is_empty() {
+        anyhow::bail!(
+            "no state could be loaded ({} failed); fix the paths above",
+            failures.len()
+        );
+    }
+    if state_paths.is_empty() {
+        eprintln!(
+            "warning: no Terraform state given (--state or a profile): every change will be reported as unmanaged"
+        );
+    }
+    Ok(Setup {
+        catalog: Arc::new(catalog),
+        state: Arc::new(state),
+        engine: EngineOptions {
+            default_severity: severity,
+            terraform_principals: profile.terraform_principals.clone(),
+        },
+        profile,
+    })
+}

@@ -1,0 +1,79 @@
+//! `tfdrift tui --no-ui`: the pipeline headless. Alerts as JSON lines on stdout, logs and the
+//! closing summary on stderr; SIGINT / SIGTERM stop the sources and drain what is queued.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use tfdrift::pipeline::{PipelineConfig, spawn};
+
+use crate::cli::TuiArgs;
+
+pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
+    let Some(name) = &args.profile.profile else {
+        anyhow::bail!(
+            "name a profile: tfdrift tui --profile demo (the bundled demo) or one from your config"
+        );
+    };
+    if !args.no_ui {
+        eprintln!(
+            "note: the terminal UI is not built yet in this version; running headless (as with --no-ui). \
+             Profile '{name}'."
+        );
+    }
+    let setup = super::setup(&args.profile, &[])?;
+    if setup.profile.inputs.is_empty() {
+        anyhow::bail!(
+            "profile '{name}' has no event sources: add `inputs:` (recorded logs) to it; live sources \
+             (SQS, Falco, Pub/Sub) are configured the same way once available"
+        );
+    }
+    let cfg = PipelineConfig {
+        engine: setup.engine.clone(),
+        inputs: setup.profile.inputs.clone(),
+        replay: setup.profile.replay.clone(),
+        once: args.once,
+    };
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async move {
+        let mut handle = spawn(setup.catalog, setup.state, &cfg)?;
+        let cancel = handle.cancel_token();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("Signal received; draining");
+            cancel.cancel();
+        });
+        let stdout = std::io::stdout();
+        while let Some(alert) = handle.alerts.recv().await {
+            let mut out = stdout.lock();
+            writeln!(out, "{}", alert.to_json_line()).context("writing alerts to stdout")?;
+            out.flush().context("writing alerts to stdout")?;
+        }
+        handle.join().await;
+        let stats = handle.stats.borrow().clone();
+        eprintln!("{}", stats.summary());
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

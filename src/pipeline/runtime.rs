@@ -1,0 +1,247 @@
+//! The live pipeline: background tokio tasks behind a [`PipelineHandle`].
+//!
+//! Sources send normalised events on a bounded channel (backpressure: a slow engine slows the
+//! sources, nothing is dropped); the engine task turns them into alerts on a second bounded
+//! channel and publishes counters through a `watch`. The handle is all a front end (headless
+//! runner, TUI) sees. Cancellation drains: sources stop, the engine finishes what is queued.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::engine::{Engine, EngineOptions, Signals};
+use super::stats::Stats;
+use crate::alert::Alert;
+use crate::catalog::Catalog;
+use crate::config::{EMBEDDED_PREFIX, ReplaySettings};
+use crate::event::CloudEvent;
+use crate::input::{Document, expand_inputs, read_input, split_documents};
+use crate::normalize::{Normalized, normalize_document};
+use crate::state::StateIndex;
+
+/// Capacity of the source → engine and engine → consumer channels.
+const CHANNEL_CAPACITY: usize = 1024;
+
+/// What a source hands the engine.
+#[derive(Debug)]
+pub enum SourceItem {
+    /// A normalised event.
+    Event(Box<CloudEvent>),
+    /// An input unit that was skipped (digest, test event …).
+    Skipped(&'static str),
+    /// An input unit that could not be read.
+    Unparseable {
+        /// `file:line`.
+        origin: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Everything needed to start the pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineConfig {
+    /// Engine settings.
+    pub engine: EngineOptions,
+    /// Recorded inputs replayed as a source (files, dirs, `embedded:`).
+    pub inputs: Vec<String>,
+    /// Pacing of `inputs`.
+    pub replay: ReplaySettings,
+    /// Stop after one pass even when `replay.loop` is set.
+    pub once: bool,
+}
+
+/// The front end's view of a running pipeline.
+pub struct PipelineHandle {
+    /// Alerts, in detection order. Bounded: a consumer that stops reading slows detection.
+    pub alerts: mpsc::Receiver<Alert>,
+    /// Latest counters.
+    pub stats: watch::Receiver<Stats>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl PipelineHandle {
+    /// Asks every task to stop; queued events are still processed.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A token that is cancelled when the pipeline is asked to stop.
+    #[must_use]
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Waits for every task to finish (after the sources ran out or `cancel`).
+    pub async fn join(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// Starts the pipeline's tasks. Must be called inside a tokio runtime.
+pub fn spawn(
+    catalog: Arc<Catalog>,
+    state: Arc<StateIndex>,
+    cfg: &PipelineConfig,
+) -> Result<PipelineHandle, globset::Error> {
+    let mut engine = Engine::new(catalog, state, &cfg.engine)?;
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let (event_tx, mut event_rx) = mpsc::channel::<SourceItem>(CHANNEL_CAPACITY);
+    let (alert_tx, alert_rx) = mpsc::channel::<Alert>(CHANNEL_CAPACITY);
+    let (stats_tx, stats_rx) = watch::channel(Stats::default());
+
+    if !cfg.inputs.is_empty() {
+        let inputs = cfg.inputs.clone();
+        let replay = cfg.replay.clone();
+        let once = cfg.once;
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            replay_source(&inputs, &replay, once, &event_tx, &cancel).await;
+        });
+    } else {
+        drop(event_tx);
+    }
+
+    tasks.spawn(async move {
+        let mut stats = Stats::default();
+        let mut signals = Signals::default();
+        while let Some(item) = event_rx.recv().await {
+            match item {
+                SourceItem::Event(ev) => {
+                    for alert in engine.process(&ev, &mut stats, &mut signals) {
+                        if alert_tx.send(alert).await.is_err() {
+                            // The consumer is gone: keep counting, nobody reads alerts.
+                            tracing::debug!("alert consumer closed");
+                        }
+                    }
+                }
+                SourceItem::Skipped(kind) => stats.skipped(kind),
+                SourceItem::Unparseable { origin, reason } => stats.unparseable(&origin, &reason),
+            }
+            if event_rx.is_empty() {
+                stats_tx.send_replace(stats.clone());
+            }
+        }
+        stats_tx.send_replace(stats);
+    });
+
+    Ok(PipelineHandle {
+        alerts: alert_rx,
+        stats: stats_rx,
+        cancel,
+        tasks,
+    })
+}
+
+/// Reads one input (file, directory entry, or embedded asset) into (name, bytes) pairs.
+fn read_named(input: &str) -> Vec<(String, Result<Vec<u8>, String>)> {
+    if let Some(emb) = input.strip_prefix(EMBEDDED_PREFIX) {
+        let bytes = crate::assets::file(emb)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| format!("no embedded file '{emb}'"));
+        return vec![(input.to_string(), bytes)];
+    }
+    match expand_inputs(&[input.into()]) {
+        Ok(paths) => paths
+            .into_iter()
+            .map(|p| {
+                let bytes = read_input(&p).map_err(|e| e.to_string());
+                (p.display().to_string(), bytes)
+            })
+            .collect(),
+        Err(e) => vec![(input.to_string(), Err(e.to_string()))],
+    }
+}
+
+/// Replays recorded inputs; with `loop`, again and again with fresh ids and current times.
+async fn replay_source(
+    inputs: &[String],
+    replay: &ReplaySettings,
+    once: bool,
+    tx: &mpsc::Sender<SourceItem>,
+    cancel: &CancellationToken,
+) {
+    let files: Vec<(String, Result<Vec<u8>, String>)> =
+        inputs.iter().flat_map(|i| read_named(i)).collect();
+    let mut pass = 0u64;
+    loop {
+        for (name, bytes) in &files {
+            let bytes = match bytes {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(input = %name, error = %e, "Cannot read input; skipping it");
+                    if pass == 0 {
+                        let _ = tx
+                            .send(SourceItem::Unparseable {
+                                origin: name.clone(),
+                                reason: e.clone(),
+                            })
+                            .await;
+                    }
+                    continue;
+                }
+            };
+            let mut items = Vec::new();
+            let mut units = Vec::new();
+            split_documents(bytes, |doc| match doc {
+                Document::Json(raw, line) => {
+                    units.clear();
+                    normalize_document(raw, &mut units);
+                    for u in units.drain(..) {
+                        items.push(match u {
+                            Normalized::Event(ev) => SourceItem::Event(ev),
+                            Normalized::Skipped(k) => SourceItem::Skipped(k.as_str()),
+                            Normalized::Unparseable(reason) => SourceItem::Unparseable {
+                                origin: format!("{name}:{line}"),
+                                reason,
+                            },
+                        });
+                    }
+                }
+                Document::Malformed { line, reason } => items.push(SourceItem::Unparseable {
+                    origin: format!("{name}:{line}"),
+                    reason: format!("malformed JSON: {reason}"),
+                }),
+            });
+            for mut item in items {
+                if cancel.is_cancelled() {
+                    return;
+                }
+                if pass > 0 {
+                    if let SourceItem::Event(ev) = &mut item {
+                        // A new pass is new activity: new ids (so dedupe lets it through) and now.
+                        ev.id = format!("{}#{pass}", ev.id);
+                        ev.time = Some(Utc::now());
+                        if let Some(op) = &mut ev.operation {
+                            op.id = format!("{}#{pass}", op.id);
+                        }
+                    }
+                } else if replay.looping
+                    && let SourceItem::Event(ev) = &mut item
+                {
+                    ev.time = Some(Utc::now());
+                }
+                if tx.send(item).await.is_err() {
+                    return;
+                }
+                if replay.interval_ms > 0 {
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_millis(replay.interval_ms)) => {}
+                    }
+                }
+            }
+        }
+        pass += 1;
+        if !replay.looping || once || cancel.is_cancelled() {
+            return;
+        }
+    }
+}

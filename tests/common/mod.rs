@@ -1,0 +1,44 @@
+//! Helpers shared by integration tests: corpus location, a fresh engine, replay to a Vec.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tfdrift::alert::Alert;
+use tfdrift::catalog::Catalog;
+use tfdrift::pipeline::replay::replay_bytes;
+use tfdrift::pipeline::{Engine, EngineOptions, Stats};
+use tfdrift::state::{StateIndex, parse_state};
+
+/// `../shared/corpus`, next to the repository (CI lays it out the same way).
+pub fn corpus() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    assert!(
+        p.join("INDEX.json").exists(),
+        "the test corpus is missing at {}: the tests need ../shared/corpus next to the repository",
+        p.display()
+    );
+    p
+}
+
+/// An engine over the embedded catalog and the given state files' bytes.
+pub fn engine(states: &[(&str, &[u8])], opts: &EngineOptions) -> Engine {
+    let mut resources = Vec::new();
+    for (name, bytes) in states {
+        resources.extend(parse_state(name, bytes).expect("test state must parse"));
+    }
+    Engine::new(
+        Arc::new(Catalog::embedded().expect("catalog")),
+        Arc::new(StateIndex::new(resources)),
+        opts,
+    )
+    .expect("engine")
+}
+
+/// Replays one buffer, returning alerts and counters.
+pub fn replay(engine: &mut Engine, name: &str, bytes: &[u8]) -> (Vec<Alert>, Stats) {
+    let mut stats = Stats::default();
+    let mut alerts = Vec::new();
+    replay_bytes(engine, name, bytes, &mut stats, &mut |a| alerts.push(a));
+    (alerts, stats)
+}
