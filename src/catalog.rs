@@ -187,7 +187,12 @@ fn compile_target(t: &TargetSpec, file: &str, event: &str) -> Result<Target, Cat
     let match_attrs = match &t.match_attrs {
         Some(m) => m
             .iter()
-            .map(|(k, v)| Ok((k.clone(), Expr::parse(v).map_err(&err)?)))
+            .map(|(k, v)| {
+                let src = v.as_str().ok_or_else(|| {
+                    err(format!("match value for '{k}' must be a string expression"))
+                })?;
+                Ok((k.clone(), Expr::parse(src).map_err(&err)?))
+            })
             .collect::<Result<Vec<_>, CatalogError>>()?,
         None => Vec::new(),
     };

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             // Help and version are successes; everything else is a usage error (exit 1).
-            let code = if e.use_stderr() { 1 } else { 0 };
+            let code = u8::from(e.use_stderr());
             let _ = e.print();
             return ExitCode::from(code);
         }

@@ -14,6 +14,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
 
 use crate::event::CloudEvent;
 
@@ -92,7 +93,7 @@ fn fallback_id(raw: &str) -> String {
     let mut s = String::with_capacity(40);
     s.push_str("sha256:");
     for b in &digest[..16] {
-        s.push_str(&format!("{b:02x}"));
+        let _ = write!(s, "{b:02x}");
     }
     s
 }
@@ -167,7 +168,7 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
     if let Some(dt) = doc.detail_type.as_deref() {
         match (dt, doc.detail) {
             ("AWS API Call via CloudTrail" | "AWS Console Signin via CloudTrail", Some(detail)) => {
-                normalize_at(detail, out, depth + 1)
+                normalize_at(detail, out, depth + 1);
             }
             (_, None) => out.push(Normalized::Unparseable(
                 "EventBridge envelope without detail".into(),

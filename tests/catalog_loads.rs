@@ -1,4 +1,5 @@
 //! The embedded catalog compiles and maps its own examples.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use tfdrift::catalog::Catalog;
 

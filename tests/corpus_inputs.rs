@@ -1,6 +1,7 @@
 //! Every record of the real corpus goes through normalisation and detection without a panic and
 //! is accounted for: parsed, skipped or unparseable with a reason. Expected counts come from the
 //! corpus's own INDEX.json (written when the corpus was collected, independently of tfdrift).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 

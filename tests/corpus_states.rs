@@ -1,5 +1,6 @@
 //! Every Terraform state in the corpus loads, with the managed-resource count its manifest
 //! (written when the corpus was collected) gives: data sources are never drift targets.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 

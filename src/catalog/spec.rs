@@ -178,9 +178,10 @@ pub struct TargetSpec {
     /// Resource id expression(s).
     #[serde(default)]
     pub id: Option<Exprs>,
-    /// Identify by attribute values instead of id (`role` + `policy_arn`).
+    /// Identify by attribute values instead of id (`role` + `policy_arn`), in the order of
+    /// Terraform's import id (the values joined by `/` are the displayed id).
     #[serde(default, rename = "match")]
-    pub match_attrs: Option<BTreeMap<String, String>>,
+    pub match_attrs: Option<serde_json::Map<String, serde_json::Value>>,
     /// Request fields that become Terraform attributes.
     #[serde(default)]
     pub attributes: Vec<AttrSpec>,
@@ -261,7 +262,7 @@ pub struct EventSpec {
     pub id: Option<Exprs>,
     /// See [`TargetSpec::match_attrs`].
     #[serde(default, rename = "match")]
-    pub match_attrs: Option<BTreeMap<String, String>>,
+    pub match_attrs: Option<serde_json::Map<String, serde_json::Value>>,
     /// See [`TargetSpec::attributes`].
     #[serde(default)]
     pub attributes: Vec<AttrSpec>,

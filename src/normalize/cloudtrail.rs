@@ -163,7 +163,7 @@ pub(crate) fn lenient_bool(raw: Option<&RawValue>) -> Option<bool> {
 }
 
 fn owned(c: Option<&Cow<'_, str>>) -> Option<String> {
-    c.map(|s| s.to_string()).filter(|s| !s.is_empty())
+    c.map(ToString::to_string).filter(|s| !s.is_empty())
 }
 
 fn parse_raw(raw: Option<&RawValue>) -> Value {
@@ -179,7 +179,7 @@ pub fn strip_version_suffix(name: &str) -> &str {
     // trailing `v<digits>`
     if let Some(v) = s.rfind('v') {
         let tail = &s[v + 1..];
-        let head = s[..v].as_bytes();
+        let head = &s.as_bytes()[..v];
         let dated = head.len() > 8 && head[head.len() - 8..].iter().all(u8::is_ascii_digit);
         if dated && !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
             s = &s[..v];

@@ -3,6 +3,7 @@
 use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
 
 use crate::alert::{ActorRef, Alert, Diff, EventRef, ResourceRef, SCHEMA, Severity, Via};
 use crate::detect::Drift;
@@ -22,6 +23,7 @@ pub fn via(ev: &CloudEvent) -> Via {
         || lower.contains("console.cloud.google.com")
         || lower.contains("cloud console")
         || lower.starts_with("mozilla/")
+        || lower.contains("console/")
     {
         Via::Console
     } else if lower.contains("aws-cli/")
@@ -63,21 +65,17 @@ pub fn alert_id(event_id: &str, rtype: &str, resource_id: &str, kind: &str) -> S
     let mut s = String::with_capacity(36);
     s.push_str("tfd-");
     for b in &digest[..12] {
-        s.push_str(&format!("{b:02x}"));
+        let _ = write!(s, "{b:02x}");
     }
     s
 }
 
 fn mask_diff(d: &Diff, sensitive: bool) -> Diff {
     if sensitive {
-        let mask = |v: &Value| {
-            if v.is_object() {
-                mask_leaves(v)
-            } else if v.is_null() {
-                Value::Null
-            } else {
-                Value::String(MASK.into())
-            }
+        let mask = |v: &Value| match v {
+            Value::Object(_) | Value::Array(_) => mask_leaves(v),
+            Value::Null => Value::Null,
+            _ => Value::String(MASK.into()),
         };
         return Diff {
             path: d.path.clone(),

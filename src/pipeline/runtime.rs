@@ -97,7 +97,9 @@ pub fn spawn(
     let (alert_tx, alert_rx) = mpsc::channel::<Alert>(CHANNEL_CAPACITY);
     let (stats_tx, stats_rx) = watch::channel(Stats::default());
 
-    if !cfg.inputs.is_empty() {
+    if cfg.inputs.is_empty() {
+        drop(event_tx);
+    } else {
         let inputs = cfg.inputs.clone();
         let replay = cfg.replay.clone();
         let once = cfg.once;
@@ -105,8 +107,6 @@ pub fn spawn(
         tasks.spawn(async move {
             replay_source(&inputs, &replay, once, &event_tx, &cancel).await;
         });
-    } else {
-        drop(event_tx);
     }
 
     tasks.spawn(async move {

@@ -5,6 +5,7 @@
 //! `terraform_originated`, `operational`, `unsupported`, `ambiguous`, `no_resource` or `mapped`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -176,10 +177,10 @@ impl Stats {
                 .take(5)
                 .map(|(k, v)| format!("{k} ×{v}"))
                 .collect();
-            s.push_str(&format!("\ntop unsupported: {}", names.join(", ")));
+            let _ = write!(s, "\ntop unsupported: {}", names.join(", "));
         }
         for (file, err) in &self.state_errors {
-            s.push_str(&format!("\nstate not loaded: {file}: {err}"));
+            let _ = write!(s, "\nstate not loaded: {file}: {err}");
         }
         s
     }

@@ -1,5 +1,5 @@
 //! Helpers shared by integration tests: corpus location, a fresh engine, replay to a Vec.
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
