@@ -92,6 +92,9 @@ pub struct TuiArgs {
     /// Stop after one pass over replayed inputs (the demo otherwise loops).
     #[arg(long)]
     pub once: bool,
+    /// Pause between replayed events in milliseconds (overrides the profile; 0 = no pause).
+    #[arg(long, value_name = "MS")]
+    pub replay_interval_ms: Option<u64>,
 }
 
 /// `state` subcommands.

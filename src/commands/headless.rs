@@ -28,10 +28,14 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
              (SQS, Falco, Pub/Sub) are configured the same way once available"
         );
     }
+    let mut replay = setup.profile.replay.clone();
+    if let Some(ms) = args.replay_interval_ms {
+        replay.interval_ms = ms;
+    }
     let cfg = PipelineConfig {
         engine: setup.engine.clone(),
         inputs: setup.profile.inputs.clone(),
-        replay: setup.profile.replay.clone(),
+        replay,
         once: args.once,
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

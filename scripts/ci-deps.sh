@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh machine (idempotent, quick when present).
+# Tests that need a tool fail with a message naming it; they never skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing with apt: ${need_apt[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "not root: install ${need_apt[*]} yourself" >&2
+    exit 1
+  fi
+fi
+
+# Python tools for local test servers (moto for S3/SQS, aiosmtpd for SMTP) live in .venv.
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c 'import moto, boto3' >/dev/null 2>&1; then
+  .venv/bin/pip install -q 'moto[server]' boto3
+fi
+echo "prerequisites ok: $(tmux -V), moto $(.venv/bin/python -c 'import moto;print(moto.__version__)')"

@@ -1,0 +1,118 @@
+//! The embedded demo: a state Terraform really wrote (against moto) and CloudTrail records of
+//! real out-of-band calls. Its expectations (`assets/demo/expected-alerts.json`) were written by
+//! the script that made the calls, independently of the pipeline.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tfdrift::compare::equivalent;
+use tfdrift::pipeline::EngineOptions;
+
+#[test]
+fn demo_events_give_exactly_the_expected_alerts() {
+    let state = tfdrift::assets::file("demo/terraform.tfstate").expect("embedded demo state");
+    let events = tfdrift::assets::file("demo/events.jsonl").expect("embedded demo events");
+    let expected: Vec<Value> =
+        serde_json::from_slice(tfdrift::assets::file("demo/expected-alerts.json").unwrap())
+            .unwrap();
+    let mut engine = common::engine(&[("demo", state)], &EngineOptions::default());
+    let (alerts, stats) = common::replay(&mut engine, "events.jsonl", events);
+    assert_eq!(stats.records_read, 15);
+    let mut want_alerts = 0;
+    for e in &expected {
+        let id = e["eventID"].as_str().unwrap();
+        let got: Vec<_> = alerts.iter().filter(|a| a.event.id == id).collect();
+        if e["expect"] == "silent" {
+            assert!(
+                got.is_empty(),
+                "line {}: expected silence, got {got:?}",
+                e["line"]
+            );
+            continue;
+        }
+        want_alerts += 1;
+        assert_eq!(got.len(), 1, "line {}: one alert", e["line"]);
+        let a = got[0];
+        assert_eq!(
+            a.kind.as_str(),
+            e["kind"].as_str().unwrap(),
+            "line {}",
+            e["line"]
+        );
+        assert_eq!(a.resource.rtype, e["resource_type"].as_str().unwrap());
+        assert_eq!(a.resource.id, e["resource_id"].as_str().unwrap());
+        assert_eq!(a.resource.address.as_deref(), e["address"].as_str());
+        if let Some(attr) = e["attribute"].as_str() {
+            let path = attr.replace('[', ".").replace(']', "");
+            let diff =
+                a.diffs.iter().find(|d| d.path == path).unwrap_or_else(|| {
+                    panic!("line {}: no diff on {path}: {:?}", e["line"], a.diffs)
+                });
+            assert!(
+                equivalent(&diff.observed, &e["observed_value"])
+                    || contains_all(&diff.observed, &e["observed_value"]),
+                "line {}: observed {} vs expected {}",
+                e["line"],
+                diff.observed,
+                e["observed_value"]
+            );
+            assert!(
+                equivalent(&diff.state, &e["state_value"]),
+                "line {}: state",
+                e["line"]
+            );
+        }
+    }
+    assert_eq!(alerts.len(), want_alerts);
+    assert_eq!(
+        stats.terraform_originated, 2,
+        "Terraform's own apply stays silent"
+    );
+}
+
+/// For additive changes (a rule added to a set) the expectation may list only what was added.
+fn contains_all(observed: &Value, expected: &Value) -> bool {
+    match (observed.as_array(), expected.as_array()) {
+        (Some(o), Some(e)) => e.iter().all(|x| o.iter().any(|y| equivalent(x, y))),
+        _ => false,
+    }
+}
+
+#[test]
+fn headless_demo_runs_with_no_config_and_no_network() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("tfdrift")
+        .unwrap()
+        .args([
+            "tui",
+            "--profile",
+            "demo",
+            "--no-ui",
+            "--once",
+            "--replay-interval-ms",
+            "0",
+        ])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("TFDRIFT_CONFIG")
+        .current_dir(home.path())
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10, "alerts");
+    assert!(lines.iter().all(|a| a["schema"] == "tfdrift.alert/v1"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("15 records"), "{stderr}");
+}
