@@ -98,7 +98,7 @@ fn headless_demo_runs_with_no_config_and_no_network() {
         .env("XDG_CONFIG_HOME", home.path())
         .env_remove("TFDRIFT_CONFIG")
         .current_dir(home.path())
-        .timeout(std::time::Duration::from_secs(120))
+        .timeout(std::time::Duration::from_mins(2))
         .output()
         .unwrap();
     assert!(
