@@ -156,28 +156,130 @@ pub enum Document<'a> {
 
 /// Splits a buffer into top-level JSON documents (a single value, concatenated values or JSON
 /// lines), calling `f` for each in order. Invalid UTF-8 and malformed spans are reported, not fatal.
-pub fn split_documents<'a>(bytes: &'a [u8], mut f: impl FnMut(Document<'a>)) {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            // Keep the valid prefix; report the rest once.
-            let valid = e.valid_up_to();
-            let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
-            split_text(prefix, &mut f);
-            f(Document::Malformed {
-                line: line_of(prefix, valid),
-                reason: format!("invalid UTF-8 at byte {valid}"),
-            });
-            return;
-        }
-    };
-    split_text(text, &mut f);
+pub fn split_documents<'a>(bytes: &'a [u8], f: impl FnMut(Document<'a>)) {
+    split_documents_at(bytes, 1, f);
 }
 
-fn split_text<'a>(text: &'a str, f: &mut impl FnMut(Document<'a>)) {
+/// [`split_documents`] for a buffer whose first byte is on line `first_line` (streamed chunks).
+pub fn split_documents_at<'a>(bytes: &'a [u8], first_line: usize, mut f: impl FnMut(Document<'a>)) {
+    let mut start = 0usize;
+    let mut line = first_line;
+    while start < bytes.len() {
+        match std::str::from_utf8(&bytes[start..]) {
+            Ok(text) => {
+                split_text(text, line, &mut f);
+                return;
+            }
+            Err(e) => {
+                // Process the valid lines before the bad byte, report its line, go on after it.
+                let bad = start + e.valid_up_to();
+                let line_start = bytes[start..bad]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(start, |i| start + i + 1);
+                let prefix = std::str::from_utf8(&bytes[start..line_start]).unwrap_or_default();
+                split_text(prefix, line, &mut f);
+                let bad_line = line
+                    + bytes[start..line_start]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count();
+                f(Document::Malformed {
+                    line: bad_line,
+                    reason: format!("invalid UTF-8 at byte {}", bad - line_start),
+                });
+                let next = bytes[bad..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |i| bad + i + 1);
+                line = bad_line + 1;
+                start = next;
+            }
+        }
+    }
+}
+
+/// Streams documents out of a reader in chunks of about `chunk` bytes, cutting only where a
+/// line starts a new top-level value, so memory stays flat for JSON-lines input of any length
+/// (a single huge document is still read whole: it has to be parsed whole).
+pub fn stream_documents(
+    mut reader: impl Read,
+    chunk: usize,
+    mut f: impl FnMut(Document<'_>),
+) -> std::io::Result<()> {
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk + 4096);
+    let mut line = 1usize;
+    let mut eof = false;
+    while !eof {
+        // Fill up to `chunk` bytes beyond what is carried over.
+        let target = buf.len() + chunk;
+        while buf.len() < target {
+            let before = buf.len();
+            buf.resize(target, 0);
+            let n = match reader.read(&mut buf[before..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+                Err(e) => return Err(e),
+            };
+            buf.truncate(before + n);
+            if n == 0 {
+                eof = true;
+                break;
+            }
+        }
+        let cut = if eof {
+            buf.len()
+        } else {
+            last_document_boundary(&buf)
+        };
+        if cut == 0 {
+            continue; // one document larger than the chunk: keep reading
+        }
+        split_documents_at(&buf[..cut], line, &mut f);
+        line += buf[..cut].iter().filter(|&&b| b == b'\n').count();
+        buf.drain(..cut);
+    }
+    Ok(())
+}
+
+/// The last offset where a line begins with `{` or `[` (a top-level value starts), or 0.
+fn last_document_boundary(buf: &[u8]) -> usize {
+    let mut i = buf.len();
+    while let Some(nl) = buf[..i].iter().rposition(|&b| b == b'\n') {
+        if matches!(buf.get(nl + 1), Some(b'{' | b'[')) {
+            return nl + 1;
+        }
+        i = nl;
+    }
+    0
+}
+
+/// Opens an input for streaming: a file (gzip detected by magic bytes) or `-` for stdin.
+pub fn open_input(path: &Path) -> Result<Box<dyn Read + Send>, InputError> {
+    let display = path.display().to_string();
+    let io = |source| InputError::Io {
+        path: display.clone(),
+        source,
+    };
+    let mut reader: Box<dyn std::io::BufRead + Send> = if path.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).map_err(io)?,
+        ))
+    };
+    let head = reader.fill_buf().map_err(io)?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
+    } else {
+        Ok(reader)
+    }
+}
+
+fn split_text<'a>(text: &'a str, first_line: usize, f: &mut impl FnMut(Document<'a>)) {
     let mut pos = 0usize;
     // Line counting is incremental: `line_base` is the line number at byte `line_pos`.
-    let mut line_base = 1usize;
+    let mut line_base = first_line;
     let mut line_pos = 0usize;
     let mut line_at = |at: usize| {
         line_base += text.as_bytes()[line_pos..at]
@@ -201,10 +303,10 @@ fn split_text<'a>(text: &'a str, f: &mut impl FnMut(Document<'a>)) {
                 Some(Err(e)) => {
                     let bad_start = pos + before + leading_ws(&rest[before..]);
                     let line = line_at(bad_start);
-                    f(Document::Malformed {
-                        line,
-                        reason: e.to_string(),
-                    });
+                    // serde's own position is relative to this span: the origin carries the line.
+                    let msg = e.to_string();
+                    let reason = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                    f(Document::Malformed { line, reason });
                     pos = next_document_start(text, bad_start);
                     break;
                 }
@@ -233,13 +335,6 @@ fn next_document_start(text: &str, from: usize) -> usize {
         }
     }
     text.len()
-}
-
-fn line_of(text: &str, at: usize) -> usize {
-    1 + text.as_bytes()[..at.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
 }
 
 #[cfg(test)]
@@ -279,6 +374,40 @@ mod tests {
     fn truncated_pretty_document_reports_once() {
         let docs = collect("{\n  \"Records\": [\n    {\"a\": 1},\n    {\"b\"");
         assert_eq!(docs, vec![("BAD".into(), 1)]);
+    }
+
+    #[test]
+    fn invalid_utf8_loses_only_its_line() {
+        let mut bytes = b"{\"a\":1}\n{\"b\":\"".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(b"\"}\n{\"c\":3}\n");
+        let mut out = Vec::new();
+        split_documents(&bytes, |d| match d {
+            Document::Json(v, line) => out.push((v.get().to_string(), line)),
+            Document::Malformed { line, .. } => out.push(("BAD".into(), line)),
+        });
+        assert_eq!(
+            out,
+            vec![
+                ("{\"a\":1}".into(), 1),
+                ("BAD".into(), 2),
+                ("{\"c\":3}".into(), 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn streaming_in_small_chunks_matches_whole_buffer() {
+        let text = "{\"a\":1}\n{\n  \"b\": [1,\n 2]\n}\nnot json\n{\"c\":3}\n";
+        let whole = collect(text);
+        let mut streamed = Vec::new();
+        stream_documents(text.as_bytes(), 5, |d| match d {
+            Document::Json(v, line) => streamed.push((v.get().to_string(), line)),
+            Document::Malformed { line, .. } => streamed.push(("BAD".into(), line)),
+        })
+        .unwrap();
+        assert_eq!(streamed, whole);
+        assert_eq!(whole.len(), 4);
     }
 
     #[test]

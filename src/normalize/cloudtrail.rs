@@ -77,7 +77,7 @@ pub(crate) struct Doc<'a> {
     pub message: Option<&'a RawValue>,
     #[serde(borrow)]
     pub received_messages: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, rename = "output_fields")]
     pub output_fields: Option<&'a RawValue>,
     #[serde(borrow, rename = "Type")]
     pub sns_type: Option<Cow<'a, str>>,
