@@ -57,7 +57,7 @@ fn cloudtrail_record_file_eventbridge_lookupevents_sns() {
     ));
     check_record(&one(
         &json!({"Events":[{"EventId":"x","EventName":"AuthorizeSecurityGroupIngress","ReadOnly":"false",
-            "EventTime":1714572698.0,"CloudTrailEvent": r.to_string()}]})
+            "EventTime":1_714_572_698.0,"CloudTrailEvent": r.to_string()}]})
         .to_string(),
     ));
     check_record(&one(
