@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::time::parse_time_value;
+use super::time::{parse_time_str, parse_time_value};
 use crate::event::{Actor, CloudEvent, Provider};
 
 /// A CloudTrail record, or any of the envelopes that carry one. Unknown keys are ignored; every
@@ -237,9 +237,14 @@ pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> C
     ev.raw_action = raw_action.to_string();
     ev.action = strip_version_suffix(raw_action).to_string();
     ev.time = doc.event_time.and_then(|raw| {
-        serde_json::from_str::<Value>(raw.get())
-            .ok()
-            .and_then(|v| parse_time_value(&v))
+        let text = raw.get();
+        // Fast path: a plain quoted timestamp (no escapes) needs no JSON value.
+        match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(inner) if !inner.contains('\\') => parse_time_str(inner),
+            _ => serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| parse_time_value(&v)),
+        }
     });
     ev.region = owned(doc.aws_region.as_ref());
     ev.error_code = owned(doc.error_code.as_ref());

@@ -2,7 +2,14 @@
 //! read-only calls, data-plane calls and Terraform's own changes. Each has a counter; none is
 //! dropped silently.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use crate::event::{CloudEvent, Provider};
+
+/// [`AWS_DATA_PLANE`] as a set: this is probed for every record.
+static AWS_DATA_PLANE_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| AWS_DATA_PLANE.iter().copied().collect());
 
 /// Why an event is not a drift candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,7 +232,7 @@ pub fn classify(ev: &CloudEvent, terraform_principal: bool) -> Option<Silent> {
     }
     let data = ev.category.as_deref() == Some("Data")
         || match ev.provider {
-            Provider::Aws => AWS_DATA_PLANE.contains(&ev.action.as_str()),
+            Provider::Aws => AWS_DATA_PLANE_SET.contains(ev.action.as_str()),
             Provider::Gcp => {
                 GCP_DATA_PLANE_PREFIXES
                     .iter()

@@ -23,8 +23,8 @@ const DEDUPE_WINDOW: usize = 200_000;
 /// A bounded first-in-first-out set.
 #[derive(Debug, Default)]
 pub struct SeenSet {
-    set: HashSet<String>,
-    order: VecDeque<String>,
+    set: HashSet<Arc<str>>,
+    order: VecDeque<Arc<str>>,
     cap: usize,
 }
 
@@ -49,8 +49,9 @@ impl SeenSet {
         {
             self.set.remove(&old);
         }
-        self.set.insert(id.to_string());
-        self.order.push_back(id.to_string());
+        let id: Arc<str> = Arc::from(id);
+        self.set.insert(id.clone());
+        self.order.push_back(id);
         true
     }
 
