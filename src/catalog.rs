@@ -368,6 +368,33 @@ impl Catalog {
         self.by_action.is_empty()
     }
 
+    /// Every mapped (provider, event name, event source) triple, sorted: what tests check
+    /// has a case.
+    #[must_use]
+    pub fn names(&self) -> Vec<(Provider, String, Option<String>)> {
+        let mut out: Vec<(Provider, String, Option<String>)> = self
+            .by_action
+            .iter()
+            .flat_map(|((p, a), maps)| maps.iter().map(|m| (*p, a.clone(), m.source.clone())))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Every target of every mapping with the file it comes from: (provider, file, type,
+    /// attribute paths), for schema checks.
+    #[must_use]
+    pub fn targets(&self) -> Vec<(Provider, &str, &Target)> {
+        self.by_action
+            .iter()
+            .flat_map(|((p, _), maps)| {
+                maps.iter()
+                    .flat_map(move |m| m.targets.iter().map(move |t| (*p, m.file.as_str(), t)))
+            })
+            .collect()
+    }
+
     /// Every Terraform type the catalog can produce, per provider.
     #[must_use]
     pub fn types(&self) -> BTreeMap<Provider, Vec<String>> {

@@ -33,6 +33,8 @@ enum Filter {
     ArnName,
     SegmentAfter(String),
     StripPrefix(String),
+    StripSuffix(String),
+    Contains(String),
     Lower,
     UrlDecode,
 }
@@ -118,7 +120,8 @@ impl Expr {
         }
     }
 
-    /// The first string the expression yields (ids, match values).
+    /// The strings the expression yields (ids, match values); numbers and booleans printed
+    /// (`egress: true` matches a state's `true`).
     #[must_use]
     pub fn eval_strings(&self, scope: &Scope<'_>) -> Vec<String> {
         self.eval(scope)
@@ -126,6 +129,7 @@ impl Expr {
             .filter_map(|v| match v {
                 Value::String(s) if !s.is_empty() => Some(s),
                 Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
                 _ => None,
             })
             .collect()
@@ -145,9 +149,11 @@ impl Path {
                 "arn_name" => Filter::ArnName,
                 "segment_after" if !arg.is_empty() => Filter::SegmentAfter(arg.to_string()),
                 "strip_prefix" if !arg.is_empty() => Filter::StripPrefix(arg.to_string()),
+                "strip_suffix" if !arg.is_empty() => Filter::StripSuffix(arg.to_string()),
+                "contains" if !arg.is_empty() => Filter::Contains(arg.to_string()),
                 "lower" => Filter::Lower,
                 "url_decode" => Filter::UrlDecode,
-                _ => return Err(format!("unknown filter '{f}' in '{src}' (known: last, arn_name, segment_after:X, strip_prefix:X, lower, url_decode)")),
+                _ => return Err(format!("unknown filter '{f}' in '{src}' (known: last, arn_name, segment_after:X, strip_prefix:X, strip_suffix:X, contains:X, lower, url_decode)")),
             });
         }
         let mut segs_iter = path.split('.');
@@ -271,6 +277,17 @@ impl Path {
                 }
                 Filter::StripPrefix(p) => {
                     Cow::Owned(s.strip_prefix(p.as_str()).unwrap_or(&s).to_string())
+                }
+                Filter::StripSuffix(p) => {
+                    Cow::Owned(s.strip_suffix(p.as_str()).unwrap_or(&s).to_string())
+                }
+                // Keeps the value only when it contains the marker (an ARN's resource kind):
+                // tells apart ids of several types in one field without guessing.
+                Filter::Contains(marker) => {
+                    if !s.contains(marker.as_str()) {
+                        return None;
+                    }
+                    s
                 }
                 Filter::Lower => Cow::Owned(s.to_lowercase()),
                 Filter::UrlDecode => Cow::Owned(
