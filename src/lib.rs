@@ -8,4 +8,5 @@ pub mod alert;
 pub mod event;
 pub mod input;
 pub mod normalize;
+pub mod rules;
 pub mod state;

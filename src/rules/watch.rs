@@ -1,0 +1,3 @@
+//! Hot reload (placeholder).
+/// Placeholder.
+pub struct RuleWatcher;
