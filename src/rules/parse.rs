@@ -5,7 +5,7 @@
 
 use super::diag::{Code, Diagnostic, suggestion_suffix};
 use super::model::{ACTION_TYPES, Action, Filter, IgnoreEntry, Rule, TypePattern};
-use super::rule_tests::{Expect, RuleTest, TestInput, build_test_alert};
+use super::rule_tests::{RuleTest, parse_test};
 use super::types::check_type;
 use super::yaml::{self, Key, Node, NodeKind};
 use crate::alert::Severity;
@@ -36,7 +36,6 @@ const IGNORE_KEYS: &[&str] = &[
     "user_identity",
     "expires",
 ];
-const TEST_KEYS: &[&str] = &["rule", "name", "expect", "alert", "event", "context"];
 
 /// What one file yields.
 #[derive(Debug, Default)]
@@ -122,7 +121,12 @@ impl Parser<'_> {
         }
     }
 
-    fn required<'n>(&mut self, node: &'n Node, key: &str, path: &str) -> Option<&'n Node> {
+    pub(crate) fn required<'n>(
+        &mut self,
+        node: &'n Node,
+        key: &str,
+        path: &str,
+    ) -> Option<&'n Node> {
         let v = node.get(key);
         if v.is_none() {
             self.push(Diagnostic::error(
@@ -195,7 +199,7 @@ pub(crate) fn parse_text(file: &str, text: &str, known_channels: Option<&[String
     }
     if let Some(list) = root.get("tests").and_then(|n| p.seq(n, "tests")) {
         for (i, node) in list.iter().enumerate() {
-            if let Some(t) = parse_test(&mut p, node, &format!("tests[{i}]"), None) {
+            if let Some(t) = parse_test(&mut p, node, &format!("tests[{i}]"), None, None) {
                 out.tests.push(t);
             }
         }
@@ -324,13 +328,23 @@ fn parse_rule(p: &mut Parser, node: &Node, index: usize) -> Option<(Rule, Vec<Ru
     let runbook = node
         .get("runbook")
         .and_then(|n| p.template(n, &format!("{path}.runbook")));
+    let default_type = resource_types.iter().find_map(|t| match t {
+        TypePattern::Exact(s) => Some(s.as_str()),
+        TypePattern::Glob(_) => None,
+    });
     let mut tests = Vec::new();
     if let Some(list) = node
         .get("tests")
         .and_then(|n| p.seq(n, &format!("{path}.tests")))
     {
         for (i, t) in list.iter().enumerate() {
-            if let Some(t) = parse_test(p, t, &format!("{path}.tests[{i}]"), id.as_deref()) {
+            if let Some(t) = parse_test(
+                p,
+                t,
+                &format!("{path}.tests[{i}]"),
+                id.as_deref(),
+                default_type,
+            ) {
                 tests.push(t);
             }
         }
@@ -543,95 +557,6 @@ fn parse_ignore(p: &mut Parser, node: &Node, index: usize) -> Option<IgnoreEntry
         attribute,
         identity,
         expires,
-        file: p.file.to_owned(),
-        pos: node.pos,
-    })
-}
-
-fn parse_test(p: &mut Parser, node: &Node, path: &str, rule: Option<&str>) -> Option<RuleTest> {
-    let entries = p.map(node, path)?;
-    let allowed = if rule.is_some() {
-        &TEST_KEYS[1..]
-    } else {
-        TEST_KEYS
-    };
-    p.check_keys(entries, allowed, path);
-    let rule_id = match rule {
-        Some(r) => r.to_owned(),
-        None => p
-            .required(node, "rule", path)
-            .and_then(|n| p.string(n, &format!("{path}.rule")))?,
-    };
-    let name = p
-        .required(node, "name", path)
-        .and_then(|n| p.string(n, &format!("{path}.name")))?;
-    let expect_node = p.required(node, "expect", path)?;
-    let expect_text = p.string(expect_node, &format!("{path}.expect"))?;
-    let Some(expect) = Expect::parse(&expect_text) else {
-        p.push(
-            Diagnostic::error(
-                p.file,
-                expect_node.pos,
-                Code::BadTest,
-                format!(
-                    "unknown expectation '{expect_text}'{}",
-                    suggestion_suffix(&expect_text, ["match", "no_match", "skip"])
-                ),
-            )
-            .with_hint("expect is match, no_match or skip"),
-        );
-        return None;
-    };
-    let tags = match node.get("context") {
-        None => None,
-        Some(ctx) => {
-            let entries = p.map(ctx, &format!("{path}.context"))?;
-            p.check_keys(entries, &["tags"], &format!("{path}.context"));
-            match ctx.get("tags").map(Node::to_json) {
-                Some(serde_json::Value::Object(m)) => Some(m),
-                Some(_) => {
-                    p.push(Diagnostic::error(
-                        p.file,
-                        ctx.pos,
-                        Code::BadTest,
-                        format!("{path}.context.tags must be a mapping"),
-                    ));
-                    return None;
-                }
-                None => None,
-            }
-        }
-    };
-    let input = match (node.get("alert"), node.get("event")) {
-        (Some(a), None) => match build_test_alert(&a.to_json()) {
-            Ok(alert) => TestInput::Alert(Box::new(alert)),
-            Err(e) => {
-                p.push(Diagnostic::error(
-                    p.file,
-                    a.pos,
-                    Code::BadTest,
-                    format!("{path}.alert is not a valid partial alert: {e}"),
-                ));
-                return None;
-            }
-        },
-        (None, Some(e)) => TestInput::Event(e.to_json()),
-        _ => {
-            p.push(Diagnostic::error(
-                p.file,
-                node.pos,
-                Code::BadTest,
-                format!("{path} needs exactly one of 'alert' or 'event'"),
-            ));
-            return None;
-        }
-    };
-    Some(RuleTest {
-        rule: rule_id,
-        name,
-        expect,
-        input,
-        tags,
         file: p.file.to_owned(),
         pos: node.pos,
     })

@@ -5,7 +5,10 @@
 //! reports event tests as failures ("needs pipeline") when it is absent — never as passes.
 
 use super::RuleSet;
+use super::diag::{Code, Diagnostic, suggestion_suffix};
 use super::eval::EvalContext;
+use super::parse::Parser;
+use super::yaml::Node;
 use super::yaml::Pos;
 use crate::alert::{Alert, Severity};
 use chrono::NaiveDate;
@@ -75,11 +78,13 @@ pub struct RuleTest {
 /// Converts a raw event into alerts (the pipeline: normalise → map → detect).
 pub type EventConverter<'a> = &'a dyn Fn(&Value) -> Vec<Alert>;
 
-/// Fills a partial alert with defaults. The provider defaults from the resource type prefix.
-pub fn build_test_alert(partial: &Value) -> Result<Alert, String> {
+/// Fills a partial alert with defaults: the resource type defaults to `default_type` (the rule's
+/// first exact type for tests nested under a rule) and the provider to the type's prefix.
+pub fn build_test_alert(partial: &Value, default_type: Option<&str>) -> Result<Alert, String> {
     let rtype = partial
         .pointer("/resource/type")
         .and_then(Value::as_str)
+        .or(default_type)
         .unwrap_or("aws_instance");
     let provider = if rtype.starts_with("google_") {
         "gcp"
@@ -272,4 +277,102 @@ pub fn run_tests(
             diagnostics,
         },
     }
+}
+
+const TEST_KEYS: &[&str] = &["rule", "name", "expect", "alert", "event", "context"];
+
+/// Reads one test (`rule` is given for tests nested under a rule).
+pub(crate) fn parse_test(
+    p: &mut Parser,
+    node: &Node,
+    path: &str,
+    rule: Option<&str>,
+    default_type: Option<&str>,
+) -> Option<RuleTest> {
+    let entries = p.map(node, path)?;
+    let allowed = if rule.is_some() {
+        &TEST_KEYS[1..]
+    } else {
+        TEST_KEYS
+    };
+    p.check_keys(entries, allowed, path);
+    let rule_id = match rule {
+        Some(r) => r.to_owned(),
+        None => p
+            .required(node, "rule", path)
+            .and_then(|n| p.string(n, &format!("{path}.rule")))?,
+    };
+    let name = p
+        .required(node, "name", path)
+        .and_then(|n| p.string(n, &format!("{path}.name")))?;
+    let expect_node = p.required(node, "expect", path)?;
+    let expect_text = p.string(expect_node, &format!("{path}.expect"))?;
+    let Some(expect) = Expect::parse(&expect_text) else {
+        p.push(
+            Diagnostic::error(
+                p.file,
+                expect_node.pos,
+                Code::BadTest,
+                format!(
+                    "unknown expectation '{expect_text}'{}",
+                    suggestion_suffix(&expect_text, ["match", "no_match", "skip"])
+                ),
+            )
+            .with_hint("expect is match, no_match or skip"),
+        );
+        return None;
+    };
+    let tags = match node.get("context") {
+        None => None,
+        Some(ctx) => {
+            let entries = p.map(ctx, &format!("{path}.context"))?;
+            p.check_keys(entries, &["tags"], &format!("{path}.context"));
+            match ctx.get("tags").map(Node::to_json) {
+                Some(serde_json::Value::Object(m)) => Some(m),
+                Some(_) => {
+                    p.push(Diagnostic::error(
+                        p.file,
+                        ctx.pos,
+                        Code::BadTest,
+                        format!("{path}.context.tags must be a mapping"),
+                    ));
+                    return None;
+                }
+                None => None,
+            }
+        }
+    };
+    let input = match (node.get("alert"), node.get("event")) {
+        (Some(a), None) => match build_test_alert(&a.to_json(), default_type) {
+            Ok(alert) => TestInput::Alert(Box::new(alert)),
+            Err(e) => {
+                p.push(Diagnostic::error(
+                    p.file,
+                    a.pos,
+                    Code::BadTest,
+                    format!("{path}.alert is not a valid partial alert: {e}"),
+                ));
+                return None;
+            }
+        },
+        (None, Some(e)) => TestInput::Event(e.to_json()),
+        _ => {
+            p.push(Diagnostic::error(
+                p.file,
+                node.pos,
+                Code::BadTest,
+                format!("{path} needs exactly one of 'alert' or 'event'"),
+            ));
+            return None;
+        }
+    };
+    Some(RuleTest {
+        rule: rule_id,
+        name,
+        expect,
+        input,
+        tags,
+        file: p.file.to_owned(),
+        pos: node.pos,
+    })
 }
