@@ -244,25 +244,31 @@ fn assemble(parsed: Vec<parse::Parsed>) -> (RuleSet, Vec<Diagnostic>) {
     let mut first_seen: HashMap<String, (String, yaml::Pos)> = HashMap::new();
     for p in parsed {
         diags.extend(p.diags);
-        for rule in p.rules {
-            if let Some((file, pos)) = first_seen.get(&rule.id) {
+        let mut duplicates = Vec::new();
+        for (id, pos) in p.rule_ids {
+            if let Some((first_file, first)) = first_seen.get(&id) {
                 diags.push(
                     Diagnostic::error(
-                        &rule.file,
-                        rule.pos,
+                        &p.file,
+                        pos,
                         Code::DuplicateId,
-                        format!("duplicate rule id '{}'", rule.id),
+                        format!("duplicate rule id '{id}'"),
                     )
                     .with_hint(format!(
-                        "first defined at {file}:{}:{}",
-                        pos.line, pos.column
+                        "first defined at {first_file}:{}:{}",
+                        first.line, first.column
                     )),
                 );
-                continue;
+                duplicates.push((id, pos));
+            } else {
+                first_seen.insert(id, (p.file.clone(), pos));
             }
-            first_seen.insert(rule.id.clone(), (rule.file.clone(), rule.pos));
-            set.rules.push(rule);
         }
+        set.rules.extend(p.rules.into_iter().filter(|r| {
+            !duplicates
+                .iter()
+                .any(|(id, pos)| *id == r.id && *pos == r.pos)
+        }));
         set.ignores.extend(p.ignores);
         set.tests.extend(p.tests);
     }

@@ -44,6 +44,10 @@ pub(crate) struct Parsed {
     pub ignores: Vec<IgnoreEntry>,
     pub tests: Vec<RuleTest>,
     pub diags: Vec<Diagnostic>,
+    /// Every rule id seen (valid rule or not) with its position, for duplicate detection.
+    pub rule_ids: Vec<(String, yaml::Pos)>,
+    /// The file name.
+    pub file: String,
 }
 
 /// Per-file parsing state.
@@ -147,7 +151,10 @@ pub(crate) fn parse_text(file: &str, text: &str, known_channels: Option<&[String
         diags: Vec::new(),
         known_channels,
     };
-    let mut out = Parsed::default();
+    let mut out = Parsed {
+        file: file.to_owned(),
+        ..Parsed::default()
+    };
     if text.contains('\t')
         && let Some((line, col)) = tab_position(text)
     {
@@ -184,7 +191,7 @@ pub(crate) fn parse_text(file: &str, text: &str, known_channels: Option<&[String
     }
     if let Some(rules) = root.get("rules").and_then(|n| p.seq(n, "rules")) {
         for (i, node) in rules.iter().enumerate() {
-            if let Some((rule, tests)) = parse_rule(&mut p, node, i) {
+            if let Some((rule, tests)) = parse_rule(&mut p, node, i, &mut out.rule_ids) {
                 out.tests.extend(tests);
                 out.rules.push(rule);
             }
@@ -222,14 +229,23 @@ fn tab_position(text: &str) -> Option<(u32, u32)> {
     None
 }
 
-fn parse_rule(p: &mut Parser, node: &Node, index: usize) -> Option<(Rule, Vec<RuleTest>)> {
+fn parse_rule(
+    p: &mut Parser,
+    node: &Node,
+    index: usize,
+    ids: &mut Vec<(String, yaml::Pos)>,
+) -> Option<(Rule, Vec<RuleTest>)> {
     let path = format!("rules[{index}]");
     let entries = p.map(node, &path)?;
-    p.check_keys(entries, RULE_KEYS, &path);
     let id = p
         .required(node, "id", &path)
         .and_then(|n| p.string(n, &format!("{path}.id")));
+    if let Some(id) = &id {
+        // Recorded even when the rule is broken, so duplicates are reported alongside.
+        ids.push((id.clone(), node.pos));
+    }
     let path = id.as_ref().map_or(path, |id| format!("rule '{id}'"));
+    p.check_keys(entries, RULE_KEYS, &path);
     let name = node
         .get("name")
         .and_then(|n| p.string(n, &format!("{path}.name")));
