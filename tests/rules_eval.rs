@@ -8,7 +8,7 @@ use tfdrift::rules::rule_tests::build_test_alert;
 use tfdrift::rules::{EvalContext, IgnoreStats, RuleSet, Verdict};
 
 fn day(d: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()
+    NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("valid date")
 }
 
 fn ctx() -> EvalContext<'static> {
@@ -19,8 +19,8 @@ fn ctx() -> EvalContext<'static> {
     }
 }
 
-fn alert(partial: serde_json::Value) -> Alert {
-    build_test_alert(&partial, Some("aws_security_group")).unwrap()
+fn alert(partial: &serde_json::Value) -> Alert {
+    build_test_alert(partial, Some("aws_security_group")).expect("valid alert")
 }
 
 const RULES: &str = r#"
@@ -70,7 +70,7 @@ ignore:
 "#;
 
 fn open_sg() -> Alert {
-    alert(json!({
+    alert(&json!({
         "resource": {"id": "sg-1", "address": "aws_security_group.web"},
         "diffs": [{"path": "ingress", "state": [], "observed": [{"cidr_blocks": ["0.0.0.0/0"], "from_port": 8080}]}]
     }))

@@ -11,7 +11,7 @@ fn packs() -> Vec<PathBuf> {
 }
 
 fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 6, 1).unwrap()
+    NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid date")
 }
 
 #[test]

@@ -14,7 +14,7 @@ fn validate(name: &str) -> Vec<Diagnostic> {
     rules::validate_paths_at(
         &[fixture(name)],
         &channels,
-        NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid date"),
     )
 }
 
@@ -44,7 +44,7 @@ fn assert_single(name: &str, line: u32, column: u32, code: &str, message_part: &
     );
     assert!(diags[0].message.contains(message_part), "{}", diags[0]);
     assert_eq!(diags[0].file, fixture(name).display().to_string());
-    diags.into_iter().next().unwrap()
+    diags.into_iter().next().expect("one diagnostic")
 }
 
 #[test]

@@ -213,7 +213,7 @@ impl Template {
             match part {
                 Part::Lit(s) => out.push_str(s),
                 Part::Var(v) => {
-                    out.push_str(&value_of(*v, alert).unwrap_or_else(|| "<unknown>".to_owned()))
+                    out.push_str(&value_of(*v, alert).unwrap_or_else(|| "<unknown>".to_owned()));
                 }
             }
         }

@@ -89,11 +89,11 @@ fn is_rule_file(p: &Path) -> bool {
 impl RuleWatcher {
     /// Loads `paths` (must be valid) and starts watching them; `debounce` groups editor bursts
     /// (200 ms is a good value).
-    pub fn start(paths: Vec<PathBuf>, debounce: Duration) -> Result<RuleWatcher, WatchError> {
-        let initial = RuleSet::load(&paths).map_err(WatchError::Invalid)?;
+    pub fn start(paths: &[PathBuf], debounce: Duration) -> Result<RuleWatcher, WatchError> {
+        let initial = RuleSet::load(paths).map_err(WatchError::Invalid)?;
         let shared = Arc::new(Shared {
             current: ArcSwap::from_pointee(initial),
-            paths: paths.clone(),
+            paths: paths.to_vec(),
             last_errors: Mutex::new(Vec::new()),
             reloads: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -120,7 +120,7 @@ impl RuleWatcher {
                     }
                 },
             )?;
-        for path in &paths {
+        for path in paths {
             if path.is_dir() {
                 debouncer.watch(path, RecursiveMode::Recursive)?;
             } else {
@@ -200,7 +200,7 @@ mod tests {
         let file = dir.path().join("a.yaml");
         std::fs::write(&file, RULE).unwrap();
         let w =
-            RuleWatcher::start(vec![dir.path().to_path_buf()], Duration::from_millis(50)).unwrap();
+            RuleWatcher::start(&[dir.path().to_path_buf()], Duration::from_millis(50)).unwrap();
         assert_eq!(w.current().rule_ids().collect::<Vec<_>>(), ["r1"]);
 
         std::fs::write(&file, RULE.replace("r1", "r2")).unwrap();
@@ -233,7 +233,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.yaml"), "rules: [").unwrap();
         assert!(matches!(
-            RuleWatcher::start(vec![dir.path().to_path_buf()], Duration::from_millis(50)),
+            RuleWatcher::start(&[dir.path().to_path_buf()], Duration::from_millis(50)),
             Err(WatchError::Invalid(_))
         ));
     }
