@@ -42,6 +42,12 @@ pub struct RuleSet {
     pub(crate) by_type: HashMap<String, Vec<usize>>,
     /// Rules with a glob or no resource type: checked for every alert.
     pub(crate) generic: Vec<usize>,
+    /// Every distinct resource-type glob, matched once per alert.
+    pub(crate) type_globs: globset::GlobSet,
+    /// Per rule: indices into `type_globs` of its globs.
+    pub(crate) rule_globs: Vec<Vec<usize>>,
+    /// Number of distinct attribute paths (size of the per-evaluation path cache).
+    pub(crate) path_count: usize,
     warnings: Vec<Diagnostic>,
 }
 
@@ -288,30 +294,68 @@ fn assemble(parsed: Vec<parse::Parsed>) -> (RuleSet, Vec<Diagnostic>) {
             ));
         }
     }
-    for (i, rule) in set.rules.iter().enumerate() {
-        let exact: Vec<&str> = rule
-            .resource_types
-            .iter()
-            .filter_map(|t| {
-                if let TypePattern::Exact(s) = t {
-                    Some(s.as_str())
-                } else {
-                    None
-                }
-            })
-            .collect();
-        if rule.resource_types.is_empty() || exact.len() < rule.resource_types.len() {
-            set.generic.push(i);
-        } else {
-            for t in exact {
-                let list = set.by_type.entry(t.to_owned()).or_default();
-                if !list.contains(&i) {
-                    list.push(i);
-                }
-            }
-        }
-    }
+    index(&mut set);
     diags.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     set.warnings = diags.iter().filter(|d| !d.is_error()).cloned().collect();
     (set, diags)
+}
+
+/// Builds the evaluation indexes: rules by exact type, distinct type globs, attribute path ids.
+fn index(set: &mut RuleSet) {
+    let mut glob_ids: HashMap<String, usize> = HashMap::new();
+    let mut builder = globset::GlobSetBuilder::new();
+    for (i, rule) in set.rules.iter().enumerate() {
+        let mut mine = Vec::new();
+        for t in &rule.resource_types {
+            if let TypePattern::Glob(g) = t {
+                let next = glob_ids.len();
+                let id = *glob_ids
+                    .entry(g.glob().glob().to_owned())
+                    .or_insert_with(|| {
+                        builder.add(g.glob().clone());
+                        next
+                    });
+                mine.push(id);
+            }
+        }
+        if rule.resource_types.is_empty() || !mine.is_empty() {
+            set.generic.push(i);
+        } else {
+            for t in &rule.resource_types {
+                if let TypePattern::Exact(s) = t {
+                    let list = set.by_type.entry(s.clone()).or_default();
+                    if !list.contains(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+        set.rule_globs.push(mine);
+    }
+    // Globs were each compiled on their own already, so building the set cannot fail in practice;
+    // if it did, fall back to an empty set and per-rule matching.
+    set.type_globs = builder
+        .build()
+        .unwrap_or_else(|_| globset::GlobSet::empty());
+    let mut path_ids: HashMap<String, usize> = HashMap::new();
+    for rule in &mut set.rules {
+        for c in &mut rule.conditions {
+            assign_path_ids(c, &mut path_ids);
+        }
+    }
+    set.path_count = path_ids.len();
+}
+
+fn assign_path_ids(c: &mut model::Condition, ids: &mut HashMap<String, usize>) {
+    match c {
+        model::Condition::All(cs) | model::Condition::Any(cs) => {
+            cs.iter_mut().for_each(|c| assign_path_ids(c, ids))
+        }
+        model::Condition::Leaf(leaf) => {
+            if let model::Target::Attribute(path) = &mut leaf.target {
+                let next = ids.len();
+                path.id = *ids.entry(path.text.clone()).or_insert(next);
+            }
+        }
+    }
 }

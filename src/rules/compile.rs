@@ -4,6 +4,7 @@
 //! broken piece, so one pass finds every problem in a file.
 
 use super::diag::{Code, Diagnostic, suggestion_suffix};
+use super::model::Glob;
 use super::model::{
     AttrPath, Condition, FIELD_NAMES, Field, IdentityPattern, Leaf, OPERATOR_NAMES, Operator, Side,
     Target,
@@ -11,7 +12,7 @@ use super::model::{
 use super::parse::Parser;
 use super::template::{LEGACY_ALIASES, Template, TemplateIssue, VAR_NAMES};
 use super::yaml::{Node, NodeKind};
-use globset::{GlobBuilder, GlobMatcher};
+use globset::GlobBuilder;
 use ipnet::IpNet;
 use serde_json::Value;
 
@@ -384,7 +385,7 @@ impl Parser<'_> {
     }
 
     /// A glob from a scalar node (`*` also matches `/`, so ARNs and addresses glob naturally).
-    pub(crate) fn glob(&mut self, node: &Node) -> Option<GlobMatcher> {
+    pub(crate) fn glob(&mut self, node: &Node) -> Option<Glob> {
         let Some(text) = node.scalar_text() else {
             self.push(Diagnostic::error(
                 self.file,
@@ -399,7 +400,7 @@ impl Parser<'_> {
             .backslash_escape(true)
             .build()
         {
-            Ok(g) => Some(g.compile_matcher()),
+            Ok(g) => Some(Glob::new(&text, g.compile_matcher())),
             Err(e) => {
                 self.push(Diagnostic::error(
                     self.file,

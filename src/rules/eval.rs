@@ -2,13 +2,12 @@
 //! alert's severity, remediation and routing become. Pure: nothing here mutates shared state.
 
 use super::RuleSet;
-use super::model::{
-    Condition, Field, IdentityPattern, IgnoreEntry, Leaf, Operator, Rule, Side, Target,
-};
+use super::model::{Condition, Field, IdentityPattern, IgnoreEntry, Leaf, Operator, Side, Target};
 use super::value::{any_text, as_number, eq_or_element, loose_eq, same_values, walk, walk_map};
 use crate::alert::{Alert, Severity};
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 /// Inputs besides the alert.
@@ -118,6 +117,24 @@ struct Prepared<'a> {
     alert: &'a Alert,
     paths: Vec<Vec<&'a str>>,
     tags: Option<&'a Map<String, Value>>,
+    /// Alert field values, computed on first use (many rules test the same few fields).
+    fields: [OnceCell<Option<Value>>; FIELD_COUNT],
+    /// Value-operator candidates per distinct attribute path and side, computed on first use.
+    attrs: Vec<[OnceCell<Vec<&'a Value>>; 2]>,
+}
+
+const FIELD_COUNT: usize = super::model::FIELD_NAMES.len();
+
+impl Prepared<'_> {
+    fn field(&self, field: Field) -> Option<&Value> {
+        let idx = super::model::FIELD_NAMES
+            .iter()
+            .position(|(_, f)| *f == field)
+            .unwrap_or(0);
+        self.fields[idx]
+            .get_or_init(|| field_value(field, self.alert))
+            .as_ref()
+    }
 }
 
 impl RuleSet {
@@ -132,6 +149,13 @@ impl RuleSet {
                 .map(|d| d.path.split('.').collect())
                 .collect(),
             tags: ctx.tags,
+            fields: Default::default(),
+            attrs: (0..self.path_count).map(|_| Default::default()).collect(),
+        };
+        let glob_hits = if self.generic.is_empty() {
+            Vec::new()
+        } else {
+            self.type_globs.matches(alert.resource.rtype.as_str())
         };
         let mut hits: Vec<usize> = Vec::new();
         let mut skipped_by = Vec::new();
@@ -139,9 +163,18 @@ impl RuleSet {
             .by_type
             .get(alert.resource.rtype.as_str())
             .map_or(&[][..], Vec::as_slice);
-        for &i in exact.iter().chain(&self.generic) {
+        let candidates = exact
+            .iter()
+            .map(|&i| (i, true))
+            .chain(self.generic.iter().map(|&i| (i, false)));
+        for (i, by_type) in candidates {
             let rule = &self.rules[i];
-            if !rule_applies(rule, &prepared) {
+            // Rules found through `by_type` matched their type already.
+            let type_ok = by_type
+                || rule.resource_types.is_empty()
+                || self.rule_globs[i].iter().any(|g| glob_hits.contains(g))
+                || rule.resource_types.iter().any(|t| matches!(t, super::model::TypePattern::Exact(e) if *e == alert.resource.rtype));
+            if !type_ok || !rule.conditions.iter().all(|c| holds(c, &prepared)) {
                 continue;
             }
             if rule
@@ -238,15 +271,6 @@ impl RuleSet {
     }
 }
 
-fn rule_applies(rule: &Rule, p: &Prepared) -> bool {
-    (rule.resource_types.is_empty()
-        || rule
-            .resource_types
-            .iter()
-            .any(|t| t.matches(&p.alert.resource.rtype)))
-        && rule.conditions.iter().all(|c| holds(c, p))
-}
-
 fn holds(cond: &Condition, p: &Prepared) -> bool {
     match cond {
         Condition::All(cs) => cs.iter().all(|c| holds(c, p)),
@@ -258,36 +282,53 @@ fn holds(cond: &Condition, p: &Prepared) -> bool {
 fn leaf_holds(leaf: &Leaf, p: &Prepared) -> bool {
     match &leaf.target {
         Target::Field(field) => {
-            let value = field_value(*field, p.alert);
-            let cands: Vec<&Value> = value.iter().collect();
-            value_op(&leaf.op, &cands)
+            let value = p.field(*field);
+            value_op(&leaf.op, value.as_slice())
         }
         Target::Attribute(path) => {
             if let Operator::Changed { from, to } = &leaf.op {
                 return changed(path, from.as_ref(), to.as_ref(), p);
             }
-            let mut cands = Vec::new();
-            let mut covered = false;
-            for (diff, segs) in p.alert.diffs.iter().zip(&p.paths) {
-                if segs.len() <= path.segments.len() && prefix_matches(segs, &path.segments) {
-                    covered = true;
-                    let v = match leaf.side {
-                        Side::Observed => &diff.observed,
-                        Side::State => &diff.state,
-                    };
-                    walk(v, &path.segments[segs.len()..], &mut cands);
-                }
+            let side = usize::from(leaf.side == Side::State);
+            let cached = p
+                .attrs
+                .get(path.id)
+                .map(|slots| slots[side].get_or_init(|| attr_candidates(path, leaf.side, p)));
+            match cached {
+                Some(cands) => value_op(&leaf.op, cands),
+                None => value_op(&leaf.op, &attr_candidates(path, leaf.side, p)),
             }
-            if !covered
-                && let (Some(tags), Some(super::model::Segment::Key(head))) =
-                    (p.tags, path.segments.first())
-                && matches!(head.as_str(), "tags" | "tags_all" | "labels")
-            {
-                walk_map(tags, &path.segments[1..], &mut cands);
-            }
-            value_op(&leaf.op, &cands)
         }
     }
+}
+
+/// Values a value operator tests for `path`: walked from every diff at or above the path, else
+/// from `context.tags` for tag paths.
+fn attr_candidates<'a>(
+    path: &super::model::AttrPath,
+    side: Side,
+    p: &Prepared<'a>,
+) -> Vec<&'a Value> {
+    let mut cands = Vec::new();
+    let mut covered = false;
+    for (diff, segs) in p.alert.diffs.iter().zip(&p.paths) {
+        if segs.len() <= path.segments.len() && prefix_matches(segs, &path.segments) {
+            covered = true;
+            let v = match side {
+                Side::Observed => &diff.observed,
+                Side::State => &diff.state,
+            };
+            walk(v, &path.segments[segs.len()..], &mut cands);
+        }
+    }
+    if !covered
+        && let (Some(tags), Some(super::model::Segment::Key(head))) =
+            (p.tags, path.segments.first())
+        && matches!(head.as_str(), "tags" | "tags_all" | "labels")
+    {
+        walk_map(tags, &path.segments[1..], &mut cands);
+    }
+    cands
 }
 
 /// Whether the concrete diff path `segs` matches the first `segs.len()` attribute segments.

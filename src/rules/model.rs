@@ -7,7 +7,6 @@ use super::template::Template;
 use super::yaml::Pos;
 use crate::alert::Severity;
 use chrono::NaiveDate;
-use globset::GlobMatcher;
 use ipnet::IpNet;
 use regex::Regex;
 use serde_json::Value;
@@ -47,7 +46,7 @@ pub enum TypePattern {
     /// `aws_instance`.
     Exact(String),
     /// `aws_iam_*`.
-    Glob(GlobMatcher),
+    Glob(Glob),
 }
 
 impl TypePattern {
@@ -58,6 +57,71 @@ impl TypePattern {
             TypePattern::Exact(t) => t == rtype,
             TypePattern::Glob(g) => g.is_match(rtype),
         }
+    }
+}
+
+/// A compiled glob with a literal prefilter: most globs (`arn:aws:iam::*:role/terraform-*`) have
+/// a literal prefix and suffix, and checking those first skips the regex for nearly every
+/// non-matching candidate (the regex dominated evaluation time in the benchmark).
+#[derive(Debug, Clone)]
+pub struct Glob {
+    matcher: globset::GlobMatcher,
+    /// Literal text before the first metacharacter.
+    prefix: String,
+    /// Literal text after the last metacharacter.
+    suffix: String,
+    /// The whole glob is a literal: compare directly.
+    literal: bool,
+}
+
+impl Glob {
+    /// Wraps a compiled matcher for `text`.
+    #[must_use]
+    pub fn new(text: &str, matcher: globset::GlobMatcher) -> Glob {
+        let is_meta = |c: char| matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
+        if text.contains('\\') {
+            // Escapes make the literal parts ambiguous: no prefilter.
+            return Glob {
+                matcher,
+                prefix: String::new(),
+                suffix: String::new(),
+                literal: false,
+            };
+        }
+        let first = text.find(is_meta);
+        let last = text.rfind(is_meta);
+        match (first, last) {
+            (Some(f), Some(l)) => Glob {
+                matcher,
+                prefix: text[..f].to_owned(),
+                suffix: text[l + 1..].to_owned(),
+                literal: false,
+            },
+            _ => Glob {
+                matcher,
+                prefix: text.to_owned(),
+                suffix: String::new(),
+                literal: true,
+            },
+        }
+    }
+
+    /// Whether `s` matches.
+    #[must_use]
+    pub fn is_match(&self, s: &str) -> bool {
+        if self.literal {
+            return s == self.prefix;
+        }
+        s.len() >= self.prefix.len() + self.suffix.len()
+            && s.starts_with(&self.prefix)
+            && s.ends_with(&self.suffix)
+            && self.matcher.is_match(s)
+    }
+
+    /// The underlying globset glob (to build a `GlobSet`).
+    #[must_use]
+    pub fn glob(&self) -> &globset::Glob {
+        self.matcher.glob()
     }
 }
 
@@ -108,6 +172,9 @@ pub struct AttrPath {
     pub segments: Vec<Segment>,
     /// As written, for messages.
     pub text: String,
+    /// Index among the rule set's distinct paths (assigned when the set is assembled), so an
+    /// evaluation walks each distinct path once however many rules use it.
+    pub id: usize,
 }
 
 /// One path segment.
@@ -136,6 +203,7 @@ impl AttrPath {
         AttrPath {
             segments,
             text: text.to_owned(),
+            id: 0,
         }
     }
 }
@@ -240,7 +308,7 @@ pub enum Operator {
     /// Regex (unanchored; anchor it yourself).
     Matches(Regex),
     /// Glob.
-    Glob(GlobMatcher),
+    Glob(Glob),
     /// A non-null value is present.
     Exists,
     /// No non-null value.
@@ -274,7 +342,7 @@ pub const OPERATOR_NAMES: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub struct IdentityPattern {
     /// `(field, glob)` pairs.
-    pub parts: Vec<(Field, GlobMatcher)>,
+    pub parts: Vec<(Field, Glob)>,
 }
 
 /// `filters:` entry.
@@ -311,11 +379,11 @@ pub struct IgnoreEntry {
     /// Why it is ignored (mandatory).
     pub reason: String,
     /// Glob on `resource.address`.
-    pub address: Option<GlobMatcher>,
+    pub address: Option<Glob>,
     /// Glob on `resource.type`.
-    pub resource_type: Option<GlobMatcher>,
+    pub resource_type: Option<Glob>,
     /// Glob every diff path must match.
-    pub attribute: Option<GlobMatcher>,
+    pub attribute: Option<Glob>,
     /// Who.
     pub identity: Option<IdentityPattern>,
     /// Last day the entry applies.
@@ -324,4 +392,59 @@ pub struct IgnoreEntry {
     pub file: String,
     /// Where it starts.
     pub pos: Pos,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Glob;
+
+    fn glob(text: &str) -> Glob {
+        let m = globset::GlobBuilder::new(text)
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .unwrap()
+            .compile_matcher();
+        Glob::new(text, m)
+    }
+
+    #[test]
+    fn prefiltered_globs_agree_with_globset() {
+        let cases = [
+            (
+                "arn:aws:iam::*:role/terraform-*",
+                "arn:aws:iam::123:role/terraform-ci",
+                true,
+            ),
+            (
+                "arn:aws:iam::*:role/terraform-*",
+                "arn:aws:iam::123:role/admin",
+                false,
+            ),
+            (
+                "*@*-terraform.iam.gserviceaccount.com",
+                "x@acme-terraform.iam.gserviceaccount.com",
+                true,
+            ),
+            (
+                "*@*-terraform.iam.gserviceaccount.com",
+                "x@acme.iam.gserviceaccount.com",
+                false,
+            ),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+            ("a*a", "a", false),
+            ("a*a", "aa", true),
+            ("file\\*", "file*", true),
+            ("file\\*", "files", false),
+            ("{a,b}c", "bc", true),
+        ];
+        for (pattern, input, expected) in cases {
+            assert_eq!(
+                glob(pattern).is_match(input),
+                expected,
+                "{pattern} vs {input}"
+            );
+        }
+    }
 }

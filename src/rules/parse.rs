@@ -186,8 +186,15 @@ pub(crate) fn parse_text(file: &str, text: &str, known_channels: Option<&[String
         out.diags = p.diags;
         return out;
     }
+    // `*.tests.yaml` files hold tests only; they are never rule files.
+    let is_tests_file = file.ends_with(".tests.yaml") || file.ends_with(".tests.yml");
+    let top_keys: &[&str] = if is_tests_file { &["tests"] } else { TOP_KEYS };
     if let Some(entries) = p.map(&root, "the file") {
-        p.check_keys(entries, TOP_KEYS, "the file");
+        p.check_keys(entries, top_keys, "the file");
+    }
+    if is_tests_file && (root.get("rules").is_some() || root.get("ignore").is_some()) {
+        out.diags = p.diags;
+        return out;
     }
     if let Some(rules) = root.get("rules").and_then(|n| p.seq(n, "rules")) {
         for (i, node) in rules.iter().enumerate() {

@@ -108,10 +108,27 @@ pub fn as_number(v: &Value) -> Option<f64> {
 }
 
 /// Whether two value lists hold the same values, ignoring order (Terraform sets are unordered).
+/// Allocation-free for the usual small lists (this runs for every `changed` condition).
 #[must_use]
 pub fn same_values(a: &[&Value], b: &[&Value]) -> bool {
     if a.len() != b.len() {
         return false;
+    }
+    if a.iter().zip(b).all(|(x, y)| x == y) {
+        return true;
+    }
+    if a.len() <= 64 {
+        let mut used = 0u64;
+        return a.iter().all(|x| {
+            let found = b
+                .iter()
+                .enumerate()
+                .find(|(i, y)| used & (1 << i) == 0 && x == *y);
+            found.is_some_and(|(i, _)| {
+                used |= 1 << i;
+                true
+            })
+        });
     }
     let key = |v: &&Value| v.to_string();
     let mut x: Vec<String> = a.iter().map(key).collect();

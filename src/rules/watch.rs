@@ -199,8 +199,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.yaml");
         std::fs::write(&file, RULE).unwrap();
-        let w =
-            RuleWatcher::start(&[dir.path().to_path_buf()], Duration::from_millis(50)).unwrap();
+        let w = RuleWatcher::start(&[dir.path().to_path_buf()], Duration::from_millis(50)).unwrap();
         assert_eq!(w.current().rule_ids().collect::<Vec<_>>(), ["r1"]);
 
         std::fs::write(&file, RULE.replace("r1", "r2")).unwrap();
