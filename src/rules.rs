@@ -349,7 +349,9 @@ fn index(set: &mut RuleSet) {
 fn assign_path_ids(c: &mut model::Condition, ids: &mut HashMap<String, usize>) {
     match c {
         model::Condition::All(cs) | model::Condition::Any(cs) => {
-            cs.iter_mut().for_each(|c| assign_path_ids(c, ids))
+            for c in cs {
+                assign_path_ids(c, ids);
+            }
         }
         model::Condition::Leaf(leaf) => {
             if let model::Target::Attribute(path) = &mut leaf.target {
