@@ -16,4 +16,5 @@ pub mod map;
 pub mod mask;
 pub mod normalize;
 pub mod pipeline;
+pub mod rules;
 pub mod state;

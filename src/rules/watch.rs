@@ -1,0 +1,239 @@
+//! Hot reload: watch rule files and directories, swap in a valid new [`RuleSet`] atomically, keep
+//! the old one (and surface the diagnostics) when the change is invalid.
+//!
+//! Readers call [`RuleWatcher::current`] once per alert (a lock-free `arc-swap` load), so an
+//! evaluation always sees one whole rule set, never a half-loaded one.
+
+use super::{Diagnostic, RuleSet, diag};
+use arc_swap::ArcSwap;
+use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Shared state between the watcher thread and readers.
+#[derive(Debug)]
+struct Shared {
+    /// The rules in force.
+    current: ArcSwap<RuleSet>,
+    /// What the paths were configured as (files or directories).
+    paths: Vec<PathBuf>,
+    /// Diagnostics of the last failed reload (empty after a good one).
+    last_errors: Mutex<Vec<Diagnostic>>,
+    /// Successful reloads.
+    reloads: AtomicU64,
+    /// Rejected reloads (old rules kept).
+    failures: AtomicU64,
+}
+
+impl Shared {
+    fn reload(&self) -> Result<(), Vec<Diagnostic>> {
+        match RuleSet::load(&self.paths) {
+            Ok(set) => {
+                tracing::info!(rules = set.len(), "Rules reloaded.");
+                self.current.store(Arc::new(set));
+                self.reloads.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut errors) = self.last_errors.lock() {
+                    errors.clear();
+                }
+                Ok(())
+            }
+            Err(diags) => {
+                let errors: Vec<Diagnostic> =
+                    diags.into_iter().filter(Diagnostic::is_error).collect();
+                for d in &errors {
+                    tracing::warn!(diagnostic = %d, "Rule reload rejected; keeping the previous rules.");
+                }
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_errors.lock() {
+                    last.clone_from(&errors);
+                }
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// Watches rule paths and keeps the current [`RuleSet`].
+pub struct RuleWatcher {
+    shared: Arc<Shared>,
+    /// Dropping the debouncer stops watching.
+    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+}
+
+impl std::fmt::Debug for RuleWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleWatcher")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a watcher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The initial rules do not load.
+    #[error("rules do not load ({} problems)", .0.len())]
+    Invalid(Vec<Diagnostic>),
+    /// The OS watcher failed.
+    #[error("cannot watch rule files: {0}")]
+    Notify(#[from] notify_debouncer_full::notify::Error),
+}
+
+fn is_rule_file(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+}
+
+impl RuleWatcher {
+    /// Loads `paths` (must be valid) and starts watching them; `debounce` groups editor bursts
+    /// (200 ms is a good value).
+    pub fn start(paths: &[PathBuf], debounce: Duration) -> Result<RuleWatcher, WatchError> {
+        let initial = RuleSet::load(paths).map_err(WatchError::Invalid)?;
+        let shared = Arc::new(Shared {
+            current: ArcSwap::from_pointee(initial),
+            paths: paths.to_vec(),
+            last_errors: Mutex::new(Vec::new()),
+            reloads: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        });
+        let handler_shared = Arc::clone(&shared);
+        let mut debouncer =
+            new_debouncer(
+                debounce,
+                None,
+                move |result: DebounceEventResult| match result {
+                    Ok(events) => {
+                        let relevant = events
+                            .iter()
+                            .any(|e| e.event.paths.iter().any(|p| is_rule_file(p)));
+                        if relevant {
+                            // Errors are logged, counted and kept in `last_errors` by `reload`.
+                            let _ = handler_shared.reload();
+                        }
+                    }
+                    Err(errors) => {
+                        for e in errors {
+                            tracing::warn!(error = %e, "Rule file watcher error.");
+                        }
+                    }
+                },
+            )?;
+        for path in paths {
+            if path.is_dir() {
+                debouncer.watch(path, RecursiveMode::Recursive)?;
+            } else {
+                // Editors replace files by rename: watch the directory, filter by extension.
+                let dir = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                debouncer.watch(dir, RecursiveMode::NonRecursive)?;
+            }
+        }
+        Ok(RuleWatcher {
+            shared,
+            _debouncer: debouncer,
+        })
+    }
+
+    /// The rules in force now (cheap; call per evaluation).
+    #[must_use]
+    pub fn current(&self) -> Arc<RuleSet> {
+        self.shared.current.load_full()
+    }
+
+    /// Reloads now (e.g. on SIGHUP). On error the previous rules stay in force.
+    pub fn reload_now(&self) -> Result<(), Vec<Diagnostic>> {
+        self.shared.reload()
+    }
+
+    /// Errors of the last rejected reload (empty after a successful one).
+    #[must_use]
+    pub fn last_errors(&self) -> Vec<Diagnostic> {
+        self.shared
+            .last_errors
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
+    /// `(successful reloads, rejected reloads)` since start.
+    #[must_use]
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.shared.reloads.load(Ordering::Relaxed),
+            self.shared.failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Whether the last reload was rejected.
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        diag::has_errors(&self.last_errors())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        false
+    }
+
+    const RULE: &str =
+        "rules:\n  - id: r1\n    severity: high\n    resource_types: [aws_instance]\n";
+
+    #[test]
+    fn valid_change_is_swapped_in_and_invalid_change_keeps_old_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.yaml");
+        std::fs::write(&file, RULE).unwrap();
+        let w = RuleWatcher::start(&[dir.path().to_path_buf()], Duration::from_millis(50)).unwrap();
+        assert_eq!(w.current().rule_ids().collect::<Vec<_>>(), ["r1"]);
+
+        std::fs::write(&file, RULE.replace("r1", "r2")).unwrap();
+        assert!(
+            wait_for(|| w.current().rule_ids().any(|id| id == "r2")),
+            "valid change was not picked up"
+        );
+        assert_eq!(w.counters().1, 0);
+
+        std::fs::write(&file, "rules:\n  - id: r3\n    severity: urgent\n").unwrap();
+        assert!(
+            wait_for(|| w.counters().1 >= 1),
+            "invalid change was not noticed"
+        );
+        assert!(w.has_errors());
+        assert_eq!(w.last_errors()[0].code, diag::Code::BadSeverity);
+        assert_eq!(
+            w.current().rule_ids().collect::<Vec<_>>(),
+            ["r2"],
+            "old rules must stay in force"
+        );
+
+        std::fs::write(&file, RULE.replace("r1", "r4")).unwrap();
+        assert!(wait_for(|| w.current().rule_ids().any(|id| id == "r4")));
+        assert!(!w.has_errors());
+    }
+
+    #[test]
+    fn invalid_initial_rules_refuse_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "rules: [").unwrap();
+        assert!(matches!(
+            RuleWatcher::start(&[dir.path().to_path_buf()], Duration::from_millis(50)),
+            Err(WatchError::Invalid(_))
+        ));
+    }
+}
