@@ -55,6 +55,37 @@ Examples:
     State(StateCommand),
     /// Show what the event catalog covers, or check it against real logs.
     Catalog(CatalogArgs),
+    /// Check rule files like a compiler, or run their tests.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// `rules` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Report every problem in rule files at once (file:line:column, stable code, hint).
+    #[command(after_help = "\
+Examples:
+  tfdrift rules validate                 # the shipped packs (rules/ or the embedded copy)
+  tfdrift rules validate my-rules/ extra.yaml
+
+Exit status: 0 no errors (warnings may be printed), 1 errors.")]
+    Validate {
+        /// Rule files or directories (default: ./rules, else the embedded packs).
+        paths: Vec<PathBuf>,
+    },
+    /// Run the `tests:` of every rule (and sibling `*.tests.yaml`), print a table.
+    #[command(after_help = "\
+Examples:
+  tfdrift rules test
+  tfdrift rules test rules/aws-security-critical.yaml
+
+Event fixtures (raw CloudTrail / audit records) go through the real pipeline (embedded catalog,
+no state: changes to unknown resources are unmanaged). Exit status 1 when any test fails.")]
+    Test {
+        /// Rule files or directories (default: ./rules, else the embedded packs).
+        paths: Vec<PathBuf>,
+    },
 }
 
 /// `replay` arguments.

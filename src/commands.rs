@@ -3,6 +3,7 @@
 mod catalog;
 mod headless;
 mod replay;
+mod rules;
 mod state_show;
 
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ use tfdrift::pipeline::EngineOptions;
 use tfdrift::state::{StateIndex, load_states};
 
 use crate::cli::{Cli, Command, ProfileArgs, StateCommand};
+use tfdrift::rules::RuleSet;
 
 /// Logs go to stderr (never stdout: stdout carries alerts), level from `TFDRIFT_LOG` / `RUST_LOG`.
 pub fn init_logging() {
@@ -34,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tui(args) => headless::run(&args),
         Command::State(StateCommand::Show(args)) => state_show::run(&args),
         Command::Catalog(args) => catalog::run(&args),
+        Command::Rules(cmd) => rules::run(&cmd),
     }
 }
 
@@ -47,10 +50,18 @@ pub struct Setup {
     pub profile: Profile,
     /// Engine settings from the profile.
     pub engine: EngineOptions,
+    /// Compiled rules (profile + `--rules`).
+    pub rules: Arc<RuleSet>,
+    /// Rule paths on disk (watched for hot reload by the live pipeline).
+    pub rule_paths: Vec<std::path::PathBuf>,
 }
 
 /// Loads the profile (if named), the catalog and every state; reports state files that failed.
-pub fn setup(p: &ProfileArgs, extra_state: &[String]) -> anyhow::Result<Setup> {
+pub fn setup(
+    p: &ProfileArgs,
+    extra_state: &[String],
+    extra_rules: &[String],
+) -> anyhow::Result<Setup> {
     let profile = match &p.profile {
         Some(name) => load_profile(p.config.as_deref(), name)?,
         None => match &p.config {
@@ -81,7 +92,12 @@ pub fn setup(p: &ProfileArgs, extra_state: &[String]) -> anyhow::Result<Setup> {
             "warning: no Terraform state given (--state or a profile): every change will be reported as unmanaged"
         );
     }
+    let mut rule_specs = profile.rules.clone();
+    rule_specs.extend(extra_rules.iter().cloned());
+    let (rule_paths, rules) = load_rules(&rule_specs)?;
     Ok(Setup {
+        rules: Arc::new(rules),
+        rule_paths,
         catalog: Arc::new(catalog),
         state: Arc::new(state),
         engine: EngineOptions {
@@ -90,4 +106,47 @@ pub fn setup(p: &ProfileArgs, extra_state: &[String]) -> anyhow::Result<Setup> {
         },
         profile,
     })
+}
+
+/// Loads rule files: disk paths and `embedded:rules` (the packs shipped in the binary).
+pub fn load_rules(specs: &[String]) -> anyhow::Result<(Vec<std::path::PathBuf>, RuleSet)> {
+    let mut disk = Vec::new();
+    let mut texts = Vec::new();
+    for spec in specs {
+        if let Some(emb) = spec.strip_prefix(tfdrift::config::EMBEDDED_PREFIX) {
+            let files = tfdrift::assets::dir(emb);
+            if files.is_empty() {
+                anyhow::bail!("no embedded rule files under '{spec}'");
+            }
+            for (name, bytes) in files {
+                let is_rules = (name.ends_with(".yaml") || name.ends_with(".yml"))
+                    && !name.ends_with(".tests.yaml")
+                    && !name.ends_with(".tests.yml");
+                if is_rules {
+                    texts.push((
+                        format!("{}{name}", tfdrift::config::EMBEDDED_PREFIX),
+                        String::from_utf8_lossy(bytes).into_owned(),
+                    ));
+                }
+            }
+        } else {
+            disk.push(std::path::PathBuf::from(spec));
+        }
+    }
+    let set = RuleSet::load_with_texts(&disk, &texts).map_err(|diags| {
+        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "rule files have errors (fix them, or check with `tfdrift rules validate`):\n{}",
+            lines.join("\n")
+        )
+    })?;
+    for w in set.warnings() {
+        eprintln!("{w}");
+    }
+    if !texts.is_empty() && !disk.is_empty() {
+        // The watcher reloads disk files only; swapping would drop the embedded packs.
+        eprintln!("note: rule hot reload is off when embedded packs are combined with rule files");
+        return Ok((Vec::new(), set));
+    }
+    Ok((disk, set))
 }

@@ -69,6 +69,32 @@ impl RuleSet {
         }
     }
 
+    /// Loads disk paths plus in-memory files (the packs embedded in the binary), as one set.
+    pub fn load_with_texts(
+        paths: &[PathBuf],
+        texts: &[(String, String)],
+    ) -> Result<RuleSet, Vec<Diagnostic>> {
+        let mut diags = Vec::new();
+        let mut parsed: Vec<parse::Parsed> = texts
+            .iter()
+            .map(|(name, text)| parse::parse_text(name, text, None))
+            .collect();
+        for file in collect_files(paths, &mut diags) {
+            let name = file.display().to_string();
+            match read_limited(&file) {
+                Ok(text) => parsed.push(parse::parse_text(&name, &text, None)),
+                Err(d) => diags.push(d),
+            }
+        }
+        let (set, more) = assemble(parsed);
+        diags.extend(more);
+        if diag::has_errors(&diags) {
+            Err(diags)
+        } else {
+            Ok(set)
+        }
+    }
+
     /// Parses one file's text (tests included).
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(file_name: &str, text: &str) -> Result<RuleSet, Vec<Diagnostic>> {

@@ -116,3 +116,80 @@ fn headless_demo_runs_with_no_config_and_no_network() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("15 records"), "{stderr}");
 }
+
+#[test]
+fn demo_with_shipped_rules_ranks_the_dangerous_changes_first() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("tfdrift")
+        .unwrap()
+        .args([
+            "tui",
+            "--profile",
+            "demo",
+            "--no-ui",
+            "--once",
+            "--replay-interval-ms",
+            "0",
+        ])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("TFDRIFT_CONFIG")
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let alerts: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_addr = |addr: &str| {
+        alerts
+            .iter()
+            .find(|a| a["resource"]["address"] == addr)
+            .unwrap_or_else(|| panic!("no alert for {addr}"))
+    };
+    // Port 22 opened to the world, a public bucket policy, a trust policy opened to any AWS
+    // principal: critical, with the rule named and remediation rendered for that resource.
+    for addr in [
+        "aws_security_group.web",
+        "aws_s3_bucket_policy.data",
+        "aws_iam_role.app",
+    ] {
+        let a = by_addr(addr);
+        assert_eq!(a["severity"], "critical", "{addr}: {a}");
+        assert!(!a["rules"].as_array().unwrap().is_empty());
+        let remediation = a["remediation"].to_string();
+        assert!(
+            remediation.contains(addr),
+            "{addr}: remediation names the address: {remediation}"
+        );
+    }
+    // Unmanaged resources are reported, at the operations pack's low severity.
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["kind"] == "unmanaged_change" && a["severity"] == "low")
+    );
+}
+
+#[test]
+fn rules_validate_reports_errors_with_position_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "rules:\n  - id: r1\n    name: x\n    resource_types: [aws_instance]\n    conditions:\n      - attribute: instance_type\n        operator: chnaged\n    severity: high\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("tfdrift")
+        .unwrap()
+        .args(["rules", "validate"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.yaml:7:"), "{stderr}");
+    assert!(stderr.contains("did you mean 'changed'"), "{stderr}");
+}

@@ -21,7 +21,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
              Profile '{name}'."
         );
     }
-    let setup = super::setup(&args.profile, &[])?;
+    let setup = super::setup(&args.profile, &[], &[])?;
     if setup.profile.inputs.is_empty() {
         anyhow::bail!(
             "profile '{name}' has no event sources: add `inputs:` (recorded logs) to it; live sources \
@@ -33,6 +33,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         replay.interval_ms = ms;
     }
     let cfg = PipelineConfig {
+        rules: setup.rules.clone(),
+        rule_paths: setup.rule_paths.clone(),
         engine: setup.engine.clone(),
         inputs: setup.profile.inputs.clone(),
         replay,

@@ -9,9 +9,10 @@ use tfdrift::pipeline::{Engine, Stats, replay::replay_paths};
 use crate::cli::ReplayArgs;
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let setup = super::setup(&args.profile, &args.state)?;
+    let setup = super::setup(&args.profile, &args.state, &args.rules)?;
     let mut engine = Engine::new(setup.catalog, setup.state, &setup.engine)
         .context("invalid terraform_principals glob in the profile")?;
+    engine.set_rules(setup.rules);
     let mut stats = Stats::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -9,7 +9,7 @@ pub fn run(args: &StateShowArgs) -> anyhow::Result<ExitCode> {
     if args.state.is_empty() && args.profile.profile.is_none() {
         anyhow::bail!("name a state (--state PATH) or a profile (--profile NAME)");
     }
-    let setup = super::setup(&args.profile, &args.state)?;
+    let setup = super::setup(&args.profile, &args.state, &[])?;
     let rows = setup.state.summary();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

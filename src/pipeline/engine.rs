@@ -14,6 +14,7 @@ use crate::catalog::{Catalog, Lookup};
 use crate::detect::{Detection, detect};
 use crate::event::CloudEvent;
 use crate::map::map_event;
+use crate::rules::{EvalContext, RuleSet, Verdict};
 use crate::state::StateIndex;
 
 /// How many event ids (and GCP operation ids) to remember for dedupe. Redeliveries arrive
@@ -82,6 +83,7 @@ pub struct Signals {
 pub struct Engine {
     catalog: Arc<Catalog>,
     state: Arc<StateIndex>,
+    rules: Arc<RuleSet>,
     default_severity: Severity,
     terraform_principals: GlobSet,
     seen: SeenSet,
@@ -102,6 +104,7 @@ impl Engine {
         Ok(Engine {
             catalog,
             state,
+            rules: Arc::new(RuleSet::empty()),
             default_severity: opts.default_severity,
             terraform_principals: b.build()?,
             seen: SeenSet::new(DEDUPE_WINDOW),
@@ -112,6 +115,11 @@ impl Engine {
     /// Swaps in a refreshed state index (the old one stays valid for whoever holds it).
     pub fn set_state(&mut self, state: Arc<StateIndex>) {
         self.state = state;
+    }
+
+    /// Swaps in a rule set (hot reload: the next event uses it).
+    pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+        self.rules = rules;
     }
 
     /// The current state index.
@@ -207,7 +215,29 @@ impl Engine {
             match detect(&self.state, touch) {
                 Detection::InSync => stats.in_sync += 1,
                 Detection::Drift(drift) => {
-                    let alert = assemble(ev, &drift, self.default_severity);
+                    let mut alert = assemble(ev, &drift, self.default_severity);
+                    let tags = drift.resource.and_then(|r| {
+                        r.attributes
+                            .get("tags")
+                            .or_else(|| r.attributes.get("labels"))
+                            .and_then(serde_json::Value::as_object)
+                    });
+                    let ctx = EvalContext {
+                        default_severity: self.default_severity,
+                        today: chrono::Utc::now().date_naive(),
+                        tags,
+                    };
+                    match self.rules.apply(&mut alert, &ctx) {
+                        Verdict::Keep => {}
+                        Verdict::Skipped { rule } => {
+                            *stats.filtered.entry(rule).or_default() += 1;
+                            continue;
+                        }
+                        Verdict::Ignored { reason, .. } => {
+                            *stats.ignored.entry(reason).or_default() += 1;
+                            continue;
+                        }
+                    }
                     stats.alerts += 1;
                     *stats
                         .alerts_by_kind

@@ -21,6 +21,7 @@ use crate::config::{EMBEDDED_PREFIX, ReplaySettings};
 use crate::event::CloudEvent;
 use crate::input::{Document, expand_inputs, read_input, split_documents};
 use crate::normalize::{Normalized, normalize_document};
+use crate::rules::{RuleSet, RuleWatcher};
 use crate::state::StateIndex;
 
 /// Capacity of the source → engine and engine → consumer channels.
@@ -53,6 +54,11 @@ pub struct PipelineConfig {
     pub replay: ReplaySettings,
     /// Stop after one pass even when `replay.loop` is set.
     pub once: bool,
+    /// Rules in force at start.
+    pub rules: Arc<RuleSet>,
+    /// Rule files on disk, watched: a valid change is swapped in for the next event, an invalid
+    /// one keeps the old rules and is logged.
+    pub rule_paths: Vec<std::path::PathBuf>,
 }
 
 /// The front end's view of a running pipeline.
@@ -91,6 +97,18 @@ pub fn spawn(
     cfg: &PipelineConfig,
 ) -> Result<PipelineHandle, globset::Error> {
     let mut engine = Engine::new(catalog, state, &cfg.engine)?;
+    engine.set_rules(cfg.rules.clone());
+    let watcher = if cfg.rule_paths.is_empty() {
+        None
+    } else {
+        match RuleWatcher::start(&cfg.rule_paths, Duration::from_millis(200)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot watch rule files; rules will not hot-reload");
+                None
+            }
+        }
+    };
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let (event_tx, mut event_rx) = mpsc::channel::<SourceItem>(CHANNEL_CAPACITY);
@@ -112,7 +130,15 @@ pub fn spawn(
     tasks.spawn(async move {
         let mut stats = Stats::default();
         let mut signals = Signals::default();
+        let mut reloads_seen = 0u64;
         while let Some(item) = event_rx.recv().await {
+            if let Some(w) = &watcher {
+                let (reloads, _) = w.counters();
+                if reloads != reloads_seen {
+                    reloads_seen = reloads;
+                    engine.set_rules(w.current());
+                }
+            }
             match item {
                 SourceItem::Event(ev) => {
                     for alert in engine.process(&ev, &mut stats, &mut signals) {
