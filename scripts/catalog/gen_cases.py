@@ -175,7 +175,56 @@ def cases_covered(provider):
     return covered
 
 
-def gcp_resource_name(ev, name):
+# Resource names as the services log them, by method prefix (first match wins).
+GCP_NAMES = [
+    ("google.iam.admin.v1.CreateServiceAccount", "projects/example-project"),
+    ("google.iam.admin.v1.SetIAMPolicy", "projects/-/serviceAccounts/sa@example-project.iam.gserviceaccount.com"),
+    ("google.iam.admin.v1.", "projects/-/serviceAccounts/112233445566778899"),
+    ("google.iam.admin.v1.CreateRole", "projects/example-project/roles/exampleRole"),
+    ("google.pubsub.v1.Subscriber", "projects/example-project/subscriptions/example-sub"),
+    ("google.pubsub.", "projects/example-project/topics/example-topic"),
+    ("google.iam.v1.IAMPolicy", "projects/example-project/topics/example-topic"),
+    ("google.container.v1.ClusterManager.Create", "projects/example-project/locations/us-central1/clusters/example-cluster"),
+    ("google.container.", "projects/example-project/locations/us-central1/clusters/example-cluster/nodePools/example-pool"),
+    ("google.cloud.run.v1.Services.SetIamPolicy", "projects/example-project/locations/us-central1/services/example-svc"),
+    ("google.cloud.run.v1.", "namespaces/example-project/services/example-svc"),
+    ("google.cloud.run.v2.", "projects/example-project/locations/us-central1/services/example-svc"),
+    ("google.cloud.functions.", "projects/example-project/locations/us-central1/functions/example-fn"),
+    ("google.cloud.secretmanager.", "projects/123456789012/secrets/example-secret"),
+    ("google.devtools.artifactregistry.", "projects/example-project/locations/us-central1/repositories/example-repo"),
+    ("google.logging.v2.ConfigServiceV2.CreateSink", "projects/example-project/sinks/example-sink"),
+    ("google.logging.v2.ConfigServiceV2.DeleteSink", "folders/123456789/sinks/example-sink"),
+    ("google.logging.v2.ConfigServiceV2.UpdateSink", "projects/example-project/sinks/example-sink"),
+    ("google.logging.v2.ConfigServiceV2.", "projects/example-project/exclusions/example-exclusion"),
+    ("google.logging.v2.MetricsServiceV2.Create", "projects/example-project/metrics"),
+    ("google.logging.v2.MetricsServiceV2.", "projects/example-project/metrics/example-metric"),
+    ("google.api.serviceusage.", "projects/example-project/services/pubsub.googleapis.com"),
+    ("google.cloud.redis.", "projects/example-project/locations/us-central1/instances/example-redis"),
+    ("google.spanner.admin.database.", "projects/example-project/instances/example-spanner/databases/example-db"),
+    ("google.spanner.admin.instance.", "projects/example-project/instances/example-spanner"),
+    ("google.cloud.dataproc.", "projects/example-project/regions/us-central1/clusters/example-cluster"),
+    ("google.cloud.datafusion.", "projects/example-project/locations/us-central1/instances/example-fusion"),
+    ("google.cloud.bigquery.v2.TableService", "projects/example-project/datasets/example_ds/tables/example_table"),
+    ("tableservice.", "projects/example-project/datasets/example_ds/tables/example_table"),
+    ("", "projects/example-project/datasets/example_ds"),
+]
+GCP_BY_SOURCE = {
+    "cloudkms.googleapis.com": "projects/example-project/locations/us/keyRings/example-ring/cryptoKeys/example-key",
+    "cloudresourcemanager.googleapis.com": "projects/example-project",
+    "dns.googleapis.com": None,
+    "cloudsql.googleapis.com": "projects/example-project/instances/example-sql",
+}
+ZONAL = {"instances", "disks", "instanceGroupManagers", "instanceGroups", "autoscalers",
+         "networkEndpointGroups", "targetInstances"}
+GLOBAL = {"firewalls", "networks", "routes", "globalAddresses", "snapshots", "images",
+          "instanceTemplates", "backendServices", "backendBuckets", "healthChecks",
+          "httpHealthChecks", "httpsHealthChecks", "globalForwardingRules", "urlMaps",
+          "targetHttpProxies", "targetHttpsProxies", "targetSslProxies", "targetTcpProxies",
+          "sslCertificates", "sslPolicies", "securityPolicies", "externalVpnGateways",
+          "globalNetworkEndpointGroups"}
+
+
+def gcp_resource_name(ev, name, source=None):
     hint = ev.get("note") or ""
     m = re.search(r"example: (\S+)", hint)
     if m:
@@ -185,8 +234,24 @@ def gcp_resource_name(ev, name):
         return "projects/_/buckets/example-bucket"
     if name.startswith("compute."):
         coll = parts[1]
-        return f"projects/example-project/global/{coll}/example-{coll.lower()[:-1]}"
-    return f"projects/example-project/resources/example"
+        if coll == "projects":
+            return "projects/example-project"
+        one = f"example-{coll.lower()[:-1]}"
+        if coll in ZONAL:
+            return f"projects/example-project/zones/us-central1-a/{coll}/{one}"
+        if coll in GLOBAL:
+            return f"projects/example-project/global/{coll}/{one}"
+        if coll.startswith("region"):
+            coll = coll[6].lower() + coll[7:]
+        return f"projects/example-project/regions/us-central1/{coll}/{one}"
+    if name.startswith("dns."):
+        return f"{parts[1]}/example-{parts[1].lower()[:-1]}"
+    if source in GCP_BY_SOURCE:
+        return GCP_BY_SOURCE[source]
+    for prefix, rn in GCP_NAMES:
+        if name.startswith(prefix):
+            return rn
+    return "projects/example-project/resources/example"
 
 
 def build(provider, source, ev, name, lint):
@@ -200,7 +265,7 @@ def build(provider, source, ev, name, lint):
     in_shape = op.input_shape if op is not None and source.split(".")[0] not in NO_LINT else None
     out_shape = op.output_shape if op is not None and source.split(".")[0] not in NO_LINT else None
     request, response, extra = {}, {}, {}
-    resource_name = gcp_resource_name(ev, name) if provider == "gcp" else None
+    resource_name = gcp_resource_name(ev, name, source) if provider == "gcp" else None
     foreach = ev.get("foreach")
     prefixes = list((t0.get("type_by_prefix") or {}).keys())
 
@@ -232,7 +297,10 @@ def build(provider, source, ev, name, lint):
 
     if foreach and "bindingDeltas" in foreach:
         add(foreach)
-        extra["serviceData"]["policyDelta"]["bindingDeltas"] = [
+        cur = extra
+        for seg in foreach.split(".")[1:-1]:
+            cur = cur[seg]
+        cur["bindingDeltas"] = [
             {"action": "ADD", "role": "roles/viewer", "member": "user:bob@example.com"}]
     for t in targets[:1]:
         ids = t.get("id")

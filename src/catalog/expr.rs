@@ -35,6 +35,7 @@ enum Filter {
     StripPrefix(String),
     StripSuffix(String),
     Contains(String),
+    NotContains(String),
     Lower,
     UrlDecode,
 }
@@ -151,9 +152,10 @@ impl Path {
                 "strip_prefix" if !arg.is_empty() => Filter::StripPrefix(arg.to_string()),
                 "strip_suffix" if !arg.is_empty() => Filter::StripSuffix(arg.to_string()),
                 "contains" if !arg.is_empty() => Filter::Contains(arg.to_string()),
+                "not_contains" if !arg.is_empty() => Filter::NotContains(arg.to_string()),
                 "lower" => Filter::Lower,
                 "url_decode" => Filter::UrlDecode,
-                _ => return Err(format!("unknown filter '{f}' in '{src}' (known: last, arn_name, segment_after:X, strip_prefix:X, strip_suffix:X, contains:X, lower, url_decode)")),
+                _ => return Err(format!("unknown filter '{f}' in '{src}' (known: last, arn_name, segment_after:X, strip_prefix:X, strip_suffix:X, contains:X, not_contains:X, lower, url_decode)")),
             });
         }
         let mut segs_iter = path.split('.');
@@ -289,6 +291,13 @@ impl Path {
                     }
                     s
                 }
+                // The opposite: a key ring's name is a prefix of its keys' names.
+                Filter::NotContains(marker) => {
+                    if s.contains(marker.as_str()) {
+                        return None;
+                    }
+                    s
+                }
                 Filter::Lower => Cow::Owned(s.to_lowercase()),
                 Filter::UrlDecode => Cow::Owned(
                     percent_encoding::percent_decode_str(&s.replace('+', " "))
@@ -328,6 +337,12 @@ mod tests {
         assert_eq!(e.eval_strings(&scope), ["my-bucket"]);
         let e = Expr::parse("request.policyArn | arn_name").unwrap();
         assert_eq!(e.eval_strings(&scope), ["ReadOnlyAccess"]);
+        let e = Expr::parse("resource_name | contains:/objects/").unwrap();
+        assert_eq!(e.eval_strings(&scope).len(), 1);
+        let e = Expr::parse("resource_name | not_contains:/objects/").unwrap();
+        assert!(e.eval_strings(&scope).is_empty());
+        let e = Expr::parse("resource_name | not_contains:/topics/ | last").unwrap();
+        assert_eq!(e.eval_strings(&scope), ["o"]);
     }
 
     #[test]
