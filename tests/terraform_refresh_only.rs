@@ -2,7 +2,7 @@
 //! `terraform plan -refresh-only` reports as `resource_drift`.
 //!
 //! `scripts/proof/run.sh` applies `scripts/proof/main.tf` (27 resources of 23 types) with
-//! terraform and the mirrored AWS provider 5.100.0 against a local moto server, makes 27
+//! terraform and the mirrored AWS provider 5.100.0 against a local moto server, makes 31
 //! out-of-band changes through the AWS API with boto3 (`scripts/proof/out_of_band.py`), writes
 //! the CloudTrail record of each call, and extracts Terraform's own `resource_drift` per attribute
 //! path (`scripts/proof/refresh_drift.py`). This test replays the records through the `tfdrift`
@@ -21,7 +21,7 @@
 //!
 //! Needs terraform, the provider mirror at /opt/tf-plugins and python with moto[server] + boto3
 //! (`scripts/ci-deps.sh`); the test fails, naming what is missing, when they are not there.
-//! Runtime: about two minutes (apply, refresh-only plan), see `scripts/proof/run.sh`.
+//! Runtime: 70-90 s on two cores (apply ~45-55 s, refresh-only plan ~20 s), see `scripts/proof/run.sh`.
 //!
 //! To debug the comparison without re-running Terraform, `TFDRIFT_PROOF_REUSE=DIR` compares the
 //! outputs a previous `scripts/proof/run.sh DIR` left there.

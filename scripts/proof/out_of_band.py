@@ -228,6 +228,40 @@ def run(endpoint: str, state: dict[str, Any], seed: int) -> Trail:
     tr.record(actor=ALICE, source=EC2, name="ModifyInstanceAttribute", ua=UA_CONSOLE,
               params={"instanceId": instance, "instanceType": {"value": "t3.small"}})
 
+    # ModifyInstanceAttribute changes one attribute per call.
+    tr.call("ModifyInstanceAttribute", lambda: c["ec2"].modify_instance_attribute(
+        InstanceId=instance, Groups=[sg_web, sg_db]))
+    tr.record(actor=BOB, source=EC2, name="ModifyInstanceAttribute", ua=ua_cli("ec2.modify-instance-attribute"),
+              params={"instanceId": instance,
+                      "groupSet": {"items": [{"groupId": sg_web}, {"groupId": sg_db}]}})
+
+    resp = tr.call("ModifyInstanceMetadataOptions", lambda: c["ec2"].modify_instance_metadata_options(
+        InstanceId=instance, HttpTokens="required", HttpPutResponseHopLimit=2, HttpEndpoint="enabled",
+        HttpProtocolIpv6="disabled", InstanceMetadataTags="disabled"))
+    mo = resp["InstanceMetadataOptions"]
+    # Newer EC2 APIs are logged with the request wrapped in <Action>Request, in the API's casing.
+    # The console sends every option (moto would also blank the ones left out).
+    tr.record(actor=ALICE, source=EC2, name="ModifyInstanceMetadataOptions", ua=UA_CONSOLE,
+              params={"ModifyInstanceMetadataOptionsRequest": {
+                  "HttpTokens": "required", "HttpPutResponseHopLimit": 2, "HttpEndpoint": "enabled",
+                  "HttpProtocolIpv6": "disabled", "InstanceMetadataTags": "disabled",
+                  "InstanceId": instance}},
+              response={"ModifyInstanceMetadataOptionsResponse": {
+                  "instanceId": instance,
+                  "instanceMetadataOptions": {"state": "pending", "httpTokens": mo.get("HttpTokens"),
+                                              "httpPutResponseHopLimit": mo.get("HttpPutResponseHopLimit"),
+                                              "httpEndpoint": mo.get("HttpEndpoint", "enabled")}}})
+
+    tr.call("AuthorizeSecurityGroupIngress", lambda: c["ec2"].authorize_security_group_ingress(
+        GroupId=sg_web, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443,
+                                        "UserIdGroupPairs": [{"GroupId": sg_db}]}]))
+    tr.record(actor=BOB, source=EC2, name="AuthorizeSecurityGroupIngress",
+              ua=ua_cli("ec2.authorize-security-group-ingress"),
+              params={"groupId": sg_web, "ipPermissions": {"items": [{
+                  "ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443,
+                  "groups": {"items": [{"groupId": sg_db}]}, "ipRanges": {}, "ipv6Ranges": {},
+                  "prefixListIds": {}}]}})
+
     resp = tr.call("AuthorizeSecurityGroupIngress", lambda: c["ec2"].authorize_security_group_ingress(
         GroupId=sg_db, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
                                        "IpRanges": [{"CidrIp": "10.20.0.0/16", "Description": "whole VPC"}]}]))
@@ -324,6 +358,10 @@ def run(endpoint: str, state: dict[str, Any], seed: int) -> Trail:
     tr.call("UpdateRole", lambda: c["iam"].update_role(RoleName=role, Description="web tier role (edited by hand)"))
     tr.record(actor=ALICE, source=IAM, name="UpdateRole", ua=UA_CONSOLE,
               params={"roleName": role, "description": "web tier role (edited by hand)"})
+
+    tr.call("TagRole", lambda: c["iam"].tag_role(RoleName=role, Tags=[{"Key": "Owner", "Value": "alice"}]))
+    tr.record(actor=ALICE, source=IAM, name="TagRole", ua=UA_CONSOLE,
+              params={"roleName": role, "tags": [{"key": "Owner", "value": "alice"}]})
 
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:acme-proof-jobs"
     inline = json.dumps({"Version": "2012-10-17", "Statement": [{

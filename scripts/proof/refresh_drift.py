@@ -11,7 +11,8 @@ after objects.
 Output: a JSON list, sorted by address, of
   {"address", "type", "action", "changes": {path: {"before", "after"}}, "before", "after"}
 where `changes` has one entry per changed attribute path, dotted, with list indexes:
-  - objects (including maps such as `tags`) are compared key by key (`tags.Owner`),
+  - objects (including maps such as `tags`) are compared key by key (`tags.Owner`), a null map
+    as an empty one,
   - lists of equal length element by element (`versioning_configuration.0.status`),
   - lists whose length changed (a rule added to a security group's `ingress` set) as one change
     at the list's path, since their elements cannot be aligned by position,
@@ -30,6 +31,12 @@ from typing import Any
 def diff_paths(before: Any, after: Any, path: str, out: dict[str, dict[str, Any]]) -> None:
     if before == after:
         return
+    # A map that was null on one side and has keys on the other (tags null -> {Owner: x}) is
+    # compared key by key; null vs {} stays one change (a representation difference).
+    if before is None and isinstance(after, dict) and after:
+        before = {}
+    if after is None and isinstance(before, dict) and before:
+        after = {}
     if isinstance(before, dict) and isinstance(after, dict):
         for k in sorted(set(before) | set(after)):
             diff_paths(before.get(k), after.get(k), f"{path}.{k}" if path else k, out)
