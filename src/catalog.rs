@@ -84,6 +84,8 @@ pub struct AttrMap {
     pub op: OpSel,
     /// Always masked.
     pub sensitive: bool,
+    /// Only when this expression yields one of these values.
+    pub when: Option<(Expr, Vec<String>)>,
 }
 
 /// A compiled target.
@@ -223,12 +225,17 @@ fn compile_target(t: &TargetSpec, file: &str, event: &str) -> Result<Target, Cat
                 Some(of) => OpSel::From(Expr::parse(&of.from).map_err(&err)?, of.map.clone()),
                 None => OpSel::Fixed(a.op),
             };
+            let when = match &a.when {
+                Some(w) => Some((Expr::parse(&w.from).map_err(&err)?, w.equals.clone())),
+                None => None,
+            };
             Ok(AttrMap {
                 path: a.path.clone(),
                 from,
                 convert: a.convert,
                 op,
                 sensitive: a.sensitive,
+                when,
             })
         })
         .collect::<Result<Vec<_>, CatalogError>>()?;

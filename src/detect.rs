@@ -93,7 +93,7 @@ fn detect_managed<'s>(resource: &'s Resource, change: &Change) -> Detection<'s> 
     let mut diffs = Vec::new();
     let mut sensitive_paths = Vec::new();
     for obs in &change.observed {
-        let state = get_path(&resource.attributes, &obs.path);
+        let state = state_value(&resource.attributes, &obs.path);
         let observed = combine(state, &obs.value, obs.op);
         if equivalent(state, &observed) {
             continue;
@@ -117,6 +117,18 @@ fn detect_managed<'s>(resource: &'s Resource, change: &Change) -> Detection<'s> 
         diffs,
         sensitive_paths,
     })
+}
+
+/// The state value an observation is compared with. Tag calls see the tags the cloud holds,
+/// which include the provider's `default_tags`: compare them with `tags_all` (own + default)
+/// when the state has it, so a default tag sent back unchanged is no drift.
+fn state_value<'a>(attrs: &'a Value, path: &str) -> &'a Value {
+    if path == "tags"
+        && let Some(all) = attrs.get("tags_all").filter(|v| v.is_object())
+    {
+        return all;
+    }
+    get_path(attrs, path)
 }
 
 /// Applies `op` to the state value to get the value the resource has now.
@@ -236,6 +248,19 @@ mod tests {
             combine(&json!({"x": "1"}), &json!({"y": "2"}), Op::Add),
             json!({"x": "1", "y": "2"})
         );
+    }
+
+    #[test]
+    fn tags_compare_with_tags_all_so_default_tags_are_not_drift() {
+        let attrs =
+            json!({"tags": {"Name": "logs"}, "tags_all": {"Name": "logs", "Team": "platform"}});
+        // PutBucketTagging sends the whole set, default tags included.
+        let observed = json!({"Name": "logs", "Team": "platform", "Owner": "alice"});
+        let state = state_value(&attrs, "tags");
+        let mut out = Vec::new();
+        push_diffs("tags", state, &combine(state, &observed, Op::Set), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].path, "tags.Owner");
     }
 
     #[test]

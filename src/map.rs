@@ -116,6 +116,12 @@ fn target_changes(t: &Target, scope: &Scope<'_>) -> Vec<Change> {
         .attributes
         .iter()
         .filter_map(|a| {
+            if let Some((expr, accepted)) = &a.when {
+                let v = expr.eval_strings(scope).into_iter().next()?;
+                if !accepted.contains(&v) {
+                    return None;
+                }
+            }
             let raw = match &a.from {
                 ValueSrc::Exprs(exprs) => first_values(exprs, scope),
                 ValueSrc::Fixed(v) => vec![v.clone()],

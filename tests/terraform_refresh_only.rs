@@ -124,18 +124,7 @@ const CATALOG_GAPS: &[(&str, &str, &str, &str)] = &[
 
 /// tfdrift diffs Terraform does not report: (address, attribute path, reason). Each must still
 /// occur; when one is fixed the test fails until the entry is removed.
-const KNOWN_DEFECTS: &[(&str, &str, &str)] = &[
-    (
-        "aws_s3_bucket.logs",
-        "tags.Environment",
-        "PutBucketTagging replaces the whole tag set, which includes the provider's default_tags; tfdrift compares it with `tags` (the resource's own tags) instead of `tags_all`, so every default tag looks added",
-    ),
-    (
-        "aws_s3_bucket.logs",
-        "tags.Team",
-        "as tags.Environment: a provider default tag sent back unchanged by PutBucketTagging",
-    ),
-];
+const KNOWN_DEFECTS: &[(&str, &str, &str)] = &[];
 
 /// Terraform's report for one resource (`drift.json`, written by scripts/proof/refresh_drift.py).
 struct TfDrift {

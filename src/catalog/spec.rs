@@ -207,6 +207,16 @@ pub struct OpFrom {
     pub map: BTreeMap<String, Op>,
 }
 
+/// A condition on an event value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// Expression giving the value.
+    pub from: String,
+    /// Accepted values.
+    pub equals: Vec<String>,
+}
+
 /// One attribute extraction.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,6 +232,10 @@ pub struct AttrSpec {
     /// Op read from the event, instead of a fixed `op`.
     #[serde(default)]
     pub op_from: Option<OpFrom>,
+    /// Extract only when a request value equals one of these (SNS `SetTopicAttributes`:
+    /// `attributeName` says which attribute `attributeValue` sets).
+    #[serde(default)]
+    pub when: Option<When>,
     /// Conversion to Terraform's shape.
     #[serde(default)]
     pub convert: Option<Convert>,
