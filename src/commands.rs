@@ -13,6 +13,7 @@ use tfdrift::catalog::Catalog;
 use tfdrift::config::{Profile, load_profile};
 use tfdrift::pipeline::EngineOptions;
 use tfdrift::state::{StateIndex, load_states};
+use tfdrift::store::{SqliteStore, Store, StoreSettings};
 
 use crate::cli::{Cli, Command, ProfileArgs, StateCommand};
 
@@ -90,4 +91,14 @@ pub fn setup(p: &ProfileArgs, extra_state: &[String]) -> anyhow::Result<Setup> {
         },
         profile,
     })
+}
+
+/// Opens the store a profile names (default: the user's data directory).
+pub fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn Store>> {
+    let path = settings.resolved_path().context(
+        "no data directory: set HOME or XDG_DATA_HOME, or `store: {path: …}` in the profile",
+    )?;
+    let store = SqliteStore::open(&path)?;
+    tracing::info!(path = %path.display(), "Store opened");
+    Ok(Arc::new(store))
 }

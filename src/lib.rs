@@ -17,3 +17,4 @@ pub mod mask;
 pub mod normalize;
 pub mod pipeline;
 pub mod state;
+pub mod store;

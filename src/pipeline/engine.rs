@@ -15,6 +15,7 @@ use crate::detect::{Detection, detect};
 use crate::event::CloudEvent;
 use crate::map::map_event;
 use crate::state::StateIndex;
+use crate::store::{OutboxItem, Store};
 
 /// How many event ids (and GCP operation ids) to remember for dedupe. Redeliveries arrive
 /// within minutes, so a bounded window is enough and keeps memory flat.
@@ -77,6 +78,13 @@ pub struct Signals {
     pub refresh_state: bool,
 }
 
+/// Decides which notifications an alert produces; they are enqueued in the same transaction
+/// that records the alert, so a crash can lose neither one without the other.
+pub trait OutboxRouter: Send + Sync {
+    /// Outbox items (channel + rendered payload) for one alert; empty for none.
+    fn route(&self, alert: &Alert) -> Vec<OutboxItem>;
+}
+
 /// The pipeline core.
 pub struct Engine {
     catalog: Arc<Catalog>,
@@ -85,6 +93,10 @@ pub struct Engine {
     terraform_principals: GlobSet,
     seen: SeenSet,
     operations: SeenSet,
+    /// Durable dedupe, alert log and history; `None` for replay and tests.
+    store: Option<Arc<dyn Store>>,
+    /// Notifications to enqueue with each alert.
+    router: Option<Arc<dyn OutboxRouter>>,
 }
 
 impl Engine {
@@ -105,7 +117,81 @@ impl Engine {
             terraform_principals: b.build()?,
             seen: SeenSet::new(DEDUPE_WINDOW),
             operations: SeenSet::new(DEDUPE_WINDOW),
+            store: None,
+            router: None,
         })
+    }
+
+    /// Records processed events, alerts and history in `store` before returning alerts, and
+    /// consults it for dedupe, so a redelivered event never alerts twice, across restarts.
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Enqueues notifications for each alert in the alert's own transaction (needs a store).
+    #[must_use]
+    pub fn with_outbox_router(mut self, router: Arc<dyn OutboxRouter>) -> Self {
+        self.router = Some(router);
+        self
+    }
+
+    /// The store, when one is attached.
+    #[must_use]
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.store.as_ref()
+    }
+
+    /// Whether the store already processed this event, or its GCP operation. A store error is
+    /// counted and treated as "not seen": better a duplicate alert than a lost one.
+    fn seen_in_store(&self, ev: &CloudEvent, stats: &mut Stats) -> StoreSeen {
+        let Some(store) = &self.store else {
+            return StoreSeen::No;
+        };
+        let mut check = |key: &str| match store.is_seen(key) {
+            Ok(seen) => seen,
+            Err(e) => {
+                stats.store_errors += 1;
+                tracing::error!(error = %e, "Store dedupe lookup failed; processing the event");
+                false
+            }
+        };
+        if check(&ev.id) {
+            StoreSeen::Event
+        } else if ev
+            .operation
+            .as_ref()
+            .is_some_and(|op| check(&operation_key(&op.id)))
+        {
+            StoreSeen::Operation
+        } else {
+            StoreSeen::No
+        }
+    }
+
+    /// Records the alerts durably. Returns false when another writer already recorded this
+    /// event (the alerts must then be dropped).
+    fn record(&self, ev: &CloudEvent, alerts: &[Alert], stats: &mut Stats) -> bool {
+        let Some(store) = &self.store else {
+            return true;
+        };
+        let op_key = ev.operation.as_ref().map(|op| operation_key(&op.id));
+        let mut keys = vec![ev.id.as_str()];
+        keys.extend(op_key.as_deref());
+        let outbox: Vec<OutboxItem> = self
+            .router
+            .as_ref()
+            .map(|r| alerts.iter().flat_map(|a| r.route(a)).collect())
+            .unwrap_or_default();
+        match store.record_alerts(&keys, ev.time, alerts, &outbox) {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                stats.store_errors += 1;
+                tracing::error!(event_id = %ev.id, error = %e, "Recording alerts failed; delivering them unrecorded");
+                true
+            }
+        }
     }
 
     /// Swaps in a refreshed state index (the old one stays valid for whoever holds it).
@@ -200,22 +286,56 @@ impl Engine {
                 .or_default() += 1;
             return Vec::new();
         }
+        match self.seen_in_store(ev, stats) {
+            StoreSeen::Event => {
+                stats.duplicates += 1;
+                return Vec::new();
+            }
+            StoreSeen::Operation => {
+                stats.operation_continuations += 1;
+                return Vec::new();
+            }
+            StoreSeen::No => {}
+        }
         stats.mapped += 1;
         let mut alerts = Vec::new();
         for touch in &touches {
             match detect(&self.state, touch) {
                 Detection::InSync => stats.in_sync += 1,
                 Detection::Drift(drift) => {
-                    let alert = assemble(ev, &drift, self.default_severity);
-                    stats.alerts += 1;
-                    *stats
-                        .alerts_by_kind
-                        .entry(alert.kind.as_str().to_string())
-                        .or_default() += 1;
-                    alerts.push(alert);
+                    alerts.push(assemble(ev, &drift, self.default_severity));
                 }
             }
         }
+        if !alerts.is_empty() && !self.record(ev, &alerts, stats) {
+            // Another instance (or an earlier delivery) recorded this event meanwhile.
+            stats.mapped -= 1;
+            stats.duplicates += 1;
+            return Vec::new();
+        }
+        for alert in &alerts {
+            stats.alerts += 1;
+            *stats
+                .alerts_by_kind
+                .entry(alert.kind.as_str().to_string())
+                .or_default() += 1;
+        }
         alerts
     }
+}
+
+/// What the store knows about an event.
+enum StoreSeen {
+    /// Nothing (or there is no store).
+    No,
+    /// The event id was processed.
+    Event,
+    /// Another entry of its GCP operation was processed.
+    Operation,
+}
+
+/// The dedupe key of a GCP long-running operation.
+#[must_use]
+pub fn operation_key(id: &str) -> String {
+    format!("op:{id}")
 }
