@@ -88,6 +88,7 @@ pub fn setup(p: &ProfileArgs, extra_state: &[String]) -> anyhow::Result<Setup> {
         engine: EngineOptions {
             default_severity: severity,
             terraform_principals: profile.terraform_principals.clone(),
+            enrich: profile.enrich.clone(),
         },
         profile,
     })

@@ -111,6 +111,9 @@ pub struct Profile {
     /// Where history, acknowledgements and the outbox live, and for how long.
     #[serde(default)]
     pub store: Option<crate::store::StoreSettings>,
+    /// Enrichment settings: which tag keys name the owner, team, environment, cost centre.
+    #[serde(default)]
+    pub enrich: crate::enrich::EnrichSettings,
 }
 
 impl Profile {

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod compare;
 pub mod config;
 pub mod detect;
+pub mod enrich;
 pub mod event;
 pub mod input;
 pub mod map;

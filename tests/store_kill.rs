@@ -50,6 +50,7 @@ fn alert(i: u64) -> Alert {
         rules: Vec::new(),
         remediation: Vec::new(),
         runbook: None,
+        enrichment: tfdrift::alert::Enrichment::default(),
     }
 }
 

@@ -12,6 +12,7 @@ use super::stats::Stats;
 use crate::alert::{Alert, Severity};
 use crate::catalog::{Catalog, Lookup};
 use crate::detect::{Detection, detect};
+use crate::enrich::{DriftContext, EnrichSettings, Enricher};
 use crate::event::CloudEvent;
 use crate::map::map_event;
 use crate::state::StateIndex;
@@ -69,6 +70,8 @@ pub struct EngineOptions {
     pub default_severity: Severity,
     /// Globs over ARN, principal id or email of identities whose changes are Terraform's.
     pub terraform_principals: Vec<String>,
+    /// Enrichment settings (tag keys).
+    pub enrich: EnrichSettings,
 }
 
 /// What the engine tells its driver besides alerts.
@@ -97,6 +100,8 @@ pub struct Engine {
     store: Option<Arc<dyn Store>>,
     /// Notifications to enqueue with each alert.
     router: Option<Arc<dyn OutboxRouter>>,
+    /// Identity, tags, history, blast radius, remediation; holds the state's dependency graph.
+    enricher: Enricher,
 }
 
 impl Engine {
@@ -110,7 +115,9 @@ impl Engine {
         for p in &opts.terraform_principals {
             b.add(Glob::new(p)?);
         }
+        let enricher = Enricher::new(&state, opts.enrich.clone());
         Ok(Engine {
+            enricher,
             catalog,
             state,
             default_severity: opts.default_severity,
@@ -126,6 +133,7 @@ impl Engine {
     /// consults it for dedupe, so a redelivered event never alerts twice, across restarts.
     #[must_use]
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.enricher.set_store(Some(store.clone()));
         self.store = Some(store);
         self
     }
@@ -196,7 +204,14 @@ impl Engine {
 
     /// Swaps in a refreshed state index (the old one stays valid for whoever holds it).
     pub fn set_state(&mut self, state: Arc<StateIndex>) {
+        self.enricher.set_state(&state);
         self.state = state;
+    }
+
+    /// The enricher (and through it the state's dependency graph).
+    #[must_use]
+    pub fn enricher(&self) -> &Enricher {
+        &self.enricher
     }
 
     /// The current state index.
@@ -303,7 +318,16 @@ impl Engine {
             match detect(&self.state, touch) {
                 Detection::InSync => stats.in_sync += 1,
                 Detection::Drift(drift) => {
-                    alerts.push(assemble(ev, &drift, self.default_severity));
+                    let mut alert = assemble(ev, &drift, self.default_severity);
+                    self.enricher.enrich(
+                        &mut alert,
+                        &DriftContext {
+                            event: ev,
+                            resource: drift.resource,
+                            change: drift.change.kind,
+                        },
+                    );
+                    alerts.push(alert);
                 }
             }
         }
