@@ -144,18 +144,30 @@ impl DependencyGraph {
                 }
             }
         }
-        found.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| self.addresses[a.1].cmp(&self.addresses[b.1]))
-        });
+        // BFS order is by depth already; within a depth, list by address. Only the levels that
+        // reach the listing are ordered, and a huge level only up to what is listed (a VPC
+        // with 10,000 dependents costs a selection, not a sort).
+        let by_addr =
+            |a: &(usize, usize), b: &(usize, usize)| self.addresses[a.1].cmp(&self.addresses[b.1]);
+        let mut listed = Vec::new();
+        let mut start = 0;
+        while start < found.len() && listed.len() < MAX_LISTED {
+            let d = found[start].0;
+            let end = start + found[start..].iter().take_while(|f| f.0 == d).count();
+            let need = MAX_LISTED - listed.len();
+            let mut level = &mut found[start..end];
+            if level.len() > need {
+                level.select_nth_unstable_by(need - 1, by_addr);
+                level = &mut level[..need];
+            }
+            level.sort_unstable_by(by_addr);
+            listed.extend(level.iter().map(|&(_, j)| self.addresses[j].clone()));
+            start = end;
+        }
         BlastRadius {
             count: found.len(),
             max_depth: found.last().map_or(0, |f| f.0),
-            dependents: found
-                .iter()
-                .take(MAX_LISTED)
-                .map(|&(_, j)| self.addresses[j].clone())
-                .collect(),
+            dependents: listed,
         }
     }
 }
