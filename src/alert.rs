@@ -3,6 +3,8 @@
 //! This shape is a public contract (JSON lines on stdout, webhooks, SIEM): later work adds fields,
 //! never renames or removes them. Values are masked before an alert is built (see `mask`).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -192,6 +194,111 @@ pub struct Alert {
     pub remediation: Vec<String>,
     /// Runbook link or text of the winning rule.
     pub runbook: Option<String>,
+    /// Context for the on-call engineer: who really, whose resource, what else changed, what
+    /// depends on it. Always present with every key, empty values when unknown.
+    #[serde(default)]
+    pub enrichment: Enrichment,
+}
+
+/// Everything `enrich` adds to an alert (schema `tfdrift.alert/v1`, `enrichment`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Enrichment {
+    /// The human (or service) behind the call.
+    pub identity: Identity,
+    /// Owner tag/label value (keys configurable: `Owner`, `owner` …).
+    pub owner: Option<String>,
+    /// Team tag/label value.
+    pub team: Option<String>,
+    /// Environment tag/label value (`Environment`, `env` …).
+    pub environment: Option<String>,
+    /// Cost centre tag/label value.
+    pub cost_center: Option<String>,
+    /// Tags and labels: the state's (`tags_all`, `tags`, `labels`), then the event's for keys
+    /// the state lacks.
+    pub tags: BTreeMap<String, String>,
+    /// Earlier changes to the resource and by the same actor (needs a store).
+    pub history: ChangeHistory,
+    /// What depends on the resource in the loaded states.
+    pub blast_radius: BlastRadius,
+}
+
+/// Who made the change, resolved to a person where the log allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Identity {
+    /// `iam_user`, `assumed_role`, `sso_user`, `federated_user`, `root`, `aws_service`,
+    /// `aws_account`, `gcp_user`, `gcp_service_account`, or `unknown`.
+    pub kind: String,
+    /// The person to talk to: SSO user / session name, IAM user name, federated user, GCP email
+    /// (the original caller of an impersonation chain). `None` for services.
+    pub human: Option<String>,
+    /// One line for display: `bob.ross (SSO DevAdmin) via console`.
+    pub display: String,
+    /// Role name (assumed roles), permission set (SSO) or service account (GCP).
+    pub role: Option<String>,
+    /// AWS account or GCP project of the caller.
+    pub account: Option<String>,
+    /// Service that called on the principal's behalf (`invokedBy`).
+    pub invoked_by: Option<String>,
+    /// GCP impersonation chain, original caller first, acting service account last.
+    pub delegation: Vec<String>,
+    /// Console, CLI, SDK, Terraform, service (as `actor.via`).
+    pub via: Via,
+    /// Tool and version from the user agent (`aws-cli/2.13.5`, `Boto3/1.17.80`, `Terraform/1.5.7`).
+    pub tool: Option<String>,
+    /// SDK or CLI language (`python`, `go`, `java`, `javascript` …).
+    pub sdk_language: Option<String>,
+    /// Source IP or service host.
+    pub source_ip: Option<String>,
+    /// `public`, `private`, `loopback`, `aws_service`, `internal` (cloud-internal), `unknown`.
+    pub source_kind: String,
+    /// Whether the session used MFA, when the log says.
+    pub mfa: Option<bool>,
+}
+
+/// Earlier changes (from the store, 7 days before the alert).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ChangeHistory {
+    /// Changes to this resource per day, oldest first; the last entry is the 24 hours before
+    /// this alert (this alert not included). For a sparkline.
+    pub days: [u32; 7],
+    /// Earlier changes to this resource, newest first (at most 20).
+    pub recent: Vec<HistoryItem>,
+    /// The same actor's other recent changes, newest first (at most 10).
+    pub actor_recent: Vec<HistoryItem>,
+}
+
+/// One earlier change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// Resource (`type:id`).
+    pub resource: String,
+    /// Terraform address, when managed.
+    pub address: Option<String>,
+    /// Who (ARN, email or principal).
+    pub actor: Option<String>,
+    /// Alert kind.
+    pub kind: String,
+    /// Event name.
+    pub event_name: String,
+    /// The alert it raised.
+    pub alert_id: String,
+}
+
+/// Resources that depend on the drifted one, transitively.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct BlastRadius {
+    /// How many resources depend on it (directly or not).
+    pub count: usize,
+    /// Longest dependency chain to it.
+    pub max_depth: usize,
+    /// Their addresses, nearest first (at most 50; `count` has the total).
+    pub dependents: Vec<String>,
 }
 
 impl Alert {

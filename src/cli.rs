@@ -106,6 +106,10 @@ pub struct ReplayArgs {
     /// Exit with status 2 when any alert was raised (like `terraform plan -detailed-exitcode`).
     #[arg(long)]
     pub fail_on_drift: bool,
+    /// Record alerts and history in this SQLite database (and skip events it already holds).
+    /// Without it a replay writes nothing.
+    #[arg(long, value_name = "PATH")]
+    pub store: Option<PathBuf>,
     /// Files, directories (recursed) or `-` for stdin.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,

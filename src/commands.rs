@@ -14,6 +14,7 @@ use tfdrift::catalog::Catalog;
 use tfdrift::config::{Profile, load_profile};
 use tfdrift::pipeline::EngineOptions;
 use tfdrift::state::{StateIndex, load_states};
+use tfdrift::store::{SqliteStore, Store, StoreSettings};
 
 use crate::cli::{Cli, Command, ProfileArgs, StateCommand};
 use tfdrift::rules::RuleSet;
@@ -103,6 +104,7 @@ pub fn setup(
         engine: EngineOptions {
             default_severity: severity,
             terraform_principals: profile.terraform_principals.clone(),
+            enrich: profile.enrich.clone(),
         },
         profile,
     })
@@ -149,4 +151,14 @@ pub fn load_rules(specs: &[String]) -> anyhow::Result<(Vec<std::path::PathBuf>, 
         return Ok((Vec::new(), set));
     }
     Ok((disk, set))
+}
+
+/// Opens the store a profile names (default: the user's data directory).
+pub fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn Store>> {
+    let path = settings.resolved_path().context(
+        "no data directory: set HOME or XDG_DATA_HOME, or `store: {path: …}` in the profile",
+    )?;
+    let store = SqliteStore::open(&path)?;
+    tracing::info!(path = %path.display(), "Store opened");
+    Ok(Arc::new(store))
 }

@@ -108,6 +108,12 @@ pub struct Profile {
     /// Identities (globs over ARN, principal id, email) whose changes are Terraform's own.
     #[serde(default)]
     pub terraform_principals: Vec<String>,
+    /// Where history, acknowledgements and the outbox live, and for how long.
+    #[serde(default)]
+    pub store: Option<crate::store::StoreSettings>,
+    /// Enrichment settings: which tag keys name the owner, team, environment, cost centre.
+    #[serde(default)]
+    pub enrich: crate::enrich::EnrichSettings,
 }
 
 impl Profile {

@@ -52,6 +52,10 @@ pub struct Actor {
     pub source_ip: Option<String>,
     /// Whether the session was authenticated with MFA, when the log says so.
     pub mfa: Option<bool>,
+    /// GCP impersonation chain (`serviceAccountDelegationInfo`), original caller first. The
+    /// first entry is also in `session_issuer`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegation: Vec<String>,
 }
 
 /// One API call, normalised. Cheap to clone is not a goal: it moves through the pipeline.

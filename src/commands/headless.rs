@@ -32,6 +32,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     if let Some(ms) = args.replay_interval_ms {
         replay.interval_ms = ms;
     }
+    let settings = setup.profile.store.clone().unwrap_or_default();
+    let store = super::open_store(&settings)?;
     let cfg = PipelineConfig {
         rules: setup.rules.clone(),
         rule_paths: setup.rule_paths.clone(),
@@ -39,6 +41,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         inputs: setup.profile.inputs.clone(),
         replay,
         once: args.once,
+        store: Some(store),
+        retention: Some(settings.retention()),
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {

@@ -13,6 +13,15 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut engine = Engine::new(setup.catalog, setup.state, &setup.engine)
         .context("invalid terraform_principals glob in the profile")?;
     engine.set_rules(setup.rules);
+    if let Some(path) = &args.store {
+        // Opt-in: a replay records into a store only when asked, so re-running a replay never
+        // meets its own earlier events as duplicates by surprise.
+        let settings = tfdrift::store::StoreSettings {
+            path: Some(path.display().to_string()),
+            retention_days: None,
+        };
+        engine = engine.with_store(super::open_store(&settings)?);
+    }
     let mut stats = Stats::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

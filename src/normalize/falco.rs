@@ -128,6 +128,7 @@ fn cloudtrail(
         user_agent: field(f, "ct.useragent"),
         source_ip: field(f, "ct.srcip"),
         mfa: None,
+        delegation: Vec::new(),
     };
     if ev.error_code.is_none() && ev.read_only != Some(true) {
         ev.request = json_field(f, "ct.request");

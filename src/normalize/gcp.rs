@@ -109,24 +109,31 @@ pub fn to_event(
         }
         .to_string()
     });
-    let delegation = pp
+    let delegation: Vec<String> = pp
         .pointer("/authenticationInfo/serviceAccountDelegationInfo")
         .and_then(Value::as_array)
-        .and_then(|a| a.first())
-        .and_then(|d| {
-            s(d, "/firstPartyPrincipal/principalEmail").or_else(|| s(d, "/principalSubject"))
-        });
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| {
+                    s(d, "/firstPartyPrincipal/principalEmail")
+                        .or_else(|| s(d, "/thirdPartyPrincipal/thirdPartyClaims/email"))
+                        .or_else(|| s(d, "/principalSubject"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     ev.actor = Actor {
         identity_type,
         principal: s(pp, "/authenticationInfo/principalSubject").or_else(|| email.clone()),
         arn: None,
         email,
         session: None,
-        session_issuer: delegation,
+        session_issuer: delegation.first().cloned(),
         invoked_by: None,
         user_agent: s(pp, "/requestMetadata/callerSuppliedUserAgent"),
         source_ip: s(pp, "/requestMetadata/callerIp"),
         mfa: None,
+        delegation,
     };
     let status_code = pp
         .pointer("/status/code")

@@ -148,5 +148,6 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
         rules: Vec::new(),
         remediation: Vec::new(),
         runbook: None,
+        enrichment: crate::alert::Enrichment::default(),
     }
 }

@@ -12,10 +12,12 @@ use super::stats::Stats;
 use crate::alert::{Alert, Severity};
 use crate::catalog::{Catalog, Lookup};
 use crate::detect::{Detection, detect};
+use crate::enrich::{DriftContext, EnrichSettings, Enricher};
 use crate::event::CloudEvent;
 use crate::map::map_event;
 use crate::rules::{EvalContext, RuleSet, Verdict};
 use crate::state::StateIndex;
+use crate::store::{OutboxItem, Store};
 
 /// How many event ids (and GCP operation ids) to remember for dedupe. Redeliveries arrive
 /// within minutes, so a bounded window is enough and keeps memory flat.
@@ -70,6 +72,8 @@ pub struct EngineOptions {
     pub default_severity: Severity,
     /// Globs over ARN, principal id or email of identities whose changes are Terraform's.
     pub terraform_principals: Vec<String>,
+    /// Enrichment settings (tag keys).
+    pub enrich: EnrichSettings,
 }
 
 /// What the engine tells its driver besides alerts.
@@ -77,6 +81,13 @@ pub struct EngineOptions {
 pub struct Signals {
     /// A Terraform-originated change touched state-managed infrastructure: refresh state now.
     pub refresh_state: bool,
+}
+
+/// Decides which notifications an alert produces; they are enqueued in the same transaction
+/// that records the alert, so a crash can lose neither one without the other.
+pub trait OutboxRouter: Send + Sync {
+    /// Outbox items (channel + rendered payload) for one alert; empty for none.
+    fn route(&self, alert: &Alert) -> Vec<OutboxItem>;
 }
 
 /// The pipeline core.
@@ -88,6 +99,12 @@ pub struct Engine {
     terraform_principals: GlobSet,
     seen: SeenSet,
     operations: SeenSet,
+    /// Durable dedupe, alert log and history; `None` for replay and tests.
+    store: Option<Arc<dyn Store>>,
+    /// Notifications to enqueue with each alert.
+    router: Option<Arc<dyn OutboxRouter>>,
+    /// Identity, tags, history, blast radius, remediation; holds the state's dependency graph.
+    enricher: Enricher,
 }
 
 impl Engine {
@@ -101,7 +118,9 @@ impl Engine {
         for p in &opts.terraform_principals {
             b.add(Glob::new(p)?);
         }
+        let enricher = Enricher::new(&state, opts.enrich.clone());
         Ok(Engine {
+            enricher,
             catalog,
             state,
             rules: Arc::new(RuleSet::empty()),
@@ -109,17 +128,99 @@ impl Engine {
             terraform_principals: b.build()?,
             seen: SeenSet::new(DEDUPE_WINDOW),
             operations: SeenSet::new(DEDUPE_WINDOW),
+            store: None,
+            router: None,
         })
+    }
+
+    /// Records processed events, alerts and history in `store` before returning alerts, and
+    /// consults it for dedupe, so a redelivered event never alerts twice, across restarts.
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.enricher.set_store(Some(store.clone()));
+        self.store = Some(store);
+        self
+    }
+
+    /// Enqueues notifications for each alert in the alert's own transaction (needs a store).
+    #[must_use]
+    pub fn with_outbox_router(mut self, router: Arc<dyn OutboxRouter>) -> Self {
+        self.router = Some(router);
+        self
+    }
+
+    /// The store, when one is attached.
+    #[must_use]
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.store.as_ref()
+    }
+
+    /// Whether the store already processed this event, or its GCP operation. A store error is
+    /// counted and treated as "not seen": better a duplicate alert than a lost one.
+    fn seen_in_store(&self, ev: &CloudEvent, stats: &mut Stats) -> StoreSeen {
+        let Some(store) = &self.store else {
+            return StoreSeen::No;
+        };
+        let mut check = |key: &str| match store.is_seen(key) {
+            Ok(seen) => seen,
+            Err(e) => {
+                stats.store_errors += 1;
+                tracing::error!(error = %e, "Store dedupe lookup failed; processing the event");
+                false
+            }
+        };
+        if check(&ev.id) {
+            StoreSeen::Event
+        } else if ev
+            .operation
+            .as_ref()
+            .is_some_and(|op| check(&operation_key(&op.id)))
+        {
+            StoreSeen::Operation
+        } else {
+            StoreSeen::No
+        }
+    }
+
+    /// Records the alerts durably. Returns false when another writer already recorded this
+    /// event (the alerts must then be dropped).
+    fn record(&self, ev: &CloudEvent, alerts: &[Alert], stats: &mut Stats) -> bool {
+        let Some(store) = &self.store else {
+            return true;
+        };
+        let op_key = ev.operation.as_ref().map(|op| operation_key(&op.id));
+        let mut keys = vec![ev.id.as_str()];
+        keys.extend(op_key.as_deref());
+        let outbox: Vec<OutboxItem> = self
+            .router
+            .as_ref()
+            .map(|r| alerts.iter().flat_map(|a| r.route(a)).collect())
+            .unwrap_or_default();
+        match store.record_alerts(&keys, ev.time, alerts, &outbox) {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                stats.store_errors += 1;
+                tracing::error!(event_id = %ev.id, error = %e, "Recording alerts failed; delivering them unrecorded");
+                true
+            }
+        }
     }
 
     /// Swaps in a refreshed state index (the old one stays valid for whoever holds it).
     pub fn set_state(&mut self, state: Arc<StateIndex>) {
+        self.enricher.set_state(&state);
         self.state = state;
     }
 
     /// Swaps in a rule set (hot reload: the next event uses it).
     pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
         self.rules = rules;
+    }
+
+    /// The enricher (and through it the state's dependency graph).
+    #[must_use]
+    pub fn enricher(&self) -> &Enricher {
+        &self.enricher
     }
 
     /// The current state index.
@@ -209,6 +310,17 @@ impl Engine {
                 .or_default() += 1;
             return Vec::new();
         }
+        match self.seen_in_store(ev, stats) {
+            StoreSeen::Event => {
+                stats.duplicates += 1;
+                return Vec::new();
+            }
+            StoreSeen::Operation => {
+                stats.operation_continuations += 1;
+                return Vec::new();
+            }
+            StoreSeen::No => {}
+        }
         stats.mapped += 1;
         let mut alerts = Vec::new();
         for touch in &touches {
@@ -238,15 +350,47 @@ impl Engine {
                             continue;
                         }
                     }
-                    stats.alerts += 1;
-                    *stats
-                        .alerts_by_kind
-                        .entry(alert.kind.as_str().to_string())
-                        .or_default() += 1;
+                    self.enricher.enrich(
+                        &mut alert,
+                        &DriftContext {
+                            event: ev,
+                            resource: drift.resource,
+                            change: drift.change.kind,
+                        },
+                    );
                     alerts.push(alert);
                 }
             }
         }
+        if !alerts.is_empty() && !self.record(ev, &alerts, stats) {
+            // Another instance (or an earlier delivery) recorded this event meanwhile.
+            stats.mapped -= 1;
+            stats.duplicates += 1;
+            return Vec::new();
+        }
+        for alert in &alerts {
+            stats.alerts += 1;
+            *stats
+                .alerts_by_kind
+                .entry(alert.kind.as_str().to_string())
+                .or_default() += 1;
+        }
         alerts
     }
+}
+
+/// What the store knows about an event.
+enum StoreSeen {
+    /// Nothing (or there is no store).
+    No,
+    /// The event id was processed.
+    Event,
+    /// Another entry of its GCP operation was processed.
+    Operation,
+}
+
+/// The dedupe key of a GCP long-running operation.
+#[must_use]
+pub fn operation_key(id: &str) -> String {
+    format!("op:{id}")
 }

@@ -23,9 +23,13 @@ use crate::input::{Document, expand_inputs, read_input, split_documents};
 use crate::normalize::{Normalized, normalize_document};
 use crate::rules::{RuleSet, RuleWatcher};
 use crate::state::StateIndex;
+use crate::store::Store;
 
 /// Capacity of the source → engine and engine → consumer channels.
 const CHANNEL_CAPACITY: usize = 1024;
+
+/// How often the store is pruned of rows older than the retention.
+const PRUNE_EVERY: Duration = Duration::from_hours(1);
 
 /// What a source hands the engine.
 #[derive(Debug)]
@@ -59,6 +63,11 @@ pub struct PipelineConfig {
     /// Rule files on disk, watched: a valid change is swapped in for the next event, an invalid
     /// one keeps the old rules and is logged.
     pub rule_paths: Vec<std::path::PathBuf>,
+    /// Durable dedupe, alert log, history and outbox. Alerts are recorded before they reach
+    /// the alert channel.
+    pub store: Option<Arc<dyn Store>>,
+    /// How long the store keeps rows (pruned hourly in the background); `None` = forever.
+    pub retention: Option<chrono::Duration>,
 }
 
 /// The front end's view of a running pipeline.
@@ -109,6 +118,9 @@ pub fn spawn(
             }
         }
     };
+    if let Some(store) = &cfg.store {
+        engine = engine.with_store(store.clone());
+    }
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let (event_tx, mut event_rx) = mpsc::channel::<SourceItem>(CHANNEL_CAPACITY);
@@ -127,11 +139,16 @@ pub fn spawn(
         });
     }
 
-    tasks.spawn(async move {
+    // The engine is synchronous and, with a store, waits for an fsync per alerting event: it
+    // runs on a blocking thread so it never stalls the async workers.
+    let engine_done = CancellationToken::new();
+    let done = engine_done.clone();
+    tasks.spawn_blocking(move || {
+        let _done = done.drop_guard();
         let mut stats = Stats::default();
         let mut signals = Signals::default();
         let mut reloads_seen = 0u64;
-        while let Some(item) = event_rx.recv().await {
+        while let Some(item) = event_rx.blocking_recv() {
             if let Some(w) = &watcher {
                 let (reloads, _) = w.counters();
                 if reloads != reloads_seen {
@@ -142,7 +159,7 @@ pub fn spawn(
             match item {
                 SourceItem::Event(ev) => {
                     for alert in engine.process(&ev, &mut stats, &mut signals) {
-                        if alert_tx.send(alert).await.is_err() {
+                        if alert_tx.blocking_send(alert).is_err() {
                             // The consumer is gone: keep counting, nobody reads alerts.
                             tracing::debug!("alert consumer closed");
                         }
@@ -158,12 +175,34 @@ pub fn spawn(
         stats_tx.send_replace(stats);
     });
 
+    if let (Some(store), Some(retention)) = (cfg.store.clone(), cfg.retention) {
+        tasks.spawn(prune_loop(store, retention, engine_done));
+    }
+
     Ok(PipelineHandle {
         alerts: alert_rx,
         stats: stats_rx,
         cancel,
         tasks,
     })
+}
+
+/// Prunes the store now and then every [`PRUNE_EVERY`], until the engine stops.
+async fn prune_loop(store: Arc<dyn Store>, retention: chrono::Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let store = store.clone();
+        let cutoff = Utc::now() - retention;
+        match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
+            Ok(Ok(p)) => tracing::debug!(rows = p.rows, "Pruned the store"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "Pruning the store failed; will retry"),
+            Err(e) => tracing::warn!(error = %e, "Pruning task panicked"),
+        }
+    }
 }
 
 /// Reads one input (file, directory entry, or embedded asset) into (name, bytes) pairs.

@@ -70,6 +70,8 @@ pub struct Stats {
     pub alerts: u64,
     /// … by kind.
     pub alerts_by_kind: BTreeMap<String, u64>,
+    /// Store reads or writes that failed (alerts were still delivered, but not recorded).
+    pub store_errors: u64,
     /// State files that failed to load (file → reason).
     pub state_errors: BTreeMap<String, String>,
 }
@@ -129,6 +131,7 @@ impl Stats {
         add(&mut self.ignored, &other.ignored);
         self.alerts += other.alerts;
         add(&mut self.alerts_by_kind, &other.alerts_by_kind);
+        self.store_errors += other.store_errors;
         self.state_errors.extend(
             other
                 .state_errors
@@ -178,6 +181,13 @@ impl Stats {
                 .map(|(k, v)| format!("{k} ×{v}"))
                 .collect();
             let _ = write!(s, "\ntop unsupported: {}", names.join(", "));
+        }
+        if self.store_errors > 0 {
+            let _ = write!(
+                s,
+                "\nstore errors: {} (alerts were delivered but not recorded; see the log)",
+                self.store_errors
+            );
         }
         for (file, err) in &self.state_errors {
             let _ = write!(s, "\nstate not loaded: {file}: {err}");

@@ -1,0 +1,429 @@
+//! The store: what tfdrift remembers across restarts — events already processed (dedupe), the
+//! alert log, acknowledgements and snoozes, per-resource change history (for enrichment) and the
+//! notification outbox.
+//!
+//! [`Store`] is the seam: the embedded [`SqliteStore`] implements it today, a shared server
+//! database can implement it later so several instances share history and dedupe. The trait is
+//! synchronous (SQLite is); async callers use `tokio::task::spawn_blocking` or run the engine on
+//! a blocking thread, as the runtime does.
+//!
+//! Durability contract: when a write method returns `Ok`, the rows are on disk (WAL with
+//! `synchronous=FULL`: the commit is fsynced) and survive `kill -9`, a crash or a power loss.
+
+pub mod schema;
+pub mod sqlite;
+mod sqlite_outbox;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{ActorRef, Alert, ResourceRef};
+
+pub use sqlite::SqliteStore;
+
+/// Default retention of events, alerts, history and finished outbox items.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+
+/// Store errors. Each names the database file and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory for the database cannot be created.
+    #[error(
+        "cannot create the directory for the tfdrift database '{path}': {source} (create it, or set `store: {{path: …}}` in the profile)"
+    )]
+    Dir {
+        /// Database path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The database cannot be opened or set up.
+    #[error(
+        "cannot open the tfdrift database '{path}': {source} (check that the file and its directory are writable and the disk is not full, or set `store: {{path: …}}` in the profile)"
+    )]
+    Open {
+        /// Database path.
+        path: String,
+        /// Cause.
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer tfdrift.
+    #[error(
+        "the tfdrift database '{path}' has schema version {found}, newer than this tfdrift knows ({known}): upgrade tfdrift, or point `store.path` at another file"
+    )]
+    TooNew {
+        /// Database path.
+        path: String,
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// A query or write failed.
+    #[error(
+        "tfdrift database '{path}': {op} failed: {source} (check disk space and permissions; if the file is corrupt, move it aside and tfdrift starts a fresh one)"
+    )]
+    Sql {
+        /// Database path.
+        path: String,
+        /// What was being done.
+        op: &'static str,
+        /// Cause.
+        source: rusqlite::Error,
+    },
+    /// A stored alert no longer parses (written by an incompatible build).
+    #[error("tfdrift database '{path}': stored alert '{id}' does not parse: {source}")]
+    Corrupt {
+        /// Database path.
+        path: String,
+        /// Alert id.
+        id: String,
+        /// Cause.
+        source: serde_json::Error,
+    },
+}
+
+/// `store:` in a profile.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Database file; `:memory:` for a throwaway store. Default: the user's data directory.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Days to keep events, alerts, history and finished outbox items (default 30).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+impl StoreSettings {
+    /// The configured retention, or the default.
+    #[must_use]
+    pub fn retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(
+            self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
+        ))
+    }
+
+    /// The database path: the configured one, or [`default_path`].
+    #[must_use]
+    pub fn resolved_path(&self) -> Option<PathBuf> {
+        self.path.as_ref().map(PathBuf::from).or_else(default_path)
+    }
+}
+
+/// `$XDG_DATA_HOME/tfdrift/tfdrift.db`, else `~/.local/share/tfdrift/tfdrift.db`.
+#[must_use]
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share"))
+        })?;
+    Some(base.join("tfdrift").join("tfdrift.db"))
+}
+
+/// Opens (creating if needed) the SQLite store at `path`.
+pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+    SqliteStore::open(path)
+}
+
+/// The key history rows are filed under: `type:id` (stable across renames of the address).
+#[must_use]
+pub fn resource_key(r: &ResourceRef) -> String {
+    format!("{}:{}", r.rtype, r.id)
+}
+
+/// The identity history is grouped by: the caller ARN (which for assumed roles includes the
+/// session, i.e. the person), else the email, else the principal id.
+#[must_use]
+pub fn actor_key(a: &ActorRef) -> Option<String> {
+    a.arn
+        .clone()
+        .or_else(|| a.email.clone())
+        .or_else(|| a.principal.clone())
+}
+
+/// What stays the same when the same drift recurs: kind, type and id. Snoozes and acks by
+/// fingerprint silence every later alert with it.
+#[must_use]
+pub fn fingerprint(a: &Alert) -> String {
+    format!("{}:{}:{}", a.kind.as_str(), a.resource.rtype, a.resource.id)
+}
+
+/// A notification to enqueue in the same transaction as its alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// Channel name from the profile (`slack-oncall`, `pagerduty`).
+    pub channel: String,
+    /// The alert it notifies about.
+    pub alert_id: String,
+    /// The rendered payload the channel sends (so retries send the same bytes).
+    pub payload: String,
+}
+
+/// Delivery status of an outbox item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxStatus {
+    /// Waiting for `next_attempt_at`.
+    Pending,
+    /// Claimed by a worker until `next_attempt_at` (a lease: if the worker dies it becomes due
+    /// again).
+    Sending,
+    /// Sent.
+    Delivered,
+    /// Gave up; `retry_failed` puts it back.
+    Failed,
+}
+
+impl OutboxStatus {
+    /// The value stored in the `status` column.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Sending => "sending",
+            OutboxStatus::Delivered => "delivered",
+            OutboxStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored status.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => OutboxStatus::Pending,
+            "sending" => OutboxStatus::Sending,
+            "delivered" => OutboxStatus::Delivered,
+            "failed" => OutboxStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// An outbox row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxEntry {
+    /// Row id: what `outbox_delivered` and friends take.
+    pub id: i64,
+    /// Channel name.
+    pub channel: String,
+    /// Alert id.
+    pub alert_id: String,
+    /// Payload to send.
+    pub payload: String,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// When it is due (or, while `sending`, when the claim expires).
+    pub next_attempt_at: DateTime<Utc>,
+    /// Delivery attempts so far (claims).
+    pub attempts: u32,
+    /// Status.
+    pub status: OutboxStatus,
+    /// Last delivery error.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// What an acknowledgement or snooze applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// One alert.
+    Alert(String),
+    /// Every alert with this [`fingerprint`].
+    Fingerprint(String),
+}
+
+/// An acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ack {
+    /// Row id.
+    pub id: i64,
+    /// What it acknowledges.
+    pub target: Target,
+    /// Who acknowledged.
+    pub who: String,
+    /// Free text.
+    pub note: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A snooze: alerts for the target are muted until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snooze {
+    /// Row id.
+    pub id: i64,
+    /// What it mutes.
+    pub target: Target,
+    /// Who snoozed.
+    pub who: String,
+    /// Muted until.
+    pub until: DateTime<Utc>,
+    /// Free text.
+    pub note: Option<String>,
+    /// When it was set.
+    pub at: DateTime<Utc>,
+}
+
+/// One earlier change to a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When the change happened.
+    pub time: DateTime<Utc>,
+    /// [`resource_key`].
+    pub resource_key: String,
+    /// Terraform address at the time, when managed.
+    pub address: Option<String>,
+    /// [`actor_key`] of who made it.
+    pub actor: Option<String>,
+    /// Alert kind (`attribute_drift` …).
+    pub kind: String,
+    /// Event name (`AuthorizeSecurityGroupIngress`).
+    pub event_name: String,
+    /// Event id.
+    pub event_id: String,
+    /// The alert it raised.
+    pub alert_id: String,
+}
+
+impl HistoryEntry {
+    /// The history row an alert writes.
+    #[must_use]
+    pub fn from_alert(a: &Alert) -> Self {
+        HistoryEntry {
+            time: a.time,
+            resource_key: resource_key(&a.resource),
+            address: a.resource.address.clone(),
+            actor: actor_key(&a.actor),
+            kind: a.kind.as_str().to_string(),
+            event_name: a.event.name.clone(),
+            event_id: a.event.id.clone(),
+            alert_id: a.id.clone(),
+        }
+    }
+}
+
+/// What pruning removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    /// Rows removed across all tables.
+    pub rows: usize,
+}
+
+impl std::fmt::Debug for dyn Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn Store")
+    }
+}
+
+/// The store seam. Every write is durable when it returns `Ok`.
+pub trait Store: Send + Sync {
+    /// Whether this event id (or GCP operation key) was already processed to completion.
+    fn is_seen(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Marks an event processed (no alerts). Returns false when it already was.
+    fn record_event(&self, key: &str, time: Option<DateTime<Utc>>) -> Result<bool, StoreError>;
+
+    /// In one transaction: marks every key in `seen` processed, inserts the alerts with their
+    /// history rows, and enqueues `outbox`. Returns false — and writes nothing — when the first
+    /// key was already processed (another instance or a redelivery won the race), so an event
+    /// never alerts twice. Alerts already stored (same id) are left as they are.
+    fn record_alerts(
+        &self,
+        seen: &[&str],
+        time: Option<DateTime<Utc>>,
+        alerts: &[Alert],
+        outbox: &[OutboxItem],
+    ) -> Result<bool, StoreError>;
+
+    /// A stored alert.
+    fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError>;
+
+    /// Alerts since `since`, newest first, at most `limit`.
+    fn recent_alerts(&self, since: DateTime<Utc>, limit: usize) -> Result<Vec<Alert>, StoreError>;
+
+    /// Changes to `resource_key` at or after `since`, oldest first.
+    fn history(
+        &self,
+        resource_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// Changes by `actor` at or after `since`, newest first, at most `limit`.
+    fn actor_recent(
+        &self,
+        actor: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// Records an acknowledgement; returns its row id.
+    fn ack(
+        &self,
+        target: &Target,
+        who: &str,
+        note: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
+    /// Acknowledgements that apply to `alert` (by id or fingerprint).
+    fn acks_for(&self, alert: &Alert) -> Result<Vec<Ack>, StoreError>;
+
+    /// Records a snooze; returns its row id.
+    fn snooze(
+        &self,
+        target: &Target,
+        who: &str,
+        until: DateTime<Utc>,
+        note: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+
+    /// The snooze muting `alert` at `now`, if any (the one lasting longest).
+    fn snoozed(&self, alert: &Alert, now: DateTime<Utc>) -> Result<Option<Snooze>, StoreError>;
+
+    /// Enqueues notifications outside an alert insert (re-sends, tests).
+    fn outbox_enqueue(&self, items: &[OutboxItem], now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` due items (pending, or sending with an expired lease): marks them
+    /// `sending` with a lease until `now + lease`, counts the attempt, and returns them.
+    fn outbox_claim(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Marks an item delivered.
+    fn outbox_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Puts an item back to `pending`, due at `at`, remembering the error.
+    fn outbox_retry_at(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
+
+    /// Gives up on an item.
+    fn outbox_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
+
+    /// Items with `status`, oldest first, at most `limit`.
+    fn outbox_list(
+        &self,
+        status: OutboxStatus,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Puts failed items (of one channel, or all) back to pending, due `now`, attempts reset.
+    fn outbox_retry_failed(
+        &self,
+        channel: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// Deletes everything older than `older_than`: processed-event marks, alerts (with their
+    /// acks), history, delivered/failed outbox items, expired snoozes.
+    fn prune(&self, older_than: DateTime<Utc>) -> Result<Pruned, StoreError>;
+}

@@ -1,0 +1,129 @@
+//! Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+//!
+//! Append new migrations, never edit old ones: a database written by an older tfdrift is
+//! upgraded in place, one written by a newer one is refused (see `StoreError::TooNew`). Times
+//! are INTEGER milliseconds since the Unix epoch (UTC) so range scans stay index-only.
+
+use rusqlite::Connection;
+
+/// Ordered migrations; the database's `user_version` is the number already applied.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r"
+CREATE TABLE events_seen (
+    key        TEXT PRIMARY KEY,         -- event id, or 'op:' + GCP operation id
+    event_time INTEGER,
+    seen_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX events_seen_at ON events_seen (seen_at);
+
+CREATE TABLE alerts (
+    id               TEXT PRIMARY KEY,
+    time             INTEGER NOT NULL,
+    kind             TEXT NOT NULL,
+    severity         TEXT NOT NULL,
+    provider         TEXT NOT NULL,
+    resource_type    TEXT NOT NULL,
+    resource_id      TEXT NOT NULL,
+    resource_address TEXT,
+    fingerprint      TEXT NOT NULL,
+    actor_principal  TEXT,
+    actor_arn        TEXT,
+    actor_email      TEXT,
+    event_id         TEXT NOT NULL,
+    event_name       TEXT NOT NULL,
+    recorded_at      INTEGER NOT NULL,
+    json             TEXT NOT NULL
+);
+CREATE INDEX alerts_time ON alerts (time);
+CREATE INDEX alerts_resource ON alerts (resource_type, resource_id, time);
+CREATE INDEX alerts_address ON alerts (resource_address);
+CREATE INDEX alerts_fingerprint ON alerts (fingerprint);
+CREATE INDEX alerts_actor_principal ON alerts (actor_principal);
+CREATE INDEX alerts_actor_arn ON alerts (actor_arn);
+CREATE INDEX alerts_actor_email ON alerts (actor_email);
+
+CREATE TABLE acks (
+    id          INTEGER PRIMARY KEY,
+    alert_id    TEXT,
+    fingerprint TEXT,
+    who         TEXT NOT NULL,
+    note        TEXT,
+    at          INTEGER NOT NULL,
+    CHECK ((alert_id IS NULL) <> (fingerprint IS NULL))
+);
+CREATE INDEX acks_alert ON acks (alert_id);
+CREATE INDEX acks_fingerprint ON acks (fingerprint);
+
+CREATE TABLE snoozes (
+    id          INTEGER PRIMARY KEY,
+    alert_id    TEXT,
+    fingerprint TEXT,
+    who         TEXT NOT NULL,
+    until       INTEGER NOT NULL,
+    note        TEXT,
+    at          INTEGER NOT NULL,
+    CHECK ((alert_id IS NULL) <> (fingerprint IS NULL))
+);
+CREATE INDEX snoozes_alert ON snoozes (alert_id, until);
+CREATE INDEX snoozes_fingerprint ON snoozes (fingerprint, until);
+
+CREATE TABLE history (
+    id           INTEGER PRIMARY KEY,
+    resource_key TEXT NOT NULL,
+    time         INTEGER NOT NULL,
+    address      TEXT,
+    actor        TEXT,
+    kind         TEXT NOT NULL,
+    event_name   TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    alert_id     TEXT NOT NULL
+);
+CREATE INDEX history_resource ON history (resource_key, time);
+CREATE INDEX history_actor ON history (actor, time);
+CREATE INDEX history_time ON history (time);
+
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    channel         TEXT NOT NULL,
+    alert_id        TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sending', 'delivered', 'failed')),
+    last_error      TEXT,
+    delivered_at    INTEGER
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_alert ON outbox (alert_id);
+",
+];
+
+/// The newest schema version this build knows.
+#[must_use]
+pub fn latest() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// Reads `user_version`.
+pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Applies every migration after `from`, each in its own transaction together with the version
+/// bump, so a crash mid-upgrade leaves a database at a well-defined version.
+pub fn migrate(conn: &mut Connection, from: i64) -> rusqlite::Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let v = i64::try_from(i).unwrap_or(i64::MAX) + 1;
+        if v <= from {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", v)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

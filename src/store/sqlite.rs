@@ -1,0 +1,515 @@
+//! [`SqliteStore`]: the embedded store, one SQLite file in WAL mode.
+//!
+//! Why `synchronous=FULL`: in WAL mode `NORMAL` already survives `kill -9` (a commit is in the
+//! OS page cache when it returns), but may lose the last commits on power loss or a kernel
+//! crash. "Reported as written" must hold for those too, so every commit fsyncs the WAL. Writes
+//! are rare (one transaction per event that raised alerts, plus acks), so the cost is an fsync
+//! per alerting event, not per event read.
+//!
+//! One connection behind a mutex: SQLite serialises writers anyway, and the hot reads
+//! (history, seen) are index lookups of a few microseconds.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::schema;
+use super::{
+    Ack, HistoryEntry, OutboxEntry, OutboxItem, OutboxStatus, Pruned, Snooze, Store, StoreError,
+    Target, fingerprint,
+};
+use crate::alert::Alert;
+
+/// How long a writer waits for another process's lock before reporting "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The embedded SQLite store.
+pub struct SqliteStore {
+    /// Shown in every error so the user knows which file to look at.
+    path: String,
+    conn: Mutex<Connection>,
+}
+
+/// Milliseconds since the epoch: the stored time format.
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// Back from stored milliseconds (out-of-range values clamp to the epoch).
+pub(super) fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+impl SqliteStore {
+    /// Opens or creates the database at `path` (`:memory:` for a private in-memory one),
+    /// creating its directory and applying migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let display = path.display().to_string();
+        let memory = display == ":memory:";
+        if !memory
+            && let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: display.clone(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: display.clone(),
+            source,
+        };
+        let mut conn = if memory {
+            Connection::open_in_memory()
+        } else {
+            Connection::open(path)
+        }
+        .map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        if !memory {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(open_err)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                tracing::warn!(path = %path.display(), mode = %mode, "SQLite refused WAL mode; continuing with the rollback journal");
+            }
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        let found = schema::version(&conn).map_err(open_err)?;
+        let known = schema::latest();
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: display,
+                found,
+                known,
+            });
+        }
+        schema::migrate(&mut conn, found).map_err(open_err)?;
+        Ok(SqliteStore {
+            path: display,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database path as given.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves no half transaction behind (SQLite rolls back
+        // on drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn err(&self, op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+        let path = self.path.clone();
+        move |source| StoreError::Sql { path, op, source }
+    }
+
+    /// `PRAGMA integrity_check` result (`ok` when healthy); for tests and `doctor`-style checks.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(self.err("integrity check"))
+    }
+
+    /// Inserts history rows directly (bulk imports, benchmarks); one transaction.
+    pub fn insert_history(&self, rows: &[HistoryEntry]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.err("begin"))?;
+        {
+            let mut st = tx
+                .prepare_cached(INSERT_HISTORY)
+                .map_err(self.err("insert history"))?;
+            for h in rows {
+                st.execute(params![
+                    h.resource_key,
+                    ms(h.time),
+                    h.address,
+                    h.actor,
+                    h.kind,
+                    h.event_name,
+                    h.event_id,
+                    h.alert_id
+                ])
+                .map_err(self.err("insert history"))?;
+            }
+        }
+        tx.commit().map_err(self.err("commit"))
+    }
+
+    fn parse_alert(&self, id: &str, json: &str) -> Result<Alert, StoreError> {
+        serde_json::from_str(json).map_err(|source| StoreError::Corrupt {
+            path: self.path.clone(),
+            id: id.to_string(),
+            source,
+        })
+    }
+}
+
+const INSERT_HISTORY: &str = "INSERT INTO history (resource_key, time, address, actor, kind, event_name, event_id, alert_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+const INSERT_ALERT: &str = "INSERT OR IGNORE INTO alerts (id, time, kind, severity, provider, resource_type, resource_id, resource_address, fingerprint, actor_principal, actor_arn, actor_email, event_id, event_name, recorded_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+const INSERT_SEEN: &str =
+    "INSERT OR IGNORE INTO events_seen (key, event_time, seen_at) VALUES (?1, ?2, ?3)";
+
+fn history_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
+    Ok(HistoryEntry {
+        resource_key: r.get(0)?,
+        time: from_ms(r.get(1)?),
+        address: r.get(2)?,
+        actor: r.get(3)?,
+        kind: r.get(4)?,
+        event_name: r.get(5)?,
+        event_id: r.get(6)?,
+        alert_id: r.get(7)?,
+    })
+}
+
+fn target_of(alert_id: Option<String>, fp: Option<String>) -> Target {
+    match (alert_id, fp) {
+        (Some(a), _) => Target::Alert(a),
+        (None, f) => Target::Fingerprint(f.unwrap_or_default()),
+    }
+}
+
+fn target_cols(t: &Target) -> (Option<&str>, Option<&str>) {
+    match t {
+        Target::Alert(a) => (Some(a.as_str()), None),
+        Target::Fingerprint(f) => (None, Some(f.as_str())),
+    }
+}
+
+fn limit_i64(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+impl Store for SqliteStore {
+    fn is_seen(&self, key: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached("SELECT 1 FROM events_seen WHERE key = ?1")
+            .map_err(self.err("dedupe lookup"))?;
+        st.exists([key]).map_err(self.err("dedupe lookup"))
+    }
+
+    fn record_event(&self, key: &str, time: Option<DateTime<Utc>>) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let n = conn
+            .prepare_cached(INSERT_SEEN)
+            .and_then(|mut st| st.execute(params![key, time.map(ms), ms(Utc::now())]))
+            .map_err(self.err("record event"))?;
+        Ok(n == 1)
+    }
+
+    fn record_alerts(
+        &self,
+        seen: &[&str],
+        time: Option<DateTime<Utc>>,
+        alerts: &[Alert],
+        outbox: &[OutboxItem],
+    ) -> Result<bool, StoreError> {
+        let now = ms(Utc::now());
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err("begin"))?;
+        {
+            let mut st = tx
+                .prepare_cached(INSERT_SEEN)
+                .map_err(self.err("record event"))?;
+            for (i, key) in seen.iter().enumerate() {
+                let n = st
+                    .execute(params![key, time.map(ms), now])
+                    .map_err(self.err("record event"))?;
+                if i == 0 && n == 0 {
+                    // Already processed: dropping `tx` rolls back; nothing is written.
+                    return Ok(false);
+                }
+            }
+            let mut ins = tx
+                .prepare_cached(INSERT_ALERT)
+                .map_err(self.err("insert alert"))?;
+            let mut hist = tx
+                .prepare_cached(INSERT_HISTORY)
+                .map_err(self.err("insert history"))?;
+            for a in alerts {
+                let json = serde_json::to_string(a).unwrap_or_default();
+                let n = ins
+                    .execute(params![
+                        a.id,
+                        ms(a.time),
+                        a.kind.as_str(),
+                        a.severity.as_str(),
+                        a.provider,
+                        a.resource.rtype,
+                        a.resource.id,
+                        a.resource.address,
+                        fingerprint(a),
+                        a.actor.principal,
+                        a.actor.arn,
+                        a.actor.email,
+                        a.event.id,
+                        a.event.name,
+                        now,
+                        json
+                    ])
+                    .map_err(self.err("insert alert"))?;
+                if n == 1 {
+                    let h = HistoryEntry::from_alert(a);
+                    hist.execute(params![
+                        h.resource_key,
+                        ms(h.time),
+                        h.address,
+                        h.actor,
+                        h.kind,
+                        h.event_name,
+                        h.event_id,
+                        h.alert_id
+                    ])
+                    .map_err(self.err("insert history"))?;
+                }
+            }
+            super::sqlite_outbox::enqueue(&tx, outbox, now).map_err(self.err("enqueue"))?;
+        }
+        tx.commit().map_err(self.err("commit"))?;
+        Ok(true)
+    }
+
+    fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
+        let json: Option<String> = self
+            .conn()
+            .query_row("SELECT json FROM alerts WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(self.err("read alert"))?;
+        json.map(|j| self.parse_alert(id, &j)).transpose()
+    }
+
+    fn recent_alerts(&self, since: DateTime<Utc>, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let rows: Vec<(String, String)> = {
+            let conn = self.conn();
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT id, json FROM alerts WHERE time >= ?1 ORDER BY time DESC, id LIMIT ?2",
+                )
+                .map_err(self.err("read alerts"))?;
+            st.query_map(params![ms(since), limit_i64(limit)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .and_then(Iterator::collect)
+            .map_err(self.err("read alerts"))?
+        };
+        rows.iter().map(|(id, j)| self.parse_alert(id, j)).collect()
+    }
+
+    fn history(
+        &self,
+        resource_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT resource_key, time, address, actor, kind, event_name, event_id, alert_id \
+                 FROM history WHERE resource_key = ?1 AND time >= ?2 ORDER BY time, id",
+            )
+            .map_err(self.err("read history"))?;
+        st.query_map(params![resource_key, ms(since)], history_row)
+            .and_then(Iterator::collect)
+            .map_err(self.err("read history"))
+    }
+
+    fn actor_recent(
+        &self,
+        actor: &str,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT resource_key, time, address, actor, kind, event_name, event_id, alert_id \
+                 FROM history WHERE actor = ?1 AND time >= ?2 ORDER BY time DESC, id DESC LIMIT ?3",
+            )
+            .map_err(self.err("read actor history"))?;
+        st.query_map(params![actor, ms(since), limit_i64(limit)], history_row)
+            .and_then(Iterator::collect)
+            .map_err(self.err("read actor history"))
+    }
+
+    fn ack(
+        &self,
+        target: &Target,
+        who: &str,
+        note: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let (a, f) = target_cols(target);
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO acks (alert_id, fingerprint, who, note, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a, f, who, note, ms(at)],
+        )
+        .map_err(self.err("record acknowledgement"))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn acks_for(&self, alert: &Alert) -> Result<Vec<Ack>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT id, alert_id, fingerprint, who, note, at FROM acks \
+                 WHERE alert_id = ?1 OR fingerprint = ?2 ORDER BY at, id",
+            )
+            .map_err(self.err("read acknowledgements"))?;
+        st.query_map(params![alert.id, fingerprint(alert)], |r| {
+            Ok(Ack {
+                id: r.get(0)?,
+                target: target_of(r.get(1)?, r.get(2)?),
+                who: r.get(3)?,
+                note: r.get(4)?,
+                at: from_ms(r.get(5)?),
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(self.err("read acknowledgements"))
+    }
+
+    fn snooze(
+        &self,
+        target: &Target,
+        who: &str,
+        until: DateTime<Utc>,
+        note: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let (a, f) = target_cols(target);
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO snoozes (alert_id, fingerprint, who, until, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![a, f, who, ms(until), note, ms(at)],
+        )
+        .map_err(self.err("record snooze"))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn snoozed(&self, alert: &Alert, now: DateTime<Utc>) -> Result<Option<Snooze>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT id, alert_id, fingerprint, who, until, note, at FROM snoozes \
+                 WHERE (alert_id = ?1 OR fingerprint = ?2) AND until > ?3 ORDER BY until DESC LIMIT 1",
+            )
+            .map_err(self.err("read snoozes"))?;
+        st.query_row(params![alert.id, fingerprint(alert), ms(now)], |r| {
+            Ok(Snooze {
+                id: r.get(0)?,
+                target: target_of(r.get(1)?, r.get(2)?),
+                who: r.get(3)?,
+                until: from_ms(r.get(4)?),
+                note: r.get(5)?,
+                at: from_ms(r.get(6)?),
+            })
+        })
+        .optional()
+        .map_err(self.err("read snoozes"))
+    }
+
+    fn outbox_enqueue(&self, items: &[OutboxItem], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.err("begin"))?;
+        super::sqlite_outbox::enqueue(&tx, items, ms(now)).map_err(self.err("enqueue"))?;
+        tx.commit().map_err(self.err("commit"))
+    }
+
+    fn outbox_claim(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut conn = self.conn();
+        super::sqlite_outbox::claim(&mut conn, ms(now), limit_i64(limit), ms(now + lease))
+            .map_err(self.err("claim outbox items"))
+    }
+
+    fn outbox_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET status = 'delivered', delivered_at = ?2, last_error = NULL WHERE id = ?1",
+                params![id, ms(at)],
+            )
+            .map(drop)
+            .map_err(self.err("mark outbox item delivered"))
+    }
+
+    fn outbox_retry_at(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, ms(at), error],
+            )
+            .map(drop)
+            .map_err(self.err("reschedule outbox item"))
+    }
+
+    fn outbox_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?2 WHERE id = ?1",
+                params![id, error],
+            )
+            .map(drop)
+            .map_err(self.err("mark outbox item failed"))
+    }
+
+    fn outbox_list(
+        &self,
+        status: OutboxStatus,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        super::sqlite_outbox::list(&self.conn(), status, limit_i64(limit))
+            .map_err(self.err("list outbox"))
+    }
+
+    fn outbox_retry_failed(
+        &self,
+        channel: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?2, attempts = 0 \
+                 WHERE status = 'failed' AND (?1 IS NULL OR channel = ?1)",
+                params![channel, ms(now)],
+            )
+            .map_err(self.err("retry failed outbox items"))
+    }
+
+    fn prune(&self, older_than: DateTime<Utc>) -> Result<Pruned, StoreError> {
+        let cutoff = ms(older_than);
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(self.err("begin"))?;
+        let mut rows = 0;
+        for sql in [
+            "DELETE FROM events_seen WHERE seen_at < ?1",
+            "DELETE FROM acks WHERE alert_id IN (SELECT id FROM alerts WHERE time < ?1)",
+            "DELETE FROM acks WHERE fingerprint IS NOT NULL AND at < ?1",
+            "DELETE FROM alerts WHERE time < ?1",
+            "DELETE FROM history WHERE time < ?1",
+            "DELETE FROM snoozes WHERE until < ?1",
+            "DELETE FROM outbox WHERE status IN ('delivered', 'failed') AND created_at < ?1",
+        ] {
+            rows += tx.execute(sql, [cutoff]).map_err(self.err("prune"))?;
+        }
+        tx.commit().map_err(self.err("commit"))?;
+        Ok(Pruned { rows })
+    }
+}

@@ -1,0 +1,91 @@
+//! The notification outbox on SQLite: enqueue inside the alert transaction, claim with a lease,
+//! list by status.
+//!
+//! A claim is a lease, not a lock: items stay `sending` until `next_attempt_at`, after which
+//! another claim may take them again. A worker that dies mid-send therefore delays a
+//! notification by one lease, and never loses it (at-least-once delivery; channels dedupe by
+//! alert id where they can).
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use super::sqlite::from_ms;
+use super::{OutboxEntry, OutboxItem, OutboxStatus};
+
+const COLUMNS: &str = "id, channel, alert_id, payload, created_at, next_attempt_at, attempts, status, last_error, delivered_at";
+
+fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    let status: String = r.get(7)?;
+    Ok(OutboxEntry {
+        id: r.get(0)?,
+        channel: r.get(1)?,
+        alert_id: r.get(2)?,
+        payload: r.get(3)?,
+        created_at: from_ms(r.get(4)?),
+        next_attempt_at: from_ms(r.get(5)?),
+        attempts: r.get(6)?,
+        // The CHECK constraint keeps other values out.
+        status: OutboxStatus::parse(&status).unwrap_or(OutboxStatus::Pending),
+        last_error: r.get(8)?,
+        delivered_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
+    })
+}
+
+/// Inserts pending items due now.
+pub(super) fn enqueue(
+    tx: &Transaction<'_>,
+    items: &[OutboxItem],
+    now: i64,
+) -> rusqlite::Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO outbox (channel, alert_id, payload, created_at, next_attempt_at, attempts, status) \
+         VALUES (?1, ?2, ?3, ?4, ?4, 0, 'pending')",
+    )?;
+    for it in items {
+        st.execute(params![it.channel, it.alert_id, it.payload, now])?;
+    }
+    Ok(())
+}
+
+/// Claims due items: pending ones whose time has come, and sending ones whose lease expired.
+pub(super) fn claim(
+    conn: &mut Connection,
+    now: i64,
+    limit: i64,
+    lease_until: i64,
+) -> rusqlite::Result<Vec<OutboxEntry>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let ids: Vec<i64> = {
+        let mut st = tx.prepare_cached(
+            "SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?1 \
+             ORDER BY next_attempt_at, id LIMIT ?2",
+        )?;
+        st.query_map(params![now, limit], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    {
+        let mut upd = tx.prepare_cached(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
+        )?;
+        let mut get = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"))?;
+        for id in ids {
+            upd.execute(params![id, lease_until])?;
+            out.push(get.query_row([id], entry)?);
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Items with a status, oldest first.
+pub(super) fn list(
+    conn: &Connection,
+    status: OutboxStatus,
+    limit: i64,
+) -> rusqlite::Result<Vec<OutboxEntry>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE status = ?1 ORDER BY created_at, id LIMIT ?2"
+    ))?;
+    st.query_map(params![status.as_str(), limit], entry)?
+        .collect()
+}

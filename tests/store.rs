@@ -1,0 +1,364 @@
+//! The SQLite store: dedupe, alert log, history, acks and snoozes, outbox lifecycle, pruning,
+//! migrations, and the engine recording through it across a reopen.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use tfdrift::alert::Alert;
+use tfdrift::pipeline::EngineOptions;
+use tfdrift::store::{
+    OutboxItem, OutboxStatus, SqliteStore, Store, StoreError, Target, fingerprint, resource_key,
+};
+
+/// Real alerts: the embedded demo replayed without a store.
+fn demo_alerts() -> Vec<Alert> {
+    let state = tfdrift::assets::file("demo/terraform.tfstate").unwrap();
+    let events = tfdrift::assets::file("demo/events.jsonl").unwrap();
+    let mut engine = common::engine(&[("demo", state)], &EngineOptions::default());
+    let (alerts, _) = common::replay(&mut engine, "events.jsonl", events);
+    assert!(alerts.len() >= 5);
+    alerts
+}
+
+fn item(channel: &str, alert: &str) -> OutboxItem {
+    OutboxItem {
+        channel: channel.into(),
+        alert_id: alert.into(),
+        payload: format!("{{\"alert\":\"{alert}\"}}"),
+    }
+}
+
+#[test]
+fn alerts_history_and_dedupe_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/dir/tfdrift.db");
+    let alerts = demo_alerts();
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+        for a in &alerts {
+            assert!(
+                store
+                    .record_alerts(
+                        &[a.event.id.as_str()],
+                        a.event.time,
+                        std::slice::from_ref(a),
+                        &[]
+                    )
+                    .unwrap()
+            );
+        }
+        // The same event again writes nothing and says so.
+        let a = &alerts[0];
+        assert!(
+            !store
+                .record_alerts(&[a.event.id.as_str()], None, &alerts, &[])
+                .unwrap()
+        );
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    for a in &alerts {
+        assert!(store.is_seen(&a.event.id).unwrap());
+        assert_eq!(store.alert(&a.id).unwrap().as_ref(), Some(a));
+    }
+    assert!(!store.is_seen("never-seen").unwrap());
+    let a = &alerts[0];
+    let hist = store
+        .history(&resource_key(&a.resource), a.time - Duration::days(1))
+        .unwrap();
+    assert_eq!(hist.len(), 1, "the rejected duplicate added no history");
+    assert_eq!(hist[0].alert_id, a.id);
+    assert_eq!(hist[0].event_name, a.event.name);
+    let recent = store
+        .recent_alerts(Utc.timestamp_opt(0, 0).unwrap(), 1000)
+        .unwrap();
+    assert_eq!(recent.len(), alerts.len());
+    assert!(
+        recent.windows(2).all(|w| w[0].time >= w[1].time),
+        "newest first"
+    );
+}
+
+#[test]
+fn actor_recent_is_newest_first_and_limited() {
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let alerts = demo_alerts();
+    let with_arn: Vec<&Alert> = alerts.iter().filter(|a| a.actor.arn.is_some()).collect();
+    assert!(with_arn.len() >= 2);
+    let actor = with_arn[0].actor.arn.clone().unwrap();
+    let base = with_arn[0].clone();
+    for i in 0..5 {
+        let mut a = base.clone();
+        a.id = format!("tfd-actor-{i}");
+        a.time = base.time + Duration::minutes(i);
+        store
+            .record_alerts(&[&format!("ev-{i}")], None, &[a], &[])
+            .unwrap();
+    }
+    let got = store
+        .actor_recent(&actor, base.time - Duration::hours(1), 3)
+        .unwrap();
+    let ids: Vec<&str> = got.iter().map(|h| h.alert_id.as_str()).collect();
+    assert_eq!(ids, ["tfd-actor-4", "tfd-actor-3", "tfd-actor-2"]);
+    assert!(
+        store
+            .actor_recent("nobody", base.time, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn acks_and_snoozes_by_id_and_fingerprint() {
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let a = demo_alerts().remove(0);
+    let now = Utc::now();
+    assert!(store.acks_for(&a).unwrap().is_empty());
+    store
+        .ack(&Target::Alert(a.id.clone()), "alice", Some("looking"), now)
+        .unwrap();
+    store
+        .ack(&Target::Fingerprint(fingerprint(&a)), "bob", None, now)
+        .unwrap();
+    store
+        .ack(&Target::Alert("other".into()), "carol", None, now)
+        .unwrap();
+    let acks = store.acks_for(&a).unwrap();
+    let who: Vec<&str> = acks.iter().map(|k| k.who.as_str()).collect();
+    assert_eq!(who, ["alice", "bob"]);
+    assert_eq!(acks[0].note.as_deref(), Some("looking"));
+    assert_eq!(acks[1].target, Target::Fingerprint(fingerprint(&a)));
+
+    assert!(store.snoozed(&a, now).unwrap().is_none());
+    store
+        .snooze(
+            &Target::Fingerprint(fingerprint(&a)),
+            "bob",
+            now + Duration::hours(2),
+            Some("change window"),
+            now,
+        )
+        .unwrap();
+    store
+        .snooze(
+            &Target::Alert(a.id.clone()),
+            "alice",
+            now + Duration::hours(1),
+            None,
+            now,
+        )
+        .unwrap();
+    let s = store.snoozed(&a, now).unwrap().unwrap();
+    assert_eq!(s.who, "bob", "the longest snooze wins");
+    assert!(
+        store
+            .snoozed(&a, now + Duration::hours(3))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn outbox_lifecycle() {
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let alerts = demo_alerts();
+    let a = &alerts[0];
+    let t0 = Utc::now();
+    // Enqueued in the alert's own transaction.
+    store
+        .record_alerts(
+            &["ev"],
+            None,
+            std::slice::from_ref(a),
+            &[item("slack", &a.id), item("pd", &a.id)],
+        )
+        .unwrap();
+    store.outbox_enqueue(&[item("webhook", "x")], t0).unwrap();
+    let lease = Duration::seconds(30);
+    let claimed = store
+        .outbox_claim(t0 + Duration::seconds(1), 10, lease)
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert!(
+        claimed
+            .iter()
+            .all(|e| e.status == OutboxStatus::Sending && e.attempts == 1)
+    );
+    // Claimed items are not handed out again while the lease runs…
+    assert!(
+        store
+            .outbox_claim(t0 + Duration::seconds(2), 10, lease)
+            .unwrap()
+            .is_empty()
+    );
+    let by = |ch: &str| claimed.iter().find(|e| e.channel == ch).unwrap().id;
+    store.outbox_delivered(by("slack"), t0).unwrap();
+    store
+        .outbox_retry_at(by("pd"), t0 + Duration::minutes(5), "HTTP 503")
+        .unwrap();
+    store.outbox_failed(by("webhook"), "HTTP 404").unwrap();
+    // …and a retry is due only at its time.
+    assert!(
+        store
+            .outbox_claim(t0 + Duration::minutes(4), 10, lease)
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .outbox_claim(t0 + Duration::minutes(6), 10, lease)
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].channel, "pd");
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].last_error.as_deref(), Some("HTTP 503"));
+    // A worker that dies mid-send: the lease expires and the item is due again.
+    let later = store
+        .outbox_claim(t0 + Duration::minutes(7), 10, lease)
+        .unwrap();
+    assert_eq!(later.len(), 1, "expired lease is reclaimed");
+    assert_eq!(later[0].attempts, 3);
+
+    let failed = store.outbox_list(OutboxStatus::Failed, 10).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].payload, "{\"alert\":\"x\"}");
+    let delivered = store.outbox_list(OutboxStatus::Delivered, 10).unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert!(delivered[0].delivered_at.is_some());
+    assert_eq!(store.outbox_retry_failed(Some("slack"), t0).unwrap(), 0);
+    assert_eq!(store.outbox_retry_failed(None, t0).unwrap(), 1);
+    let retried = store
+        .outbox_claim(t0 + Duration::minutes(1), 10, lease)
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].channel, "webhook");
+    assert_eq!(retried[0].attempts, 1, "attempts reset on manual retry");
+}
+
+#[test]
+fn prune_removes_only_old_rows() {
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let alerts = demo_alerts();
+    let mut old = alerts[0].clone();
+    old.id = "tfd-old".into();
+    old.time = Utc::now() - Duration::days(40);
+    let mut new = alerts[1].clone();
+    new.time = Utc::now();
+    store
+        .record_alerts(&["ev-old"], None, &[old.clone()], &[])
+        .unwrap();
+    store
+        .record_alerts(&["ev-new"], None, &[new.clone()], &[])
+        .unwrap();
+    store
+        .ack(&Target::Alert(old.id.clone()), "a", None, Utc::now())
+        .unwrap();
+    let pruned = store.prune(Utc::now() - Duration::days(30)).unwrap();
+    // old alert, its history row and its ack (event marks are recent: seen_at is now).
+    assert_eq!(pruned.rows, 3);
+    assert!(store.alert("tfd-old").unwrap().is_none());
+    assert!(store.alert(&new.id).unwrap().is_some());
+    assert!(store.acks_for(&old).unwrap().is_empty());
+    assert!(
+        store.is_seen("ev-old").unwrap(),
+        "dedupe marks age by when they were seen"
+    );
+}
+
+#[test]
+fn newer_schema_is_refused_with_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = SqliteStore::open(&path).err().expect("refused");
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }));
+    assert!(err.to_string().contains("t.db"), "{err}");
+}
+
+#[test]
+fn engine_with_store_never_alerts_twice_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tfdrift.db");
+    let state = tfdrift::assets::file("demo/terraform.tfstate").unwrap();
+    let events = tfdrift::assets::file("demo/events.jsonl").unwrap();
+    let run = || {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        let mut engine =
+            common::engine(&[("demo", state)], &EngineOptions::default()).with_store(store.clone());
+        let (alerts, stats) = common::replay(&mut engine, "events.jsonl", events);
+        (alerts, stats, store)
+    };
+    let (first, stats1, store) = run();
+    assert_eq!(first.len(), 10);
+    assert_eq!(stats1.store_errors, 0);
+    for a in &first {
+        assert!(
+            store.alert(&a.id).unwrap().is_some(),
+            "recorded before returned"
+        );
+    }
+    drop(store);
+    // A restart that sees the same events (SQS redelivery, replayed backfill): silence.
+    let (second, stats2, _) = run();
+    assert!(second.is_empty(), "{second:?}");
+    assert_eq!(stats2.duplicates, 10);
+    assert_eq!(stats2.alerts, 0);
+}
+
+#[test]
+fn replay_with_store_flag_records_and_dedupes_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("replay.db");
+    let state = dir.path().join("demo.tfstate");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &state,
+        tfdrift::assets::file("demo/terraform.tfstate").unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&events, tfdrift::assets::file("demo/events.jsonl").unwrap()).unwrap();
+    let run = || {
+        let out = assert_cmd::Command::cargo_bin("tfdrift")
+            .unwrap()
+            .arg("replay")
+            .arg("--state")
+            .arg(&state)
+            .arg("--store")
+            .arg(&db)
+            .arg(&events)
+            .env("HOME", dir.path())
+            .env_remove("TFDRIFT_CONFIG")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().lines().count()
+    };
+    assert_eq!(run(), 10);
+    assert_eq!(
+        run(),
+        0,
+        "the second replay meets its events as already processed"
+    );
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(
+        store
+            .recent_alerts(Utc.timestamp_opt(0, 0).unwrap(), 100)
+            .unwrap()
+            .len(),
+        10
+    );
+    assert!(
+        !dir.path().join(".local/share/tfdrift").exists(),
+        "replay never creates the default database"
+    );
+}
