@@ -17,3 +17,5 @@ pub mod mask;
 pub mod normalize;
 pub mod pipeline;
 pub mod state;
+#[cfg(feature = "tui")]
+pub mod tui;
