@@ -7,6 +7,9 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::alert::Alert;
 
+/// Unchanged lines kept around each change; longer runs collapse to `⋯ N unchanged lines`.
+const CONTEXT: usize = 3;
+
 /// A piece of a line; `emph` marks the words that changed inside a changed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seg {
@@ -103,48 +106,71 @@ pub fn diff_texts(path: &str, old: &str, new: &str) -> AttrDiff {
     let mut rows = Vec::new();
     let mut unified = Vec::new();
     let mut changed = 0;
-    for op in diff.ops() {
-        let mut dels = Vec::new();
-        let mut inss = Vec::new();
-        let mut eqs = Vec::new();
-        for change in diff.iter_inline_changes(op) {
-            let segs: Vec<Seg> = change
-                .iter_strings_lossy()
-                .map(|(emph, s)| Seg {
-                    emph,
-                    text: s.trim_end_matches(['\n', '\r']).to_string(),
-                })
-                .filter(|s| !s.text.is_empty())
-                .collect();
-            let line = Line {
-                tag: change.tag(),
-                segs,
-            };
-            match change.tag() {
-                ChangeTag::Equal => eqs.push(line),
-                ChangeTag::Delete => dels.push(line),
-                ChangeTag::Insert => inss.push(line),
+    let total_old = old.lines().count();
+    let mut prev_end = 0;
+    let gap_line = |n: usize| Line {
+        tag: ChangeTag::Equal,
+        segs: vec![Seg {
+            emph: false,
+            text: format!("⋯ {n} unchanged line{}", if n == 1 { "" } else { "s" }),
+        }],
+    };
+    for group in diff.grouped_ops(CONTEXT) {
+        let start = group.first().map_or(prev_end, |op| op.old_range().start);
+        if start > prev_end {
+            let g = gap_line(start - prev_end);
+            unified.push(g.clone());
+            rows.push(Row { left: Some(g.clone()), right: Some(g) });
+        }
+        prev_end = group.last().map_or(start, |op| op.old_range().end);
+        for op in &group {
+            let mut dels = Vec::new();
+            let mut inss = Vec::new();
+            let mut eqs = Vec::new();
+            for change in diff.iter_inline_changes(op) {
+                let segs: Vec<Seg> = change
+                    .iter_strings_lossy()
+                    .map(|(emph, s)| Seg {
+                        emph,
+                        text: s.trim_end_matches(['\n', '\r']).to_string(),
+                    })
+                    .filter(|s| !s.text.is_empty())
+                    .collect();
+                let line = Line {
+                    tag: change.tag(),
+                    segs,
+                };
+                match change.tag() {
+                    ChangeTag::Equal => eqs.push(line),
+                    ChangeTag::Delete => dels.push(line),
+                    ChangeTag::Insert => inss.push(line),
+                }
+            }
+            for l in eqs {
+                unified.push(l.clone());
+                rows.push(Row {
+                    left: Some(l.clone()),
+                    right: Some(l),
+                });
+            }
+            changed += dels.len().max(inss.len());
+            unified.extend(dels.iter().cloned());
+            unified.extend(inss.iter().cloned());
+            let n = dels.len().max(inss.len());
+            let mut d = dels.into_iter();
+            let mut i = inss.into_iter();
+            for _ in 0..n {
+                rows.push(Row {
+                    left: d.next(),
+                    right: i.next(),
+                });
             }
         }
-        for l in eqs {
-            unified.push(l.clone());
-            rows.push(Row {
-                left: Some(l.clone()),
-                right: Some(l),
-            });
-        }
-        changed += dels.len().max(inss.len());
-        unified.extend(dels.iter().cloned());
-        unified.extend(inss.iter().cloned());
-        let n = dels.len().max(inss.len());
-        let mut d = dels.into_iter();
-        let mut i = inss.into_iter();
-        for _ in 0..n {
-            rows.push(Row {
-                left: d.next(),
-                right: i.next(),
-            });
-        }
+    }
+    if total_old > prev_end && !rows.is_empty() {
+        let g = gap_line(total_old - prev_end);
+        unified.push(g.clone());
+        rows.push(Row { left: Some(g.clone()), right: Some(g) });
     }
     AttrDiff {
         path: path.to_string(),

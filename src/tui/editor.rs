@@ -45,12 +45,19 @@ impl RuleValidator for YamlSyntax {
                     .location()
                     .map_or((1, 1), |l| (usize::try_from(l.line()).unwrap_or(1), usize::try_from(l.column()).unwrap_or(1)));
                 let full = e.to_string();
-                let message = full
+                let first = full
                     .lines()
                     .find(|l| !l.trim().is_empty())
                     .unwrap_or("invalid YAML")
-                    .trim()
-                    .to_string();
+                    .trim();
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                // The position is shown separately: drop a leading `line N column M: `.
+                let message = match first.find(": ") {
+                    Some(i) if first.starts_with("line ") && first[..i].contains(" column ") => {
+                        first[i + 2..].to_string()
+                    }
+                    _ => first.to_string(),
+                };
                 vec![Diagnostic {
                     line: line.max(1),
                     column: column.max(1),

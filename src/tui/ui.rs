@@ -66,3 +66,13 @@ pub(crate) fn ellipsize(s: &str, max: usize) -> String {
     out.push('…');
     out
 }
+
+/// The help popup's text as plain lines (generated from the keymap; for tests and docs).
+#[must_use]
+pub fn help_text(app: &App) -> String {
+    chrome::help_lines(app)
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

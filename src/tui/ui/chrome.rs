@@ -107,7 +107,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         out.push(Line::styled(title, app.theme.header));
         for b in bindings {
             out.push(Line::from(vec![
-                Span::styled(format!("  {:<22}", b.keys.join(", ")), Style::default()),
+                Span::styled(format!("  {:<26}", b.keys.join(", ")), Style::default()),
                 Span::styled(b.desc.clone(), app.theme.muted),
             ]));
         }

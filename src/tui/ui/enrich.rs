@@ -13,7 +13,7 @@ use crate::tui::diff::value_text;
 
 fn kv(app: &App, k: &str, v: impl Into<String>) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("  {k:<13}"), app.theme.muted),
+        Span::styled(format!("  {k:<15}"), app.theme.muted),
         Span::raw(v.into()),
     ])
 }
@@ -24,7 +24,7 @@ fn section(app: &App, title: &str) -> Line<'static> {
 
 fn not_configured(app: &App, k: &str, why: &str) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("  {k:<13}"), app.theme.muted),
+        Span::styled(format!("  {k:<15}"), app.theme.muted),
         Span::styled(format!("not configured yet ({why})"), app.theme.muted),
     ])
 }
