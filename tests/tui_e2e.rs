@@ -1,0 +1,249 @@
+//! End to end in a real terminal: tmux runs `tfdrift tui` (the bundled demo when its events are
+//! there, else the golden fixtures), and the test drives it with keys and reads the screen.
+//! Fails with a clear message when tmux is missing: it never skips.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![cfg(feature = "tui")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A private tmux server, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("running tmux")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.ok(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        self.ok(&args);
+    }
+
+    fn literal(&self, text: &str) {
+        self.ok(&["send-keys", "-t", "e2e", "-l", text]);
+    }
+
+    /// Polls the screen until `pred` holds; panics with the last screen after `timeout`.
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?} waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn require_tmux() {
+    let found = Command::new("tmux").arg("-V").output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "tmux is required for the end-to-end TUI test and was not found: install it (apt-get install -y tmux). \
+         This test never skips."
+    );
+}
+
+/// `--profile demo` when the bundled demo events exist, else a config over the golden fixtures.
+fn profile_args(dir: &Path) -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if root.join("assets/demo/events.jsonl").exists() {
+        return vec!["--profile".into(), "demo".into()];
+    }
+    let corpus = root.join("../shared/corpus");
+    assert!(
+        corpus.join("INDEX.json").exists(),
+        "neither assets/demo/events.jsonl nor the corpus at {} exists",
+        corpus.display()
+    );
+    let states = [
+        "tfstate/hari-44456__multi-cloud-terraform/aws/terraform.tfstate",
+        "tfstate/erdembozdg__terraform-aws-labs/aws-vpc/terraform.tfstate",
+        "tfstate/nl253__TerraformInfrastructure/s3/terraform.tfstate",
+        "tfstate/nl253__TerraformInfrastructure/iam-role/terraform.tfstate",
+        "tfstate/nl253__TerraformInfrastructure/sns/terraform.tfstate",
+    ];
+    let mut yaml = String::from("profiles:\n  e2e:\n    state:\n");
+    for s in states {
+        yaml.push_str(&format!("      - \"{}\"\n", corpus.join(s).display()));
+    }
+    yaml.push_str("    inputs:\n");
+    for case in ["aws-ec2", "aws-policies"] {
+        yaml.push_str(&format!(
+            "      - \"{}\"\n",
+            root.join("tests/golden").join(case).join("events.jsonl").display()
+        ));
+    }
+    yaml.push_str("    replay: {loop: true, interval_ms: 300}\n");
+    let cfg = dir.join("tfdrift.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    vec![
+        "--config".into(),
+        cfg.display().to_string(),
+        "--profile".into(),
+        "e2e".into(),
+    ]
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The feed pane's lines (top half of the screen at 200×50).
+fn feed_part(screen: &str) -> String {
+    screen.lines().take_while(|l| !l.contains("1 Diff")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn tui_end_to_end_in_tmux() {
+    require_tmux();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    let tmux_conf = dir.path().join("tmux.conf");
+    std::fs::write(&tmux_conf, "set -g set-clipboard on\nset -g escape-time 10\n").unwrap();
+    let tmux = Tmux {
+        socket: format!("tfdrift-e2e-{}", std::process::id()),
+    };
+    let mut cmdline = vec![
+        "env".to_string(),
+        "-u".into(),
+        "DISPLAY".into(),
+        "-u".into(),
+        "WAYLAND_DISPLAY".into(),
+        "TERM=tmux-256color".into(),
+        env!("CARGO_BIN_EXE_tfdrift").into(),
+        "tui".into(),
+    ];
+    cmdline.extend(profile_args(dir.path()));
+    cmdline.extend(["--rules-file".into(), rules.display().to_string()]);
+    let cmdline: Vec<String> = cmdline.iter().map(|s| shell_quote(s)).collect();
+    tmux.ok(&[
+        "-f",
+        tmux_conf.to_str().unwrap(),
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "bash --norc --noprofile",
+    ]);
+    tmux.literal("PS1='e2e-shell$ '; clear\n");
+    tmux.literal(&format!("{}; echo TFDRIFT-EXIT=$?\n", cmdline.join(" ")));
+
+    // 1. Alerts stream in.
+    let count_re = regex::Regex::new(r"Drift feed (\d+)/(\d+)").unwrap();
+    let total = |s: &str| -> usize {
+        count_re
+            .captures(s)
+            .map_or(0, |c| c[2].parse().unwrap_or(0))
+    };
+    let s = tmux.wait_for("at least 5 alerts in the feed", Duration::from_secs(60), |s| total(s) >= 5);
+    assert!(s.contains("● running"), "status bar shows the pipeline running:\n{s}");
+
+    // 2. Moving the selection turns follow mode off.
+    tmux.keys(&["j", "j", "Down"]);
+    tmux.wait_for("follow off after moving", Duration::from_secs(10), |s| {
+        s.contains("Drift feed") && !s.contains("follow ●")
+    });
+
+    // 3. Filter to attribute drift, then the diff shows both sides.
+    tmux.keys(&["/"]);
+    tmux.literal("kind:drift");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the filter in the title", Duration::from_secs(10), |s| s.contains("/kind:drift"));
+    let feed = feed_part(&s);
+    assert!(!feed.contains(" unmanaged ") && !feed.contains(" deleted "), "filter leaked:\n{feed}");
+    tmux.keys(&["g", "1"]);
+    tmux.wait_for("the side-by-side diff", Duration::from_secs(10), |s| {
+        s.contains("[1 Diff]") && s.contains("state (Terraform)") && s.contains("observed (event)")
+    });
+
+    // 4. Enrichment.
+    tmux.keys(&["2"]);
+    tmux.wait_for("the enrichment pane", Duration::from_secs(10), |s| {
+        s.contains("[2 Enrichment]") && s.contains("Identity") && s.contains("not configured yet")
+    });
+
+    // 5. Copy a remediation command: no display, so OSC 52 → tmux buffer.
+    tmux.keys(&["c"]);
+    tmux.wait_for("the copy confirmation", Duration::from_secs(10), |s| {
+        s.contains("Copied remediation command (OSC 52")
+    });
+    let start = Instant::now();
+    let buffer = loop {
+        let out = tmux.cmd(&["show-buffer"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && text.contains("terraform") {
+            break text;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no OSC 52 copy reached tmux: {text:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(buffer.starts_with("terraform apply -target='"), "copied: {buffer:?}");
+
+    // 6. Edit a rule with a deliberate error, see it, fix it, save.
+    tmux.keys(&["e"]);
+    tmux.wait_for("the rule editor", Duration::from_secs(10), |s| s.contains("[3 Rules]") && s.contains("editing"));
+    tmux.literal("rules:");
+    tmux.keys(&["Enter"]);
+    tmux.literal("  - id: e2e");
+    tmux.keys(&["Enter"]);
+    tmux.literal("    name: [oops");
+    tmux.wait_for("the YAML error inline", Duration::from_secs(10), |s| {
+        s.contains("✗ line 3:") && s.contains("unclosed")
+    });
+    tmux.literal("]");
+    tmux.wait_for("the error gone", Duration::from_secs(10), |s| s.contains("✓ valid YAML"));
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the save confirmation", Duration::from_secs(10), |s| s.contains("Saved "));
+    let saved = std::fs::read_to_string(&rules).unwrap();
+    assert_eq!(saved, "rules:\n  - id: e2e\n    name: [oops]\n");
+
+    // 7. Quit: the terminal is restored and the shell is back.
+    // Escape alone first: sent together with `q`, terminals read ESC q as alt-q.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("editing stopped", Duration::from_secs(10), |s| s.contains("Stopped editing"));
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| s.contains("TFDRIFT-EXIT="));
+    assert!(s.contains("TFDRIFT-EXIT=0"), "exit status:\n{s}");
+    assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
+    assert_eq!(tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0");
+}
