@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
             let mut stats = Stats::default();
             let mut alerts = 0usize;
             replay_bytes(&mut engine, "bench", &lines, &mut stats, &mut |_| {
-                alerts += 1
+                alerts += 1;
             });
             assert_eq!(stats.records_read, n);
             alerts

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 #![cfg(feature = "tui")]
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -100,14 +101,12 @@ fn profile_args(dir: &Path) -> Vec<String> {
     ];
     let mut yaml = String::from("profiles:\n  e2e:\n    state:\n");
     for s in states {
-        yaml.push_str(&format!("      - \"{}\"\n", corpus.join(s).display()));
+        writeln!(yaml, "      - \"{}\"", corpus.join(s).display()).unwrap();
     }
     yaml.push_str("    inputs:\n");
     for case in ["aws-ec2", "aws-policies"] {
-        yaml.push_str(&format!(
-            "      - \"{}\"\n",
-            root.join("tests/golden").join(case).join("events.jsonl").display()
-        ));
+        let events = root.join("tests/golden").join(case).join("events.jsonl");
+        writeln!(yaml, "      - \"{}\"", events.display()).unwrap();
     }
     yaml.push_str("    replay: {loop: true, interval_ms: 300}\n");
     let cfg = dir.join("tfdrift.yaml");
@@ -126,18 +125,27 @@ fn shell_quote(s: &str) -> String {
 
 /// The feed pane's lines (top half of the screen at 200×50).
 fn feed_part(screen: &str) -> String {
-    screen.lines().take_while(|l| !l.contains("1 Diff")).collect::<Vec<_>>().join("\n")
+    screen
+        .lines()
+        .take_while(|l| !l.contains("1 Diff"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-#[test]
-fn tui_end_to_end_in_tmux() {
+/// Starts `tfdrift tui` in a private tmux server at 200×50 inside a shell that prints the exit
+/// status afterwards. Returns the server guard and the temp dir (config, rules file).
+fn start(name: &str) -> (Tmux, tempfile::TempDir, PathBuf) {
     require_tmux();
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.yaml");
     let tmux_conf = dir.path().join("tmux.conf");
-    std::fs::write(&tmux_conf, "set -g set-clipboard on\nset -g escape-time 10\n").unwrap();
+    std::fs::write(
+        &tmux_conf,
+        "set -g set-clipboard on\nset -g escape-time 10\n",
+    )
+    .unwrap();
     let tmux = Tmux {
-        socket: format!("tfdrift-e2e-{}", std::process::id()),
+        socket: format!("tfdrift-{name}-{}", std::process::id()),
     };
     let mut cmdline = vec![
         "env".to_string(),
@@ -167,16 +175,28 @@ fn tui_end_to_end_in_tmux() {
     ]);
     tmux.literal("PS1='e2e-shell$ '; clear\n");
     tmux.literal(&format!("{}; echo TFDRIFT-EXIT=$?\n", cmdline.join(" ")));
+    (tmux, dir, rules)
+}
 
+fn alert_total(s: &str) -> usize {
+    let re = regex::Regex::new(r"Drift feed (\d+)/(\d+)").unwrap();
+    re.captures(s).map_or(0, |c| c[2].parse().unwrap_or(0))
+}
+
+#[test]
+fn tui_end_to_end_in_tmux() {
+    let (tmux, _dir, rules) = start("e2e");
+    let total = alert_total;
     // 1. Alerts stream in.
-    let count_re = regex::Regex::new(r"Drift feed (\d+)/(\d+)").unwrap();
-    let total = |s: &str| -> usize {
-        count_re
-            .captures(s)
-            .map_or(0, |c| c[2].parse().unwrap_or(0))
-    };
-    let s = tmux.wait_for("at least 5 alerts in the feed", Duration::from_secs(60), |s| total(s) >= 5);
-    assert!(s.contains("● running"), "status bar shows the pipeline running:\n{s}");
+    let s = tmux.wait_for(
+        "at least 5 alerts in the feed",
+        Duration::from_mins(1),
+        |s| total(s) >= 5,
+    );
+    assert!(
+        s.contains("● running"),
+        "status bar shows the pipeline running:\n{s}"
+    );
 
     // 2. Moving the selection turns follow mode off.
     tmux.keys(&["j", "j", "Down"]);
@@ -188,9 +208,14 @@ fn tui_end_to_end_in_tmux() {
     tmux.keys(&["/"]);
     tmux.literal("kind:drift");
     tmux.keys(&["Enter"]);
-    let s = tmux.wait_for("the filter in the title", Duration::from_secs(10), |s| s.contains("/kind:drift"));
+    let s = tmux.wait_for("the filter in the title", Duration::from_secs(10), |s| {
+        s.contains("/kind:drift")
+    });
     let feed = feed_part(&s);
-    assert!(!feed.contains(" unmanaged ") && !feed.contains(" deleted "), "filter leaked:\n{feed}");
+    assert!(
+        !feed.contains(" unmanaged ") && !feed.contains(" deleted "),
+        "filter leaked:\n{feed}"
+    );
     tmux.keys(&["g", "1"]);
     tmux.wait_for("the side-by-side diff", Duration::from_secs(10), |s| {
         s.contains("[1 Diff]") && s.contains("state (Terraform)") && s.contains("observed (event)")
@@ -214,14 +239,22 @@ fn tui_end_to_end_in_tmux() {
         if out.status.success() && text.contains("terraform") {
             break text;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "no OSC 52 copy reached tmux: {text:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no OSC 52 copy reached tmux: {text:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(buffer.starts_with("terraform apply -target='"), "copied: {buffer:?}");
+    assert!(
+        buffer.starts_with("terraform apply -target='"),
+        "copied: {buffer:?}"
+    );
 
     // 6. Edit a rule with a deliberate error, see it, fix it, save.
     tmux.keys(&["e"]);
-    tmux.wait_for("the rule editor", Duration::from_secs(10), |s| s.contains("[3 Rules]") && s.contains("editing"));
+    tmux.wait_for("the rule editor", Duration::from_secs(10), |s| {
+        s.contains("[3 Rules]") && s.contains("editing")
+    });
     tmux.literal("rules:");
     tmux.keys(&["Enter"]);
     tmux.literal("  - id: e2e");
@@ -231,19 +264,67 @@ fn tui_end_to_end_in_tmux() {
         s.contains("✗ line 3:") && s.contains("unclosed")
     });
     tmux.literal("]");
-    tmux.wait_for("the error gone", Duration::from_secs(10), |s| s.contains("✓ valid YAML"));
+    tmux.wait_for("the error gone", Duration::from_secs(10), |s| {
+        s.contains("✓ valid YAML")
+    });
     tmux.keys(&["C-s"]);
-    tmux.wait_for("the save confirmation", Duration::from_secs(10), |s| s.contains("Saved "));
+    tmux.wait_for("the save confirmation", Duration::from_secs(10), |s| {
+        s.contains("Saved ")
+    });
     let saved = std::fs::read_to_string(&rules).unwrap();
     assert_eq!(saved, "rules:\n  - id: e2e\n    name: [oops]\n");
 
     // 7. Quit: the terminal is restored and the shell is back.
     // Escape alone first: sent together with `q`, terminals read ESC q as alt-q.
     tmux.keys(&["Escape"]);
-    tmux.wait_for("editing stopped", Duration::from_secs(10), |s| s.contains("Stopped editing"));
+    tmux.wait_for("editing stopped", Duration::from_secs(10), |s| {
+        s.contains("Stopped editing")
+    });
     tmux.keys(&["q"]);
-    let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| s.contains("TFDRIFT-EXIT="));
+    let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
+        s.contains("TFDRIFT-EXIT=")
+    });
     assert!(s.contains("TFDRIFT-EXIT=0"), "exit status:\n{s}");
     assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
-    assert_eq!(tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"]).trim(), "0");
+    assert_eq!(
+        tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let (tmux, _dir, _rules) = start("term");
+    tmux.wait_for("the first alert", Duration::from_mins(1), |s| {
+        alert_total(s) >= 1
+    });
+    let shell = tmux.ok(&["display", "-p", "-t", "e2e", "#{pane_pid}"]);
+    let out = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", shell.trim()])
+        .output()
+        .expect("ps");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !pid.is_empty() && !pid.contains('\n'),
+        "one child of the shell expected: {pid:?}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let s = tmux.wait_for("the shell after SIGTERM", Duration::from_secs(20), |s| {
+        s.contains("TFDRIFT-EXIT=")
+    });
+    assert!(
+        s.contains("TFDRIFT-EXIT=0"),
+        "exit status after SIGTERM:\n{s}"
+    );
+    assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
+    assert_eq!(
+        tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
 }

@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
-use crossterm::event::{
-    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tfdrift::alert::{Alert, Severity};
@@ -29,10 +27,18 @@ fn golden_alerts() -> Vec<Alert> {
     let mut out = Vec::new();
     for case in ["aws-ec2", "aws-policies", "gcp"] {
         let text = std::fs::read_to_string(root.join(case).join("alerts.jsonl")).unwrap();
-        out.extend(text.lines().map(|l| serde_json::from_str::<Alert>(l).unwrap()));
+        out.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Alert>(l).unwrap()),
+        );
     }
     // Vary severities so every badge shows.
-    let sevs = [Severity::Critical, Severity::High, Severity::Low, Severity::Info];
+    let sevs = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Low,
+        Severity::Info,
+    ];
     for (a, s) in out.iter_mut().zip(sevs) {
         a.severity = s;
     }
@@ -51,14 +57,20 @@ fn app_with(text: &str) -> App {
         sources: vec!["replay golden/events.jsonl (loop 300 ms)".into()],
         state_resources: 26,
     };
-    let mut app = App::new(meta, Keymap::default_keymap(), Theme::default_theme(), editor, now());
-    app.update(Action::Stats(Stats {
+    let mut app = App::new(
+        meta,
+        Keymap::default_keymap(),
+        Theme::default_theme(),
+        editor,
+        now(),
+    );
+    app.update(Action::Stats(Box::new(Stats {
         records_read: 42,
         parsed: 40,
         unparseable: 2,
         unsupported: 3,
         ..Stats::default()
-    }));
+    })));
     app
 }
 
@@ -91,10 +103,12 @@ fn screen(app: &App, w: u16, h: u16) -> String {
 fn select_resource(app: &mut App, needle: &str) {
     key(app, KeyCode::Char('g'));
     for _ in 0..app.feed.shown() {
-        if app
-            .selected()
-            .is_some_and(|a| a.resource.address.as_deref().is_some_and(|x| x.contains(needle)))
-        {
+        if app.selected().is_some_and(|a| {
+            a.resource
+                .address
+                .as_deref()
+                .is_some_and(|x| x.contains(needle))
+        }) {
             return;
         }
         key(app, KeyCode::Char('j'));
@@ -120,7 +134,10 @@ fn wide_300x50_puts_details_beside_the_feed() {
     select_resource(&mut app, "aws_s3_bucket_policy");
     let s = screen(&app, 300, 50);
     let first = s.lines().next().unwrap();
-    assert!(first.contains("Drift feed") && first.contains("1 Diff"), "{first}");
+    assert!(
+        first.contains("Drift feed") && first.contains("1 Diff"),
+        "{first}"
+    );
     insta::assert_snapshot!(s);
 }
 
@@ -182,9 +199,16 @@ fn rule_editor_with_error_then_fixed() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::End);
     key(&mut app, KeyCode::Char(']'));
-    assert!(app.editor.diagnostics.is_empty(), "{:?}", app.editor.diagnostics);
+    assert!(
+        app.editor.diagnostics.is_empty(),
+        "{:?}",
+        app.editor.diagnostics
+    );
     assert!(screen(&app, 100, 30).contains("✓ valid YAML"));
-    app.update(Action::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)));
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('s'),
+        KeyModifiers::CONTROL,
+    )));
     assert_eq!(app.effects, vec![Effect::SaveRules]);
 }
 
@@ -197,10 +221,17 @@ fn new_rules_from_alert() {
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Char('N'));
     let text = app.editor.text();
-    assert!(text.contains("ignore:\n  - resource: \"aws_security_group."), "{text}");
+    assert!(
+        text.contains("ignore:\n  - resource: \"aws_security_group."),
+        "{text}"
+    );
     assert!(text.contains("expires: 2026-12-27"), "{text}");
     assert!(text.contains("operator: changed"), "{text}");
-    assert!(app.editor.diagnostics.is_empty(), "{:?}", app.editor.diagnostics);
+    assert!(
+        app.editor.diagnostics.is_empty(),
+        "{:?}",
+        app.editor.diagnostics
+    );
     insta::assert_snapshot!(screen(&app, 100, 40));
 }
 
@@ -214,7 +245,11 @@ fn help_popup_lists_the_keymap() {
     for (_, bindings) in &app.keymap.sections {
         for b in bindings {
             assert!(text.contains(&b.desc), "help lacks '{}'", b.desc);
-            assert!(text.contains(&b.keys.join(", ")), "help lacks keys {:?}", b.keys);
+            assert!(
+                text.contains(&b.keys.join(", ")),
+                "help lacks keys {:?}",
+                b.keys
+            );
         }
     }
     assert!(text.contains("not persisted"));
@@ -330,11 +365,17 @@ fn copy_effects_carry_text() {
     key(&mut app, KeyCode::Char('c'));
     key(&mut app, KeyCode::Char('y'));
     key(&mut app, KeyCode::Char('Y'));
-    let Effect::Copy { text, .. } = &app.effects[0] else { panic!() };
+    let Effect::Copy { text, .. } = &app.effects[0] else {
+        panic!()
+    };
     assert_eq!(text, "terraform apply -target='aws_instance.web'");
-    let Effect::Copy { text, .. } = &app.effects[1] else { panic!() };
+    let Effect::Copy { text, .. } = &app.effects[1] else {
+        panic!()
+    };
     assert!(text.contains("\"schema\": \"tfdrift.alert/v1\""));
-    let Effect::Copy { text, .. } = &app.effects[2] else { panic!() };
+    let Effect::Copy { text, .. } = &app.effects[2] else {
+        panic!()
+    };
     assert!(text.contains("--- state:"));
 }
 

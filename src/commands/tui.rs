@@ -27,14 +27,14 @@ fn rules_file(args: &TuiArgs, rules: &[String]) -> PathBuf {
     if let Some(p) = &args.rules_file {
         return p.clone();
     }
-    for r in rules.iter().filter(|r| !r.starts_with(EMBEDDED_PREFIX)) {
+    if let Some(r) = rules.iter().find(|r| !r.starts_with(EMBEDDED_PREFIX)) {
         let p = PathBuf::from(r);
-        if p.is_dir() {
-            return p.join("local.yaml");
-        }
-        return p;
+        return if p.is_dir() { p.join("local.yaml") } else { p };
     }
-    config_dir().map_or_else(|| PathBuf::from("tfdrift-rules.yaml"), |d| d.join("rules/local.yaml"))
+    config_dir().map_or_else(
+        || PathBuf::from("tfdrift-rules.yaml"),
+        |d| d.join("rules/local.yaml"),
+    )
 }
 
 fn user_file(env: &str, name: &str) -> Option<PathBuf> {
@@ -52,7 +52,10 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let (layer, log_rx, _dropped) = LogLayer::new();
     let filter = tracing_subscriber::EnvFilter::try_from_env("TFDRIFT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer)
+        .try_init();
 
     let setup = super::setup(&args.profile, &[])?;
     if setup.profile.inputs.is_empty() {
@@ -68,7 +71,14 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|i| {
             let short = i.strip_prefix(EMBEDDED_PREFIX).unwrap_or(i);
-            let short = short.rsplit('/').take(2).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("/");
+            let short = short
+                .rsplit('/')
+                .take(2)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("/");
             if replay.looping {
                 format!("replay {short} (loop {} ms)", replay.interval_ms)
             } else {

@@ -95,8 +95,8 @@ pub enum Action {
     Resize,
     /// New alerts from the pipeline.
     Alerts(Vec<Alert>),
-    /// New counters.
-    Stats(Stats),
+    /// New counters (boxed: the maps make it large).
+    Stats(Box<Stats>),
     /// New log lines.
     Logs(Vec<LogLine>),
     /// One second passed.
@@ -131,6 +131,7 @@ pub struct Meta {
 
 /// The whole UI state.
 #[derive(Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent UI toggles, not a state machine
 pub struct App {
     /// All alerts and the filtered view.
     pub feed: Feed,
@@ -200,7 +201,13 @@ pub struct App {
 impl App {
     /// A fresh app.
     #[must_use]
-    pub fn new(meta: Meta, keymap: Keymap, theme: Theme, editor: RuleEditor, now: DateTime<Utc>) -> App {
+    pub fn new(
+        meta: Meta,
+        keymap: Keymap,
+        theme: Theme,
+        editor: RuleEditor,
+        now: DateTime<Utc>,
+    ) -> App {
         App {
             feed: Feed::new(),
             sel: 0,
@@ -267,8 +274,8 @@ impl App {
                 true
             }
             Action::Stats(s) => {
-                let changed = s != self.stats;
-                self.stats = s;
+                let changed = *s != self.stats;
+                self.stats = *s;
                 changed
             }
             Action::Logs(lines) => {
@@ -303,7 +310,10 @@ impl App {
                         } else {
                             " (with errors: fix them before the rules load)".into()
                         };
-                        (format!("Saved {path}{note}"), !self.editor.diagnostics.is_empty())
+                        (
+                            format!("Saved {path}{note}"),
+                            !self.editor.diagnostics.is_empty(),
+                        )
                     }
                     Err(e) => (e, true),
                 });
@@ -318,6 +328,7 @@ impl App {
         changed
     }
 
+    #[allow(clippy::cast_precision_loss)] // counts and milliseconds far below 2^52
     fn on_tick(&mut self, now: DateTime<Utc>) -> bool {
         self.now = now;
         let secs = (now - self.last_records.0).num_milliseconds() as f64 / 1000.0;
@@ -495,7 +506,9 @@ impl App {
     fn on_mouse(&mut self, m: MouseEvent) -> bool {
         let feed = self.feed_area.get();
         let detail = self.detail_area.get();
-        let inside = |r: Rect| m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height;
+        let inside = |r: Rect| {
+            m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height
+        };
         match m.kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 if inside(feed) && !self.help {
@@ -544,7 +557,9 @@ impl App {
         };
         let current = self.feed.entry(idx).map(|e| e.status);
         let wanted = target(self.now);
-        let new = if current.is_some_and(|c| std::mem::discriminant(&c) == std::mem::discriminant(&wanted)) {
+        let new = if current
+            .is_some_and(|c| std::mem::discriminant(&c) == std::mem::discriminant(&wanted))
+        {
             Status::New
         } else {
             wanted
@@ -552,7 +567,10 @@ impl App {
         self.feed.set_status(idx, new);
         self.clamp_sel();
         let what = if new == Status::New { "reopened" } else { verb };
-        self.message = Some((format!("Alert {what} (in memory only: not persisted yet)"), false));
+        self.message = Some((
+            format!("Alert {what} (in memory only: not persisted yet)"),
+            false,
+        ));
     }
 
     /// Runs a keymap action by name.
@@ -604,7 +622,10 @@ impl App {
                 if self.follow {
                     self.sel = 0;
                 }
-                self.message = Some((format!("Follow {}", if self.follow { "on" } else { "off" }), false));
+                self.message = Some((
+                    format!("Follow {}", if self.follow { "on" } else { "off" }),
+                    false,
+                ));
             }
             (Context::Feed, "clear_filter") => {
                 self.filter_text.clear();
@@ -620,7 +641,10 @@ impl App {
             }
             (Context::Feed, "ack") => self.set_status_toggle(|_| Status::Acked, "acknowledged"),
             (Context::Feed, "snooze") => {
-                self.set_status_toggle(|now| Status::Snoozed(now + Duration::hours(1)), "snoozed for 1h");
+                self.set_status_toggle(
+                    |now| Status::Snoozed(now + Duration::hours(1)),
+                    "snoozed for 1h",
+                );
             }
             (Context::Feed, "resolve") => self.set_status_toggle(|_| Status::Resolved, "resolved"),
             (Context::Feed, "hide_handled") => {
@@ -629,22 +653,26 @@ impl App {
             }
             (Context::Feed, "new_ignore_rule") => self.new_rule(true),
             (Context::Feed, "new_severity_rule") => self.new_rule(false),
-            (Context::Detail, "scroll_down") => self.detail_scroll = self.detail_scroll.saturating_add(1),
-            (Context::Detail, "scroll_up") => self.detail_scroll = self.detail_scroll.saturating_sub(1),
+            (Context::Detail, "scroll_down") => {
+                self.detail_scroll = self.detail_scroll.saturating_add(1);
+            }
+            (Context::Detail, "scroll_up") => {
+                self.detail_scroll = self.detail_scroll.saturating_sub(1);
+            }
             (Context::Detail, "page_down") => {
-                self.detail_scroll = self.detail_scroll.saturating_add(u16::try_from(page).unwrap_or(10));
+                self.detail_scroll = self
+                    .detail_scroll
+                    .saturating_add(u16::try_from(page).unwrap_or(10));
             }
             (Context::Detail, "page_up") => {
-                self.detail_scroll = self.detail_scroll.saturating_sub(u16::try_from(page).unwrap_or(10));
+                self.detail_scroll = self
+                    .detail_scroll
+                    .saturating_sub(u16::try_from(page).unwrap_or(10));
             }
             (Context::Detail, "top") => self.detail_scroll = 0,
             (Context::Detail, "unified") => self.unified = !self.unified,
             (Context::Detail, "back") => self.focus = Focus::Feed,
-            (Context::Detail, "edit") => {
-                if self.tab == Tab::Rules {
-                    self.editing = true;
-                }
-            }
+            (Context::Detail, "edit") if self.tab == Tab::Rules => self.editing = true,
             _ => {}
         }
     }
@@ -663,7 +691,11 @@ impl App {
         self.feed.set_sort(key, descending);
         self.reselect(idx);
         self.message = Some((
-            format!("Sorted by {} {}", key.as_str(), if descending { "↓" } else { "↑" }),
+            format!(
+                "Sorted by {} {}",
+                key.as_str(),
+                if descending { "↓" } else { "↑" }
+            ),
             false,
         ));
     }
@@ -678,7 +710,10 @@ impl App {
         match self.selected() {
             Some(a) => {
                 let text = serde_json::to_string_pretty(a).unwrap_or_else(|_| a.to_json_line());
-                self.effects.push(Effect::Copy { what: "alert JSON", text });
+                self.effects.push(Effect::Copy {
+                    what: "alert JSON",
+                    text,
+                });
             }
             None => self.message = Some(("No alert selected".into(), true)),
         }
@@ -713,9 +748,11 @@ impl App {
             return;
         };
         if ignore {
-            self.editor.insert_item("ignore", &super::editor::ignore_item(&a, self.now));
+            self.editor
+                .insert_item("ignore", &super::editor::ignore_item(&a, self.now));
         } else {
-            self.editor.insert_item("rules", &super::editor::severity_item(&a));
+            self.editor
+                .insert_item("rules", &super::editor::severity_item(&a));
         }
         self.show_tab(Tab::Rules);
         self.focus = Focus::Detail;
@@ -736,7 +773,11 @@ impl App {
 /// management): the alert's own remediation when a rule rendered one.
 #[must_use]
 pub fn remediation_command(a: &Alert) -> String {
-    if let Some(first) = a.remediation.iter().find(|r| r.trim_start().starts_with("terraform")) {
+    if let Some(first) = a
+        .remediation
+        .iter()
+        .find(|r| r.trim_start().starts_with("terraform"))
+    {
         return first.trim().to_string();
     }
     if let Some(first) = a.remediation.first() {

@@ -57,9 +57,12 @@ impl Clipboard {
             }
         }
         let mut out = std::io::stdout();
-        crossterm::execute!(out, crossterm::clipboard::CopyToClipboard::to_clipboard_from(text))
-            .and_then(|()| out.flush())
-            .map_err(|e| format!("OSC 52 write failed: {e}"))?;
+        crossterm::execute!(
+            out,
+            crossterm::clipboard::CopyToClipboard::to_clipboard_from(text)
+        )
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("OSC 52 write failed: {e}"))?;
         Ok(Method::Osc52)
     }
 }

@@ -10,14 +10,32 @@ use super::keymap::Context;
 /// Commands for the help popup: (usage, description).
 pub const COMMANDS: &[(&str, &str)] = &[
     (":q  :quit", "Quit"),
-    (":filter TEXT", "Filter the feed (empty clears); same syntax as /"),
-    (":sort COLUMN [asc|desc]", "time, severity, kind, resource, actor"),
-    (":ack  :resolve  :reopen", "Set the selected alert's status (not persisted)"),
-    (":snooze [30m|2h|1d]", "Snooze the selected alert (default 1h; not persisted)"),
+    (
+        ":filter TEXT",
+        "Filter the feed (empty clears); same syntax as /",
+    ),
+    (
+        ":sort COLUMN [asc|desc]",
+        "time, severity, kind, resource, actor",
+    ),
+    (
+        ":ack  :resolve  :reopen",
+        "Set the selected alert's status (not persisted)",
+    ),
+    (
+        ":snooze [30m|2h|1d]",
+        "Snooze the selected alert (default 1h; not persisted)",
+    ),
     (":follow [on|off]", "Keep the newest alert selected"),
     (":unified  :split", "Diff layout"),
-    (":copy alert|diff|remediation", "Copy to the clipboard (OSC 52 fallback)"),
-    (":rule ignore|severity", "Draft a rule from the selected alert"),
+    (
+        ":copy alert|diff|remediation",
+        "Copy to the clipboard (OSC 52 fallback)",
+    ),
+    (
+        ":rule ignore|severity",
+        "Draft a rule from the selected alert",
+    ),
     (":w", "Save the rule file"),
 ];
 
@@ -75,12 +93,19 @@ pub fn run(app: &mut App, line: &str) {
             }
         }
         "snooze" => {
-            let d = if rest.is_empty() { Some(Duration::hours(1)) } else { duration(rest) };
+            let d = if rest.is_empty() {
+                Some(Duration::hours(1))
+            } else {
+                duration(rest)
+            };
             match (d, app.selected_index()) {
                 (Some(d), Some(i)) => {
                     app.feed.set_status(i, Status::Snoozed(app.now + d));
                     app.message = Some((
-                        format!("Alert snoozed for {rest_or} (in memory only: not persisted yet)", rest_or = if rest.is_empty() { "1h" } else { rest }),
+                        format!(
+                            "Alert snoozed for {rest_or} (in memory only: not persisted yet)",
+                            rest_or = if rest.is_empty() { "1h" } else { rest }
+                        ),
                         false,
                     ));
                 }

@@ -2,6 +2,8 @@
 //! as text (policies as canonical pretty JSON), diffed line- then word-level with `similar`.
 //! Computed once when the selection changes, not per frame.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 use similar::{ChangeTag, TextDiff};
 
@@ -120,7 +122,10 @@ pub fn diff_texts(path: &str, old: &str, new: &str) -> AttrDiff {
         if start > prev_end {
             let g = gap_line(start - prev_end);
             unified.push(g.clone());
-            rows.push(Row { left: Some(g.clone()), right: Some(g) });
+            rows.push(Row {
+                left: Some(g.clone()),
+                right: Some(g),
+            });
         }
         prev_end = group.last().map_or(start, |op| op.old_range().end);
         for op in &group {
@@ -170,7 +175,10 @@ pub fn diff_texts(path: &str, old: &str, new: &str) -> AttrDiff {
     if total_old > prev_end && !rows.is_empty() {
         let g = gap_line(total_old - prev_end);
         unified.push(g.clone());
-        rows.push(Row { left: Some(g.clone()), right: Some(g) });
+        rows.push(Row {
+            left: Some(g.clone()),
+            right: Some(g),
+        });
     }
     AttrDiff {
         path: path.to_string(),
@@ -198,7 +206,7 @@ pub fn unified_text(a: &Alert, diffs: &[AttrDiff]) -> String {
         a.kind.as_str()
     );
     for d in diffs {
-        s.push_str(&format!("--- state: {}\n+++ observed: {}\n", d.path, d.path));
+        let _ = write!(s, "--- state: {}\n+++ observed: {}\n", d.path, d.path);
         for l in &d.unified {
             let p = match l.tag {
                 ChangeTag::Equal => ' ',

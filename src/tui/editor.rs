@@ -41,9 +41,12 @@ impl RuleValidator for YamlSyntax {
         match serde_saphyr::from_str::<serde_json::Value>(text) {
             Ok(_) => Vec::new(),
             Err(e) => {
-                let (line, column) = e
-                    .location()
-                    .map_or((1, 1), |l| (usize::try_from(l.line()).unwrap_or(1), usize::try_from(l.column()).unwrap_or(1)));
+                let (line, column) = e.location().map_or((1, 1), |l| {
+                    (
+                        usize::try_from(l.line()).unwrap_or(1),
+                        usize::try_from(l.column()).unwrap_or(1),
+                    )
+                });
                 let full = e.to_string();
                 let first = full
                     .lines()
@@ -189,7 +192,7 @@ impl RuleEditor {
         });
         let insert_at = if let Some(i) = at {
             if lines[i][key.len()..].trim() == "[]" {
-                lines[i] = key.clone();
+                lines[i].clone_from(&key);
             }
             i + 1
         } else {
@@ -235,7 +238,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn slug(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     while out.contains("--") {
         out = out.replace("--", "-");
@@ -294,7 +303,10 @@ pub fn severity_item(a: &Alert) -> Vec<String> {
     };
     let sev = raised(a.severity);
     let mut out = vec![
-        format!("  - id: {}", slug(&format!("raise-{}-{what}", a.resource.rtype))),
+        format!(
+            "  - id: {}",
+            slug(&format!("raise-{}-{what}", a.resource.rtype))
+        ),
         format!(
             "    name: {}",
             yaml_str(&format!("{} changes on {}", what, a.resource.rtype))
@@ -334,7 +346,10 @@ mod tests {
             "t".into(),
             Box::new(YamlSyntax),
         );
-        ed.insert_item("ignore", &["  - resource: a.b".into(), "    reason: r".into()]);
+        ed.insert_item(
+            "ignore",
+            &["  - resource: a.b".into(), "    reason: r".into()],
+        );
         ed.insert_item("rules", &["  - id: x".into()]);
         assert_eq!(
             ed.text(),
@@ -351,7 +366,14 @@ mod tests {
         let mut ed = RuleEditor::open(p.clone(), Box::new(YamlSyntax));
         ed.insert_item("rules", &["  - id: y".into()]);
         ed.save().expect("save");
-        assert_eq!(std::fs::read_to_string(&p).expect("read"), "old\n\nrules:\n  - id: y\n");
-        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_to_string(&p).expect("read"),
+            "old\n\nrules:\n  - id: y\n"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("dir").count(),
+            1,
+            "no temp file left"
+        );
     }
 }

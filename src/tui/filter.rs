@@ -124,7 +124,8 @@ impl Filter {
                 true
             }
             "status" | "is" => {
-                let st: Vec<StatusFacet> = value.split(',').filter_map(StatusFacet::parse).collect();
+                let st: Vec<StatusFacet> =
+                    value.split(',').filter_map(StatusFacet::parse).collect();
                 let ok = !st.is_empty();
                 self.statuses.extend(st);
                 ok
@@ -139,9 +140,13 @@ impl Filter {
         self.text.is_empty()
     }
 
-    /// Whether an entry passes.
+    /// Whether an entry passes; `hay` is its lower-case search text. Free text is checked
+    /// first: it reads the contiguous text arena, the facets touch the alert itself.
     #[must_use]
-    pub fn matches(&self, e: &Entry) -> bool {
+    pub fn matches(&self, e: &Entry, hay: &str) -> bool {
+        if !self.terms.iter().all(|t| hay.contains(t.as_str())) {
+            return false;
+        }
         let a = &e.alert;
         if let Some(min) = self.min_severity
             && a.severity < min
@@ -162,14 +167,15 @@ impl Filter {
             return false;
         }
         if let Some(acc) = &self.account
-            && !a.event.account.as_deref().is_some_and(|x| x.to_lowercase().contains(acc))
+            && !a
+                .event
+                .account
+                .as_deref()
+                .is_some_and(|x| x.to_lowercase().contains(acc))
         {
             return false;
         }
-        if !self.statuses.is_empty() && !self.statuses.iter().any(|s| s.matches(&e.status)) {
-            return false;
-        }
-        self.terms.iter().all(|t| e.haystack().contains(t.as_str()))
+        self.statuses.is_empty() || self.statuses.iter().any(|s| s.matches(&e.status))
     }
 
     /// True when every alert `next` keeps is also kept by `self` (typing more of the last

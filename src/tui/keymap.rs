@@ -188,8 +188,7 @@ impl Keymap {
 
     /// Builds from the default text and an optional overlay text.
     pub fn from_toml(default: &str, overlay: Option<&str>) -> Result<Keymap, String> {
-        let mut base: KeymapFile =
-            toml::from_str(default).map_err(|e| format!("keymap: {e}"))?;
+        let mut base: KeymapFile = toml::from_str(default).map_err(|e| format!("keymap: {e}"))?;
         if let Some(text) = overlay {
             let mut user: KeymapFile =
                 toml::from_str(text).map_err(|e| format!("user keymap: {e}"))?;
@@ -214,7 +213,8 @@ impl Keymap {
         for (ctx, list) in base.lists_mut() {
             for b in list.iter() {
                 for k in &b.keys {
-                    let key = Key::parse(k).map_err(|e| format!("keymap [{}]: {e}", ctx.as_str()))?;
+                    let key =
+                        Key::parse(k).map_err(|e| format!("keymap [{}]: {e}", ctx.as_str()))?;
                     lookup.insert((ctx, key), b.action.clone());
                 }
             }
@@ -260,6 +260,12 @@ mod tests {
         let big_j = KeyEvent::new(KeyCode::Char('J'), KeyModifiers::SHIFT);
         assert_eq!(km.action(Context::Feed, &big_j), Some("down"));
         assert_eq!(km.action(Context::Feed, &j), None);
-        assert!(Keymap::from_toml(DEFAULT_KEYMAP, Some("[[feed]]\naction=\"x\"\nkeys=[\"nope\"]")).is_err());
+        assert!(
+            Keymap::from_toml(
+                DEFAULT_KEYMAP,
+                Some("[[feed]]\naction=\"x\"\nkeys=[\"nope\"]")
+            )
+            .is_err()
+        );
     }
 }

@@ -37,7 +37,8 @@ pub struct RunOptions {
 }
 
 fn init_terminal() -> anyhow::Result<ratatui::DefaultTerminal> {
-    let terminal = ratatui::try_init().context("cannot initialise the terminal (is this a TTY?)")?;
+    let terminal =
+        ratatui::try_init().context("cannot initialise the terminal (is this a TTY?)")?;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
@@ -54,10 +55,10 @@ pub fn restore_terminal() {
     let _ = std::io::stdout().flush();
 }
 
-fn event_action(ev: Event) -> Option<Action> {
+fn event_action(ev: &Event) -> Option<Action> {
     match ev {
-        Event::Key(k) => Some(Action::Key(k)),
-        Event::Mouse(m) => Some(Action::Mouse(m)),
+        Event::Key(k) => Some(Action::Key(*k)),
+        Event::Mouse(m) => Some(Action::Mouse(*m)),
         Event::Resize(_, _) => Some(Action::Resize),
         _ => None,
     }
@@ -118,7 +119,7 @@ async fn event_loop(
         let mut actions = Vec::new();
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(ev)) => actions.extend(event_action(ev)),
+                Some(Ok(ev)) => actions.extend(event_action(&ev)),
                 Some(Err(e)) => return Err(e).context("reading terminal events"),
                 None => actions.push(Action::Quit),
             },
@@ -133,7 +134,7 @@ async fn event_loop(
                 if r.is_err() {
                     stats_open = false;
                 }
-                actions.push(Action::Stats(handle.stats.borrow_and_update().clone()));
+                actions.push(Action::Stats(Box::new(handle.stats.borrow_and_update().clone())));
             },
             l = logs.recv(), if logs_open => match l {
                 Some(l) => actions.push(Action::Logs(vec![l])),
@@ -147,7 +148,7 @@ async fn event_loop(
         }
         // Drain everything already queued, then draw once.
         while let Some(Some(Ok(ev))) = events.next().now_or_never() {
-            actions.extend(event_action(ev));
+            actions.extend(event_action(&ev));
         }
         if alerts_open {
             let mut batch = Vec::new();
@@ -174,7 +175,9 @@ async fn event_loop(
             actions.push(Action::Logs(lines));
         }
         if stats_open && handle.stats.has_changed().unwrap_or(false) {
-            actions.push(Action::Stats(handle.stats.borrow_and_update().clone()));
+            actions.push(Action::Stats(Box::new(
+                handle.stats.borrow_and_update().clone(),
+            )));
         }
         for a in actions {
             dirty |= app.update(a);

@@ -124,8 +124,7 @@ impl Theme {
     pub fn from_toml(default: &str, overlay: Option<&str>) -> Result<Theme, String> {
         let mut base: ThemeFile = toml::from_str(default).map_err(|e| format!("theme: {e}"))?;
         if let Some(text) = overlay {
-            let user: ThemeFile =
-                toml::from_str(text).map_err(|e| format!("user theme: {e}"))?;
+            let user: ThemeFile = toml::from_str(text).map_err(|e| format!("user theme: {e}"))?;
             for (k, v) in user.severity {
                 let b = base.severity.entry(k).or_default();
                 b.symbol = v.symbol.or(b.symbol.take());
@@ -174,7 +173,9 @@ impl Theme {
                 "border_focused" => theme.border_focused = Style::default().fg(c),
                 "border" => theme.border = Style::default().fg(c),
                 "header" => theme.header = Style::default().fg(c).add_modifier(Modifier::BOLD),
-                "selected_bg" => theme.selected = theme.selected.bg(c).remove_modifier(Modifier::REVERSED),
+                "selected_bg" => {
+                    theme.selected = theme.selected.bg(c).remove_modifier(Modifier::REVERSED);
+                }
                 "selected_fg" => theme.selected = theme.selected.fg(c),
                 "removed" => theme.removed = Style::default().fg(c),
                 "added" => theme.added = Style::default().fg(c),
@@ -212,7 +213,8 @@ mod tests {
         .map(|s| t.badge(*s).symbol.clone())
         .collect();
         assert_eq!(syms.len(), 5, "each severity needs its own symbol");
-        let t = Theme::from_toml(DEFAULT_THEME, Some("[severity.high]\nlabel = \"HI\"")).expect("overlay");
+        let t = Theme::from_toml(DEFAULT_THEME, Some("[severity.high]\nlabel = \"HI\""))
+            .expect("overlay");
         assert_eq!(t.badge(Severity::High).label, "HI");
         assert_eq!(t.badge(Severity::High).symbol, "▲");
         assert!(Theme::from_toml(DEFAULT_THEME, Some("[ui]\nnope = \"red\"")).is_err());

@@ -72,7 +72,12 @@ pub(crate) fn ellipsize(s: &str, max: usize) -> String {
 pub fn help_text(app: &App) -> String {
     chrome::help_lines(app)
         .iter()
-        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>())
+        .map(|l| {
+            l.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -39,7 +39,10 @@ pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
         Span::raw(format!(" · unparseable {}", s.unparseable)),
     ];
     if !s.state_errors.is_empty() {
-        spans.push(Span::styled(format!(" · state errors {}", s.state_errors.len()), app.theme.error));
+        spans.push(Span::styled(
+            format!(" · state errors {}", s.state_errors.len()),
+            app.theme.error,
+        ));
     }
     spans.extend([
         sep(),
@@ -60,8 +63,12 @@ pub fn bottom_line(f: &mut Frame<'_>, app: &App, area: Rect) {
             InputKind::Command => ":",
         };
         let hint = match kind {
-            InputKind::Filter => "   (live; Enter keeps, Esc restores · sev:high kind:unmanaged provider: account: status:new)",
-            InputKind::Command => "   (:q :filter :sort :ack :snooze :resolve :copy :rule :w · Enter runs, Esc cancels)",
+            InputKind::Filter => {
+                "   (live; Enter keeps, Esc restores · sev:high kind:unmanaged provider: account: status:new)"
+            }
+            InputKind::Command => {
+                "   (:q :filter :sort :ack :snooze :resolve :copy :rule :w · Enter runs, Esc cancels)"
+            }
         };
         Line::from(vec![
             Span::styled(format!("{prefix}{text}"), app.theme.header),
@@ -69,7 +76,10 @@ pub fn bottom_line(f: &mut Frame<'_>, app: &App, area: Rect) {
             Span::styled(hint, app.theme.muted),
         ])
     } else if let Some((msg, err)) = &app.message {
-        Line::styled(msg.clone(), if *err { app.theme.error } else { app.theme.ok })
+        Line::styled(
+            msg.clone(),
+            if *err { app.theme.error } else { app.theme.ok },
+        )
     } else {
         let k = |ctx, a| app.keymap.key_for(ctx, a).unwrap_or("?").to_string();
         Line::styled(
@@ -136,13 +146,20 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
 pub fn help(f: &mut Frame<'_>, app: &App, area: Rect) {
     let w = area.width.saturating_sub(4).min(110);
     let h = area.height.saturating_sub(2);
-    let [row] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(w)]).flex(Flex::Center).areas(row);
+    let [row] = Layout::vertical([Constraint::Length(h)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(w)])
+        .flex(Flex::Center)
+        .areas(row);
     f.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(app.theme.border_focused)
-        .title(Line::styled(" Help · j/k scroll · Esc/q/? close ", app.theme.header));
+        .title(Line::styled(
+            " Help · j/k scroll · Esc/q/? close ",
+            app.theme.header,
+        ));
     f.render_widget(
         Paragraph::new(help_lines(app))
             .block(block)

@@ -14,7 +14,10 @@ fn tabs_title(app: &App) -> Line<'static> {
     for (i, t) in Tab::ALL.iter().enumerate() {
         let label = format!("{} {}", i + 1, t.title());
         if *t == app.tab {
-            spans.push(Span::styled(format!("[{label}]"), app.theme.header.add_modifier(Modifier::REVERSED)));
+            spans.push(Span::styled(
+                format!("[{label}]"),
+                app.theme.header.add_modifier(Modifier::REVERSED),
+            ));
         } else {
             spans.push(Span::styled(format!(" {label} "), app.theme.muted));
         }
@@ -22,7 +25,11 @@ fn tabs_title(app: &App) -> Line<'static> {
     }
     if app.tab == Tab::Diff {
         spans.push(Span::styled(
-            if app.unified { "· unified (u) " } else { "· side by side (u) " },
+            if app.unified {
+                "· unified (u) "
+            } else {
+                "· side by side (u) "
+            },
             app.theme.muted,
         ));
     }
@@ -34,7 +41,11 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     let focused = app.focus == Focus::Detail && !app.help;
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { app.theme.border_focused } else { app.theme.border })
+        .border_style(if focused {
+            app.theme.border_focused
+        } else {
+            app.theme.border
+        })
         .title(tabs_title(app));
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -55,7 +66,11 @@ fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
         Constraint::Length(diag_h),
     ])
     .areas(area);
-    let state = if ed.modified { "modified" } else { ed.origin.as_str() };
+    let state = if ed.modified {
+        "modified"
+    } else {
+        ed.origin.as_str()
+    };
     let mode = if app.editing {
         "editing · ctrl-s save · Esc stop"
     } else {
@@ -64,8 +79,18 @@ fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(format!("{} ", ed.path.display()), app.theme.header),
-            Span::styled(format!("[{state}] "), if ed.modified { app.theme.error } else { app.theme.muted }),
-            Span::styled(format!("· {mode} · checks: {}", ed.validator_name()), app.theme.muted),
+            Span::styled(
+                format!("[{state}] "),
+                if ed.modified {
+                    app.theme.error
+                } else {
+                    app.theme.muted
+                },
+            ),
+            Span::styled(
+                format!("· {mode} · checks: {}", ed.validator_name()),
+                app.theme.muted,
+            ),
         ])),
         head,
     );
@@ -76,7 +101,10 @@ fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
         ed.diagnostics
             .iter()
             .map(|d| {
-                Line::styled(format!("✗ line {}:{}: {}", d.line, d.column, d.message), app.theme.error)
+                Line::styled(
+                    format!("✗ line {}:{}: {}", d.line, d.column, d.message),
+                    app.theme.error,
+                )
             })
             .collect()
     };
@@ -86,13 +114,17 @@ fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
 fn log(f: &mut Frame<'_>, app: &App, area: Rect) {
     if app.logs.is_empty() {
         f.render_widget(
-            Paragraph::new("No log lines yet (level from TFDRIFT_LOG, default info).").style(app.theme.muted),
+            Paragraph::new("No log lines yet (level from TFDRIFT_LOG, default info).")
+                .style(app.theme.muted),
             area,
         );
         return;
     }
     let h = usize::from(area.height);
-    let end = app.logs.len().saturating_sub(usize::from(app.detail_scroll));
+    let end = app
+        .logs
+        .len()
+        .saturating_sub(usize::from(app.detail_scroll));
     let start = end.saturating_sub(h);
     let lines: Vec<Line<'_>> = app
         .logs
@@ -105,7 +137,10 @@ fn log(f: &mut Frame<'_>, app: &App, area: Rect) {
                 _ => app.theme.muted,
             };
             Line::from(vec![
-                Span::styled(format!("{} {:5} ", l.time.format("%H:%M:%S"), l.level), style),
+                Span::styled(
+                    format!("{} {:5} ", l.time.format("%H:%M:%S"), l.level),
+                    style,
+                ),
                 Span::styled(format!("{}: ", l.target), app.theme.muted),
                 Span::raw(l.text.clone()),
             ])

@@ -37,8 +37,10 @@ fn wrap_segs(segs: &[Seg], width: usize) -> Vec<Vec<(bool, String)>> {
         let mut cur = String::new();
         for ch in s.text.chars() {
             if used == width {
-                if !cur.is_empty() {
-                    out.last_mut().map(|l| l.push((s.emph, std::mem::take(&mut cur))));
+                if !cur.is_empty()
+                    && let Some(l) = out.last_mut()
+                {
+                    l.push((s.emph, std::mem::take(&mut cur)));
                 }
                 out.push(Vec::new());
                 used = 0;
@@ -46,10 +48,10 @@ fn wrap_segs(segs: &[Seg], width: usize) -> Vec<Vec<(bool, String)>> {
             cur.push(ch);
             used += 1;
         }
-        if !cur.is_empty() {
-            if let Some(l) = out.last_mut() {
-                l.push((s.emph, cur));
-            }
+        if !cur.is_empty()
+            && let Some(l) = out.last_mut()
+        {
+            l.push((s.emph, cur));
         }
     }
     out
@@ -65,7 +67,10 @@ fn cell_spans(app: &App, line: Option<&diff::Line>, width: usize) -> Vec<Vec<Spa
         .into_iter()
         .enumerate()
         .map(|(i, chunk)| {
-            let mut spans = vec![Span::styled(if i == 0 { marker(line.tag) } else { "  " }, base)];
+            let mut spans = vec![Span::styled(
+                if i == 0 { marker(line.tag) } else { "  " },
+                base,
+            )];
             let mut used = 0;
             for (emph, text) in chunk {
                 used += text.chars().count();
@@ -85,22 +90,35 @@ fn cell_spans(app: &App, line: Option<&diff::Line>, width: usize) -> Vec<Vec<Spa
 /// Draws the diff of the selected alert.
 pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     let Some(alert) = app.selected() else {
-        f.render_widget(Paragraph::new("No alert selected.").style(app.theme.muted), area);
+        f.render_widget(
+            Paragraph::new("No alert selected.").style(app.theme.muted),
+            area,
+        );
         return;
     };
-    let diffs = app.detail.as_ref().map(|(_, d)| d.as_slice()).unwrap_or_default();
+    let diffs = app
+        .detail
+        .as_ref()
+        .map(|(_, d)| d.as_slice())
+        .unwrap_or_default();
     let mut lines: Vec<Line<'static>> = Vec::new();
     if diffs.is_empty() {
         let text = match alert.kind {
             AlertKind::ManagedResourceDeleted => format!(
                 "{} was deleted outside Terraform: state has it, the cloud no longer does. No attribute diff.",
-                alert.resource.address.as_deref().unwrap_or(&alert.resource.id)
+                alert
+                    .resource
+                    .address
+                    .as_deref()
+                    .unwrap_or(&alert.resource.id)
             ),
             AlertKind::UnmanagedChange => format!(
                 "{} {} is not managed by any loaded state ({}): nothing to diff against.",
                 alert.resource.rtype, alert.resource.id, alert.event.name
             ),
-            AlertKind::AttributeDrift => "The event changed the resource but carried no attribute values.".into(),
+            AlertKind::AttributeDrift => {
+                "The event changed the resource but carried no attribute values.".into()
+            }
         };
         f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), area);
         return;
@@ -111,7 +129,14 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     for d in diffs {
         lines.push(Line::from(vec![
             Span::styled(format!("▸ {}", d.path), app.theme.header),
-            Span::styled(format!("  ({} line{} changed)", d.changed, if d.changed == 1 { "" } else { "s" }), app.theme.muted),
+            Span::styled(
+                format!(
+                    "  ({} line{} changed)",
+                    d.changed,
+                    if d.changed == 1 { "" } else { "s" }
+                ),
+                app.theme.muted,
+            ),
         ]));
         if app.unified {
             lines.push(Line::from(vec![
@@ -133,7 +158,10 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
             }
         } else {
             lines.push(Line::from(vec![
-                Span::styled(format!("{:<w$}", "  state (Terraform)", w = col), app.theme.removed),
+                Span::styled(
+                    format!("{:<w$}", "  state (Terraform)", w = col),
+                    app.theme.removed,
+                ),
                 Span::styled("│", app.theme.border),
                 Span::styled("  observed (event)", app.theme.added),
             ]));
@@ -142,7 +170,10 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
                 let right = cell_spans(app, row.right.as_ref(), text_w);
                 let n = left.len().max(right.len());
                 for i in 0..n {
-                    let mut spans = left.get(i).cloned().unwrap_or_else(|| vec![Span::raw(" ".repeat(col))]);
+                    let mut spans = left
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| vec![Span::raw(" ".repeat(col))]);
                     spans.push(Span::styled("│", app.theme.border));
                     spans.extend(right.get(i).cloned().unwrap_or_default());
                     lines.push(Line::from(spans));
@@ -152,6 +183,10 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         lines.push(Line::raw(""));
     }
     let para = Paragraph::new(lines).scroll((app.detail_scroll, 0));
-    let para = if app.unified { para.wrap(Wrap { trim: false }) } else { para };
+    let para = if app.unified {
+        para.wrap(Wrap { trim: false })
+    } else {
+        para
+    };
     f.render_widget(para, area);
 }

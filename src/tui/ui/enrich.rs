@@ -32,8 +32,18 @@ fn not_configured(app: &App, k: &str, why: &str) -> Line<'static> {
 fn tags(a: &Alert) -> Vec<(String, String)> {
     a.diffs
         .iter()
-        .filter(|d| d.path == "tags" || d.path.starts_with("tags.") || d.path == "labels" || d.path.starts_with("labels."))
-        .map(|d| (d.path.clone(), format!("{} → {}", value_text(&d.state), value_text(&d.observed))))
+        .filter(|d| {
+            d.path == "tags"
+                || d.path.starts_with("tags.")
+                || d.path == "labels"
+                || d.path.starts_with("labels.")
+        })
+        .map(|d| {
+            (
+                d.path.clone(),
+                format!("{} → {}", value_text(&d.state), value_text(&d.observed)),
+            )
+        })
         .collect()
 }
 
@@ -42,8 +52,19 @@ fn tags(a: &Alert) -> Vec<(String, String)> {
 pub fn lines(app: &App, a: &Alert) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     out.push(section(app, "Resource"));
-    out.push(kv(app, "address", a.resource.address.clone().unwrap_or_else(|| "— (unmanaged)".into())));
-    out.push(kv(app, "type / id", format!("{} {}", a.resource.rtype, a.resource.id)));
+    out.push(kv(
+        app,
+        "address",
+        a.resource
+            .address
+            .clone()
+            .unwrap_or_else(|| "— (unmanaged)".into()),
+    ));
+    out.push(kv(
+        app,
+        "type / id",
+        format!("{} {}", a.resource.rtype, a.resource.id),
+    ));
     out.push(kv(
         app,
         "event",
@@ -65,22 +86,42 @@ pub fn lines(app: &App, a: &Alert) -> Vec<Line<'static>> {
         .or_else(|| act.principal.clone())
         .unwrap_or_else(|| "unknown".into());
     out.push(kv(app, "who", who));
-    out.push(kv(app, "identity type", act.identity_type.clone().unwrap_or_else(|| "-".into())));
+    out.push(kv(
+        app,
+        "identity type",
+        act.identity_type.clone().unwrap_or_else(|| "-".into()),
+    ));
     if let Some(s) = &act.session {
         out.push(kv(app, "session", s.clone()));
     }
-    out.push(kv(app, "role / ARN", act.arn.clone().unwrap_or_else(|| "-".into())));
+    out.push(kv(
+        app,
+        "role / ARN",
+        act.arn.clone().unwrap_or_else(|| "-".into()),
+    ));
     out.push(kv(
         app,
         "via",
-        format!("{}  ({})", via_label(act.via), act.user_agent.as_deref().unwrap_or("no user agent")),
+        format!(
+            "{}  ({})",
+            via_label(act.via),
+            act.user_agent.as_deref().unwrap_or("no user agent")
+        ),
     ));
-    out.push(kv(app, "source IP", act.source_ip.clone().unwrap_or_else(|| "-".into())));
+    out.push(kv(
+        app,
+        "source IP",
+        act.source_ip.clone().unwrap_or_else(|| "-".into()),
+    ));
     out.push(kv(app, "MFA", "unknown (not carried in alerts yet)"));
     out.push(section(app, "Tags and owner"));
     let t = tags(a);
     if t.is_empty() {
-        out.push(not_configured(app, "tags", "state tags arrive with enrichment"));
+        out.push(not_configured(
+            app,
+            "tags",
+            "state tags arrive with enrichment",
+        ));
     } else {
         for (k, v) in t {
             out.push(kv(app, &k, v));
@@ -88,8 +129,16 @@ pub fn lines(app: &App, a: &Alert) -> Vec<Line<'static>> {
     }
     out.push(not_configured(app, "owner", "no owner tag or mapping"));
     out.push(section(app, "Context"));
-    out.push(not_configured(app, "7-day history", "needs the alert store"));
-    out.push(not_configured(app, "blast radius", "needs the dependency graph enrichment"));
+    out.push(not_configured(
+        app,
+        "7-day history",
+        "needs the alert store",
+    ));
+    out.push(not_configured(
+        app,
+        "blast radius",
+        "needs the dependency graph enrichment",
+    ));
     out.push(section(app, "Remediation (c copies the command)"));
     out.push(kv(app, "command", remediation_command(a)));
     for r in &a.remediation {
@@ -111,7 +160,11 @@ pub fn lines(app: &App, a: &Alert) -> Vec<Line<'static>> {
     out.push(kv(
         app,
         "rules",
-        if a.rules.is_empty() { "none matched (profile default severity)".to_string() } else { a.rules.join(", ") },
+        if a.rules.is_empty() {
+            "none matched (profile default severity)".to_string()
+        } else {
+            a.rules.join(", ")
+        },
     ));
     out.push(kv(app, "alert id", a.id.clone()));
     out
@@ -120,7 +173,10 @@ pub fn lines(app: &App, a: &Alert) -> Vec<Line<'static>> {
 /// Draws the enrichment of the selected alert.
 pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     let Some(a) = app.selected() else {
-        f.render_widget(Paragraph::new("No alert selected.").style(app.theme.muted), area);
+        f.render_widget(
+            Paragraph::new("No alert selected.").style(app.theme.muted),
+            area,
+        );
         return;
     };
     let mut l = lines(app, a);
@@ -129,12 +185,17 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
             0,
             Line::from(vec![
                 Span::styled("Status ", app.theme.header),
-                Span::raw(format!("{}  (in memory only: not persisted yet)", e.status.label())),
+                Span::raw(format!(
+                    "{}  (in memory only: not persisted yet)",
+                    e.status.label()
+                )),
             ]),
         );
     }
     f.render_widget(
-        Paragraph::new(l).wrap(Wrap { trim: false }).scroll((app.detail_scroll, 0)),
+        Paragraph::new(l)
+            .wrap(Wrap { trim: false })
+            .scroll((app.detail_scroll, 0)),
         area,
     );
 }

@@ -34,8 +34,18 @@ pub(crate) fn via_label(v: Via) -> &'static str {
 fn title(app: &App) -> Line<'static> {
     let c = app.feed.counts();
     let mut spans = vec![Span::styled(" Drift feed ", app.theme.header)];
-    spans.push(Span::raw(format!("{}/{} ", app.feed.shown(), app.feed.total())));
-    for sev in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info] {
+    spans.push(Span::raw(format!(
+        "{}/{} ",
+        app.feed.shown(),
+        app.feed.total()
+    )));
+    for sev in [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ] {
         let n = c.by_severity[sev as usize];
         if n > 0 {
             let b = app.theme.badge(sev);
@@ -53,7 +63,10 @@ fn title(app: &App) -> Line<'static> {
         spans.push(Span::styled("· follow ● ", app.theme.ok));
     }
     if !app.filter_text.is_empty() {
-        spans.push(Span::styled(format!("· /{} ", ellipsize(&app.filter_text, 30)), app.theme.header));
+        spans.push(Span::styled(
+            format!("· /{} ", ellipsize(&app.filter_text, 30)),
+            app.theme.header,
+        ));
     }
     if app.hide_handled {
         spans.push(Span::styled("· unhandled only ", app.theme.muted));
@@ -66,7 +79,11 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     let focused = app.focus == Focus::Feed && !app.help;
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { app.theme.border_focused } else { app.theme.border })
+        .border_style(if focused {
+            app.theme.border_focused
+        } else {
+            app.theme.border
+        })
         .title(title(app));
     let inner = block.inner(area);
     if app.feed.shown() == 0 {
@@ -82,7 +99,10 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
                 app.feed.total()
             )
         };
-        f.render_widget(Paragraph::new(msg).style(app.theme.muted).block(block), area);
+        f.render_widget(
+            Paragraph::new(msg).style(app.theme.muted).block(block),
+            area,
+        );
         return;
     }
     let height = usize::from(inner.height.saturating_sub(1)).max(1);
@@ -102,16 +122,26 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         let attrs = if a.diffs.is_empty() {
             "—".to_string()
         } else {
-            a.diffs.iter().map(|d| d.path.as_str()).collect::<Vec<_>>().join(", ")
+            a.diffs
+                .iter()
+                .map(|d| d.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let status_style = match e.status {
             Status::New => Style::default(),
             _ => app.theme.muted,
         };
         let mut cells = vec![
-            Cell::from(Span::styled(e.status.label().chars().next().unwrap_or(' ').to_string(), status_style)),
+            Cell::from(Span::styled(
+                e.status.label().chars().next().unwrap_or(' ').to_string(),
+                status_style,
+            )),
             Cell::from(a.time.format("%H:%M:%S").to_string()),
-            Cell::from(Span::styled(format!("{} {}", badge.symbol, badge.label), badge.style)),
+            Cell::from(Span::styled(
+                format!("{} {}", badge.symbol, badge.label),
+                badge.style,
+            )),
             Cell::from(kind_label(a.kind)),
             Cell::from(resource_label(a)),
             Cell::from(attrs),
