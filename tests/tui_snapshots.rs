@@ -329,6 +329,34 @@ fn ack_snooze_resolve_and_hide_handled() {
 }
 
 #[test]
+fn incremental_filtering_matches_a_full_rebuild() {
+    let mut app = app();
+    // Acknowledge a few so the status facet has something to do.
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Char('a'));
+    let ids = |app: &App| -> Vec<String> {
+        app.feed
+            .window(0, app.feed.shown())
+            .map(|e| e.alert.id.clone())
+            .collect()
+    };
+    let mut typed = String::new();
+    for c in "status:new aws_s3 polic".chars() {
+        typed.push(c);
+        app.set_filter_text(&typed);
+        let mut fresh = app_with("");
+        fresh.update(Action::Alerts(golden_alerts()));
+        for i in 0..u32::try_from(app.feed.total()).unwrap() {
+            fresh.feed.set_status(i, app.feed.entry(i).unwrap().status);
+        }
+        fresh.set_filter_text(&typed);
+        assert_eq!(ids(&app), ids(&fresh), "after typing {typed:?}");
+    }
+    assert_eq!(app.feed.shown(), 1, "one S3 bucket policy alert");
+}
+
+#[test]
 fn mouse_click_selects_a_row() {
     let mut app = app();
     render(&app, 100, 30);

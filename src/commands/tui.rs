@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use tfdrift::config::EMBEDDED_PREFIX;
 use tfdrift::pipeline::{PipelineConfig, spawn};
+use tfdrift::tui::editor::YamlSyntax;
 use tfdrift::tui::logs::LogLayer;
 use tfdrift::tui::{Meta, RunOptions};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -95,6 +96,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         rules_file: rules_file(args, &setup.profile.rules),
         keymap_file: user_file("TFDRIFT_KEYMAP", "keymap.toml"),
         theme_file: user_file("TFDRIFT_THEME", "theme.toml"),
+        // Swap for the rule compiler's validator once `tfdrift::rules` is merged.
+        validator: Box::new(YamlSyntax),
     };
     let cfg = PipelineConfig {
         engine: setup.engine.clone(),

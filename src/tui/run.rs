@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 
 use super::app::{Action, App, Effect, Meta};
 use super::clipboard::{Clipboard, Method};
-use super::editor::{RuleEditor, YamlSyntax, write_atomic};
+#[cfg(doc)]
+use super::editor::YamlSyntax;
+use super::editor::{RuleEditor, RuleValidator, write_atomic};
 use super::keymap::Keymap;
 use super::logs::LogLine;
 use super::theme::Theme;
@@ -34,6 +36,14 @@ pub struct RunOptions {
     pub keymap_file: Option<PathBuf>,
     /// User theme overlay (optional file).
     pub theme_file: Option<PathBuf>,
+    /// Checks the rule editor's text: [`YamlSyntax`] until the rule engine provides one.
+    pub validator: Box<dyn RuleValidator>,
+}
+
+impl std::fmt::Debug for dyn RuleValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 fn init_terminal() -> anyhow::Result<ratatui::DefaultTerminal> {
@@ -86,7 +96,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let keymap = Keymap::load(opts.keymap_file.as_deref()).map_err(anyhow::Error::msg)?;
     let theme = Theme::load(opts.theme_file.as_deref()).map_err(anyhow::Error::msg)?;
-    let editor = RuleEditor::open(opts.rules_file.clone(), Box::new(YamlSyntax));
+    let editor = RuleEditor::open(opts.rules_file.clone(), opts.validator);
     let mut app = App::new(opts.meta, keymap, theme, editor, Utc::now());
     let mut terminal = init_terminal()?;
     let result = event_loop(&mut terminal, &mut app, &mut handle, &mut logs).await;

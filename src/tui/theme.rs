@@ -90,7 +90,7 @@ impl Theme {
         };
         Theme {
             badges: [
-                badge("·", "INFO"),
+                badge("○", "INFO"),
                 badge("▽", "LOW"),
                 badge("◆", "MED"),
                 badge("▲", "HIGH"),

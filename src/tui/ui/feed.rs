@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use super::ellipsize;
 use crate::alert::{AlertKind, Severity, Via};
 use crate::tui::app::{App, Focus};
-use crate::tui::feed::{Status, actor_label, resource_label};
+use crate::tui::feed::{SortKey, Status, actor_label, resource_label};
 
 /// Short kind label.
 pub(crate) fn kind_label(k: AlertKind) -> &'static str {
@@ -167,11 +167,23 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         Constraint::Fill(2),
         Constraint::Fill(2),
     ];
-    let mut header = vec!["", "UTC", "SEV", "KIND", "RESOURCE", "ATTRIBUTES", "ACTOR"];
+    let mut header: Vec<String> = ["", "UTC", "SEV", "KIND", "RESOURCE", "ATTRIBUTES", "ACTOR"]
+        .map(String::from)
+        .to_vec();
     if !narrow {
         widths.push(Constraint::Length(7));
-        header.push("VIA");
+        header.push("VIA".into());
     }
+    // Mark the sorted column (time sorts the UTC column).
+    let (key, desc) = app.feed.sort();
+    let col = match key {
+        SortKey::Time => 1,
+        SortKey::Severity => 2,
+        SortKey::Kind => 3,
+        SortKey::Resource => 4,
+        SortKey::Actor => 6,
+    };
+    header[col].push_str(if desc { "▼" } else { "▲" });
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(app.theme.header))
         .column_spacing(1)
