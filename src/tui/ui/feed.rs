@@ -1,7 +1,7 @@
 //! The live drift feed: a table of the visible window only (100k alerts cost what 40 do).
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
@@ -74,6 +74,25 @@ fn title(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
+/// Shortens `s` to `max` characters by cutting the middle, so both the resource type (start)
+/// and its name (end) stay readable: `aws_security…myapp-sg`.
+fn mid_ellipsize(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max || max < 5 {
+        return if n <= max {
+            s.to_string()
+        } else {
+            ellipsize(s, max)
+        };
+    }
+    let tail = (max - 1) / 2;
+    let head = max - 1 - tail;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
 /// Draws the feed.
 pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     let focused = app.focus == Focus::Feed && !app.help;
@@ -116,6 +135,23 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     app.feed_offset.set(offset);
 
     let narrow = inner.width < 100;
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Fill(3),
+        Constraint::Fill(2),
+        Constraint::Fill(2),
+    ];
+    let cols: Vec<usize> = Layout::horizontal(widths.clone())
+        .flex(Flex::Start)
+        .spacing(1)
+        .split(Rect::new(0, 0, inner.width, 1))
+        .iter()
+        .map(|r| usize::from(r.width))
+        .collect();
+    let fit = |s: &str, col: usize| mid_ellipsize(s, cols.get(col).copied().unwrap_or(10));
     let rows = app.feed.window(offset, height).enumerate().map(|(i, e)| {
         let a = &e.alert;
         let badge = app.theme.badge(a.severity);
@@ -143,9 +179,12 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
                 badge.style,
             )),
             Cell::from(kind_label(a.kind)),
-            Cell::from(resource_label(a)),
-            Cell::from(attrs),
-            Cell::from(actor_label(a).to_string()),
+            Cell::from(fit(&resource_label(a), 4)),
+            Cell::from(ellipsize(&attrs, cols.get(5).copied().unwrap_or(10))),
+            Cell::from(ellipsize(
+                actor_label(a),
+                cols.get(6).copied().unwrap_or(10),
+            )),
         ];
         if !narrow {
             cells.push(Cell::from(via_label(a.actor.via)));
@@ -158,15 +197,6 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         }
         row
     });
-    let mut widths = vec![
-        Constraint::Length(1),
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Fill(3),
-        Constraint::Fill(2),
-        Constraint::Fill(2),
-    ];
     let mut header: Vec<String> = ["", "UTC", "SEV", "KIND", "RESOURCE", "ATTRIBUTES", "ACTOR"]
         .map(String::from)
         .to_vec();
