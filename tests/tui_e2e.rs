@@ -135,6 +135,10 @@ fn feed_part(screen: &str) -> String {
 /// Starts `tfdrift tui` in a private tmux server at 200×50 inside a shell that prints the exit
 /// status afterwards. Returns the server guard and the temp dir (config, rules file).
 fn start(name: &str) -> (Tmux, tempfile::TempDir, PathBuf) {
+    start_with(name, &[])
+}
+
+fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
     require_tmux();
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.yaml");
@@ -154,9 +158,9 @@ fn start(name: &str) -> (Tmux, tempfile::TempDir, PathBuf) {
         "-u".into(),
         "WAYLAND_DISPLAY".into(),
         "TERM=tmux-256color".into(),
-        env!("CARGO_BIN_EXE_tfdrift").into(),
-        "tui".into(),
     ];
+    cmdline.extend(env.iter().map(|e| (*e).to_string()));
+    cmdline.extend([env!("CARGO_BIN_EXE_tfdrift").into(), "tui".into()]);
     cmdline.extend(profile_args(dir.path()));
     cmdline.extend(["--rules-file".into(), rules.display().to_string()]);
     let cmdline: Vec<String> = cmdline.iter().map(|s| shell_quote(s)).collect();
@@ -176,6 +180,12 @@ fn start(name: &str) -> (Tmux, tempfile::TempDir, PathBuf) {
     tmux.literal("PS1='e2e-shell$ '; clear\n");
     tmux.literal(&format!("{}; echo TFDRIFT-EXIT=$?\n", cmdline.join(" ")));
     (tmux, dir, rules)
+}
+
+/// The exit status the shell printed after the app ended (not the echoed command line).
+fn exit_code(s: &str) -> Option<u32> {
+    let re = regex::Regex::new(r"TFDRIFT-EXIT=(\d+)").unwrap();
+    re.captures(s).and_then(|c| c[1].parse().ok())
 }
 
 fn alert_total(s: &str) -> usize {
@@ -282,9 +292,9 @@ fn tui_end_to_end_in_tmux() {
     });
     tmux.keys(&["q"]);
     let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
-        s.contains("TFDRIFT-EXIT=")
+        exit_code(s).is_some()
     });
-    assert!(s.contains("TFDRIFT-EXIT=0"), "exit status:\n{s}");
+    assert_eq!(exit_code(&s), Some(0), "exit status:\n{s}");
     assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
     assert_eq!(
         tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
@@ -315,7 +325,7 @@ fn sigterm_restores_the_terminal() {
         .expect("kill");
     assert!(status.success());
     let s = tmux.wait_for("the shell after SIGTERM", Duration::from_secs(20), |s| {
-        s.contains("TFDRIFT-EXIT=")
+        exit_code(s).is_some()
     });
     assert!(
         s.contains("TFDRIFT-EXIT=0"),
@@ -327,4 +337,33 @@ fn sigterm_restores_the_terminal() {
             .trim(),
         "0"
     );
+}
+
+/// Debug builds panic on purpose with `TFDRIFT_TUI_TEST_PANIC` once an alert is drawn: the panic
+/// hook must leave the alternate screen and raw mode before the message is printed.
+#[test]
+fn panic_restores_the_terminal() {
+    let (tmux, _dir, _rules) = start_with("panic", &["TFDRIFT_TUI_TEST_PANIC=1"]);
+    let s = tmux.wait_for("the shell after the panic", Duration::from_mins(1), |s| {
+        exit_code(s).is_some()
+    });
+    assert!(
+        s.contains("TFDRIFT-EXIT=101"),
+        "a panic exits with 101:\n{s}"
+    );
+    assert!(
+        s.contains("deliberate panic"),
+        "the panic message is readable:\n{s}"
+    );
+    assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
+    assert_eq!(
+        tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    // Raw mode is off: the shell echoes typed text and runs it on Enter.
+    tmux.literal("echo typed-$((40+2))\n");
+    tmux.wait_for("a cooked terminal", Duration::from_secs(10), |s| {
+        s.contains("typed-42")
+    });
 }
