@@ -128,9 +128,10 @@ async fn event_loop(
             // Debug builds only: lets the end-to-end test prove the panic hook restores the
             // terminal.
             #[cfg(debug_assertions)]
-            if app.feed.total() > 0 && std::env::var_os("TFDRIFT_TUI_TEST_PANIC").is_some() {
-                panic!("TFDRIFT_TUI_TEST_PANIC: deliberate panic after the first alert");
-            }
+            assert!(
+                app.feed.total() == 0 || std::env::var_os("TFDRIFT_TUI_TEST_PANIC").is_none(),
+                "TFDRIFT_TUI_TEST_PANIC: deliberate panic after the first alert"
+            );
         }
         let mut actions = Vec::new();
         tokio::select! {
