@@ -369,6 +369,24 @@ fn mouse_click_selects_a_row() {
     }));
     assert_eq!(app.sel, 3);
     assert!(!app.follow);
+    // Clicking a tab title in the detail pane's border switches tabs.
+    let detail = app.detail_area.get();
+    let s = screen(&app, 100, 30);
+    let border = s.lines().nth(usize::from(detail.y)).unwrap();
+    let col = border.find("2 Enrichment").unwrap();
+    let x = u16::try_from(border[..col].chars().count()).unwrap() - 1; // quote char
+    app.update(Action::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: detail.x + x,
+        row: detail.y,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(app.tab, Tab::Enrichment);
+    key(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.tab, Tab::Rules);
+    key(&mut app, KeyCode::Char('['));
+    key(&mut app, KeyCode::Char('['));
+    assert_eq!(app.tab, Tab::Diff);
 }
 
 #[test]

@@ -79,6 +79,7 @@ fn sigterm() -> Option<tokio::signal::unix::Signal> {
     tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
 }
 
+#[cfg(unix)]
 async fn next_sigterm(sig: &mut Option<tokio::signal::unix::Signal>) {
     match sig {
         Some(s) => {
@@ -86,6 +87,16 @@ async fn next_sigterm(sig: &mut Option<tokio::signal::unix::Signal>) {
         }
         None => std::future::pending().await,
     }
+}
+
+#[cfg(not(unix))]
+fn sigterm() -> Option<()> {
+    None
+}
+
+#[cfg(not(unix))]
+async fn next_sigterm(_sig: &mut Option<()>) {
+    std::future::pending::<()>().await;
 }
 
 /// Runs the UI until the user quits or SIGTERM; stops the pipeline on the way out.

@@ -9,6 +9,20 @@ use super::{App, Effect, Focus, InputKind, Tab, remediation_command};
 use crate::tui::feed::Status;
 use crate::tui::keymap::Context;
 
+/// Which tab title sits at column `x` of the detail pane's top border (see `ui::detail`:
+/// corner, a space, then ` N Title ` labels separated by a space).
+fn tab_at(x: u16) -> Option<Tab> {
+    let mut start = 2u16;
+    for (i, t) in Tab::ALL.iter().enumerate() {
+        let width = u16::try_from(format!("{} {}", i + 1, t.title()).len() + 2).unwrap_or(0);
+        if x >= start && x < start + width {
+            return Some(*t);
+        }
+        start += width + 1;
+    }
+    None
+}
+
 impl App {
     pub(super) fn on_key(&mut self, k: KeyEvent) {
         if k.kind == crossterm::event::KeyEventKind::Release {
@@ -132,6 +146,11 @@ impl App {
                     true
                 } else if inside(detail) {
                     self.focus = Focus::Detail;
+                    if m.row == detail.y
+                        && let Some(tab) = tab_at(m.column.saturating_sub(detail.x))
+                    {
+                        self.show_tab(tab);
+                    }
                     true
                 } else {
                     false
@@ -207,6 +226,16 @@ impl App {
                 self.editing = true;
             }
             (_, "tab_log") => self.show_tab(Tab::Log),
+            (_, "tab_next" | "tab_prev") => {
+                let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
+                let n = Tab::ALL.len();
+                let next = if action == "tab_next" {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.show_tab(Tab::ALL[next]);
+            }
             (_, "zoom") => self.zoom = !self.zoom,
             (_, "copy_alert") => self.copy_alert(),
             (_, "copy_diff") => self.copy_diff(),
