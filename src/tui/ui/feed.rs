@@ -144,6 +144,9 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         Constraint::Fill(2),
         Constraint::Fill(2),
     ];
+    if !narrow {
+        widths.push(Constraint::Length(7));
+    }
     let cols: Vec<usize> = Layout::horizontal(widths.clone())
         .flex(Flex::Start)
         .spacing(1)
@@ -201,7 +204,6 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         .map(String::from)
         .to_vec();
     if !narrow {
-        widths.push(Constraint::Length(7));
         header.push("VIA".into());
     }
     // Mark the sorted column (time sorts the UTC column).
