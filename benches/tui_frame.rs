@@ -73,6 +73,7 @@ fn app(alerts: Vec<Alert>) -> App {
             profile: "bench".into(),
             sources: vec!["replay".into()],
             state_resources: 26,
+            state: None,
         },
         Keymap::default_keymap(),
         Theme::default_theme(),

@@ -56,6 +56,7 @@ fn app_with(text: &str) -> App {
         profile: "test".into(),
         sources: vec!["replay golden/events.jsonl (loop 300 ms)".into()],
         state_resources: 26,
+        state: None,
     };
     let mut app = App::new(
         meta,
@@ -175,11 +176,22 @@ fn diff_unified_policy() {
 #[test]
 fn enrichment() {
     let mut app = app();
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let (state, failures) = tfdrift::state::load_states(&[corpus
+        .join("tfstate/hari-44456__multi-cloud-terraform/aws/terraform.tfstate")
+        .display()
+        .to_string()]);
+    assert!(failures.is_empty());
+    app.meta.state = Some(std::sync::Arc::new(state));
     select_resource(&mut app, "aws_security_group");
     key(&mut app, KeyCode::Char('2'));
     assert_eq!(app.tab, Tab::Enrichment);
-    let s = screen(&app, 120, 45);
+    let s = screen(&app, 120, 60);
     assert!(s.contains("not configured yet"));
+    assert!(
+        s.contains("tag Name") && s.contains("prathamesh-default-sg"),
+        "{s}"
+    );
     assert!(s.contains("terraform apply -target="));
     insta::assert_snapshot!(s);
 }

@@ -92,6 +92,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             profile: name.clone(),
             sources,
             state_resources: setup.state.len(),
+            state: Some(setup.state.clone()),
         },
         rules_file: rules_file(args, &setup.profile.rules),
         keymap_file: user_file("TFDRIFT_KEYMAP", "keymap.toml"),

@@ -129,6 +129,8 @@ pub struct Meta {
     pub sources: Vec<String>,
     /// Managed resources in the state index.
     pub state_resources: usize,
+    /// The state index, for tags and owner in the enrichment pane (read-only, shared).
+    pub state: Option<std::sync::Arc<crate::state::StateIndex>>,
 }
 
 /// The whole UI state.

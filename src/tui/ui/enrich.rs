@@ -13,7 +13,7 @@ use crate::tui::diff::value_text;
 
 fn kv(app: &App, k: &str, v: impl Into<String>) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("  {k:<15}"), app.theme.muted),
+        Span::styled(format!("  {k:<15} "), app.theme.muted),
         Span::raw(v.into()),
     ])
 }
@@ -24,12 +24,49 @@ fn section(app: &App, title: &str) -> Line<'static> {
 
 fn not_configured(app: &App, k: &str, why: &str) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("  {k:<15}"), app.theme.muted),
+        Span::styled(format!("  {k:<15} "), app.theme.muted),
         Span::styled(format!("not configured yet ({why})"), app.theme.muted),
     ])
 }
 
-fn tags(a: &Alert) -> Vec<(String, String)> {
+/// Tag keys that name an owner, in order of preference.
+const OWNER_KEYS: &[&str] = &[
+    "owner",
+    "Owner",
+    "team",
+    "Team",
+    "owner_email",
+    "contact",
+    "Contact",
+];
+
+/// Tags (AWS) or labels (GCP) of the resource as the state records them.
+fn state_tags(app: &App, a: &Alert) -> Option<(String, Vec<(String, String)>)> {
+    let state = app.meta.state.as_ref()?;
+    let r = state.by_address(a.resource.address.as_deref()?)?;
+    let map = ["tags", "labels"]
+        .iter()
+        .find_map(|k| r.attributes.get(*k).and_then(|v| v.as_object()))?;
+    let tags = map
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            )
+        })
+        .collect();
+    // The last three path parts name the state well enough and keep the line short.
+    let parts: Vec<&str> = r.state_file.rsplit('/').take(3).collect();
+    let file = if parts.len() == 3 {
+        format!("…/{}", parts.into_iter().rev().collect::<Vec<_>>().join("/"))
+    } else {
+        r.state_file.to_string()
+    };
+    Some((file, tags))
+}
+
+fn diff_tags(a: &Alert) -> Vec<(String, String)> {
     a.diffs
         .iter()
         .filter(|d| {
@@ -115,19 +152,40 @@ pub fn lines(app: &App, a: &Alert) -> Vec<Line<'static>> {
     ));
     out.push(kv(app, "MFA", "unknown (not carried in alerts yet)"));
     out.push(section(app, "Tags and owner"));
-    let t = tags(a);
-    if t.is_empty() {
-        out.push(not_configured(
+    let from_state = state_tags(app, a);
+    let mut owner = None;
+    match &from_state {
+        Some((file, tags)) if !tags.is_empty() => {
+            for (k, v) in tags {
+                out.push(kv(app, &format!("tag {k}"), v.clone()));
+            }
+            out.push(kv(app, "from state", file.clone()));
+            owner = OWNER_KEYS
+                .iter()
+                .find_map(|k| tags.iter().find(|(tk, _)| tk == k))
+                .map(|(k, v)| format!("{v} (tag {k})"));
+        }
+        _ => out.push(not_configured(
             app,
             "tags",
-            "state tags arrive with enrichment",
-        ));
-    } else {
-        for (k, v) in t {
-            out.push(kv(app, &k, v));
-        }
+            if a.resource.address.is_some() {
+                "no tags or labels in the state"
+            } else {
+                "unmanaged: no state to read them from"
+            },
+        )),
     }
-    out.push(not_configured(app, "owner", "no owner tag or mapping"));
+    for (k, v) in diff_tags(a) {
+        out.push(kv(app, &format!("changed {k}"), v));
+    }
+    match owner {
+        Some(o) => out.push(kv(app, "owner", o)),
+        None => out.push(not_configured(
+            app,
+            "owner",
+            "no owner/team tag; owner mapping not configured",
+        )),
+    }
     out.push(section(app, "Context"));
     out.push(not_configured(
         app,
