@@ -4,6 +4,12 @@
 //! Alerts are the golden fixtures' real alerts, cloned with fresh ids, times and severities.
 //! The frame is drawn into ratatui's `TestBackend` (no terminal I/O): it measures our work, not
 //! the terminal's.
+//!
+//! Numbers (debug-free `cargo bench`, 2 shared cores under load ~4, medians; expect ±30 %):
+//! frame 200×50 with 100k alerts ≈ 0.5–0.7 ms; scroll one row + frame ≈ 0.5 ms; alert arrival +
+//! frame ≈ 0.7 ms; full free-text filter over 100k ≈ 5 ms; typing one more filter character
+//! (narrowing ~100k matches) ≈ 3.6 ms. Memory held ≈ 2.9 KB per alert (allocator-measured,
+//! alert + search text + sort keys + index; the golden alerts carry policy JSON and user agents).
 #![allow(
     missing_docs,
     clippy::unwrap_used,

@@ -169,6 +169,15 @@ pub fn actor_label(a: &Alert) -> &str {
         .unwrap_or("?")
 }
 
+/// The sort keys that live next to each other in memory.
+#[derive(Debug, Clone, Copy)]
+struct SortKeys {
+    /// Event time, microseconds since the epoch.
+    time: i64,
+    severity: Severity,
+    kind: crate::alert::AlertKind,
+}
+
 /// Counts per severity, for the title.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -187,6 +196,8 @@ pub struct Feed {
     hay: String,
     /// End offset of each entry's text in `hay`.
     hay_ends: Vec<usize>,
+    /// Compact sort keys per entry, so sorting and inserting never chase alert pointers.
+    keys: Vec<SortKeys>,
     /// Entry indices that pass the filter, ascending by the sort key.
     view: Vec<u32>,
     filter: Filter,
@@ -241,16 +252,27 @@ impl Feed {
     }
 
     fn cmp(&self, a: u32, b: u32) -> Ordering {
-        let (ea, eb) = (&self.entries[a as usize], &self.entries[b as usize]);
-        let (x, y) = (&ea.alert, &eb.alert);
+        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
         let primary = match self.sort {
             SortKey::Time => Ordering::Equal,
-            SortKey::Severity => x.severity.cmp(&y.severity),
-            SortKey::Kind => x.kind.cmp(&y.kind),
-            SortKey::Resource => resource_label(x).cmp(&resource_label(y)),
-            SortKey::Actor => actor_label(x).cmp(actor_label(y)),
+            SortKey::Severity => ka.severity.cmp(&kb.severity),
+            SortKey::Kind => ka.kind.cmp(&kb.kind),
+            SortKey::Resource => {
+                let (x, y) = (
+                    &self.entries[a as usize].alert,
+                    &self.entries[b as usize].alert,
+                );
+                resource_label(x).cmp(&resource_label(y))
+            }
+            SortKey::Actor => {
+                let (x, y) = (
+                    &self.entries[a as usize].alert,
+                    &self.entries[b as usize].alert,
+                );
+                actor_label(x).cmp(actor_label(y))
+            }
         };
-        primary.then(x.time.cmp(&y.time)).then(a.cmp(&b))
+        primary.then(ka.time.cmp(&kb.time)).then(a.cmp(&b))
     }
 
     /// Adds an alert; returns its display position if the filter shows it.
@@ -258,6 +280,11 @@ impl Feed {
         let idx = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         push_haystack(&mut self.hay, &alert);
         self.hay_ends.push(self.hay.len());
+        self.keys.push(SortKeys {
+            time: alert.time.timestamp_micros(),
+            severity: alert.severity,
+            kind: alert.kind,
+        });
         let entry = Entry {
             alert,
             status: Status::New,
@@ -314,8 +341,12 @@ impl Feed {
     }
 
     fn matches(&self, idx: u32) -> bool {
-        self.filter
-            .matches(&self.entries[idx as usize], self.haystack(idx))
+        let hay = self.haystack(idx);
+        if !self.filter.matches_text(hay) {
+            return false;
+        }
+        // Only facets need the alert itself (a pointer chase per alert).
+        !self.filter.has_facets() || self.filter.matches(&self.entries[idx as usize], hay)
     }
 
     /// Entry by index.
@@ -419,7 +450,8 @@ impl Feed {
         let inline = self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.view.capacity() * std::mem::size_of::<u32>()
             + self.hay.capacity()
-            + self.hay_ends.capacity() * std::mem::size_of::<usize>();
+            + self.hay_ends.capacity() * std::mem::size_of::<usize>()
+            + self.keys.capacity() * std::mem::size_of::<SortKeys>();
         let heap: usize = self.entries.iter().map(entry_heap_bytes).sum();
         inline + heap
     }

@@ -134,6 +134,23 @@ impl Filter {
         }
     }
 
+    /// Whether any facet (severity, kind, provider, account, status) is set.
+    #[must_use]
+    pub fn has_facets(&self) -> bool {
+        self.min_severity.is_some()
+            || self.exact_severity.is_some()
+            || !self.kinds.is_empty()
+            || self.provider.is_some()
+            || self.account.is_some()
+            || !self.statuses.is_empty()
+    }
+
+    /// Whether the free-text terms all occur in `hay`.
+    #[must_use]
+    pub fn matches_text(&self, hay: &str) -> bool {
+        self.terms.iter().all(|t| hay.contains(t.as_str()))
+    }
+
     /// Whether the filter keeps everything.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -144,7 +161,7 @@ impl Filter {
     /// first: it reads the contiguous text arena, the facets touch the alert itself.
     #[must_use]
     pub fn matches(&self, e: &Entry, hay: &str) -> bool {
-        if !self.terms.iter().all(|t| hay.contains(t.as_str())) {
+        if !self.matches_text(hay) {
             return false;
         }
         let a = &e.alert;

@@ -136,7 +136,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         app.theme.muted,
     ));
     out.push(Line::styled(
-        "Mouse: click a row to select it, wheel scrolls. Keys: config/keymap.toml, overlay ~/.config/tfdrift/keymap.toml.",
+        "Mouse: click a row or a tab, wheel scrolls; hold Shift to select text. Keys: config/keymap.toml, overlay ~/.config/tfdrift/keymap.toml.",
         app.theme.muted,
     ));
     out

@@ -59,7 +59,10 @@ fn state_tags(app: &App, a: &Alert) -> Option<(String, Vec<(String, String)>)> {
     // The last three path parts name the state well enough and keep the line short.
     let parts: Vec<&str> = r.state_file.rsplit('/').take(3).collect();
     let file = if parts.len() == 3 {
-        format!("…/{}", parts.into_iter().rev().collect::<Vec<_>>().join("/"))
+        format!(
+            "…/{}",
+            parts.into_iter().rev().collect::<Vec<_>>().join("/")
+        )
     } else {
         r.state_file.to_string()
     };
