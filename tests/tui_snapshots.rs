@@ -452,3 +452,22 @@ fn severity_badges_are_coloured_and_labelled() {
         .unwrap();
     assert_ne!(buf[(x, y)].bg, ratatui::style::Color::Reset);
 }
+
+#[test]
+fn plain_theme_marks_selection_without_colour() {
+    let mut app = app();
+    app.theme = Theme::plain();
+    let t = render(&app, 100, 30);
+    let buf = t.backend().buffer();
+    let (x, y) = (0..buf.area.height)
+        .flat_map(|y| (0..buf.area.width).map(move |x| (x, y)))
+        .find(|&(x, y)| buf[(x, y)].symbol() == "▶")
+        .expect("a selection marker");
+    let cell = &buf[(x + 5, y)];
+    assert!(
+        cell.modifier.contains(ratatui::style::Modifier::REVERSED),
+        "selected row is reverse video in the plain theme"
+    );
+    assert_eq!(cell.fg, ratatui::style::Color::Reset);
+    assert_eq!(cell.bg, ratatui::style::Color::Reset);
+}

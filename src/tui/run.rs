@@ -106,7 +106,12 @@ pub async fn run(
     mut logs: mpsc::Receiver<LogLine>,
 ) -> anyhow::Result<()> {
     let keymap = Keymap::load(opts.keymap_file.as_deref()).map_err(anyhow::Error::msg)?;
-    let theme = Theme::load(opts.theme_file.as_deref()).map_err(anyhow::Error::msg)?;
+    // https://no-color.org: symbols, labels and reverse video still carry every meaning.
+    let theme = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        Theme::plain()
+    } else {
+        Theme::load(opts.theme_file.as_deref()).map_err(anyhow::Error::msg)?
+    };
     let editor = RuleEditor::open(opts.rules_file.clone(), opts.validator);
     let mut app = App::new(opts.meta, keymap, theme, editor, Utc::now());
     let mut terminal = init_terminal()?;

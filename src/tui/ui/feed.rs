@@ -136,7 +136,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
 
     let narrow = inner.width < 100;
     let mut widths = vec![
-        Constraint::Length(1),
+        Constraint::Length(2),
         Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(9),
@@ -172,10 +172,14 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
             _ => app.theme.muted,
         };
         let mut cells = vec![
-            Cell::from(Span::styled(
-                e.status.label().chars().next().unwrap_or(' ').to_string(),
-                status_style,
-            )),
+            // A marker for the selected row, so selection never depends on colour alone.
+            Cell::from(Line::from(vec![
+                Span::raw(if offset + i == app.sel { "▶" } else { " " }),
+                Span::styled(
+                    e.status.label().chars().next().unwrap_or(' ').to_string(),
+                    status_style,
+                ),
+            ])),
             Cell::from(a.time.format("%H:%M:%S").to_string()),
             Cell::from(Span::styled(
                 format!("{} {}", badge.symbol, badge.label),
