@@ -226,14 +226,17 @@ fn tui_end_to_end_in_tmux() {
         !feed.contains(" unmanaged ") && !feed.contains(" deleted "),
         "filter leaked:\n{feed}"
     );
-    tmux.keys(&["g", "1"]);
+    // Top of the feed, then freeze the selection so later alerts do not move it.
+    tmux.keys(&["g", ":"]);
+    tmux.literal("follow off");
+    tmux.keys(&["Enter", "1"]);
     tmux.wait_for("the side-by-side diff", Duration::from_secs(10), |s| {
         s.contains("[1 Diff]") && s.contains("state (Terraform)") && s.contains("observed (event)")
     });
 
     // 4. Enrichment.
     tmux.keys(&["2"]);
-    tmux.wait_for("the enrichment pane", Duration::from_secs(10), |s| {
+    let enrichment = tmux.wait_for("the enrichment pane", Duration::from_secs(10), |s| {
         s.contains("[2 Enrichment]") && s.contains("Identity") && s.contains("not configured yet")
     });
 
@@ -255,9 +258,11 @@ fn tui_end_to_end_in_tmux() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
+    // A managed drift alert: `terraform apply -target='ADDR'`, or a rule's rendered command.
+    assert!(buffer.starts_with("terraform "), "copied: {buffer:?}");
     assert!(
-        buffer.starts_with("terraform apply -target='"),
-        "copied: {buffer:?}"
+        enrichment.contains(buffer.trim()),
+        "the copied command is the one the enrichment pane shows: {buffer:?}\n{enrichment}"
     );
 
     // 6. Edit a rule with a deliberate error, see it, fix it, save.
