@@ -310,7 +310,16 @@ fn tui_end_to_end_in_tmux() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    let (tmux, _dir, _rules) = start("term");
+    signal_restores_the_terminal("TERM");
+}
+
+#[test]
+fn sigint_restores_the_terminal() {
+    signal_restores_the_terminal("INT");
+}
+
+fn signal_restores_the_terminal(signal: &str) {
+    let (tmux, _dir, _rules) = start(&signal.to_lowercase());
     tmux.wait_for("the first alert", Duration::from_mins(1), |s| {
         alert_total(s) >= 1
     });
@@ -329,12 +338,12 @@ fn sigterm_restores_the_terminal() {
         .status()
         .expect("kill");
     assert!(status.success());
-    let s = tmux.wait_for("the shell after SIGTERM", Duration::from_secs(20), |s| {
+    let s = tmux.wait_for("the shell after the signal", Duration::from_secs(20), |s| {
         exit_code(s).is_some()
     });
     assert!(
         s.contains("TFDRIFT-EXIT=0"),
-        "exit status after SIGTERM:\n{s}"
+        "exit status after SIG{signal}:\n{s}"
     );
     assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
     assert_eq!(

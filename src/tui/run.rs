@@ -1,4 +1,4 @@
-//! The runtime: terminal setup and restore (quit, panic, SIGTERM), the event loop that drains
+//! The runtime: terminal setup and restore (quit, panic, SIGTERM/SIGINT/SIGHUP), the event loop that drains
 //! keys, alerts, counters and logs before drawing once, and the effects (clipboard, save).
 
 use std::io::Write as _;
@@ -50,9 +50,16 @@ fn init_terminal() -> anyhow::Result<ratatui::DefaultTerminal> {
     let terminal =
         ratatui::try_init().context("cannot initialise the terminal (is this a TTY?)")?;
     let previous = std::panic::take_hook();
+    let ui_thread = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        previous(info);
+        if std::thread::current().id() == ui_thread {
+            restore_terminal();
+            previous(info);
+        } else {
+            // A pipeline task: the UI keeps running (its stream ends); printing would scribble
+            // over the screen, so the panic goes to the log pane.
+            tracing::error!(panic = %info, "A background task panicked");
+        }
     }));
     crossterm::execute!(std::io::stdout(), EnableMouseCapture).context("enabling mouse capture")?;
     Ok(terminal)
@@ -74,32 +81,58 @@ fn event_action(ev: &Event) -> Option<Action> {
     }
 }
 
+/// Termination signals (TERM, INT from `kill`, HUP when the terminal goes away): each quits
+/// through the normal path, so the terminal is restored.
 #[cfg(unix)]
-fn sigterm() -> Option<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
-}
+struct Signals(Vec<(&'static str, tokio::signal::unix::Signal)>);
 
 #[cfg(unix)]
-async fn next_sigterm(sig: &mut Option<tokio::signal::unix::Signal>) {
-    match sig {
-        Some(s) => {
-            s.recv().await;
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals(
+            [
+                ("SIGTERM", SignalKind::terminate()),
+                ("SIGINT", SignalKind::interrupt()),
+                ("SIGHUP", SignalKind::hangup()),
+            ]
+            .into_iter()
+            .filter_map(|(name, kind)| signal(kind).ok().map(|s| (name, s)))
+            .collect(),
+        )
+    }
+
+    /// The name of the next signal received.
+    async fn recv(&mut self) -> &'static str {
+        if self.0.is_empty() {
+            return std::future::pending().await;
         }
-        None => std::future::pending().await,
+        let futures = self.0.iter_mut().map(|(name, s)| {
+            Box::pin(async move {
+                s.recv().await;
+                *name
+            })
+        });
+        futures_util::future::select_all(futures).await.0
     }
 }
 
 #[cfg(not(unix))]
-fn sigterm() -> Option<()> {
-    None
-}
+struct Signals;
 
 #[cfg(not(unix))]
-async fn next_sigterm(_sig: &mut Option<()>) {
-    std::future::pending::<()>().await;
+impl Signals {
+    fn new() -> Signals {
+        Signals
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
-/// Runs the UI until the user quits or SIGTERM; stops the pipeline on the way out.
+/// Runs the UI until the user quits or a termination signal; stops the pipeline on the way out.
 pub async fn run(
     opts: RunOptions,
     mut handle: PipelineHandle,
@@ -117,6 +150,8 @@ pub async fn run(
     let mut terminal = init_terminal()?;
     let result = event_loop(&mut terminal, &mut app, &mut handle, &mut logs).await;
     restore_terminal();
+    // Nobody reads alerts any more: close the channel so the engine never blocks on it.
+    handle.alerts.close();
     handle.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
     result
@@ -131,7 +166,7 @@ async fn event_loop(
     let mut clipboard = Clipboard::new();
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut term = sigterm();
+    let mut signals = Signals::new();
     let mut alerts_open = true;
     let mut stats_open = true;
     let mut logs_open = true;
@@ -174,8 +209,8 @@ async fn event_loop(
                 None => logs_open = false,
             },
             _ = tick.tick() => actions.push(Action::Tick(Utc::now())),
-            () = next_sigterm(&mut term) => {
-                tracing::info!("SIGTERM received; quitting");
+            name = signals.recv() => {
+                tracing::info!(signal = name, "Signal received; quitting");
                 actions.push(Action::Quit);
             },
         }
