@@ -46,6 +46,7 @@ Exit status: 0 done, 1 usage or config error, 2 drift found (with --fail-on-drif
     /// The on-call monitor (terminal UI), or with --no-ui the same pipeline headless.
     #[command(after_help = "\
 Examples:
+  tfdrift tui --profile demo                  # the on-call terminal UI over the bundled demo
   tfdrift tui --profile demo --no-ui          # bundled demo, loops until Ctrl-C
   tfdrift tui --profile demo --no-ui --once   # one pass over the demo events, then exit
   tfdrift tui --profile prod --no-ui          # headless daemon for a configured profile")]
@@ -130,6 +131,10 @@ pub struct TuiArgs {
     /// Pause between replayed events in milliseconds (overrides the profile; 0 = no pause).
     #[arg(long, value_name = "MS")]
     pub replay_interval_ms: Option<u64>,
+    /// Rule file the UI's editor opens (default: the profile's first rule file on disk, else
+    /// ~/.config/tfdrift/rules/local.yaml).
+    #[arg(long)]
+    pub rules_file: Option<PathBuf>,
 }
 
 /// `state` subcommands.

@@ -5,6 +5,8 @@ mod headless;
 mod replay;
 mod rules;
 mod state_show;
+#[cfg(feature = "tui")]
+mod tui;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,10 +32,18 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Whether the command takes over the terminal (then logs must not go to stderr).
+#[must_use]
+pub fn uses_terminal_ui(cli: &Cli) -> bool {
+    cfg!(feature = "tui") && matches!(&cli.command, Command::Tui(a) if !a.no_ui)
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay(args) => replay::run(&args),
+        #[cfg(feature = "tui")]
+        Command::Tui(args) if !args.no_ui => tui::run(&args),
         Command::Tui(args) => headless::run(&args),
         Command::State(StateCommand::Show(args)) => state_show::run(&args),
         Command::Catalog(args) => catalog::run(&args),

@@ -20,3 +20,5 @@ pub mod pipeline;
 pub mod rules;
 pub mod state;
 pub mod store;
+#[cfg(feature = "tui")]
+pub mod tui;

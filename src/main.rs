@@ -18,7 +18,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    commands::init_logging();
+    if !commands::uses_terminal_ui(&cli) {
+        commands::init_logging();
+    }
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {

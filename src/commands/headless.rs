@@ -17,7 +17,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     };
     if !args.no_ui {
         eprintln!(
-            "note: the terminal UI is not built yet in this version; running headless (as with --no-ui). \
+            "note: this build has no terminal UI (cargo feature `tui` off); running headless (as with --no-ui). \
              Profile '{name}'."
         );
     }

@@ -1,0 +1,20 @@
+//! The terminal UI (feature `tui`): TEA style — one [`App`](app::App) state, [`Action`](app::Action)s
+//! from keys, mouse, the pipeline and a tick; [`App::update`](app::App::update) is the only
+//! mutation; panes are functions drawing from `&App`. The runtime drains every queued message,
+//! then draws once, and only when something visible changed.
+
+pub mod app;
+pub mod clipboard;
+pub mod command;
+pub mod diff;
+pub mod editor;
+pub mod feed;
+pub mod filter;
+pub mod keymap;
+pub mod logs;
+pub mod run;
+pub mod theme;
+pub mod ui;
+
+pub use app::{Action, App, Effect, Meta};
+pub use run::{RunOptions, run};

@@ -1,0 +1,459 @@
+//! The application state and its only mutation, [`App::update`] (TEA). Keys, mouse, pipeline
+//! messages and ticks all arrive as [`Action`]s; side effects that touch the outside world
+//! (clipboard, saving) leave as [`Effect`]s for the runtime to perform.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
+
+mod input;
+
+use super::command;
+use super::diff::{AttrDiff, alert_diffs};
+use super::editor::RuleEditor;
+use super::feed::Feed;
+use super::filter::Filter;
+use super::keymap::Keymap;
+use super::logs::LogLine;
+use super::theme::Theme;
+use crate::alert::Alert;
+use crate::pipeline::Stats;
+
+/// Log lines kept for the log pane.
+const LOG_KEEP: usize = 1000;
+
+/// Which pane has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The alert table.
+    Feed,
+    /// The detail pane (diff, enrichment, rules, log).
+    Detail,
+}
+
+/// Detail pane tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Attribute diff.
+    Diff,
+    /// Identity, tags, runbook.
+    Enrichment,
+    /// Rule editor.
+    Rules,
+    /// Log.
+    Log,
+}
+
+impl Tab {
+    /// All tabs in order.
+    pub const ALL: [Tab; 4] = [Tab::Diff, Tab::Enrichment, Tab::Rules, Tab::Log];
+
+    /// Title.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Diff => "Diff",
+            Tab::Enrichment => "Enrichment",
+            Tab::Rules => "Rules",
+            Tab::Log => "Log",
+        }
+    }
+}
+
+/// The bottom input line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// `/` live filter.
+    Filter,
+    /// `:` command.
+    Command,
+}
+
+/// Something for the runtime to do outside the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Put text on the clipboard; `what` names it in the confirmation.
+    Copy {
+        /// `alert JSON`, `diff`, `remediation command`.
+        what: &'static str,
+        /// The text.
+        text: String,
+    },
+    /// Save the rule editor's file.
+    SaveRules,
+}
+
+/// Everything that can change the state.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// A key press.
+    Key(KeyEvent),
+    /// A mouse event.
+    Mouse(MouseEvent),
+    /// The terminal was resized.
+    Resize,
+    /// New alerts from the pipeline.
+    Alerts(Vec<Alert>),
+    /// New counters (boxed: the maps make it large).
+    Stats(Box<Stats>),
+    /// New log lines.
+    Logs(Vec<LogLine>),
+    /// One second passed.
+    Tick(DateTime<Utc>),
+    /// The alert stream ended (sources exhausted or stopped).
+    PipelineDone,
+    /// Run a `:` command.
+    Command(String),
+    /// A message for the bottom line (result of an effect).
+    Notice {
+        /// Text.
+        text: String,
+        /// Shown as an error.
+        error: bool,
+    },
+    /// The rule file was written (path) or not (why).
+    RulesSaved(Result<String, String>),
+    /// Quit.
+    Quit,
+}
+
+/// Static facts for the status bar.
+#[derive(Debug, Clone, Default)]
+pub struct Meta {
+    /// Profile name.
+    pub profile: String,
+    /// Sources, described (`replay demo/events.jsonl (loop 1500 ms)`).
+    pub sources: Vec<String>,
+    /// Managed resources in the state index.
+    pub state_resources: usize,
+    /// The state index, for tags and owner in the enrichment pane (read-only, shared).
+    pub state: Option<std::sync::Arc<crate::state::StateIndex>>,
+}
+
+/// The whole UI state.
+#[derive(Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent UI toggles, not a state machine
+pub struct App {
+    /// All alerts and the filtered view.
+    pub feed: Feed,
+    /// Selected display position in the feed.
+    pub sel: usize,
+    /// Keep the newest alert selected.
+    pub follow: bool,
+    /// Hide acknowledged/snoozed/resolved (the `H` toggle).
+    pub hide_handled: bool,
+    /// Filter text typed with `/` (without the `H` facet).
+    pub filter_text: String,
+    /// Keyboard focus.
+    pub focus: Focus,
+    /// Detail tab.
+    pub tab: Tab,
+    /// The rule editor is capturing keys.
+    pub editing: bool,
+    /// Focused pane fills the screen.
+    pub zoom: bool,
+    /// Unified instead of side-by-side diff.
+    pub unified: bool,
+    /// Scroll of the detail pane (lines).
+    pub detail_scroll: u16,
+    /// Help popup open.
+    pub help: bool,
+    /// Help scroll.
+    pub help_scroll: u16,
+    /// The bottom input line, when open.
+    pub input: Option<(InputKind, String)>,
+    /// Filter before `/` started (Esc restores it).
+    filter_before: String,
+    /// Bottom-line message.
+    pub message: Option<(String, bool)>,
+    /// Pipeline counters.
+    pub stats: Stats,
+    /// Events per second (records read, over the last tick).
+    pub eps: f64,
+    last_records: (DateTime<Utc>, u64),
+    /// Whether the alert stream is still open.
+    pub pipeline_running: bool,
+    /// Static facts.
+    pub meta: Meta,
+    /// Log lines (newest last).
+    pub logs: VecDeque<LogLine>,
+    /// The rule editor.
+    pub editor: RuleEditor,
+    /// Key bindings.
+    pub keymap: Keymap,
+    /// Colours.
+    pub theme: Theme,
+    /// Clock (ticks; fixed in tests).
+    pub now: DateTime<Utc>,
+    /// Effects for the runtime.
+    pub effects: Vec<Effect>,
+    /// Time to go.
+    pub quit: bool,
+    /// Selected entry and its diff (recomputed when the selection changes).
+    pub detail: Option<(u32, Vec<AttrDiff>)>,
+    /// Render-derived layout: the feed table's area (mouse hit tests, paging).
+    pub feed_area: Cell<Rect>,
+    /// Render-derived layout: the detail pane's area.
+    pub detail_area: Cell<Rect>,
+    /// Render-derived: first visible feed row.
+    pub feed_offset: Cell<usize>,
+}
+
+impl App {
+    /// A fresh app.
+    #[must_use]
+    pub fn new(
+        meta: Meta,
+        keymap: Keymap,
+        theme: Theme,
+        editor: RuleEditor,
+        now: DateTime<Utc>,
+    ) -> App {
+        App {
+            feed: Feed::new(),
+            sel: 0,
+            follow: true,
+            hide_handled: false,
+            filter_text: String::new(),
+            focus: Focus::Feed,
+            tab: Tab::Diff,
+            editing: false,
+            zoom: false,
+            unified: false,
+            detail_scroll: 0,
+            help: false,
+            help_scroll: 0,
+            input: None,
+            filter_before: String::new(),
+            message: None,
+            stats: Stats::default(),
+            eps: 0.0,
+            last_records: (now, 0),
+            pipeline_running: true,
+            meta,
+            logs: VecDeque::new(),
+            editor,
+            keymap,
+            theme,
+            now,
+            effects: Vec::new(),
+            quit: false,
+            detail: None,
+            feed_area: Cell::new(Rect::default()),
+            detail_area: Cell::new(Rect::default()),
+            feed_offset: Cell::new(0),
+        }
+    }
+
+    /// The selected alert's entry index.
+    #[must_use]
+    pub fn selected_index(&self) -> Option<u32> {
+        self.feed.entry_index_at(self.sel)
+    }
+
+    /// The selected alert.
+    #[must_use]
+    pub fn selected(&self) -> Option<&Alert> {
+        self.feed.at(self.sel).map(|e| &e.alert)
+    }
+
+    fn page(&self) -> usize {
+        usize::from(self.feed_area.get().height.saturating_sub(3)).max(1)
+    }
+
+    /// Applies an action. Returns whether anything visible changed (draw only then).
+    pub fn update(&mut self, action: Action) -> bool {
+        let changed = match action {
+            Action::Key(k) => {
+                self.on_key(k);
+                true
+            }
+            Action::Mouse(m) => self.on_mouse(m),
+            Action::Resize => true,
+            Action::Alerts(alerts) => {
+                self.on_alerts(alerts);
+                true
+            }
+            Action::Stats(s) => {
+                let changed = *s != self.stats;
+                self.stats = *s;
+                changed
+            }
+            Action::Logs(lines) => {
+                for l in lines {
+                    if self.logs.len() == LOG_KEEP {
+                        self.logs.pop_front();
+                    }
+                    self.logs.push_back(l);
+                }
+                self.tab == Tab::Log
+            }
+            Action::Tick(now) => self.on_tick(now),
+            Action::PipelineDone => {
+                self.pipeline_running = false;
+                true
+            }
+            Action::Command(c) => {
+                self.run_command(&c);
+                true
+            }
+            Action::Notice { text, error } => {
+                self.message = Some((text, error));
+                true
+            }
+            Action::RulesSaved(r) => {
+                self.message = Some(match r {
+                    Ok(path) => {
+                        self.editor.modified = false;
+                        self.editor.origin = "saved".into();
+                        let note = if self.editor.diagnostics.is_empty() {
+                            String::new()
+                        } else {
+                            " (with errors: fix them before the rules load)".into()
+                        };
+                        (
+                            format!("Saved {path}{note}"),
+                            !self.editor.diagnostics.is_empty(),
+                        )
+                    }
+                    Err(e) => (e, true),
+                });
+                true
+            }
+            Action::Quit => {
+                self.quit = true;
+                true
+            }
+        };
+        self.sync_detail();
+        changed
+    }
+
+    #[allow(clippy::cast_precision_loss)] // counts and milliseconds far below 2^52
+    fn on_tick(&mut self, now: DateTime<Utc>) -> bool {
+        self.now = now;
+        let secs = (now - self.last_records.0).num_milliseconds() as f64 / 1000.0;
+        let mut changed = false;
+        if secs >= 1.0 {
+            let read = self.stats.records_read;
+            let eps = (read.saturating_sub(self.last_records.1)) as f64 / secs;
+            changed |= (eps - self.eps).abs() > 0.05;
+            self.eps = eps;
+            self.last_records = (now, read);
+        }
+        if self.feed.expire_snoozes(now) > 0 {
+            self.clamp_sel();
+            changed = true;
+        }
+        changed
+    }
+
+    fn on_alerts(&mut self, alerts: Vec<Alert>) {
+        for a in alerts {
+            if let Some(pos) = self.feed.push(a) {
+                if self.follow {
+                    self.sel = pos;
+                } else if pos <= self.sel && self.feed.shown() > 1 {
+                    self.sel += 1;
+                }
+            }
+        }
+        self.clamp_sel();
+    }
+
+    fn clamp_sel(&mut self) {
+        self.sel = self.sel.min(self.feed.shown().saturating_sub(1));
+    }
+
+    fn sync_detail(&mut self) {
+        let idx = self.selected_index();
+        if self.detail.as_ref().map(|(i, _)| *i) != idx {
+            self.detail = idx.and_then(|i| self.feed.entry(i).map(|e| (i, alert_diffs(&e.alert))));
+            if self.tab != Tab::Log && self.tab != Tab::Rules {
+                self.detail_scroll = 0;
+            }
+        }
+    }
+
+    /// Rebuilds the feed filter from the typed text and the hide-handled toggle.
+    fn apply_filter(&mut self) {
+        let sel_idx = self.selected_index();
+        let mut text = self.filter_text.clone();
+        if self.hide_handled {
+            text.push_str(" status:new");
+        }
+        self.feed.set_filter(Filter::parse(&text));
+        self.reselect(sel_idx);
+    }
+
+    /// Keeps the same alert selected after a re-sort or re-filter when it is still shown.
+    fn reselect(&mut self, idx: Option<u32>) {
+        if self.follow {
+            self.sel = 0;
+        } else if let Some(pos) = idx.and_then(|i| self.feed.position_of(i)) {
+            self.sel = pos;
+        }
+        self.clamp_sel();
+    }
+
+    fn move_sel(&mut self, delta: isize) {
+        let max = self.feed.shown().saturating_sub(1);
+        let new = self.sel.saturating_add_signed(delta).min(max);
+        if new != self.sel {
+            self.follow = false;
+        }
+        self.sel = new;
+    }
+
+    /// Sorts the feed, keeping the selected alert selected.
+    pub fn sort(&mut self, key: super::feed::SortKey, descending: bool) {
+        let idx = self.selected_index();
+        self.feed.set_sort(key, descending);
+        self.reselect(idx);
+        self.message = Some((
+            format!(
+                "Sorted by {} {}",
+                key.as_str(),
+                if descending { "↓" } else { "↑" }
+            ),
+            false,
+        ));
+    }
+
+    /// Sets the filter text (as `:filter` does).
+    pub fn set_filter_text(&mut self, text: &str) {
+        self.filter_text = text.trim().to_string();
+        self.apply_filter();
+    }
+
+    /// Runs a `:` command line.
+    pub fn run_command(&mut self, line: &str) {
+        command::run(self, line);
+    }
+}
+
+/// The command that puts the resource back the way Terraform wants it (or brings it under
+/// management): the alert's own remediation when a rule rendered one.
+#[must_use]
+pub fn remediation_command(a: &Alert) -> String {
+    if let Some(first) = a
+        .remediation
+        .iter()
+        .find(|r| r.trim_start().starts_with("terraform"))
+    {
+        return first.trim().to_string();
+    }
+    if let Some(first) = a.remediation.first() {
+        return first.trim().to_string();
+    }
+    match &a.resource.address {
+        Some(addr) => format!("terraform apply -target='{addr}'"),
+        None => format!(
+            "terraform import '{}.imported' '{}'",
+            a.resource.rtype, a.resource.id
+        ),
+    }
+}

@@ -1,0 +1,379 @@
+//! Input handling for [`App`]: keys (through the keymap, by context), the input line, the
+//! mouse, and the named actions the keymap and the command line trigger.
+
+use chrono::{DateTime, Duration, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+
+use super::{App, Effect, Focus, InputKind, Tab, remediation_command};
+use crate::tui::feed::Status;
+use crate::tui::keymap::Context;
+
+/// Which tab title sits at column `x` of the detail pane's top border (see `ui::detail`:
+/// corner, a space, then ` N Title ` labels separated by a space).
+fn tab_at(x: u16) -> Option<Tab> {
+    let mut start = 2u16;
+    for (i, t) in Tab::ALL.iter().enumerate() {
+        let width = u16::try_from(format!("{} {}", i + 1, t.title()).len() + 2).unwrap_or(0);
+        if x >= start && x < start + width {
+            return Some(*t);
+        }
+        start += width + 1;
+    }
+    None
+}
+
+impl App {
+    pub(super) fn on_key(&mut self, k: KeyEvent) {
+        if k.kind == crossterm::event::KeyEventKind::Release {
+            return;
+        }
+        if let Some((kind, _)) = &self.input {
+            let kind = *kind;
+            self.on_input_key(kind, k);
+            return;
+        }
+        if self.help {
+            match self.keymap.action(Context::Help, &k) {
+                Some("scroll_down") => self.help_scroll = self.help_scroll.saturating_add(1),
+                Some("scroll_up") => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Some("back") => self.help = false,
+                _ => {
+                    if self.keymap.action(Context::Global, &k) == Some("help") {
+                        self.help = false;
+                    }
+                }
+            }
+            return;
+        }
+        if self.editing {
+            match self.keymap.action(Context::Editor, &k) {
+                Some("save") => self.effects.push(Effect::SaveRules),
+                Some("back") => {
+                    self.editing = false;
+                    self.message = Some((
+                        if self.editor.modified {
+                            "Stopped editing; unsaved changes (ctrl-s in the editor saves)".into()
+                        } else {
+                            "Stopped editing".into()
+                        },
+                        false,
+                    ));
+                }
+                _ => self.editor.input(k),
+            }
+            return;
+        }
+        let ctx = match self.focus {
+            Focus::Feed => Context::Feed,
+            Focus::Detail => Context::Detail,
+        };
+        let action = self
+            .keymap
+            .action(ctx, &k)
+            .or_else(|| self.keymap.action(Context::Global, &k))
+            .map(str::to_string);
+        if let Some(a) = action {
+            self.message = None;
+            self.run_action(ctx, &a);
+        }
+    }
+
+    pub(super) fn on_input_key(&mut self, kind: InputKind, k: KeyEvent) {
+        let Some((_, text)) = &mut self.input else {
+            return;
+        };
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        match k.code {
+            KeyCode::Esc => {
+                self.input = None;
+                if kind == InputKind::Filter {
+                    self.filter_text = std::mem::take(&mut self.filter_before);
+                    self.apply_filter();
+                }
+                return;
+            }
+            KeyCode::Enter => {
+                let t = std::mem::take(text);
+                self.input = None;
+                if kind == InputKind::Command {
+                    self.run_command(&t);
+                }
+                return;
+            }
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char('u') if ctrl => text.clear(),
+            KeyCode::Char('w') if ctrl => {
+                let trimmed = text.trim_end().len();
+                let cut = text[..trimmed].rfind(' ').map_or(0, |i| i + 1);
+                text.truncate(cut);
+            }
+            KeyCode::Char('c') if ctrl => {
+                self.input = None;
+                return;
+            }
+            KeyCode::Char(c) => text.push(c),
+            _ => return,
+        }
+        if kind == InputKind::Filter {
+            self.filter_text = text.clone();
+            self.apply_filter();
+        }
+    }
+
+    pub(super) fn on_mouse(&mut self, m: MouseEvent) -> bool {
+        let feed = self.feed_area.get();
+        let detail = self.detail_area.get();
+        let inside = |r: Rect| {
+            m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height
+        };
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                if inside(feed) && !self.help {
+                    self.focus = Focus::Feed;
+                    self.editing = false;
+                    // Border + header row above the first data row.
+                    let first = feed.y + 2;
+                    if m.row >= first {
+                        let pos = self.feed_offset.get() + usize::from(m.row - first);
+                        if pos < self.feed.shown() {
+                            self.sel = pos;
+                            self.follow = false;
+                        }
+                    }
+                    true
+                } else if inside(detail) {
+                    self.focus = Focus::Detail;
+                    if m.row == detail.y
+                        && let Some(tab) = tab_at(m.column.saturating_sub(detail.x))
+                    {
+                        self.show_tab(tab);
+                    }
+                    true
+                } else {
+                    false
+                }
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let down = matches!(m.kind, MouseEventKind::ScrollDown);
+                if inside(feed) {
+                    self.move_sel(if down { 3 } else { -3 });
+                } else if inside(detail) {
+                    self.detail_scroll = if down {
+                        self.detail_scroll.saturating_add(3)
+                    } else {
+                        self.detail_scroll.saturating_sub(3)
+                    };
+                } else {
+                    return false;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn set_status_toggle(&mut self, target: fn(DateTime<Utc>) -> Status, verb: &str) {
+        let Some(idx) = self.selected_index() else {
+            self.message = Some(("No alert selected".into(), true));
+            return;
+        };
+        let current = self.feed.entry(idx).map(|e| e.status);
+        let wanted = target(self.now);
+        let new = if current
+            .is_some_and(|c| std::mem::discriminant(&c) == std::mem::discriminant(&wanted))
+        {
+            Status::New
+        } else {
+            wanted
+        };
+        self.feed.set_status(idx, new);
+        self.clamp_sel();
+        let what = if new == Status::New { "reopened" } else { verb };
+        self.message = Some((
+            format!("Alert {what} (in memory only: not persisted yet)"),
+            false,
+        ));
+    }
+
+    /// Runs a keymap action by name.
+    pub fn run_action(&mut self, ctx: Context, action: &str) {
+        let page = self.page();
+        match (ctx, action) {
+            (_, "quit") => self.quit = true,
+            (_, "help") => {
+                self.help = !self.help;
+                self.help_scroll = 0;
+            }
+            (_, "command") => self.input = Some((InputKind::Command, String::new())),
+            (_, "filter") => {
+                self.filter_before = self.filter_text.clone();
+                self.input = Some((InputKind::Filter, self.filter_text.clone()));
+            }
+            (_, "focus_next") => {
+                self.focus = match self.focus {
+                    Focus::Feed => Focus::Detail,
+                    Focus::Detail => Focus::Feed,
+                };
+            }
+            (_, "tab_diff") => self.show_tab(Tab::Diff),
+            (_, "tab_enrichment") => self.show_tab(Tab::Enrichment),
+            (_, "tab_rules") => {
+                self.show_tab(Tab::Rules);
+                self.focus = Focus::Detail;
+                self.editing = true;
+            }
+            (_, "tab_log") => self.show_tab(Tab::Log),
+            (_, "tab_next" | "tab_prev") => {
+                let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
+                let n = Tab::ALL.len();
+                let next = if action == "tab_next" {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.show_tab(Tab::ALL[next]);
+            }
+            (_, "zoom") => self.zoom = !self.zoom,
+            (_, "copy_alert") => self.copy_alert(),
+            (_, "copy_diff") => self.copy_diff(),
+            (_, "copy_remediation") => self.copy_remediation(),
+            (Context::Feed, "down") => self.move_sel(1),
+            (Context::Feed, "up") => self.move_sel(-1),
+            (Context::Feed, "top") => {
+                self.sel = 0;
+                self.follow = self.feed.sort().1;
+            }
+            (Context::Feed, "bottom") => self.move_sel(isize::MAX / 2),
+            (Context::Feed, "page_down") => self.move_sel(page.cast_signed()),
+            (Context::Feed, "page_up") => self.move_sel(-page.cast_signed()),
+            (Context::Feed, "half_down") => self.move_sel((page / 2).max(1).cast_signed()),
+            (Context::Feed, "half_up") => self.move_sel(-(page / 2).max(1).cast_signed()),
+            (Context::Feed, "open") => self.focus = Focus::Detail,
+            (Context::Feed, "follow") => {
+                self.follow = !self.follow;
+                if self.follow {
+                    self.sel = 0;
+                }
+                self.message = Some((
+                    format!("Follow {}", if self.follow { "on" } else { "off" }),
+                    false,
+                ));
+            }
+            (Context::Feed, "clear_filter") => {
+                self.filter_text.clear();
+                self.apply_filter();
+            }
+            (Context::Feed, "sort_next") => {
+                let (k, d) = self.feed.sort();
+                self.sort(k.next(), d);
+            }
+            (Context::Feed, "sort_reverse") => {
+                let (k, d) = self.feed.sort();
+                self.sort(k, !d);
+            }
+            (Context::Feed, "ack") => self.set_status_toggle(|_| Status::Acked, "acknowledged"),
+            (Context::Feed, "snooze") => {
+                self.set_status_toggle(
+                    |now| Status::Snoozed(now + Duration::hours(1)),
+                    "snoozed for 1h",
+                );
+            }
+            (Context::Feed, "resolve") => self.set_status_toggle(|_| Status::Resolved, "resolved"),
+            (Context::Feed, "hide_handled") => {
+                self.hide_handled = !self.hide_handled;
+                self.apply_filter();
+            }
+            (Context::Feed, "new_ignore_rule") => self.new_rule(true),
+            (Context::Feed, "new_severity_rule") => self.new_rule(false),
+            (Context::Detail, "scroll_down") => {
+                self.detail_scroll = self.detail_scroll.saturating_add(1);
+            }
+            (Context::Detail, "scroll_up") => {
+                self.detail_scroll = self.detail_scroll.saturating_sub(1);
+            }
+            (Context::Detail, "page_down") => {
+                self.detail_scroll = self
+                    .detail_scroll
+                    .saturating_add(u16::try_from(page).unwrap_or(10));
+            }
+            (Context::Detail, "page_up") => {
+                self.detail_scroll = self
+                    .detail_scroll
+                    .saturating_sub(u16::try_from(page).unwrap_or(10));
+            }
+            (Context::Detail, "top") => self.detail_scroll = 0,
+            (Context::Detail, "unified") => self.unified = !self.unified,
+            (Context::Detail, "back") => self.focus = Focus::Feed,
+            (Context::Detail, "edit") if self.tab == Tab::Rules => self.editing = true,
+            _ => {}
+        }
+    }
+
+    pub(super) fn show_tab(&mut self, tab: Tab) {
+        if self.tab != tab {
+            self.detail_scroll = 0;
+        }
+        self.tab = tab;
+        self.editing = false;
+    }
+
+    pub(super) fn copy_alert(&mut self) {
+        match self.selected() {
+            Some(a) => {
+                let text = serde_json::to_string_pretty(a).unwrap_or_else(|_| a.to_json_line());
+                self.effects.push(Effect::Copy {
+                    what: "alert JSON",
+                    text,
+                });
+            }
+            None => self.message = Some(("No alert selected".into(), true)),
+        }
+    }
+
+    pub(super) fn copy_diff(&mut self) {
+        match (self.selected(), &self.detail) {
+            (Some(a), Some((_, d))) => {
+                let text = crate::tui::diff::unified_text(a, d);
+                self.effects.push(Effect::Copy { what: "diff", text });
+            }
+            _ => self.message = Some(("No alert selected".into(), true)),
+        }
+    }
+
+    pub(super) fn copy_remediation(&mut self) {
+        match self.selected() {
+            Some(a) => {
+                let text = remediation_command(a);
+                self.effects.push(Effect::Copy {
+                    what: "remediation command",
+                    text,
+                });
+            }
+            None => self.message = Some(("No alert selected".into(), true)),
+        }
+    }
+
+    pub(super) fn new_rule(&mut self, ignore: bool) {
+        let Some(a) = self.selected().cloned() else {
+            self.message = Some(("No alert selected".into(), true));
+            return;
+        };
+        if ignore {
+            self.editor
+                .insert_item("ignore", &crate::tui::editor::ignore_item(&a, self.now));
+        } else {
+            self.editor
+                .insert_item("rules", &crate::tui::editor::severity_item(&a));
+        }
+        self.show_tab(Tab::Rules);
+        self.focus = Focus::Detail;
+        self.editing = true;
+        self.message = Some((
+            "Rule drafted from the alert: review, then ctrl-s to save (Esc stops editing)".into(),
+            false,
+        ));
+    }
+}

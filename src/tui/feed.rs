@@ -1,0 +1,497 @@
+//! The feed's data: every alert received, its handling status (in memory only: not persisted
+//! until the store lands), and an index of the alerts the filter keeps, in sort order.
+//!
+//! Built for 100k alerts: the filtered view is a `Vec<u32>` of entry indices kept sorted, new
+//! alerts are inserted by binary search, typing more of a filter only re-checks the current
+//! matches, and rendering only touches the visible rows.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use crate::alert::{Alert, Severity};
+
+use super::filter::Filter;
+
+/// What the on-call engineer did with an alert (in memory: not persisted yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    /// Not handled.
+    #[default]
+    New,
+    /// Acknowledged: someone is on it.
+    Acked,
+    /// Hidden from "unhandled" until the time given.
+    Snoozed(DateTime<Utc>),
+    /// Dealt with.
+    Resolved,
+}
+
+impl Status {
+    /// Short label with a symbol (never colour alone).
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::New => "● new",
+            Status::Acked => "✓ ack",
+            Status::Snoozed(_) => "z snz",
+            Status::Resolved => "✔ res",
+        }
+    }
+}
+
+/// One alert with its status.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The alert as the pipeline produced it.
+    pub alert: Alert,
+    /// Handling status.
+    pub status: Status,
+}
+
+/// Appends everything a free-text filter can find, lower-cased, to the arena `s`.
+fn push_haystack(s: &mut String, a: &Alert) {
+    let start = s.len();
+    let _ = write!(
+        s,
+        "{} {} {} {} {} ",
+        a.severity.as_str(),
+        a.kind.as_str(),
+        a.provider,
+        a.resource.rtype,
+        a.resource.id
+    );
+    for part in [
+        a.resource.address.as_deref(),
+        a.actor.session.as_deref(),
+        a.actor.email.as_deref(),
+        a.actor.arn.as_deref(),
+        a.actor.source_ip.as_deref(),
+        a.event.region.as_deref(),
+        a.event.account.as_deref(),
+        Some(&a.event.name),
+        Some(&a.event.service),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        s.push_str(part);
+        s.push(' ');
+    }
+    for d in &a.diffs {
+        s.push_str(&d.path);
+        s.push(' ');
+    }
+    for r in &a.rules {
+        s.push_str(r);
+        s.push(' ');
+    }
+    s[start..].make_ascii_lowercase();
+}
+
+/// Sortable columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    /// Event time (then arrival).
+    #[default]
+    Time,
+    /// Severity, then time.
+    Severity,
+    /// Kind, then time.
+    Kind,
+    /// Resource address (or type/id), then time.
+    Resource,
+    /// Actor, then time.
+    Actor,
+}
+
+impl SortKey {
+    /// All keys, in the order `o` cycles through them.
+    pub const ALL: [SortKey; 5] = [
+        SortKey::Time,
+        SortKey::Severity,
+        SortKey::Kind,
+        SortKey::Resource,
+        SortKey::Actor,
+    ];
+
+    /// Column name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Time => "time",
+            SortKey::Severity => "severity",
+            SortKey::Kind => "kind",
+            SortKey::Resource => "resource",
+            SortKey::Actor => "actor",
+        }
+    }
+
+    /// Parses a column name or prefix.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<SortKey> {
+        let s = s.to_ascii_lowercase();
+        if s.is_empty() {
+            return None;
+        }
+        SortKey::ALL
+            .into_iter()
+            .find(|k| k.as_str().starts_with(&s) || (s == "sev" && *k == SortKey::Severity))
+    }
+
+    /// The next key (wraps).
+    #[must_use]
+    pub fn next(self) -> SortKey {
+        let i = SortKey::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        SortKey::ALL[(i + 1) % SortKey::ALL.len()]
+    }
+}
+
+/// The resource column: address when managed, else `type id`.
+#[must_use]
+pub fn resource_label(a: &Alert) -> String {
+    match &a.resource.address {
+        Some(addr) => addr.clone(),
+        None => format!("{} {}", a.resource.rtype, a.resource.id),
+    }
+}
+
+/// The actor column: session, email, or the last part of the ARN / principal.
+#[must_use]
+pub fn actor_label(a: &Alert) -> &str {
+    let act = &a.actor;
+    act.session
+        .as_deref()
+        .or(act.email.as_deref())
+        .or_else(|| act.arn.as_deref().and_then(|x| x.rsplit('/').next()))
+        .or(act.principal.as_deref())
+        .unwrap_or("?")
+}
+
+/// The sort keys that live next to each other in memory.
+#[derive(Debug, Clone, Copy)]
+struct SortKeys {
+    /// Event time, microseconds since the epoch.
+    time: i64,
+    severity: Severity,
+    kind: crate::alert::AlertKind,
+}
+
+/// Counts per severity, for the title.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Index = `Severity as usize` (info … critical).
+    pub by_severity: [usize; 5],
+    /// Alerts still `New`.
+    pub unhandled: usize,
+}
+
+/// All alerts plus the filtered, sorted view.
+#[derive(Debug, Default)]
+pub struct Feed {
+    entries: Vec<Entry>,
+    /// Every entry's lower-case search text, back to back: a full-text scan reads one
+    /// contiguous buffer instead of chasing a pointer per alert (4× faster at 100k).
+    hay: String,
+    /// End offset of each entry's text in `hay`.
+    hay_ends: Vec<usize>,
+    /// Compact sort keys per entry, so sorting and inserting never chase alert pointers.
+    keys: Vec<SortKeys>,
+    /// Entry indices that pass the filter, ascending by the sort key.
+    view: Vec<u32>,
+    filter: Filter,
+    sort: SortKey,
+    /// Show the view reversed (newest first for time).
+    descending: bool,
+    counts: Counts,
+}
+
+fn sev_index(s: Severity) -> usize {
+    s as usize
+}
+
+impl Feed {
+    /// An empty feed, newest first.
+    #[must_use]
+    pub fn new() -> Feed {
+        Feed {
+            descending: true,
+            ..Feed::default()
+        }
+    }
+
+    /// Alerts held.
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Alerts the filter keeps.
+    #[must_use]
+    pub fn shown(&self) -> usize {
+        self.view.len()
+    }
+
+    /// Severity and unhandled counts over every alert.
+    #[must_use]
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// The active filter.
+    #[must_use]
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// Sort key and direction.
+    #[must_use]
+    pub fn sort(&self) -> (SortKey, bool) {
+        (self.sort, self.descending)
+    }
+
+    fn cmp(&self, a: u32, b: u32) -> Ordering {
+        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
+        let primary = match self.sort {
+            SortKey::Time => Ordering::Equal,
+            SortKey::Severity => ka.severity.cmp(&kb.severity),
+            SortKey::Kind => ka.kind.cmp(&kb.kind),
+            SortKey::Resource => {
+                let (x, y) = (
+                    &self.entries[a as usize].alert,
+                    &self.entries[b as usize].alert,
+                );
+                resource_label(x).cmp(&resource_label(y))
+            }
+            SortKey::Actor => {
+                let (x, y) = (
+                    &self.entries[a as usize].alert,
+                    &self.entries[b as usize].alert,
+                );
+                actor_label(x).cmp(actor_label(y))
+            }
+        };
+        primary.then(ka.time.cmp(&kb.time)).then(a.cmp(&b))
+    }
+
+    /// Adds an alert; returns its display position if the filter shows it.
+    pub fn push(&mut self, alert: Alert) -> Option<usize> {
+        let idx = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        push_haystack(&mut self.hay, &alert);
+        self.hay_ends.push(self.hay.len());
+        self.keys.push(SortKeys {
+            time: alert.time.timestamp_micros(),
+            severity: alert.severity,
+            kind: alert.kind,
+        });
+        let entry = Entry {
+            alert,
+            status: Status::New,
+        };
+        self.counts.by_severity[sev_index(entry.alert.severity)] += 1;
+        self.counts.unhandled += 1;
+        self.entries.push(entry);
+        let keep = self.matches(idx);
+        if !keep {
+            return None;
+        }
+        let pos = self
+            .view
+            .binary_search_by(|probe| self.cmp(*probe, idx))
+            .unwrap_or_else(|p| p);
+        self.view.insert(pos, idx);
+        Some(self.display_of(pos))
+    }
+
+    fn display_of(&self, view_index: usize) -> usize {
+        if self.descending {
+            self.view.len() - 1 - view_index
+        } else {
+            view_index
+        }
+    }
+
+    /// The entry index shown at a display position.
+    #[must_use]
+    pub fn entry_index_at(&self, pos: usize) -> Option<u32> {
+        if pos >= self.view.len() {
+            return None;
+        }
+        let vi = if self.descending {
+            self.view.len() - 1 - pos
+        } else {
+            pos
+        };
+        Some(self.view[vi])
+    }
+
+    /// The entry shown at a display position.
+    #[must_use]
+    pub fn at(&self, pos: usize) -> Option<&Entry> {
+        self.entry_index_at(pos).map(|i| &self.entries[i as usize])
+    }
+
+    /// An entry's search text.
+    #[must_use]
+    pub fn haystack(&self, idx: u32) -> &str {
+        let i = idx as usize;
+        let start = if i == 0 { 0 } else { self.hay_ends[i - 1] };
+        &self.hay[start..self.hay_ends[i]]
+    }
+
+    fn matches(&self, idx: u32) -> bool {
+        let hay = self.haystack(idx);
+        if !self.filter.matches_text(hay) {
+            return false;
+        }
+        // Only facets need the alert itself (a pointer chase per alert).
+        !self.filter.has_facets() || self.filter.matches(&self.entries[idx as usize], hay)
+    }
+
+    /// Entry by index.
+    #[must_use]
+    pub fn entry(&self, idx: u32) -> Option<&Entry> {
+        self.entries.get(idx as usize)
+    }
+
+    /// Display position of an entry, if shown (linear: for selection after a re-sort only).
+    #[must_use]
+    pub fn position_of(&self, idx: u32) -> Option<usize> {
+        let vi = self.view.iter().position(|v| *v == idx)?;
+        Some(self.display_of(vi))
+    }
+
+    /// Entries shown at display positions `start..start+len`.
+    pub fn window(&self, start: usize, len: usize) -> impl Iterator<Item = &Entry> + '_ {
+        (start..(start + len).min(self.view.len())).filter_map(|p| self.at(p))
+    }
+
+    /// Replaces the filter: re-checks only current matches when the new filter narrows the old.
+    pub fn set_filter(&mut self, filter: Filter) {
+        if self.filter.is_narrowed_by(&filter) {
+            self.filter = filter;
+            let mut view = std::mem::take(&mut self.view);
+            view.retain(|i| self.matches(*i));
+            self.view = view;
+        } else {
+            self.filter = filter;
+            self.rebuild();
+        }
+    }
+
+    /// Changes the sort.
+    pub fn set_sort(&mut self, key: SortKey, descending: bool) {
+        self.descending = descending;
+        if key != self.sort {
+            self.sort = key;
+            let mut view = std::mem::take(&mut self.view);
+            view.sort_unstable_by(|a, b| self.cmp(*a, *b));
+            self.view = view;
+        }
+    }
+
+    fn rebuild(&mut self) {
+        let n = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        let mut view: Vec<u32> = (0..n).filter(|i| self.matches(*i)).collect();
+        if self.sort == SortKey::Time {
+            // Mostly sorted already (arrival ≈ time): a stable sort is near linear.
+            view.sort_by(|a, b| self.cmp(*a, *b));
+        } else {
+            view.sort_unstable_by(|a, b| self.cmp(*a, *b));
+        }
+        self.view = view;
+    }
+
+    /// Sets an entry's status; re-filters that entry. Returns the old status.
+    pub fn set_status(&mut self, idx: u32, status: Status) -> Option<Status> {
+        let e = self.entries.get_mut(idx as usize)?;
+        let old = e.status;
+        if old == status {
+            return Some(old);
+        }
+        if old == Status::New {
+            self.counts.unhandled -= 1;
+        }
+        if status == Status::New {
+            self.counts.unhandled += 1;
+        }
+        e.status = status;
+        let keep = self.matches(idx);
+        let pos = self.view.binary_search_by(|probe| self.cmp(*probe, idx));
+        match (keep, pos) {
+            (false, Ok(p)) => {
+                self.view.remove(p);
+            }
+            (true, Err(p)) => self.view.insert(p, idx),
+            _ => {}
+        }
+        Some(old)
+    }
+
+    /// Un-snoozes alerts whose snooze ran out; returns how many.
+    pub fn expire_snoozes(&mut self, now: DateTime<Utc>) -> usize {
+        let due: Vec<u32> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e.status, Status::Snoozed(t) if t <= now))
+            .filter_map(|(i, _)| u32::try_from(i).ok())
+            .collect();
+        for i in &due {
+            self.set_status(*i, Status::New);
+        }
+        due.len()
+    }
+
+    /// Bytes held per alert on the heap and inline (an estimate for the docs and the bench).
+    #[must_use]
+    pub fn approx_bytes(&self) -> usize {
+        let inline = self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.view.capacity() * std::mem::size_of::<u32>()
+            + self.hay.capacity()
+            + self.hay_ends.capacity() * std::mem::size_of::<usize>()
+            + self.keys.capacity() * std::mem::size_of::<SortKeys>();
+        let heap: usize = self.entries.iter().map(entry_heap_bytes).sum();
+        inline + heap
+    }
+}
+
+fn opt_len(s: Option<&String>) -> usize {
+    s.map_or(0, String::capacity)
+}
+
+fn entry_heap_bytes(e: &Entry) -> usize {
+    let a = &e.alert;
+    a.schema.capacity()
+        + a.id.capacity()
+        + a.provider.capacity()
+        + a.resource.rtype.capacity()
+        + a.resource.id.capacity()
+        + opt_len(a.resource.address.as_ref())
+        + a.diffs.capacity() * std::mem::size_of::<crate::alert::Diff>()
+        + a.diffs
+            .iter()
+            .map(|d| d.path.capacity() + d.state.to_string().len() + d.observed.to_string().len())
+            .sum::<usize>()
+        + a.event.id.capacity()
+        + a.event.name.capacity()
+        + a.event.service.capacity()
+        + opt_len(a.event.region.as_ref())
+        + opt_len(a.event.account.as_ref())
+        + [
+            &a.actor.identity_type,
+            &a.actor.principal,
+            &a.actor.arn,
+            &a.actor.email,
+            &a.actor.session,
+            &a.actor.user_agent,
+            &a.actor.source_ip,
+        ]
+        .iter()
+        .map(|s| opt_len(s.as_ref()))
+        .sum::<usize>()
+        + a.rules.iter().map(String::capacity).sum::<usize>()
+        + a.remediation.iter().map(String::capacity).sum::<usize>()
+        + opt_len(a.runbook.as_ref())
+}

@@ -1,0 +1,83 @@
+//! Drawing: one function from `&App` to a frame. Panes are in `ui/*`; nothing here mutates the
+//! state except render-derived layout cells (areas and the feed's scroll offset).
+
+mod chrome;
+mod detail;
+mod diff;
+mod enrich;
+mod feed;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+
+use super::app::{App, Focus};
+
+/// Widths from which the feed and the details sit side by side.
+const WIDE: u16 = 220;
+
+/// Draws the whole screen.
+pub fn draw(f: &mut Frame<'_>, app: &App) {
+    let [main, status, bottom] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    let (feed_area, detail_area) = if app.zoom {
+        match app.focus {
+            Focus::Feed => (main, Rect::default()),
+            Focus::Detail => (Rect::default(), main),
+        }
+    } else if main.width >= WIDE {
+        let [a, b] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+            .areas(main);
+        (a, b)
+    } else {
+        let parts = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Percentage(45), Constraint::Percentage(55)])
+            .split(main);
+        (parts[0], parts[1])
+    };
+    app.feed_area.set(feed_area);
+    app.detail_area.set(detail_area);
+    if feed_area.area() > 0 {
+        feed::draw(f, app, feed_area);
+    }
+    if detail_area.area() > 0 {
+        detail::draw(f, app, detail_area);
+    }
+    chrome::status_bar(f, app, status);
+    chrome::bottom_line(f, app, bottom);
+    if app.help {
+        chrome::help(f, app, f.area());
+    }
+}
+
+/// Cuts a string to `max` characters with an ellipsis.
+pub(crate) fn ellipsize(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The help popup's text as plain lines (generated from the keymap; for tests and docs).
+#[must_use]
+pub fn help_text(app: &App) -> String {
+    chrome::help_lines(app)
+        .iter()
+        .map(|l| {
+            l.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,150 @@
+//! The detail pane: tab bar, then the diff, enrichment, rule editor or log.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use tracing::Level;
+
+use crate::tui::app::{App, Focus, Tab};
+
+fn tabs_title(app: &App) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, t) in Tab::ALL.iter().enumerate() {
+        let label = format!("{} {}", i + 1, t.title());
+        if *t == app.tab {
+            spans.push(Span::styled(
+                format!("[{label}]"),
+                app.theme.header.add_modifier(Modifier::REVERSED),
+            ));
+        } else {
+            spans.push(Span::styled(format!(" {label} "), app.theme.muted));
+        }
+        spans.push(Span::raw(" "));
+    }
+    if app.tab == Tab::Diff {
+        spans.push(Span::styled(
+            if app.unified {
+                "· unified (u) "
+            } else {
+                "· side by side (u) "
+            },
+            app.theme.muted,
+        ));
+    }
+    Line::from(spans)
+}
+
+/// Draws the detail pane.
+pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
+    let focused = app.focus == Focus::Detail && !app.help;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused {
+            app.theme.border_focused
+        } else {
+            app.theme.border
+        })
+        .title(tabs_title(app));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    match app.tab {
+        Tab::Diff => super::diff::draw(f, app, inner),
+        Tab::Enrichment => super::enrich::draw(f, app, inner),
+        Tab::Rules => editor(f, app, inner),
+        Tab::Log => log(f, app, inner),
+    }
+}
+
+fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
+    let ed = &app.editor;
+    let diag_h = u16::try_from(ed.diagnostics.len().clamp(1, 3)).unwrap_or(1);
+    let [head, body, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(diag_h),
+    ])
+    .areas(area);
+    let state = if ed.modified {
+        "modified"
+    } else {
+        ed.origin.as_str()
+    };
+    let mode = if app.editing {
+        "editing · ctrl-s save · Esc stop"
+    } else {
+        "Enter/e to edit · n/N draft a rule from the selected alert"
+    };
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(format!("{} ", ed.path.display()), app.theme.header),
+            Span::styled(
+                format!("[{state}] "),
+                if ed.modified {
+                    app.theme.error
+                } else {
+                    app.theme.muted
+                },
+            ),
+            Span::styled(
+                format!("· {mode} · checks: {}", ed.validator_name()),
+                app.theme.muted,
+            ),
+        ])),
+        head,
+    );
+    f.render_widget(&ed.textarea, body);
+    let lines: Vec<Line<'_>> = if ed.diagnostics.is_empty() {
+        vec![Line::styled(ed.validator_ok_text(), app.theme.ok)]
+    } else {
+        ed.diagnostics
+            .iter()
+            .map(|d| {
+                Line::styled(
+                    format!("✗ line {}:{}: {}", d.line, d.column, d.message),
+                    app.theme.error,
+                )
+            })
+            .collect()
+    };
+    f.render_widget(Paragraph::new(lines), foot);
+}
+
+fn log(f: &mut Frame<'_>, app: &App, area: Rect) {
+    if app.logs.is_empty() {
+        f.render_widget(
+            Paragraph::new("No log lines yet (level from TFDRIFT_LOG, default info).")
+                .style(app.theme.muted),
+            area,
+        );
+        return;
+    }
+    let h = usize::from(area.height);
+    let end = app
+        .logs
+        .len()
+        .saturating_sub(usize::from(app.detail_scroll));
+    let start = end.saturating_sub(h);
+    let lines: Vec<Line<'_>> = app
+        .logs
+        .range(start..end)
+        .map(|l| {
+            let style = match l.level {
+                Level::ERROR => app.theme.error,
+                Level::WARN => app.theme.removed,
+                Level::INFO => Style::default(),
+                _ => app.theme.muted,
+            };
+            Line::from(vec![
+                Span::styled(
+                    format!("{} {:5} ", l.time.format("%H:%M:%S"), l.level),
+                    style,
+                ),
+                Span::styled(format!("{}: ", l.target), app.theme.muted),
+                Span::raw(l.text.clone()),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}

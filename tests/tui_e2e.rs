@@ -1,0 +1,396 @@
+//! End to end in a real terminal: tmux runs `tfdrift tui` (the bundled demo when its events are
+//! there, else the golden fixtures), and the test drives it with keys and reads the screen.
+//! Fails with a clear message when tmux is missing: it never skips.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![cfg(feature = "tui")]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A private tmux server, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("running tmux")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.ok(&["capture-pane", "-p", "-t", "e2e"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        self.ok(&args);
+    }
+
+    fn literal(&self, text: &str) {
+        self.ok(&["send-keys", "-t", "e2e", "-l", text]);
+    }
+
+    /// Polls the screen until `pred` holds; panics with the last screen after `timeout`.
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?} waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn require_tmux() {
+    let found = Command::new("tmux").arg("-V").output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "tmux is required for the end-to-end TUI test and was not found: install it (apt-get install -y tmux). \
+         This test never skips."
+    );
+}
+
+/// `--profile demo` when the bundled demo events exist, else a config over the golden fixtures.
+fn profile_args(dir: &Path) -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if root.join("assets/demo/events.jsonl").exists() {
+        return vec!["--profile".into(), "demo".into()];
+    }
+    let corpus = root.join("../shared/corpus");
+    assert!(
+        corpus.join("INDEX.json").exists(),
+        "neither assets/demo/events.jsonl nor the corpus at {} exists",
+        corpus.display()
+    );
+    let states = [
+        "tfstate/hari-44456__multi-cloud-terraform/aws/terraform.tfstate",
+        "tfstate/erdembozdg__terraform-aws-labs/aws-vpc/terraform.tfstate",
+        "tfstate/nl253__TerraformInfrastructure/s3/terraform.tfstate",
+        "tfstate/nl253__TerraformInfrastructure/iam-role/terraform.tfstate",
+        "tfstate/nl253__TerraformInfrastructure/sns/terraform.tfstate",
+    ];
+    let mut yaml = String::from("profiles:\n  e2e:\n    state:\n");
+    for s in states {
+        writeln!(yaml, "      - \"{}\"", corpus.join(s).display()).unwrap();
+    }
+    yaml.push_str("    inputs:\n");
+    for case in ["aws-ec2", "aws-policies"] {
+        let events = root.join("tests/golden").join(case).join("events.jsonl");
+        writeln!(yaml, "      - \"{}\"", events.display()).unwrap();
+    }
+    yaml.push_str("    replay: {loop: true, interval_ms: 300}\n");
+    let cfg = dir.join("tfdrift.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    vec![
+        "--config".into(),
+        cfg.display().to_string(),
+        "--profile".into(),
+        "e2e".into(),
+    ]
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The feed pane's lines (top half of the screen at 200×50).
+fn feed_part(screen: &str) -> String {
+    screen
+        .lines()
+        .take_while(|l| !l.contains("1 Diff"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Starts `tfdrift tui` in a private tmux server at 200×50 inside a shell that prints the exit
+/// status afterwards. Returns the server guard and the temp dir (config, rules file).
+fn start(name: &str) -> (Tmux, tempfile::TempDir, PathBuf) {
+    start_with(name, &[])
+}
+
+fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
+    require_tmux();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    let tmux_conf = dir.path().join("tmux.conf");
+    std::fs::write(
+        &tmux_conf,
+        "set -g set-clipboard on\nset -g escape-time 10\n",
+    )
+    .unwrap();
+    let tmux = Tmux {
+        socket: format!("tfdrift-{name}-{}", std::process::id()),
+    };
+    let mut cmdline = vec![
+        "env".to_string(),
+        "-u".into(),
+        "DISPLAY".into(),
+        "-u".into(),
+        "WAYLAND_DISPLAY".into(),
+        "TERM=tmux-256color".into(),
+    ];
+    cmdline.extend(env.iter().map(|e| (*e).to_string()));
+    cmdline.extend([env!("CARGO_BIN_EXE_tfdrift").into(), "tui".into()]);
+    cmdline.extend(profile_args(dir.path()));
+    cmdline.extend(["--rules-file".into(), rules.display().to_string()]);
+    let cmdline: Vec<String> = cmdline.iter().map(|s| shell_quote(s)).collect();
+    tmux.ok(&[
+        "-f",
+        tmux_conf.to_str().unwrap(),
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "bash --norc --noprofile",
+    ]);
+    tmux.literal("PS1='e2e-shell$ '; clear\n");
+    tmux.literal(&format!("{}; echo TFDRIFT-EXIT=$?\n", cmdline.join(" ")));
+    (tmux, dir, rules)
+}
+
+/// The exit status the shell printed after the app ended (not the echoed command line).
+fn exit_code(s: &str) -> Option<u32> {
+    let re = regex::Regex::new(r"TFDRIFT-EXIT=(\d+)").unwrap();
+    re.captures(s).and_then(|c| c[1].parse().ok())
+}
+
+fn alert_total(s: &str) -> usize {
+    let re = regex::Regex::new(r"Drift feed (\d+)/(\d+)").unwrap();
+    re.captures(s).map_or(0, |c| c[2].parse().unwrap_or(0))
+}
+
+#[test]
+fn tui_end_to_end_in_tmux() {
+    let (tmux, _dir, rules) = start("e2e");
+    let total = alert_total;
+    // 1. Alerts stream in.
+    let s = tmux.wait_for(
+        "at least 5 alerts in the feed",
+        Duration::from_mins(1),
+        |s| total(s) >= 5,
+    );
+    assert!(
+        s.contains("● running"),
+        "status bar shows the pipeline running:\n{s}"
+    );
+
+    // 2. Moving the selection turns follow mode off.
+    tmux.keys(&["j", "j", "Down"]);
+    tmux.wait_for("follow off after moving", Duration::from_secs(10), |s| {
+        s.contains("Drift feed") && !s.contains("follow ●")
+    });
+
+    // 3. Filter to attribute drift, then the diff shows both sides.
+    tmux.keys(&["/"]);
+    tmux.literal("kind:drift");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the filter in the title", Duration::from_secs(10), |s| {
+        s.contains("/kind:drift")
+    });
+    let feed = feed_part(&s);
+    assert!(
+        !feed.contains(" unmanaged ") && !feed.contains(" deleted "),
+        "filter leaked:\n{feed}"
+    );
+    // Top of the feed, then freeze the selection so later alerts do not move it.
+    tmux.keys(&["g", ":"]);
+    tmux.literal("follow off");
+    tmux.keys(&["Enter", "1"]);
+    tmux.wait_for("the side-by-side diff", Duration::from_secs(10), |s| {
+        s.contains("[1 Diff]") && s.contains("state (Terraform)") && s.contains("observed (event)")
+    });
+
+    // 4. Enrichment.
+    tmux.keys(&["2"]);
+    let enrichment = tmux.wait_for("the enrichment pane", Duration::from_secs(10), |s| {
+        s.contains("[2 Enrichment]") && s.contains("Identity") && s.contains("not configured yet")
+    });
+
+    // 5. Copy a remediation command: no display, so OSC 52 → tmux buffer.
+    tmux.keys(&["c"]);
+    tmux.wait_for("the copy confirmation", Duration::from_secs(10), |s| {
+        s.contains("Copied remediation command (OSC 52")
+    });
+    let start = Instant::now();
+    let buffer = loop {
+        let out = tmux.cmd(&["show-buffer"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && text.contains("terraform") {
+            break text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no OSC 52 copy reached tmux: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // A managed drift alert: `terraform apply -target='ADDR'`, or a rule's rendered command.
+    assert!(buffer.starts_with("terraform "), "copied: {buffer:?}");
+    assert!(
+        enrichment.contains(buffer.trim()),
+        "the copied command is the one the enrichment pane shows: {buffer:?}\n{enrichment}"
+    );
+
+    // 6. Edit a rule with a deliberate error, see it, fix it, save.
+    tmux.keys(&["e"]);
+    tmux.wait_for("the rule editor", Duration::from_secs(10), |s| {
+        s.contains("[3 Rules]") && s.contains("editing")
+    });
+    tmux.literal("rules:");
+    tmux.keys(&["Enter"]);
+    tmux.literal("  - id: e2e");
+    tmux.keys(&["Enter"]);
+    tmux.literal("    name: [oops");
+    tmux.wait_for("the YAML error inline", Duration::from_secs(10), |s| {
+        s.contains("✗ line 3:") && s.contains("unclosed")
+    });
+    tmux.literal("]");
+    // Valid YAML now, but not a valid rule: the rule engine's own check shows inline.
+    tmux.wait_for("the rule error inline", Duration::from_secs(10), |s| {
+        s.contains("✗ line 3:") && s.contains("must be a string")
+    });
+    for _ in 0.."[oops]".len() {
+        tmux.keys(&["BSpace"]);
+    }
+    tmux.literal("E2E");
+    tmux.keys(&["Enter"]);
+    tmux.literal("    severity: high");
+    tmux.wait_for("the errors gone", Duration::from_secs(10), |s| {
+        s.contains("✓ valid rules")
+    });
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the save confirmation", Duration::from_secs(10), |s| {
+        s.contains("Saved ")
+    });
+    let saved = std::fs::read_to_string(&rules).unwrap();
+    assert_eq!(
+        saved,
+        "rules:\n  - id: e2e\n    name: E2E\n    severity: high\n"
+    );
+
+    // 7. Quit: the terminal is restored and the shell is back.
+    // Escape alone first: sent together with `q`, terminals read ESC q as alt-q.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("editing stopped", Duration::from_secs(10), |s| {
+        s.contains("Stopped editing")
+    });
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
+        exit_code(s).is_some()
+    });
+    assert_eq!(exit_code(&s), Some(0), "exit status:\n{s}");
+    assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
+    assert_eq!(
+        tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    signal_restores_the_terminal("TERM");
+}
+
+#[test]
+fn sigint_restores_the_terminal() {
+    signal_restores_the_terminal("INT");
+}
+
+fn signal_restores_the_terminal(signal: &str) {
+    let (tmux, _dir, _rules) = start(&signal.to_lowercase());
+    tmux.wait_for("the first alert", Duration::from_mins(1), |s| {
+        alert_total(s) >= 1
+    });
+    let shell = tmux.ok(&["display", "-p", "-t", "e2e", "#{pane_pid}"]);
+    let out = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", shell.trim()])
+        .output()
+        .expect("ps");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !pid.is_empty() && !pid.contains('\n'),
+        "one child of the shell expected: {pid:?}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let s = tmux.wait_for("the shell after the signal", Duration::from_secs(20), |s| {
+        exit_code(s).is_some()
+    });
+    assert!(
+        s.contains("TFDRIFT-EXIT=0"),
+        "exit status after SIG{signal}:\n{s}"
+    );
+    assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
+    assert_eq!(
+        tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+}
+
+/// Debug builds panic on purpose with `TFDRIFT_TUI_TEST_PANIC` once an alert is drawn: the panic
+/// hook must leave the alternate screen and raw mode before the message is printed.
+#[test]
+fn panic_restores_the_terminal() {
+    let (tmux, _dir, _rules) = start_with("panic", &["TFDRIFT_TUI_TEST_PANIC=1"]);
+    let s = tmux.wait_for("the shell after the panic", Duration::from_mins(1), |s| {
+        exit_code(s).is_some()
+    });
+    assert!(
+        s.contains("TFDRIFT-EXIT=101"),
+        "a panic exits with 101:\n{s}"
+    );
+    assert!(
+        s.contains("deliberate panic"),
+        "the panic message is readable:\n{s}"
+    );
+    assert!(!s.contains("Drift feed"), "the UI is still on screen:\n{s}");
+    assert_eq!(
+        tmux.ok(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    // Raw mode is off: the shell echoes typed text and runs it on Enter.
+    tmux.literal("echo typed-$((40+2))\n");
+    tmux.wait_for("a cooked terminal", Duration::from_secs(10), |s| {
+        s.contains("typed-42")
+    });
+}
