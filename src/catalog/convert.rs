@@ -134,7 +134,9 @@ fn tags(v: &Value) -> Map<String, Value> {
             }
         }
         Value::Object(o) => {
-            for wrapper in ["items", "TagSet", "Tag", "tagSet", "Tags", "tags"] {
+            for wrapper in [
+                "items", "Items", "TagSet", "Tag", "tagSet", "Tags", "tags", "tagList", "TagList",
+            ] {
                 if let Some(inner) = o.get(wrapper) {
                     return tags(inner);
                 }
@@ -322,6 +324,10 @@ mod tests {
             json!({"Owner":"alice"}),
             json!({"TagSet":{"Tag":{"Key":"Owner","Value":"alice"}}}),
             json!({"TagSet":{"Tag":[{"Key":"Owner","Value":"alice"}]}}),
+            json!({"Tags":{"Items":[{"Key":"Owner","Value":"alice"}]}}),
+            json!({"tags":{"items":[{"key":"Owner","value":"alice"}]}}),
+            json!({"tagList":[{"key":"Owner","value":"alice"}]}),
+            json!({"TagList":[{"Key":"Owner","Value":"alice"}]}),
         ] {
             assert_eq!(convert(Convert::Tags, &v).unwrap(), want, "{v}");
         }

@@ -26,6 +26,7 @@ const IDENTITY_ATTRIBUTES: &[&str] = &[
     "cluster_identifier",
     "role_name",
     "policy_arn",
+    "domain_name",
 ];
 
 /// A read-only index over managed resources; rebuilt (not mutated) on refresh so readers never
@@ -185,5 +186,39 @@ impl StateIndex {
                 state_file: r.state_file.to_string(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(rtype: &str, id: &str, attributes: Value) -> Resource {
+        Resource {
+            address: format!("{rtype}.x"),
+            rtype: rtype.to_string(),
+            provider: "aws".to_string(),
+            id: Some(id.to_string()),
+            attributes,
+            sensitive_paths: Vec::new(),
+            dependencies: Vec::new(),
+            state_file: "t.tfstate".into(),
+            tainted: false,
+        }
+    }
+
+    #[test]
+    fn search_domains_are_found_by_name_and_arn() {
+        // aws_opensearch_domain / aws_elasticsearch_domain keep the ARN as `id`; events name
+        // the domain by `domainName`.
+        let arn = "arn:aws:es:us-east-1:123456789012:domain/logs";
+        let idx = StateIndex::new(vec![res(
+            "aws_opensearch_domain",
+            arn,
+            serde_json::json!({"id": arn, "arn": arn, "domain_name": "logs"}),
+        )]);
+        assert!(idx.find("aws_opensearch_domain", "logs").is_some());
+        assert!(idx.find("aws_opensearch_domain", arn).is_some());
+        assert!(idx.find("aws_elasticsearch_domain", "logs").is_none());
     }
 }
