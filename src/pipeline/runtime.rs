@@ -148,12 +148,25 @@ pub fn spawn(
         let mut stats = Stats::default();
         let mut signals = Signals::default();
         let mut reloads_seen = 0u64;
+        let mut failures_seen = 0u64;
         while let Some(item) = event_rx.blocking_recv() {
             if let Some(w) = &watcher {
-                let (reloads, _) = w.counters();
+                let (reloads, failures) = w.counters();
                 if reloads != reloads_seen {
                     reloads_seen = reloads;
+                    stats.rule_reloads = reloads;
+                    stats.rule_errors.clear();
                     engine.set_rules(w.current());
+                    tracing::info!(reloads, "Rules reloaded");
+                }
+                if failures != failures_seen {
+                    failures_seen = failures;
+                    stats.rule_reload_failures = failures;
+                    stats.rule_errors = w.last_errors().iter().map(ToString::to_string).collect();
+                    tracing::warn!(
+                        errors = %stats.rule_errors.join("; "),
+                        "Rule change rejected; the previous rules stay in force"
+                    );
                 }
             }
             match item {

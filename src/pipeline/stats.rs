@@ -74,6 +74,12 @@ pub struct Stats {
     pub store_errors: u64,
     /// State files that failed to load (file → reason).
     pub state_errors: BTreeMap<String, String>,
+    /// Rule files reloaded and swapped in since start.
+    pub rule_reloads: u64,
+    /// Rule file changes rejected (the previous rules stayed in force).
+    pub rule_reload_failures: u64,
+    /// Diagnostics of the last rejected rule change (`file:line:col: error[code]: …`).
+    pub rule_errors: Vec<String>,
 }
 
 impl Stats {
@@ -138,6 +144,11 @@ impl Stats {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
+        self.rule_reloads += other.rule_reloads;
+        self.rule_reload_failures += other.rule_reload_failures;
+        if !other.rule_errors.is_empty() {
+            self.rule_errors.clone_from(&other.rule_errors);
+        }
     }
 
     /// A short human summary (stderr).
