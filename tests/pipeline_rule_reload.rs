@@ -17,12 +17,30 @@ const RULE_HIGH: &str = "rules:\n  - id: live-1\n    name: instance type\n    re
 const RULE_CRITICAL: &str = "rules:\n  - id: live-2\n    name: instance type, louder\n    resource_types: [aws_instance]\n    conditions:\n      - attribute: instance_type\n        operator: changed\n    severity: critical\n";
 const RULE_BROKEN: &str = "rules:\n  - id: live-3\n    name: broken\n    conditions:\n      - attribute: instance_type\n        operator: chnaged\n    severity: critical\n";
 
+// Wait for an alert ranked by `predicate` (instance-type drift on aws_instance.web).
+async fn wait_for(
+    handle: &mut tfdrift::pipeline::PipelineHandle,
+    what: &str,
+    predicate: impl Fn(&tfdrift::alert::Alert) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if let Ok(Some(a)) =
+            tokio::time::timeout(Duration::from_secs(1), handle.alerts.recv()).await
+            && predicate(&a)
+        {
+            return;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rule_files_reload_live() {
     let dir = tempfile::tempdir().unwrap();
     let rules_file = dir.path().join("live.yaml");
     std::fs::write(&rules_file, RULE_HIGH).unwrap();
-    let initial = RuleSet::load(&[rules_file.clone()]).unwrap();
+    let initial = RuleSet::load(std::slice::from_ref(&rules_file)).unwrap();
 
     let corpus = common::corpus();
     let state_bytes = std::fs::read(
@@ -44,23 +62,6 @@ async fn rule_files_reload_live() {
     };
     let mut handle = spawn(Arc::new(Catalog::embedded().unwrap()), state, &cfg).unwrap();
 
-    // Wait for an alert ranked by `predicate` (instance-type drift on aws_instance.web).
-    async fn wait_for(
-        handle: &mut tfdrift::pipeline::PipelineHandle,
-        what: &str,
-        predicate: impl Fn(&tfdrift::alert::Alert) -> bool,
-    ) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            if let Ok(Some(a)) =
-                tokio::time::timeout(Duration::from_secs(1), handle.alerts.recv()).await
-                && predicate(&a)
-            {
-                return;
-            }
-        }
-    }
     let instance = |a: &tfdrift::alert::Alert| {
         a.resource.address.as_deref() == Some("aws_instance.web")
             && a.diffs.iter().any(|d| d.path == "instance_type")
