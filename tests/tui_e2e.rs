@@ -139,6 +139,17 @@ fn start(name: &str) -> (Tmux, tempfile::TempDir, PathBuf) {
 }
 
 fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
+    let (tmux, dir, rules, _) = start_full(name, env, None);
+    (tmux, dir, rules)
+}
+
+/// Like [`start_with`]; `profile` replaces the default profile arguments (it gets the temp
+/// dir). Also returns the command line, to run it again in the same shell.
+fn start_full(
+    name: &str,
+    env: &[&str],
+    profile: Option<&dyn Fn(&Path) -> Vec<String>>,
+) -> (Tmux, tempfile::TempDir, PathBuf, String) {
     require_tmux();
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.yaml");
@@ -161,7 +172,7 @@ fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
     ];
     cmdline.extend(env.iter().map(|e| (*e).to_string()));
     cmdline.extend([env!("CARGO_BIN_EXE_tfdrift").into(), "tui".into()]);
-    cmdline.extend(profile_args(dir.path()));
+    cmdline.extend(profile.map_or_else(|| profile_args(dir.path()), |p| p(dir.path())));
     cmdline.extend(["--rules-file".into(), rules.display().to_string()]);
     let cmdline: Vec<String> = cmdline.iter().map(|s| shell_quote(s)).collect();
     tmux.ok(&[
@@ -178,8 +189,9 @@ fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
         "bash --norc --noprofile",
     ]);
     tmux.literal("PS1='e2e-shell$ '; clear\n");
-    tmux.literal(&format!("{}; echo TFDRIFT-EXIT=$?\n", cmdline.join(" ")));
-    (tmux, dir, rules)
+    let cmdline = format!("{}; echo TFDRIFT-EXIT=$?\n", cmdline.join(" "));
+    tmux.literal(&cmdline);
+    (tmux, dir, rules, cmdline)
 }
 
 /// The exit status the shell printed after the app ended (not the echoed command line).
@@ -237,8 +249,12 @@ fn tui_end_to_end_in_tmux() {
     // 4. Enrichment.
     tmux.keys(&["2"]);
     let enrichment = tmux.wait_for("the enrichment pane", Duration::from_secs(10), |s| {
-        s.contains("[2 Enrichment]") && s.contains("Identity") && s.contains("not configured yet")
+        s.contains("[2 Enrichment]") && s.contains("Identity") && s.contains("History (7 days)")
     });
+    assert!(
+        enrichment.contains("changes/day") && enrichment.contains("dependents"),
+        "history and blast radius lines:\n{enrichment}"
+    );
 
     // 5. Copy a remediation command: no display, so OSC 52 → tmux buffer.
     tmux.keys(&["c"]);
@@ -393,4 +409,52 @@ fn panic_restores_the_terminal() {
     tmux.wait_for("a cooked terminal", Duration::from_secs(10), |s| {
         s.contains("typed-42")
     });
+}
+
+/// With `store: {path: …}` in the profile, an acknowledgement is saved and a restarted UI shows
+/// the alert (restored from the store: its events are not processed twice) still acknowledged.
+#[test]
+fn ack_survives_a_restart_with_a_store() {
+    let profile = |dir: &Path| {
+        let db = dir.join("tfdrift.db");
+        let yaml = format!(
+            "profiles:\n  persist:\n    state: [\"embedded:demo/terraform.tfstate\"]\n    inputs: [\"embedded:demo/events.jsonl\"]\n    replay: {{loop: false, interval_ms: 20}}\n    store: {{path: \"{}\"}}\n",
+            db.display()
+        );
+        let cfg = dir.join("persist.yaml");
+        std::fs::write(&cfg, yaml).unwrap();
+        vec![
+            "--config".to_string(),
+            cfg.display().to_string(),
+            "--profile".into(),
+            "persist".into(),
+        ]
+    };
+    let (tmux, _dir, _rules, cmdline) = start_full("persist", &[], Some(&profile));
+    let s = tmux.wait_for("the sources done", Duration::from_mins(1), |s| {
+        s.contains("■ sources done") && alert_total(s) >= 3
+    });
+    let first_total = alert_total(&s);
+    assert!(s.contains("acks saved"), "status bar names the store:\n{s}");
+    tmux.keys(&["g", "a"]);
+    let s = tmux.wait_for("the ack saved", Duration::from_secs(10), |s| {
+        s.contains("saved in the store")
+    });
+    assert!(feed_part(&s).contains("✓ ack"), "{s}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
+        exit_code(s).is_some()
+    });
+    tmux.literal(&format!("clear; {cmdline}"));
+    let s = tmux.wait_for("the restored alerts", Duration::from_mins(1), |s| {
+        s.contains("Drift feed") && alert_total(s) >= first_total
+    });
+    let feed = feed_part(&s);
+    assert_eq!(alert_total(&s), first_total, "no alert twice:\n{s}");
+    assert!(feed.contains("✓ ack"), "the acknowledgement survived:\n{s}");
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
+        exit_code(s).is_some()
+    });
+    assert_eq!(exit_code(&s), Some(0), "exit status:\n{s}");
 }
