@@ -112,10 +112,11 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let settings = setup.profile.store.clone().unwrap_or_default();
     let store = super::open_store(&settings)?;
     opts.store = Some(store.clone());
-    opts.meta.store = Some(settings.resolved_path().map_or_else(
-        || "store".to_string(),
-        |p| p.display().to_string(),
-    ));
+    opts.meta.store = Some(
+        settings
+            .resolved_path()
+            .map_or_else(|| "store".to_string(), |p| p.display().to_string()),
+    );
     let cfg = PipelineConfig {
         rules: setup.rules.clone(),
         rule_paths: setup.rule_paths.clone(),

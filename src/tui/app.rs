@@ -349,10 +349,13 @@ impl App {
                             " (with errors: fix them before the rules load)".into()
                         };
                         self.editor_status = Some(if self.meta.rules_watched {
-                            ("Saved; waiting for the pipeline to reload the rules…".into(), false)
+                            (
+                                "Saved; waiting for the pipeline to reload the rules…".into(),
+                                false,
+                            )
                         } else {
                             (
-                                "Saved, but the pipeline does not watch this file: add it (or its directory) to the profile's `rules:` to hot-reload".into(),
+                                "Saved; not watched by the pipeline, so no hot reload (add it or its dir to the profile's `rules:`)".into(),
                                 true,
                             )
                         });

@@ -17,19 +17,19 @@ use std::sync::Arc;
 use chrono::DateTime;
 
 use super::app::{Action, App, Effect, Meta};
-use super::feed::Status;
-use crate::alert::Alert;
-use crate::rules::watch::WatchStatus;
-use crate::store::{Ack, Snooze, Store, StoreError, Target};
 use super::clipboard::{Clipboard, Method};
 #[cfg(doc)]
 use super::editor::YamlSyntax;
 use super::editor::{RuleEditor, RuleValidator, write_atomic};
+use super::feed::Status;
 use super::keymap::Keymap;
 use super::logs::LogLine;
 use super::theme::Theme;
 use super::ui;
+use crate::alert::Alert;
 use crate::pipeline::PipelineHandle;
+use crate::rules::watch::WatchStatus;
+use crate::store::{Ack, Snooze, Store, StoreError, Target};
 
 /// Most alerts folded into one update (keeps a frame coming even under a flood).
 const MAX_BATCH: usize = 50_000;
@@ -293,7 +293,15 @@ pub async fn run(
         });
     }
     let mut terminal = init_terminal()?;
-    let result = event_loop(&mut terminal, &mut app, &mut handle, &mut logs, &bg, &mut results).await;
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &mut handle,
+        &mut logs,
+        &bg,
+        &mut results,
+    )
+    .await;
     restore_terminal();
     // Nobody reads alerts any more: close the channel so the engine never blocks on it.
     handle.alerts.close();
@@ -414,7 +422,12 @@ async fn event_loop(
 
 /// Performs an effect: quick ones inline (their result returned), store and rule work on a
 /// blocking thread (the result arrives later through `bg.tx`).
-fn perform(effect: Effect, app: &App, clipboard: &mut Clipboard, bg: &Background) -> Option<Action> {
+fn perform(
+    effect: Effect,
+    app: &App,
+    clipboard: &mut Clipboard,
+    bg: &Background,
+) -> Option<Action> {
     Some(match effect {
         Effect::Copy { what, text } => match clipboard.copy(&text) {
             Ok(Method::System) => Action::Notice {
@@ -536,10 +549,7 @@ fn watch_reload(bg: &Background) {
             let (reloads, failures) = now;
             let action = if now.1 > before.1 {
                 let errors = w.last_errors();
-                let first = errors
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                let first = errors.first().map(ToString::to_string).unwrap_or_default();
                 Action::RulesReloaded(
                     format!(
                         "Reload rejected; the pipeline keeps the previous rules ({} error{}): {first} · reloads {reloads}, rejected {failures}",

@@ -113,14 +113,18 @@ fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
     let line = match &app.editor_status {
         Some((text, problem)) => Line::styled(
             text.clone(),
-            if *problem { app.theme.error } else { app.theme.ok },
+            if *problem {
+                app.theme.error
+            } else {
+                app.theme.ok
+            },
         ),
         None if app.meta.rules_watched => Line::styled(
-            "Hot reload: the pipeline watches this file; a valid save is in force for the next event",
+            "Watched: a valid save is in force for the next event",
             app.theme.muted,
         ),
         None => Line::styled(
-            "Not watched by the pipeline: saving does not reload the rules (add the file or its directory to the profile's `rules:`)",
+            "Not watched: a save does not hot-reload (add it or its dir to the profile's `rules:`)",
             app.theme.muted,
         ),
     };

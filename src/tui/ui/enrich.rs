@@ -177,7 +177,11 @@ fn identity(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
     if !id.delegation.is_empty() {
         out.push(kv(app, "delegation", id.delegation.join(" → ")));
     }
-    let via = if id.via == Via::Unknown { act.via } else { id.via };
+    let via = if id.via == Via::Unknown {
+        act.via
+    } else {
+        id.via
+    };
     let mut how = via_label(via).to_string();
     if let Some(t) = &id.tool {
         how.push_str(&format!(" · tool {t}"));
@@ -213,19 +217,24 @@ fn identity(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
 fn ownership(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
     out.push(section(app, "Owner and tags"));
     let e = &a.enrichment;
-    for (k, v) in [
+    let fields = [
         ("owner", &e.owner),
         ("team", &e.team),
         ("environment", &e.environment),
         ("cost centre", &e.cost_center),
-    ] {
-        match v {
-            Some(v) => out.push(kv(app, k, v.clone())),
-            None => out.push(not_configured(
-                app,
-                k,
-                "no matching tag; keys from `enrich.tag_keys`",
-            )),
+    ];
+    if fields.iter().all(|(_, v)| v.is_none()) {
+        out.push(not_configured(
+            app,
+            "owner",
+            "no owner, team, environment or cost-centre tag; keys from `enrich.tag_keys`",
+        ));
+    } else {
+        for (k, v) in fields {
+            out.push(match v {
+                Some(v) => kv(app, k, v.clone()),
+                None => muted_kv(app, k, "— (no matching tag)"),
+            });
         }
     }
     if e.tags.is_empty() {
@@ -299,8 +308,7 @@ fn context(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
     out.push(section(app, "History (7 days)"));
     let h = &a.enrichment.history;
     let total: u32 = h.days.iter().sum();
-    if total == 0 && h.recent.is_empty() && h.actor_recent.is_empty() && app.meta.store.is_none()
-    {
+    if total == 0 && h.recent.is_empty() && h.actor_recent.is_empty() && app.meta.store.is_none() {
         out.push(not_configured(
             app,
             "history",
@@ -316,26 +324,46 @@ fn context(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
             )),
         ]));
         if h.recent.is_empty() {
-            out.push(muted_kv(app, "recent", "no earlier changes to this resource"));
+            out.push(muted_kv(
+                app,
+                "recent",
+                "no earlier changes to this resource",
+            ));
         }
-        history_lines(app, "recent", &h.recent, |i| {
-            format!(
-                "{} {} by {}",
-                i.event_name,
-                i.kind,
-                i.actor.as_deref().unwrap_or("unknown")
-            )
-        }, out);
+        history_lines(
+            app,
+            "recent",
+            &h.recent,
+            |i| {
+                format!(
+                    "{} {} by {}",
+                    i.event_name,
+                    i.kind,
+                    i.actor.as_deref().unwrap_or("unknown")
+                )
+            },
+            out,
+        );
         if h.actor_recent.is_empty() {
-            out.push(muted_kv(app, "actor also", "no other changes by this identity"));
+            out.push(muted_kv(
+                app,
+                "actor also",
+                "no other changes by this identity",
+            ));
         }
-        history_lines(app, "actor also", &h.actor_recent, |i| {
-            format!(
-                "{} on {}",
-                i.event_name,
-                i.address.as_deref().unwrap_or(&i.resource)
-            )
-        }, out);
+        history_lines(
+            app,
+            "actor also",
+            &h.actor_recent,
+            |i| {
+                format!(
+                    "{} on {}",
+                    i.event_name,
+                    i.address.as_deref().unwrap_or(&i.resource)
+                )
+            },
+            out,
+        );
     }
     out.push(section(app, "Blast radius"));
     let b = &a.enrichment.blast_radius;
@@ -355,7 +383,12 @@ fn context(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
         out.push(kv(
             app,
             "dependents",
-            format!("{} resource{}, depth {}", b.count, if b.count == 1 { "" } else { "s" }, b.max_depth),
+            format!(
+                "{} resource{}, depth {}",
+                b.count,
+                if b.count == 1 { "" } else { "s" },
+                b.max_depth
+            ),
         ));
         for d in b.dependents.iter().take(MAX_DEPENDENTS) {
             out.push(kv(app, "", format!("← {d}")));
@@ -415,7 +448,11 @@ fn remediation(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
     if let Some(rb) = a.runbook.as_deref().filter(|s| !s.is_empty()) {
         out.push(kv(app, "runbook", rb.to_string()));
     } else {
-        out.push(not_configured(app, "runbook", "no matched rule sets `runbook`"));
+        out.push(not_configured(
+            app,
+            "runbook",
+            "no matched rule sets `runbook`",
+        ));
     }
     out.push(kv(
         app,
