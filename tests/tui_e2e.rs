@@ -143,12 +143,15 @@ fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
     (tmux, dir, rules)
 }
 
+/// Writes a profile into the temp dir and returns the arguments naming it.
+type ProfileFn = dyn Fn(&Path) -> Vec<String>;
+
 /// Like [`start_with`]; `profile` replaces the default profile arguments (it gets the temp
 /// dir). Also returns the command line, to run it again in the same shell.
 fn start_full(
     name: &str,
     env: &[&str],
-    profile: Option<&dyn Fn(&Path) -> Vec<String>>,
+    profile: Option<&ProfileFn>,
 ) -> (Tmux, tempfile::TempDir, PathBuf, String) {
     require_tmux();
     let dir = tempfile::tempdir().unwrap();

@@ -194,10 +194,11 @@ fn enrichment() {
         "{s}"
     );
     assert!(s.contains("terraform apply -target="));
-    let text: String = tfdrift::tui::ui::enrich::lines(&app, app.selected().unwrap())
+    let text = tfdrift::tui::ui::enrich::lines(&app, app.selected().unwrap())
         .iter()
-        .map(|l| format!("{l}\n"))
-        .collect();
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     for want in [
         "History (7 days)",
         "1 resource, depth 1",
@@ -430,6 +431,9 @@ fn statuses_survive_a_restart_through_the_store() {
     assert_eq!(app.feed.total(), alerts.len());
     // alerts[0] came from the pipeline first (kept as delivered); 1 resolved, 2 snoozed.
     assert_eq!(app.feed.counts().unhandled, alerts.len() - 2);
+    // Recorded before the load but delivered after it: not shown twice.
+    app.update(Action::Alerts(vec![alerts[5].clone()]));
+    assert_eq!(app.feed.total(), alerts.len());
 }
 
 #[test]

@@ -213,6 +213,9 @@ pub struct App {
     pub logs: VecDeque<LogLine>,
     /// The rule editor.
     pub editor: RuleEditor,
+    /// Ids of alerts restored from the store that the pipeline may still deliver (recorded
+    /// just before the load, delivered after it): skipped once when they arrive.
+    restored: std::collections::HashSet<String>,
     /// The last reload or rule-test result shown in the editor (text, is a problem).
     pub editor_status: Option<(String, bool)>,
     /// Key bindings.
@@ -270,6 +273,7 @@ impl App {
             logs: VecDeque::new(),
             editor,
             editor_status: None,
+            restored: std::collections::HashSet::new(),
             keymap,
             theme,
             now,
@@ -406,6 +410,9 @@ impl App {
 
     fn on_alerts(&mut self, alerts: Vec<Alert>) {
         for a in alerts {
+            if !self.restored.is_empty() && self.restored.remove(&a.id) {
+                continue;
+            }
             if let Some(pos) = self.feed.push(a) {
                 if self.follow {
                     self.sel = pos;
@@ -431,6 +438,7 @@ impl App {
                 continue;
             }
             let before = self.feed.total();
+            self.restored.insert(a.id.clone());
             self.feed.push(a);
             if self.feed.total() > before {
                 n += 1;

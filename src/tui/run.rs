@@ -54,9 +54,12 @@ pub struct RunOptions {
     pub event_converter: Option<AlertConverter>,
 }
 
+/// The conversion [`AlertConverter`] wraps.
+pub type ConvertFn = dyn Fn(&serde_json::Value) -> Vec<Alert> + Send + Sync;
+
 /// Turns a rule test's raw event into alerts (shared with the background test run).
 #[derive(Clone)]
-pub struct AlertConverter(pub Arc<dyn Fn(&serde_json::Value) -> Vec<Alert> + Send + Sync>);
+pub struct AlertConverter(pub Arc<ConvertFn>);
 
 impl std::fmt::Debug for AlertConverter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -184,10 +184,12 @@ fn identity(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
     };
     let mut how = via_label(via).to_string();
     if let Some(t) = &id.tool {
-        how.push_str(&format!(" · tool {t}"));
+        how.push_str(" · tool ");
+        how.push_str(t);
     }
     if let Some(l) = &id.sdk_language {
-        how.push_str(&format!(" · SDK {l}"));
+        how.push_str(" · SDK ");
+        how.push_str(l);
     }
     out.push(kv(app, "via", how));
     if let Some(ua) = &act.user_agent {
