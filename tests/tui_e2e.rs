@@ -249,8 +249,8 @@ fn tui_end_to_end_in_tmux() {
         s.contains("[1 Diff]") && s.contains("state (Terraform)") && s.contains("observed (event)")
     });
 
-    // 4. Enrichment.
-    tmux.keys(&["2"]);
+    // 4. Enrichment, zoomed so every section fits.
+    tmux.keys(&["2", "Tab", "z"]);
     let enrichment = tmux.wait_for("the enrichment pane", Duration::from_secs(10), |s| {
         s.contains("[2 Enrichment]") && s.contains("Identity") && s.contains("History (7 days)")
     });
@@ -283,6 +283,7 @@ fn tui_end_to_end_in_tmux() {
         enrichment.contains(buffer.trim()),
         "the copied command is the one the enrichment pane shows: {buffer:?}\n{enrichment}"
     );
+    tmux.keys(&["z"]);
 
     // 6. Edit a rule with a deliberate error, see it, fix it, save.
     tmux.keys(&["e"]);
@@ -443,7 +444,18 @@ fn ack_survives_a_restart_with_a_store() {
     let s = tmux.wait_for("the ack saved", Duration::from_secs(10), |s| {
         s.contains("saved in the store")
     });
-    assert!(feed_part(&s).contains("✓ ack"), "{s}");
+    let acked = regex::Regex::new(r"[▶ ]✓ (\d\d:\d\d:\d\d) .*")
+        .unwrap()
+        .captures(&feed_part(&s))
+        .map(|c| c[0].trim_end_matches(['│', ' ']).to_string())
+        .unwrap_or_else(|| panic!("no acknowledged row:\n{s}"));
+    let unhandled = |s: &str| {
+        regex::Regex::new(r"(\d+) unhandled")
+            .unwrap()
+            .captures(s)
+            .map(|c| c[1].to_string())
+    };
+    let first_unhandled = unhandled(&s);
     tmux.keys(&["q"]);
     tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
         exit_code(s).is_some()
@@ -454,7 +466,12 @@ fn ack_survives_a_restart_with_a_store() {
     });
     let feed = feed_part(&s);
     assert_eq!(alert_total(&s), first_total, "no alert twice:\n{s}");
-    assert!(feed.contains("✓ ack"), "the acknowledgement survived:\n{s}");
+    let row = acked.trim_start_matches(['▶', ' ']);
+    assert!(
+        feed.contains(row),
+        "the acknowledgement survived ({row:?}):\n{s}"
+    );
+    assert_eq!(unhandled(&s), first_unhandled, "{s}");
     tmux.keys(&["q"]);
     let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
         exit_code(s).is_some()

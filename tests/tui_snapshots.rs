@@ -189,10 +189,7 @@ fn enrichment() {
     assert_eq!(app.tab, Tab::Enrichment);
     let s = screen(&app, 120, 60);
     assert!(!s.contains("not configured yet"), "{s}");
-    assert!(
-        s.contains("tag Name") && s.contains("prathamesh-default-sg"),
-        "{s}"
-    );
+    assert!(s.contains("Name=prathamesh-default-sg"), "{s}");
     assert!(s.contains("terraform apply -target="));
     let text = tfdrift::tui::ui::enrich::lines(&app, app.selected().unwrap())
         .iter()
@@ -288,7 +285,8 @@ fn enrichment_full() {
         "bob@example.com → role/deployer",
         "payments",
         "cc-42",
-        "tag Env",
+        "Env=prod",
+        "team payments · env prod · cost centre cc-42",
         "11 earlier changes in 7 days",
         "… 2 more",
         "PutBucketPolicy on aws_s3_bucket_policy.logs",

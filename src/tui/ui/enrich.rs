@@ -149,15 +149,16 @@ fn identity(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
         ));
         return;
     }
+    let kind = id.kind.replace('_', " ");
     out.push(kv(
         app,
         "human",
-        id.human
-            .clone()
-            .unwrap_or_else(|| format!("— (no person: {})", id.kind.replace('_', " "))),
+        match &id.human {
+            Some(h) => format!("{h}  ({kind})"),
+            None => format!("— (no person: {kind})"),
+        },
     ));
     out.push(kv(app, "summary", id.display.clone()));
-    out.push(kv(app, "identity kind", id.kind.replace('_', " ")));
     let role = match (&id.role, &id.account) {
         (Some(r), Some(acct)) => format!("{r}  (account {acct})"),
         (Some(r), None) => r.clone(),
@@ -222,7 +223,7 @@ fn ownership(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
     let fields = [
         ("owner", &e.owner),
         ("team", &e.team),
-        ("environment", &e.environment),
+        ("env", &e.environment),
         ("cost centre", &e.cost_center),
     ];
     if fields.iter().all(|(_, v)| v.is_none()) {
@@ -232,19 +233,32 @@ fn ownership(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
             "no owner, team, environment or cost-centre tag; keys from `enrich.tag_keys`",
         ));
     } else {
-        for (k, v) in fields {
-            out.push(match v {
-                Some(v) => kv(app, k, v.clone()),
-                None => muted_kv(app, k, "— (no matching tag)"),
-            });
+        let mut spans = vec![Span::styled(format!("  {:<15} ", "owner"), app.theme.muted)];
+        for (i, (k, v)) in fields.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" · ", app.theme.muted));
+            }
+            match v {
+                Some(v) if i == 0 => spans.push(Span::raw(v.clone())),
+                Some(v) => {
+                    spans.push(Span::styled(format!("{k} "), app.theme.muted));
+                    spans.push(Span::raw(v.clone()));
+                }
+                None => spans.push(Span::styled(format!("{k} —"), app.theme.muted)),
+            }
         }
+        out.push(Line::from(spans));
     }
+    let tag_line = |tags: &[(String, String)]| {
+        tags.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
     if e.tags.is_empty() {
         match state_tags(app, a) {
             Some((file, tags)) if !tags.is_empty() => {
-                for (k, v) in tags {
-                    out.push(kv(app, &format!("tag {k}"), v));
-                }
+                out.push(kv(app, "tags", tag_line(&tags)));
                 out.push(muted_kv(app, "from state", file));
             }
             _ => out.push(not_configured(
@@ -258,9 +272,9 @@ fn ownership(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
             )),
         }
     } else {
-        for (k, v) in &e.tags {
-            out.push(kv(app, &format!("tag {k}"), v.clone()));
-        }
+        let tags: Vec<(String, String)> =
+            e.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        out.push(kv(app, "tags", tag_line(&tags)));
     }
     for (k, v) in diff_tags(a) {
         out.push(kv(app, &format!("changed {k}"), v));
