@@ -314,7 +314,7 @@ fn tui_end_to_end_in_tmux() {
     });
     tmux.keys(&["C-s"]);
     tmux.wait_for("the save confirmation", Duration::from_secs(10), |s| {
-        s.contains("Saved ")
+        s.contains("Saved ") && s.contains("not watched by the pipeline")
     });
     let saved = std::fs::read_to_string(&rules).unwrap();
     assert_eq!(
@@ -425,6 +425,20 @@ fn ack_survives_a_restart_with_a_store() {
             "profiles:\n  persist:\n    state: [\"embedded:demo/terraform.tfstate\"]\n    inputs: [\"embedded:demo/events.jsonl\"]\n    replay: {{loop: false, interval_ms: 20}}\n    store: {{path: \"{}\"}}\n",
             db.display()
         );
+        // The editor's file (`--rules-file DIR/rules.yaml`) is one of the profile's rules:
+        // the pipeline watches it and a save hot-reloads.
+        std::fs::write(
+            dir.join("rules.yaml"),
+            "rules:\n  - id: first\n    name: First\n    severity: low\n",
+        )
+        .unwrap();
+        let yaml = yaml.replace(
+            "    store:",
+            &format!(
+                "    rules: [\"{}\"]\n    store:",
+                dir.join("rules.yaml").display()
+            ),
+        );
         let cfg = dir.join("persist.yaml");
         std::fs::write(&cfg, yaml).unwrap();
         vec![
@@ -460,6 +474,9 @@ fn ack_survives_a_restart_with_a_store() {
     tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
         exit_code(s).is_some()
     });
+    // Slow the second replay down: its events are all deduped by the store, and the pipeline
+    // (with its rule watcher) must still be running for the hot-reload check below.
+    let cmdline = cmdline.replacen("; echo", " --replay-interval-ms 3000; echo", 1);
     tmux.literal(&format!("clear; {cmdline}"));
     let s = tmux.wait_for("the restored alerts", Duration::from_mins(1), |s| {
         s.contains("Drift feed") && alert_total(s) >= first_total
@@ -472,6 +489,33 @@ fn ack_survives_a_restart_with_a_store() {
         "the acknowledgement survived ({row:?}):\n{s}"
     );
     assert_eq!(unhandled(&s), first_unhandled, "{s}");
+
+    // Save a rule: the pipeline watches the file and the editor reports the reload.
+    tmux.keys(&["3"]);
+    tmux.wait_for("the rule editor", Duration::from_secs(10), |s| {
+        s.contains("[3 Rules]") && s.contains("Watched: a valid save")
+    });
+    tmux.keys(&["Down", "Down", "Down", "End", "Enter"]);
+    tmux.literal("  - id: second");
+    tmux.keys(&["Enter"]);
+    tmux.literal("    name: Second");
+    tmux.keys(&["Enter"]);
+    tmux.literal("    severity: high");
+    tmux.wait_for("valid rules", Duration::from_secs(10), |s| {
+        s.contains("✓ valid rules")
+    });
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the reload reported", Duration::from_secs(15), |s| {
+        s.contains("Reloaded: 2 rules in force")
+    });
+    tmux.keys(&["C-t"]);
+    tmux.wait_for("the rule tests ran", Duration::from_secs(15), |s| {
+        s.contains("Rule tests: ")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("editing stopped", Duration::from_secs(10), |s| {
+        s.contains("Stopped editing")
+    });
     tmux.keys(&["q"]);
     let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
         exit_code(s).is_some()

@@ -451,7 +451,15 @@ fn perform(
             let result = write_atomic(&path, app.editor.text().as_bytes())
                 .map_err(|e| format!("cannot save {}: {e}", path.display()));
             if result.is_ok() {
-                watch_reload(bg);
+                if app.pipeline_running {
+                    watch_reload(bg);
+                } else if app.meta.rules_watched {
+                    let _ = bg.tx.send(Action::RulesReloaded(
+                        "Saved; the pipeline has stopped (sources done), so nothing reloads the rules"
+                            .into(),
+                        false,
+                    ));
+                }
             }
             Action::RulesSaved(result.map(|()| path.display().to_string()))
         }
