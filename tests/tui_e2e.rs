@@ -461,8 +461,10 @@ fn ack_survives_a_restart_with_a_store() {
     let acked = regex::Regex::new(r"[▶ ]✓ (\d\d:\d\d:\d\d) .*")
         .unwrap()
         .captures(&feed_part(&s))
-        .map(|c| c[0].trim_end_matches(['│', ' ']).to_string())
-        .unwrap_or_else(|| panic!("no acknowledged row:\n{s}"));
+        .map_or_else(
+            || panic!("no acknowledged row:\n{s}"),
+            |c| c[0].trim_end_matches(['│', ' ']).to_string(),
+        );
     let unhandled = |s: &str| {
         regex::Regex::new(r"(\d+) unhandled")
             .unwrap()
