@@ -405,6 +405,16 @@ fn statuses_survive_a_restart_through_the_store() {
     persist_status(&store, &alerts[1].id, Status::Resolved, "me", t).unwrap();
     let until = now() + chrono::Duration::hours(2);
     persist_status(&store, &alerts[2].id, Status::Snoozed(until), "me", t).unwrap();
+    // Acknowledged, then snoozed: snoozed (the later one wins).
+    persist_status(&store, &alerts[4].id, Status::Acked, "me", t).unwrap();
+    persist_status(
+        &store,
+        &alerts[4].id,
+        Status::Snoozed(until),
+        "me",
+        t + chrono::Duration::seconds(1),
+    )
+    .unwrap();
     // Snoozed, then reopened: new again.
     persist_status(&store, &alerts[3].id, Status::Snoozed(until), "me", t).unwrap();
     persist_status(
@@ -422,13 +432,14 @@ fn statuses_survive_a_restart_through_the_store() {
     assert_eq!(status(&alerts[1].id), Status::Resolved);
     assert_eq!(status(&alerts[2].id), Status::Snoozed(until));
     assert_eq!(status(&alerts[3].id), Status::New);
+    assert_eq!(status(&alerts[4].id), Status::Snoozed(until));
     // A restarted UI shows them with their status, and skips alerts it already has.
     let mut app = app_with("");
     app.update(Action::Alerts(vec![alerts[0].clone()]));
     app.update(Action::Restored(loaded));
     assert_eq!(app.feed.total(), alerts.len());
-    // alerts[0] came from the pipeline first (kept as delivered); 1 resolved, 2 snoozed.
-    assert_eq!(app.feed.counts().unhandled, alerts.len() - 2);
+    // alerts[0] came from the pipeline first (kept as delivered); 1 resolved, 2 and 4 snoozed.
+    assert_eq!(app.feed.counts().unhandled, alerts.len() - 3);
     // Recorded before the load but delivered after it: not shown twice.
     app.update(Action::Alerts(vec![alerts[5].clone()]));
     assert_eq!(app.feed.total(), alerts.len());
