@@ -80,6 +80,7 @@ fn app(alerts: Vec<Alert>) -> App {
             sources: vec!["replay".into()],
             state_resources: 26,
             state: None,
+            ..Meta::default()
         },
         Keymap::default_keymap(),
         Theme::default_theme(),

@@ -17,4 +17,4 @@ pub mod theme;
 pub mod ui;
 
 pub use app::{Action, App, Effect, Meta};
-pub use run::{RunOptions, run};
+pub use run::{AlertConverter, RunOptions, run};

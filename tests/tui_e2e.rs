@@ -139,6 +139,20 @@ fn start(name: &str) -> (Tmux, tempfile::TempDir, PathBuf) {
 }
 
 fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
+    let (tmux, dir, rules, _) = start_full(name, env, None);
+    (tmux, dir, rules)
+}
+
+/// Writes a profile into the temp dir and returns the arguments naming it.
+type ProfileFn = dyn Fn(&Path) -> Vec<String>;
+
+/// Like [`start_with`]; `profile` replaces the default profile arguments (it gets the temp
+/// dir). Also returns the command line, to run it again in the same shell.
+fn start_full(
+    name: &str,
+    env: &[&str],
+    profile: Option<&ProfileFn>,
+) -> (Tmux, tempfile::TempDir, PathBuf, String) {
     require_tmux();
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.yaml");
@@ -161,7 +175,7 @@ fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
     ];
     cmdline.extend(env.iter().map(|e| (*e).to_string()));
     cmdline.extend([env!("CARGO_BIN_EXE_tfdrift").into(), "tui".into()]);
-    cmdline.extend(profile_args(dir.path()));
+    cmdline.extend(profile.map_or_else(|| profile_args(dir.path()), |p| p(dir.path())));
     cmdline.extend(["--rules-file".into(), rules.display().to_string()]);
     let cmdline: Vec<String> = cmdline.iter().map(|s| shell_quote(s)).collect();
     tmux.ok(&[
@@ -178,8 +192,9 @@ fn start_with(name: &str, env: &[&str]) -> (Tmux, tempfile::TempDir, PathBuf) {
         "bash --norc --noprofile",
     ]);
     tmux.literal("PS1='e2e-shell$ '; clear\n");
-    tmux.literal(&format!("{}; echo TFDRIFT-EXIT=$?\n", cmdline.join(" ")));
-    (tmux, dir, rules)
+    let cmdline = format!("{}; echo TFDRIFT-EXIT=$?\n", cmdline.join(" "));
+    tmux.literal(&cmdline);
+    (tmux, dir, rules, cmdline)
 }
 
 /// The exit status the shell printed after the app ended (not the echoed command line).
@@ -234,11 +249,15 @@ fn tui_end_to_end_in_tmux() {
         s.contains("[1 Diff]") && s.contains("state (Terraform)") && s.contains("observed (event)")
     });
 
-    // 4. Enrichment.
-    tmux.keys(&["2"]);
+    // 4. Enrichment, zoomed so every section fits.
+    tmux.keys(&["2", "Tab", "z"]);
     let enrichment = tmux.wait_for("the enrichment pane", Duration::from_secs(10), |s| {
-        s.contains("[2 Enrichment]") && s.contains("Identity") && s.contains("not configured yet")
+        s.contains("[2 Enrichment]") && s.contains("Identity") && s.contains("History (7 days)")
     });
+    assert!(
+        enrichment.contains("changes/day") && enrichment.contains("dependents"),
+        "history and blast radius lines:\n{enrichment}"
+    );
 
     // 5. Copy a remediation command: no display, so OSC 52 → tmux buffer.
     tmux.keys(&["c"]);
@@ -264,6 +283,7 @@ fn tui_end_to_end_in_tmux() {
         enrichment.contains(buffer.trim()),
         "the copied command is the one the enrichment pane shows: {buffer:?}\n{enrichment}"
     );
+    tmux.keys(&["z"]);
 
     // 6. Edit a rule with a deliberate error, see it, fix it, save.
     tmux.keys(&["e"]);
@@ -294,7 +314,7 @@ fn tui_end_to_end_in_tmux() {
     });
     tmux.keys(&["C-s"]);
     tmux.wait_for("the save confirmation", Duration::from_secs(10), |s| {
-        s.contains("Saved ")
+        s.contains("Saved ") && s.contains("not watched by the pipeline")
     });
     let saved = std::fs::read_to_string(&rules).unwrap();
     assert_eq!(
@@ -393,4 +413,114 @@ fn panic_restores_the_terminal() {
     tmux.wait_for("a cooked terminal", Duration::from_secs(10), |s| {
         s.contains("typed-42")
     });
+}
+
+/// With `store: {path: …}` in the profile, an acknowledgement is saved and a restarted UI shows
+/// the alert (restored from the store: its events are not processed twice) still acknowledged.
+#[test]
+fn ack_survives_a_restart_with_a_store() {
+    let profile = |dir: &Path| {
+        let db = dir.join("tfdrift.db");
+        let yaml = format!(
+            "profiles:\n  persist:\n    state: [\"embedded:demo/terraform.tfstate\"]\n    inputs: [\"embedded:demo/events.jsonl\"]\n    replay: {{loop: false, interval_ms: 20}}\n    store: {{path: \"{}\"}}\n",
+            db.display()
+        );
+        // The editor's file (`--rules-file DIR/rules.yaml`) is one of the profile's rules:
+        // the pipeline watches it and a save hot-reloads.
+        std::fs::write(
+            dir.join("rules.yaml"),
+            "rules:\n  - id: first\n    name: First\n    severity: low\n",
+        )
+        .unwrap();
+        let yaml = yaml.replace(
+            "    store:",
+            &format!(
+                "    rules: [\"{}\"]\n    store:",
+                dir.join("rules.yaml").display()
+            ),
+        );
+        let cfg = dir.join("persist.yaml");
+        std::fs::write(&cfg, yaml).unwrap();
+        vec![
+            "--config".to_string(),
+            cfg.display().to_string(),
+            "--profile".into(),
+            "persist".into(),
+        ]
+    };
+    let (tmux, _dir, _rules, cmdline) = start_full("persist", &[], Some(&profile));
+    let s = tmux.wait_for("the sources done", Duration::from_mins(1), |s| {
+        s.contains("■ sources done") && alert_total(s) >= 3
+    });
+    let first_total = alert_total(&s);
+    assert!(s.contains("acks saved"), "status bar names the store:\n{s}");
+    tmux.keys(&["g", "a"]);
+    let s = tmux.wait_for("the ack saved", Duration::from_secs(10), |s| {
+        s.contains("saved in the store")
+    });
+    let acked = regex::Regex::new(r"[▶ ]✓ (\d\d:\d\d:\d\d) .*")
+        .unwrap()
+        .captures(&feed_part(&s))
+        .map_or_else(
+            || panic!("no acknowledged row:\n{s}"),
+            |c| c[0].trim_end_matches(['│', ' ']).to_string(),
+        );
+    let unhandled = |s: &str| {
+        regex::Regex::new(r"(\d+) unhandled")
+            .unwrap()
+            .captures(s)
+            .map(|c| c[1].to_string())
+    };
+    let first_unhandled = unhandled(&s);
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
+        exit_code(s).is_some()
+    });
+    // Slow the second replay down: its events are all deduped by the store, and the pipeline
+    // (with its rule watcher) must still be running for the hot-reload check below.
+    let cmdline = cmdline.replacen("; echo", " --replay-interval-ms 3000; echo", 1);
+    tmux.literal(&format!("clear; {cmdline}"));
+    let s = tmux.wait_for("the restored alerts", Duration::from_mins(1), |s| {
+        s.contains("Drift feed") && alert_total(s) >= first_total
+    });
+    let feed = feed_part(&s);
+    assert_eq!(alert_total(&s), first_total, "no alert twice:\n{s}");
+    let row = acked.trim_start_matches(['▶', ' ']);
+    assert!(
+        feed.contains(row),
+        "the acknowledgement survived ({row:?}):\n{s}"
+    );
+    assert_eq!(unhandled(&s), first_unhandled, "{s}");
+
+    // Save a rule: the pipeline watches the file and the editor reports the reload.
+    tmux.keys(&["3"]);
+    tmux.wait_for("the rule editor", Duration::from_secs(10), |s| {
+        s.contains("[3 Rules]") && s.contains("Watched: a valid save")
+    });
+    tmux.keys(&["Down", "Down", "Down", "End", "Enter"]);
+    tmux.literal("  - id: second");
+    tmux.keys(&["Enter"]);
+    tmux.literal("    name: Second");
+    tmux.keys(&["Enter"]);
+    tmux.literal("    severity: high");
+    tmux.wait_for("valid rules", Duration::from_secs(10), |s| {
+        s.contains("✓ valid rules")
+    });
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the reload reported", Duration::from_secs(15), |s| {
+        s.contains("Reloaded: 2 rules in force")
+    });
+    tmux.keys(&["C-t"]);
+    tmux.wait_for("the rule tests ran", Duration::from_secs(15), |s| {
+        s.contains("Rule tests: ")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("editing stopped", Duration::from_secs(10), |s| {
+        s.contains("Stopped editing")
+    });
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
+        exit_code(s).is_some()
+    });
+    assert_eq!(exit_code(&s), Some(0), "exit status:\n{s}");
 }

@@ -57,6 +57,7 @@ fn app_with(text: &str) -> App {
         sources: vec!["replay golden/events.jsonl (loop 300 ms)".into()],
         state_resources: 26,
         state: None,
+        ..Meta::default()
     };
     let mut app = App::new(
         meta,
@@ -187,13 +188,297 @@ fn enrichment() {
     key(&mut app, KeyCode::Char('2'));
     assert_eq!(app.tab, Tab::Enrichment);
     let s = screen(&app, 120, 60);
-    assert!(s.contains("not configured yet"));
+    assert!(!s.contains("not configured yet"), "{s}");
+    assert!(s.contains("Name=prathamesh-default-sg"), "{s}");
+    assert!(s.contains("terraform apply -target="));
+    let text = tfdrift::tui::ui::enrich::lines(&app, app.selected().unwrap())
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    for want in [
+        "History (7 days)",
+        "1 resource, depth 1",
+        "restore ",
+        "accept ",
+    ] {
+        assert!(text.contains(want), "missing {want:?}:\n{text}");
+    }
+    insta::assert_snapshot!(s);
+}
+
+/// An alert with every enrichment field set: identity with delegation, tool and SDK, tags and
+/// owner, 7 days of history, the actor's other changes, a blast radius, rule and enrichment
+/// remediation lines, a runbook.
+fn enriched_alert() -> Alert {
+    use tfdrift::alert::{HistoryItem, Via};
+    let mut a = golden_alerts()
+        .into_iter()
+        .find(|a| a.resource.address.is_some())
+        .unwrap();
+    let e = &mut a.enrichment;
+    e.identity.kind = "assumed_role".into();
+    e.identity.human = Some("bob@example.com".into());
+    e.identity.display = "bob@example.com (role deployer) via sdk boto3".into();
+    e.identity.role = Some("deployer".into());
+    e.identity.account = Some("111122223333".into());
+    e.identity.invoked_by = Some("lambda.amazonaws.com".into());
+    e.identity.delegation = vec!["bob@example.com".into(), "role/deployer".into()];
+    e.identity.via = Via::Sdk;
+    e.identity.tool = Some("boto3".into());
+    e.identity.sdk_language = Some("python".into());
+    e.identity.source_ip = Some("10.0.3.7".into());
+    e.identity.source_kind = "private".into();
+    e.identity.mfa = Some(false);
+    e.owner = Some("alice@example.com".into());
+    e.team = Some("payments".into());
+    e.environment = Some("prod".into());
+    e.cost_center = Some("cc-42".into());
+    e.tags.insert("Team".into(), "payments".into());
+    e.tags.insert("Env".into(), "prod".into());
+    e.history.days = [0, 1, 0, 3, 0, 2, 5];
+    let item = |hours: i64, name: &str, addr: &str| HistoryItem {
+        time: now() - chrono::Duration::hours(hours),
+        resource: format!("aws_instance:{name}"),
+        address: Some(addr.into()),
+        actor: Some("arn:aws:sts::111122223333:assumed-role/deployer/bob".into()),
+        kind: "attribute_drift".into(),
+        event_name: name.into(),
+        alert_id: format!("a-{hours}"),
+    };
+    e.history.recent = (1..=7)
+        .map(|h| item(h * 5, "ModifyInstanceAttribute", "aws_instance.web"))
+        .collect();
+    e.history.actor_recent = vec![item(2, "PutBucketPolicy", "aws_s3_bucket_policy.logs")];
+    e.blast_radius.count = 3;
+    e.blast_radius.max_depth = 2;
+    e.blast_radius.dependents = vec![
+        "aws_eip.web".into(),
+        "aws_route53_record.web".into(),
+        "aws_lb_target_group_attachment.web".into(),
+    ];
+    a.rules = vec!["prod-changes".into()];
+    a.runbook = Some("https://wiki.example.com/runbooks/drift".into());
+    a.remediation = vec![
+        "page the payments on-call before touching prod".into(),
+        "terraform apply -target='aws_instance.web'   # restore Terraform's configuration".into(),
+        "terraform apply -refresh-only -target='aws_instance.web'   # accept the change into state, then update the code to match".into(),
+    ];
+    a.time = now() - chrono::Duration::minutes(3);
+    a
+}
+
+#[test]
+fn enrichment_full() {
+    let mut app = app_with("");
+    app.meta.store = Some("/tmp/tfdrift.db".into());
+    app.update(Action::Alerts(vec![enriched_alert()]));
+    key(&mut app, KeyCode::Char('2'));
+    app.focus = Focus::Detail;
+    app.zoom = true;
+    let s = screen(&app, 130, 70);
+    for want in [
+        "bob@example.com",
+        "sdk · tool boto3 · SDK python",
+        "10.0.3.7  (private)",
+        "lambda.amazonaws.com",
+        "bob@example.com → role/deployer",
+        "payments",
+        "cc-42",
+        "Env=prod",
+        "team payments · env prod · cost centre cc-42",
+        "11 earlier changes in 7 days",
+        "… 2 more",
+        "PutBucketPolicy on aws_s3_bucket_policy.logs",
+        "3 resources, depth 2",
+        "← aws_route53_record.web",
+        "rule            page the payments",
+        "restore         terraform apply -target=",
+        "accept          terraform apply -refresh-only",
+        "runbook",
+        "(saved in the store)",
+    ] {
+        assert!(s.contains(want), "missing {want:?} in\n{s}");
+    }
+    assert!(!s.contains("not configured"), "{s}");
+    insta::assert_snapshot!(s);
+}
+
+#[test]
+fn sparkline_draws_seven_days() {
+    let t = tfdrift::tui::ui::enrich::sparkline_text(&[0, 1, 0, 3, 0, 2, 5]);
+    assert_eq!(t.chars().count(), 7, "{t}");
+    assert!(t.starts_with('·') && t.ends_with('█'), "{t}");
+    assert_eq!(tfdrift::tui::ui::enrich::sparkline_text(&[0; 7]), "·······");
+}
+
+#[test]
+fn remediation_labels() {
+    use tfdrift::tui::ui::enrich::remediation_label;
+    assert_eq!(
+        remediation_label("terraform apply -target='x'   # restore Terraform's configuration"),
+        "restore"
+    );
+    assert_eq!(
+        remediation_label("terraform apply -target='x'   # recreate it as configured"),
+        "restore"
+    );
+    assert_eq!(
+        remediation_label(
+            "terraform apply -refresh-only -target='x'   # accept the change into state"
+        ),
+        "accept"
+    );
+    assert_eq!(
+        remediation_label("import {\n  to = a.b\n  id = \"i\"\n}"),
+        "import"
+    );
+    assert_eq!(
+        remediation_label(
+            "terraform plan -generate-config-out=generated.tf   # write its configuration"
+        ),
+        "import"
+    );
+    assert_eq!(remediation_label("# no loaded state manages x"), "note");
+    assert_eq!(remediation_label("ask #payments first"), "rule");
+}
+
+#[test]
+fn enrichment_without_store_or_data_says_not_configured() {
+    let mut app = app_with("");
+    let mut a = enriched_alert();
+    a.enrichment = tfdrift::alert::Enrichment::default();
+    a.remediation.clear();
+    a.runbook = None;
+    app.update(Action::Alerts(vec![a]));
+    key(&mut app, KeyCode::Char('2'));
+    let s = screen(&app, 130, 60);
     assert!(
-        s.contains("tag Name") && s.contains("prathamesh-default-sg"),
+        s.contains("history         not configured (no store"),
         "{s}"
     );
-    assert!(s.contains("terraform apply -target="));
-    insta::assert_snapshot!(s);
+    assert!(s.contains("runbook         not configured"), "{s}");
+    assert!(s.contains("(in memory only: no store)"), "{s}");
+}
+
+#[test]
+fn ack_with_a_store_asks_the_runtime_to_save_it() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('a'));
+    assert!(app.effects.is_empty(), "no store: nothing to save");
+    assert!(app.message.as_ref().unwrap().0.contains("in memory only"));
+    app.meta.store = Some("/tmp/x.db".into());
+    key(&mut app, KeyCode::Char('x'));
+    let id = app.selected().unwrap().id.clone();
+    assert!(
+        matches!(
+            app.effects.as_slice(),
+            [Effect::Persist { alert_id, status: tfdrift::tui::feed::Status::Resolved, .. }] if *alert_id == id
+        ),
+        "{:?}",
+        app.effects
+    );
+    assert!(app.message.as_ref().unwrap().0.contains("saving"));
+}
+
+#[test]
+fn statuses_survive_a_restart_through_the_store() {
+    use tfdrift::store::Store as _;
+    use tfdrift::tui::feed::Status;
+    use tfdrift::tui::run::{load_recent, persist_status};
+    let dir = tempfile::tempdir().unwrap();
+    let store = tfdrift::store::open(&dir.path().join("t.db")).unwrap();
+    let mut alerts = golden_alerts();
+    for a in &mut alerts {
+        a.time = now() - chrono::Duration::hours(1);
+    }
+    let keys: Vec<String> = alerts.iter().map(|a| format!("ev-{}", a.id)).collect();
+    for (a, k) in alerts.iter().zip(&keys) {
+        assert!(
+            store
+                .record_alerts(&[k.as_str()], Some(a.time), std::slice::from_ref(a), &[])
+                .unwrap()
+        );
+    }
+    let t = now() - chrono::Duration::minutes(30);
+    persist_status(&store, &alerts[0].id, Status::Acked, "me", t).unwrap();
+    persist_status(&store, &alerts[1].id, Status::Resolved, "me", t).unwrap();
+    let until = now() + chrono::Duration::hours(2);
+    persist_status(&store, &alerts[2].id, Status::Snoozed(until), "me", t).unwrap();
+    // Acknowledged, then snoozed: snoozed (the later one wins).
+    persist_status(&store, &alerts[4].id, Status::Acked, "me", t).unwrap();
+    persist_status(
+        &store,
+        &alerts[4].id,
+        Status::Snoozed(until),
+        "me",
+        t + chrono::Duration::seconds(1),
+    )
+    .unwrap();
+    // Snoozed, then reopened: new again.
+    persist_status(&store, &alerts[3].id, Status::Snoozed(until), "me", t).unwrap();
+    persist_status(
+        &store,
+        &alerts[3].id,
+        Status::New,
+        "me",
+        t + chrono::Duration::seconds(1),
+    )
+    .unwrap();
+    let loaded = load_recent(&store, now()).unwrap();
+    assert_eq!(loaded.len(), alerts.len());
+    let status = |id: &str| loaded.iter().find(|(a, _)| a.id == id).unwrap().1;
+    assert_eq!(status(&alerts[0].id), Status::Acked);
+    assert_eq!(status(&alerts[1].id), Status::Resolved);
+    assert_eq!(status(&alerts[2].id), Status::Snoozed(until));
+    assert_eq!(status(&alerts[3].id), Status::New);
+    assert_eq!(status(&alerts[4].id), Status::Snoozed(until));
+    // A restarted UI shows them with their status, and skips alerts it already has.
+    let mut app = app_with("");
+    app.update(Action::Alerts(vec![alerts[0].clone()]));
+    app.update(Action::Restored(loaded));
+    assert_eq!(app.feed.total(), alerts.len());
+    // alerts[0] came from the pipeline first (kept as delivered); 1 resolved, 2 and 4 snoozed.
+    assert_eq!(app.feed.counts().unhandled, alerts.len() - 3);
+    // Recorded before the load but delivered after it: not shown twice.
+    app.update(Action::Alerts(vec![alerts[5].clone()]));
+    assert_eq!(app.feed.total(), alerts.len());
+}
+
+#[test]
+fn rule_tests_key_and_reload_status_show_in_the_editor() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('3'));
+    assert!(app.editing);
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('t'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(app.effects, vec![Effect::RunRuleTests]);
+    app.effects.clear();
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('t'));
+    assert_eq!(app.effects, vec![Effect::RunRuleTests]);
+    let s = screen(&app, 100, 30);
+    assert!(s.contains("Running the rule tests"), "{s}");
+    app.update(Action::RuleTests(
+        "Rule tests: 4 passed, 0 failed".into(),
+        false,
+    ));
+    assert!(screen(&app, 100, 30).contains("4 passed, 0 failed"));
+    // Not watched: saving says so.
+    app.update(Action::RulesSaved(Ok("rules/local.yaml".into())));
+    let s = screen(&app, 160, 30);
+    assert!(s.contains("not watched by the pipeline"), "{s}");
+    app.meta.rules_watched = true;
+    app.update(Action::RulesSaved(Ok("rules/local.yaml".into())));
+    app.update(Action::RulesReloaded(
+        "Reloaded: 3 rules in force · reloads 1, rejected 0".into(),
+        false,
+    ));
+    let s = screen(&app, 160, 30);
+    assert!(s.contains("Reloaded: 3 rules in force"), "{s}");
+    insta::assert_snapshot!("rule_editor_reloaded", s);
 }
 
 #[test]
@@ -325,7 +610,7 @@ fn ack_snooze_resolve_and_hide_handled() {
     let mut app = app();
     let total = app.feed.shown();
     key(&mut app, KeyCode::Char('a'));
-    assert!(app.message.as_ref().unwrap().0.contains("not persisted"));
+    assert!(app.message.as_ref().unwrap().0.contains("in memory only"));
     key(&mut app, KeyCode::Char('j'));
     key(&mut app, KeyCode::Char('s'));
     key(&mut app, KeyCode::Char('j'));
@@ -474,4 +759,23 @@ fn plain_theme_marks_selection_without_colour() {
     );
     assert_eq!(cell.fg, ratatui::style::Color::Reset);
     assert_eq!(cell.bg, ratatui::style::Color::Reset);
+}
+
+#[test]
+fn editor_file_is_watched_when_a_rule_path_covers_it() {
+    use tfdrift::tui::run::watched;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let file = rules.join("local.yaml");
+    std::fs::write(&file, "rules: []\n").unwrap();
+    assert!(watched(std::slice::from_ref(&rules), &file));
+    assert!(watched(std::slice::from_ref(&file), &file));
+    // Not yet created: the directory still covers it.
+    assert!(watched(
+        std::slice::from_ref(&rules),
+        &rules.join("new.yaml")
+    ));
+    assert!(!watched(&[dir.path().join("other.yaml")], &file));
+    assert!(!watched(&[], &file));
 }

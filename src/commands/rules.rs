@@ -13,6 +13,32 @@ use tfdrift::state::StateIndex;
 
 use crate::cli::RulesCommand;
 
+/// Turns a rule test's raw event fixture into alerts with the catalog (no state: every change
+/// is unmanaged unless the fixture says otherwise), as the pipeline would.
+pub fn event_converter(catalog: Arc<Catalog>) -> impl Fn(&serde_json::Value) -> Vec<Alert> {
+    move |raw: &serde_json::Value| -> Vec<Alert> {
+        let Ok(mut engine) = Engine::new(
+            catalog.clone(),
+            Arc::new(StateIndex::default()),
+            &EngineOptions::default(),
+        ) else {
+            return Vec::new();
+        };
+        let mut units = Vec::new();
+        normalize_str(&raw.to_string(), &mut units);
+        let mut stats = Stats::default();
+        let mut signals = Signals::default();
+        units
+            .into_iter()
+            .filter_map(|u| match u {
+                Normalized::Event(ev) => Some(ev),
+                _ => None,
+            })
+            .flat_map(|ev| engine.process(&ev, &mut stats, &mut signals))
+            .collect()
+    }
+}
+
 /// Rule paths given, else `./rules` when it exists, else the embedded packs (extracted to a
 /// temporary directory so diagnostics still name real files).
 fn resolve(paths: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, Option<tempfile::TempDir>)> {
@@ -63,27 +89,7 @@ pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
         RulesCommand::Test { paths } => {
             let (paths, _keep) = resolve(paths)?;
             let catalog = Arc::new(Catalog::embedded()?);
-            let convert = move |raw: &serde_json::Value| -> Vec<Alert> {
-                let Ok(mut engine) = Engine::new(
-                    catalog.clone(),
-                    Arc::new(StateIndex::default()),
-                    &EngineOptions::default(),
-                ) else {
-                    return Vec::new();
-                };
-                let mut units = Vec::new();
-                normalize_str(&raw.to_string(), &mut units);
-                let mut stats = Stats::default();
-                let mut signals = Signals::default();
-                units
-                    .into_iter()
-                    .filter_map(|u| match u {
-                        Normalized::Event(ev) => Some(ev),
-                        _ => None,
-                    })
-                    .flat_map(|ev| engine.process(&ev, &mut stats, &mut signals))
-                    .collect()
-            };
+            let convert = event_converter(catalog);
             let report = run_tests(&paths, Some(&convert), chrono::Local::now().date_naive());
             println!("{report}");
             Ok(if report.passed() {

@@ -9,7 +9,7 @@ use tfdrift::config::EMBEDDED_PREFIX;
 use tfdrift::pipeline::{PipelineConfig, spawn};
 use tfdrift::tui::editor::RuleCompiler;
 use tfdrift::tui::logs::LogLayer;
-use tfdrift::tui::{Meta, RunOptions};
+use tfdrift::tui::{AlertConverter, Meta, RunOptions};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -87,17 +87,23 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .collect();
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         meta: Meta {
             profile: name.clone(),
             sources,
             state_resources: setup.state.len(),
             state: Some(setup.state.clone()),
+            store: None,
+            rules_watched: false,
         },
         rules_file: rules_file(args, &setup.profile.rules),
         keymap_file: user_file("TFDRIFT_KEYMAP", "keymap.toml"),
         theme_file: user_file("TFDRIFT_THEME", "theme.toml"),
         validator: Box::new(RuleCompiler),
+        store: None,
+        event_converter: Some(AlertConverter(std::sync::Arc::new(
+            super::rules::event_converter(setup.catalog.clone()),
+        ))),
     };
     let mut replay = setup.profile.replay.clone();
     if let Some(ms) = args.replay_interval_ms {
@@ -105,6 +111,12 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     }
     let settings = setup.profile.store.clone().unwrap_or_default();
     let store = super::open_store(&settings)?;
+    opts.store = Some(store.clone());
+    opts.meta.store = Some(
+        settings
+            .resolved_path()
+            .map_or_else(|| "store".to_string(), |p| p.display().to_string()),
+    );
     let cfg = PipelineConfig {
         rules: setup.rules.clone(),
         rule_paths: setup.rule_paths.clone(),

@@ -76,6 +76,8 @@ pub struct PipelineHandle {
     pub alerts: mpsc::Receiver<Alert>,
     /// Latest counters.
     pub stats: watch::Receiver<Stats>,
+    /// The rule watcher's counters and last errors, when rule files on disk are watched.
+    pub rule_watch: Option<crate::rules::watch::WatchStatus>,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
@@ -118,6 +120,7 @@ pub fn spawn(
             }
         }
     };
+    let rule_watch = watcher.as_ref().map(RuleWatcher::status);
     if let Some(store) = &cfg.store {
         engine = engine.with_store(store.clone());
     }
@@ -195,6 +198,7 @@ pub fn spawn(
     Ok(PipelineHandle {
         alerts: alert_rx,
         stats: stats_rx,
+        rule_watch,
         cancel,
         tasks,
     })

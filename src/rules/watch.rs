@@ -71,6 +71,44 @@ impl std::fmt::Debug for RuleWatcher {
     }
 }
 
+/// A cheap, cloneable view of a watcher's counters and last errors, for front ends (the rule
+/// editor shows whether a save was reloaded).
+#[derive(Debug, Clone)]
+pub struct WatchStatus(Arc<Shared>);
+
+impl WatchStatus {
+    /// (successful reloads, rejected reloads).
+    #[must_use]
+    pub fn counters(&self) -> (u64, u64) {
+        (
+            self.0.reloads.load(Ordering::Relaxed),
+            self.0.failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Errors of the last rejected reload (empty after a successful one).
+    #[must_use]
+    pub fn last_errors(&self) -> Vec<Diagnostic> {
+        self.0
+            .last_errors
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
+    /// The watched paths (files and directories), as configured.
+    #[must_use]
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.0.paths
+    }
+
+    /// Rules currently in force.
+    #[must_use]
+    pub fn rule_count(&self) -> usize {
+        self.0.current.load().len()
+    }
+}
+
 /// Why a watcher could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -142,6 +180,12 @@ impl RuleWatcher {
     #[must_use]
     pub fn current(&self) -> Arc<RuleSet> {
         self.shared.current.load_full()
+    }
+
+    /// A view of the counters for front ends.
+    #[must_use]
+    pub fn status(&self) -> WatchStatus {
+        WatchStatus(Arc::clone(&self.shared))
     }
 
     /// Reloads now (e.g. on SIGHUP). On error the previous rules stay in force.

@@ -15,6 +15,7 @@ use super::command;
 use super::diff::{AttrDiff, alert_diffs};
 use super::editor::RuleEditor;
 use super::feed::Feed;
+use super::feed::Status;
 use super::filter::Filter;
 use super::keymap::Keymap;
 use super::logs::LogLine;
@@ -84,6 +85,17 @@ pub enum Effect {
     },
     /// Save the rule editor's file.
     SaveRules,
+    /// Record an alert's new status in the store (off the UI thread).
+    Persist {
+        /// The alert.
+        alert_id: String,
+        /// Its new status.
+        status: Status,
+        /// What the user did (`acknowledged`), for the confirmation.
+        verb: String,
+    },
+    /// Run the rule tests of the editor's file (off the UI thread).
+    RunRuleTests,
 }
 
 /// Everything that can change the state.
@@ -116,6 +128,12 @@ pub enum Action {
     },
     /// The rule file was written (path) or not (why).
     RulesSaved(Result<String, String>),
+    /// Alerts loaded from the store at start, with their stored status (oldest first).
+    Restored(Vec<(Alert, Status)>),
+    /// What the rule watcher did after a save: the text, and whether it is a problem.
+    RulesReloaded(String, bool),
+    /// The rule tests ran: summary, and whether any failed.
+    RuleTests(String, bool),
     /// Quit.
     Quit,
 }
@@ -131,6 +149,19 @@ pub struct Meta {
     pub state_resources: usize,
     /// The state index, for tags and owner in the enrichment pane (read-only, shared).
     pub state: Option<std::sync::Arc<crate::state::StateIndex>>,
+    /// The store acknowledgements, snoozes and resolves are saved in (its path); `None`: in
+    /// memory only.
+    pub store: Option<String>,
+    /// Whether the pipeline watches the editor's file (a save hot-reloads the rules).
+    pub rules_watched: bool,
+}
+
+impl Meta {
+    /// Acknowledgements survive a restart: a store on disk (not `:memory:`).
+    #[must_use]
+    pub fn persistent(&self) -> bool {
+        self.store.as_deref().is_some_and(|p| p != ":memory:")
+    }
 }
 
 /// The whole UI state.
@@ -182,6 +213,11 @@ pub struct App {
     pub logs: VecDeque<LogLine>,
     /// The rule editor.
     pub editor: RuleEditor,
+    /// Ids of alerts restored from the store that the pipeline may still deliver (recorded
+    /// just before the load, delivered after it): skipped once when they arrive.
+    restored: std::collections::HashSet<String>,
+    /// The last reload or rule-test result shown in the editor (text, is a problem).
+    pub editor_status: Option<(String, bool)>,
     /// Key bindings.
     pub keymap: Keymap,
     /// Colours.
@@ -236,6 +272,8 @@ impl App {
             meta,
             logs: VecDeque::new(),
             editor,
+            editor_status: None,
+            restored: std::collections::HashSet::new(),
             keymap,
             theme,
             now,
@@ -314,6 +352,17 @@ impl App {
                         } else {
                             " (with errors: fix them before the rules load)".into()
                         };
+                        self.editor_status = Some(if self.meta.rules_watched {
+                            (
+                                "Saved; waiting for the pipeline to reload the rules…".into(),
+                                false,
+                            )
+                        } else {
+                            (
+                                "Saved; not watched by the pipeline, so no hot reload (add it or its dir to the profile's `rules:`)".into(),
+                                true,
+                            )
+                        });
                         (
                             format!("Saved {path}{note}"),
                             !self.editor.diagnostics.is_empty(),
@@ -321,6 +370,14 @@ impl App {
                     }
                     Err(e) => (e, true),
                 });
+                true
+            }
+            Action::Restored(list) => {
+                self.on_restored(list);
+                true
+            }
+            Action::RulesReloaded(text, problem) | Action::RuleTests(text, problem) => {
+                self.editor_status = Some((text, problem));
                 true
             }
             Action::Quit => {
@@ -353,6 +410,9 @@ impl App {
 
     fn on_alerts(&mut self, alerts: Vec<Alert>) {
         for a in alerts {
+            if !self.restored.is_empty() && self.restored.remove(&a.id) {
+                continue;
+            }
             if let Some(pos) = self.feed.push(a) {
                 if self.follow {
                     self.sel = pos;
@@ -362,6 +422,35 @@ impl App {
             }
         }
         self.clamp_sel();
+    }
+
+    /// Adds alerts from the store (skipping any the pipeline already delivered) with their
+    /// stored status.
+    fn on_restored(&mut self, list: Vec<(Alert, Status)>) {
+        let have: std::collections::HashSet<String> = (0..self.feed.total())
+            .filter_map(|i| u32::try_from(i).ok())
+            .filter_map(|i| self.feed.entry(i).map(|e| e.alert.id.clone()))
+            .collect();
+        let sel_idx = self.selected_index();
+        let mut n = 0usize;
+        for (a, status) in list {
+            if have.contains(&a.id) {
+                continue;
+            }
+            let before = self.feed.total();
+            self.restored.insert(a.id.clone());
+            self.feed.push(a);
+            if self.feed.total() > before {
+                n += 1;
+                if let Ok(i) = u32::try_from(before) {
+                    self.feed.set_status(i, status);
+                }
+            }
+        }
+        self.reselect(sel_idx);
+        if n > 0 {
+            self.message = Some((format!("Loaded {n} recent alerts from the store"), false));
+        }
     }
 
     fn clamp_sel(&mut self) {

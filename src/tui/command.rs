@@ -20,11 +20,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         ":ack  :resolve  :reopen",
-        "Set the selected alert's status (not persisted)",
+        "Set the selected alert's status (saved in the store when there is one)",
     ),
     (
         ":snooze [30m|2h|1d]",
-        "Snooze the selected alert (default 1h; not persisted)",
+        "Snooze the selected alert (default 1h; saved in the store when there is one)",
     ),
     (":follow [on|off]", "Keep the newest alert selected"),
     (":unified  :split", "Diff layout"),
@@ -88,8 +88,7 @@ pub fn run(app: &mut App, line: &str) {
         "resolve" => app.run_action(Context::Feed, "resolve"),
         "reopen" => {
             if let Some(i) = app.selected_index() {
-                app.feed.set_status(i, Status::New);
-                app.message = Some(("Alert reopened".into(), false));
+                app.change_status(i, Status::New, "reopened");
             }
         }
         "snooze" => {
@@ -100,14 +99,8 @@ pub fn run(app: &mut App, line: &str) {
             };
             match (d, app.selected_index()) {
                 (Some(d), Some(i)) => {
-                    app.feed.set_status(i, Status::Snoozed(app.now + d));
-                    app.message = Some((
-                        format!(
-                            "Alert snoozed for {rest_or} (in memory only: not persisted yet)",
-                            rest_or = if rest.is_empty() { "1h" } else { rest }
-                        ),
-                        false,
-                    ));
+                    let what = format!("snoozed for {}", if rest.is_empty() { "1h" } else { rest });
+                    app.change_status(i, Status::Snoozed(app.now + d), &what);
                 }
                 (None, _) => err(app, format!("snooze for '{rest}'? e.g. 30m, 2h, 1d")),
                 (_, None) => err(app, "No alert selected".into()),

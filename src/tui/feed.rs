@@ -1,5 +1,5 @@
-//! The feed's data: every alert received, its handling status (in memory only: not persisted
-//! until the store lands), and an index of the alerts the filter keeps, in sort order.
+//! The feed's data: every alert received, its handling status (saved in the store by the
+//! runtime when there is one, see `run::persist_status`), and an index of the alerts the filter keeps, in sort order.
 //!
 //! Built for 100k alerts: the filtered view is a `Vec<u32>` of entry indices kept sorted, new
 //! alerts are inserted by binary search, typing more of a filter only re-checks the current
@@ -14,7 +14,7 @@ use crate::alert::{Alert, Severity};
 
 use super::filter::Filter;
 
-/// What the on-call engineer did with an alert (in memory: not persisted yet).
+/// What the on-call engineer did with an alert (the runtime saves it in the store, if any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Status {
     /// Not handled.

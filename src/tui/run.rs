@@ -11,16 +11,25 @@ use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStre
 use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::sync::mpsc;
 
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::DateTime;
+
 use super::app::{Action, App, Effect, Meta};
 use super::clipboard::{Clipboard, Method};
 #[cfg(doc)]
 use super::editor::YamlSyntax;
 use super::editor::{RuleEditor, RuleValidator, write_atomic};
+use super::feed::Status;
 use super::keymap::Keymap;
 use super::logs::LogLine;
 use super::theme::Theme;
 use super::ui;
+use crate::alert::Alert;
 use crate::pipeline::PipelineHandle;
+use crate::rules::watch::WatchStatus;
+use crate::store::{Ack, Snooze, Store, StoreError, Target};
 
 /// Most alerts folded into one update (keeps a frame coming even under a flood).
 const MAX_BATCH: usize = 50_000;
@@ -38,6 +47,120 @@ pub struct RunOptions {
     pub theme_file: Option<PathBuf>,
     /// Checks the rule editor's text: [`YamlSyntax`] until the rule engine provides one.
     pub validator: Box<dyn RuleValidator>,
+    /// Where acknowledgements, snoozes and resolves are saved, and recent alerts come from at
+    /// start. `None`: in memory only.
+    pub store: Option<Arc<dyn Store>>,
+    /// Turns rule-test event fixtures into alerts (the `t` key in the rule editor).
+    pub event_converter: Option<AlertConverter>,
+}
+
+/// The conversion [`AlertConverter`] wraps.
+pub type ConvertFn = dyn Fn(&serde_json::Value) -> Vec<Alert> + Send + Sync;
+
+/// Turns a rule test's raw event into alerts (shared with the background test run).
+#[derive(Clone)]
+pub struct AlertConverter(pub Arc<ConvertFn>);
+
+impl std::fmt::Debug for AlertConverter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AlertConverter")
+    }
+}
+
+/// Alerts loaded from the store at start: the newest this many (the store's retention bounds
+/// their age).
+const RESTORE_LIMIT: usize = 5_000;
+/// How long after a save the editor waits for the watcher to reload.
+const RELOAD_WAIT: Duration = Duration::from_secs(3);
+
+/// What the background work needs: the store, the watcher view, where results go.
+#[derive(Clone)]
+struct Background {
+    store: Option<Arc<dyn Store>>,
+    rule_watch: Option<WatchStatus>,
+    convert: Option<AlertConverter>,
+    tx: mpsc::UnboundedSender<Action>,
+}
+
+/// Who acknowledgements are recorded as.
+fn who() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .map_or_else(|_| "tui".to_string(), |u| format!("{u} (tui)"))
+}
+
+/// What the store says about an alert's status: the latest of its acknowledgements (`note`
+/// `ack`, `resolved`, `reopened`) and its active snooze, by the time they were set.
+#[must_use]
+pub fn stored_status(acks: &[Ack], snooze: Option<&Snooze>) -> Status {
+    let last = acks.iter().max_by_key(|a| (a.at, a.id));
+    match (last, snooze) {
+        (Some(a), Some(s)) if s.at > a.at => Status::Snoozed(s.until),
+        (None, Some(s)) => Status::Snoozed(s.until),
+        (Some(a), _) => match a.note.as_deref() {
+            Some(NOTE_RESOLVED) => Status::Resolved,
+            Some(NOTE_REOPENED) => Status::New,
+            _ => Status::Acked,
+        },
+        (None, None) => Status::New,
+    }
+}
+
+/// Ack note of a resolve.
+pub const NOTE_RESOLVED: &str = "resolved";
+/// Ack note of a reopen (cancels earlier acks, resolves and snoozes).
+pub const NOTE_REOPENED: &str = "reopened";
+/// Ack note of an acknowledgement.
+pub const NOTE_ACK: &str = "ack";
+
+/// Records `status` for alert `id` in `store` at `at`.
+pub fn persist_status(
+    store: &dyn Store,
+    id: &str,
+    status: Status,
+    who: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let target = Target::Alert(id.to_string());
+    match status {
+        Status::Snoozed(until) => store.snooze(&target, who, until, None, at).map(|_| ()),
+        Status::Acked => store.ack(&target, who, Some(NOTE_ACK), at).map(|_| ()),
+        Status::Resolved => store.ack(&target, who, Some(NOTE_RESOLVED), at).map(|_| ()),
+        Status::New => store.ack(&target, who, Some(NOTE_REOPENED), at).map(|_| ()),
+    }
+}
+
+/// Recent alerts with their stored status, oldest first.
+pub fn load_recent(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Alert, Status)>, StoreError> {
+    let mut alerts = store.recent_alerts(DateTime::<Utc>::UNIX_EPOCH, RESTORE_LIMIT)?;
+    alerts.reverse();
+    alerts
+        .into_iter()
+        .map(|a| {
+            let acks = store.acks_for(&a)?;
+            let snooze = store.snoozed(&a, now)?;
+            let st = stored_status(&acks, snooze.as_ref());
+            Ok((a, st))
+        })
+        .collect()
+}
+
+/// Whether the watcher's paths cover `file` (the file itself, or a directory holding it).
+#[must_use]
+pub fn watched(paths: &[PathBuf], file: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let f = canon(dir).join(file.file_name().unwrap_or_default());
+    paths.iter().any(|p| {
+        let p = canon(p);
+        p == f || (p.is_dir() && f.starts_with(&p))
+    })
 }
 
 impl std::fmt::Debug for dyn RuleValidator {
@@ -146,9 +269,42 @@ pub async fn run(
         Theme::load(opts.theme_file.as_deref()).map_err(anyhow::Error::msg)?
     };
     let editor = RuleEditor::open(opts.rules_file.clone(), opts.validator);
-    let mut app = App::new(opts.meta, keymap, theme, editor, Utc::now());
+    let mut meta = opts.meta;
+    meta.rules_watched = handle
+        .rule_watch
+        .as_ref()
+        .is_some_and(|w| watched(w.paths(), &opts.rules_file));
+    let mut app = App::new(meta, keymap, theme, editor, Utc::now());
+    let (tx, mut results) = mpsc::unbounded_channel();
+    let bg = Background {
+        store: opts.store,
+        rule_watch: handle.rule_watch.clone(),
+        convert: opts.event_converter,
+        tx,
+    };
+    if let Some(store) = bg.store.clone() {
+        let tx = bg.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let action = match load_recent(store.as_ref(), Utc::now()) {
+                Ok(list) => Action::Restored(list),
+                Err(e) => Action::Notice {
+                    text: format!("Cannot load recent alerts: {e}"),
+                    error: true,
+                },
+            };
+            let _ = tx.send(action);
+        });
+    }
     let mut terminal = init_terminal()?;
-    let result = event_loop(&mut terminal, &mut app, &mut handle, &mut logs).await;
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &mut handle,
+        &mut logs,
+        &bg,
+        &mut results,
+    )
+    .await;
     restore_terminal();
     // Nobody reads alerts any more: close the channel so the engine never blocks on it.
     handle.alerts.close();
@@ -162,6 +318,8 @@ async fn event_loop(
     app: &mut App,
     handle: &mut PipelineHandle,
     logs: &mut mpsc::Receiver<LogLine>,
+    bg: &Background,
+    results: &mut mpsc::UnboundedReceiver<Action>,
 ) -> anyhow::Result<()> {
     let mut clipboard = Clipboard::new();
     let mut events = EventStream::new();
@@ -208,6 +366,7 @@ async fn event_loop(
                 Some(l) => actions.push(Action::Logs(vec![l])),
                 None => logs_open = false,
             },
+            Some(r) = results.recv() => actions.push(r),
             _ = tick.tick() => actions.push(Action::Tick(Utc::now())),
             name = signals.recv() => {
                 tracing::info!(signal = name, "Signal received; quitting");
@@ -235,6 +394,9 @@ async fn event_loop(
                 actions.push(Action::Alerts(batch));
             }
         }
+        while let Ok(r) = results.try_recv() {
+            actions.push(r);
+        }
         let mut lines = Vec::new();
         while let Ok(l) = logs.try_recv() {
             lines.push(l);
@@ -251,8 +413,9 @@ async fn event_loop(
             dirty |= app.update(a);
         }
         for effect in std::mem::take(&mut app.effects) {
-            let notice = perform(effect, app, &mut clipboard);
-            dirty |= app.update(notice);
+            if let Some(notice) = perform(effect, app, &mut clipboard, bg) {
+                dirty |= app.update(notice);
+            }
         }
         if app.quit {
             return Ok(());
@@ -260,8 +423,15 @@ async fn event_loop(
     }
 }
 
-fn perform(effect: Effect, app: &App, clipboard: &mut Clipboard) -> Action {
-    match effect {
+/// Performs an effect: quick ones inline (their result returned), store and rule work on a
+/// blocking thread (the result arrives later through `bg.tx`).
+fn perform(
+    effect: Effect,
+    app: &App,
+    clipboard: &mut Clipboard,
+    bg: &Background,
+) -> Option<Action> {
+    Some(match effect {
         Effect::Copy { what, text } => match clipboard.copy(&text) {
             Ok(Method::System) => Action::Notice {
                 text: format!("Copied {what} to the clipboard"),
@@ -280,7 +450,144 @@ fn perform(effect: Effect, app: &App, clipboard: &mut Clipboard) -> Action {
             let path = app.editor.path.clone();
             let result = write_atomic(&path, app.editor.text().as_bytes())
                 .map_err(|e| format!("cannot save {}: {e}", path.display()));
+            if result.is_ok() {
+                if app.pipeline_running {
+                    watch_reload(bg);
+                } else if app.meta.rules_watched {
+                    let _ = bg.tx.send(Action::RulesReloaded(
+                        "Saved; the pipeline has stopped (sources done), so nothing reloads the rules"
+                            .into(),
+                        false,
+                    ));
+                }
+            }
             Action::RulesSaved(result.map(|()| path.display().to_string()))
         }
+        Effect::Persist {
+            alert_id,
+            status,
+            verb,
+        } => {
+            let store = bg.store.clone()?;
+            let tx = bg.tx.clone();
+            let at = Utc::now();
+            tokio::task::spawn_blocking(move || {
+                let r = persist_status(store.as_ref(), &alert_id, status, &who(), at);
+                let _ = tx.send(match r {
+                    Ok(()) => Action::Notice {
+                        text: format!("Alert {verb} · saved in the store"),
+                        error: false,
+                    },
+                    Err(e) => Action::Notice {
+                        text: format!("Alert {verb} in memory only: saving failed: {e}"),
+                        error: true,
+                    },
+                });
+            });
+            return None;
+        }
+        Effect::RunRuleTests => {
+            let path = app.editor.path.clone();
+            let convert = bg.convert.clone();
+            let tx = bg.tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let today = chrono::Local::now().date_naive();
+                let report = match &convert {
+                    Some(c) => {
+                        let f = |v: &serde_json::Value| (c.0)(v);
+                        crate::rules::run_tests(&[path], Some(&f), today)
+                    }
+                    None => crate::rules::run_tests(&[path], None, today),
+                };
+                let _ = tx.send(rule_test_action(&report));
+            });
+            return None;
+        }
+    })
+}
+
+/// The editor status line for a rule-test report.
+fn rule_test_action(report: &crate::rules::TestReport) -> Action {
+    let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        return Action::RuleTests(
+            format!(
+                "Rule tests: the file does not load ({} error{}): {}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                errors[0]
+            ),
+            true,
+        );
     }
+    let failed: Vec<_> = report.failures().collect();
+    let passed = report.rows.len() - failed.len();
+    if report.rows.is_empty() {
+        return Action::RuleTests("Rule tests: this file has no tests".into(), false);
+    }
+    match failed.first() {
+        None => Action::RuleTests(format!("Rule tests: {passed} passed, 0 failed"), false),
+        Some(f) => Action::RuleTests(
+            format!(
+                "Rule tests: {passed} passed, {} failed · first: {} / {} ({}): {}",
+                failed.len(),
+                f.rule,
+                f.name,
+                f.location,
+                f.why
+            ),
+            true,
+        ),
+    }
+}
+
+/// After a save: waits (off the UI thread) for the watcher to count a reload or a rejection,
+/// then reports it to the editor. Unwatched files are reported when the save lands.
+fn watch_reload(bg: &Background) {
+    let Some(w) = bg.rule_watch.clone() else {
+        return;
+    };
+    let tx = bg.tx.clone();
+    let before = w.counters();
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        while start.elapsed() < RELOAD_WAIT {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = w.counters();
+            if now == before {
+                continue;
+            }
+            let (reloads, failures) = now;
+            let action = if now.1 > before.1 {
+                let errors = w.last_errors();
+                let first = errors.first().map(ToString::to_string).unwrap_or_default();
+                Action::RulesReloaded(
+                    format!(
+                        "Reload rejected; the pipeline keeps the previous rules ({} error{}): {first} · reloads {reloads}, rejected {failures}",
+                        errors.len(),
+                        if errors.len() == 1 { "" } else { "s" }
+                    ),
+                    true,
+                )
+            } else {
+                Action::RulesReloaded(
+                    format!(
+                        "Reloaded: {} rules in force · reloads {reloads}, rejected {failures}",
+                        w.rule_count()
+                    ),
+                    false,
+                )
+            };
+            let _ = tx.send(action);
+            return;
+        }
+        let (reloads, failures) = w.counters();
+        let _ = tx.send(Action::RulesReloaded(
+            format!(
+                "No reload seen within {}s (unchanged content?) · reloads {reloads}, rejected {failures}",
+                RELOAD_WAIT.as_secs()
+            ),
+            false,
+        ));
+    });
 }

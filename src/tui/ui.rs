@@ -4,7 +4,7 @@
 mod chrome;
 mod detail;
 mod diff;
-mod enrich;
+pub mod enrich;
 mod feed;
 
 use ratatui::Frame;

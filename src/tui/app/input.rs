@@ -49,6 +49,10 @@ impl App {
         if self.editing {
             match self.keymap.action(Context::Editor, &k) {
                 Some("save") => self.effects.push(Effect::SaveRules),
+                Some("test") => {
+                    self.editor_status = Some(("Running the rule tests…".into(), false));
+                    self.effects.push(Effect::RunRuleTests);
+                }
                 Some("back") => {
                     self.editing = false;
                     self.message = Some((
@@ -189,13 +193,29 @@ impl App {
         } else {
             wanted
         };
+        let what = if new == Status::New { "reopened" } else { verb };
+        self.change_status(idx, new, what);
+    }
+
+    /// Sets an alert's status and, with a store, saves it (the runtime confirms or reports).
+    pub fn change_status(&mut self, idx: u32, new: Status, what: &str) {
         self.feed.set_status(idx, new);
         self.clamp_sel();
-        let what = if new == Status::New { "reopened" } else { verb };
-        self.message = Some((
-            format!("Alert {what} (in memory only: not persisted yet)"),
-            false,
-        ));
+        if self.meta.store.is_some() {
+            if let Some(e) = self.feed.entry(idx) {
+                self.effects.push(Effect::Persist {
+                    alert_id: e.alert.id.clone(),
+                    status: new,
+                    verb: what.to_string(),
+                });
+            }
+            self.message = Some((format!("Alert {what} (saving…)"), false));
+        } else {
+            self.message = Some((
+                format!("Alert {what} (in memory only: no store configured)"),
+                false,
+            ));
+        }
     }
 
     /// Runs a keymap action by name.
@@ -308,6 +328,10 @@ impl App {
             (Context::Detail, "unified") => self.unified = !self.unified,
             (Context::Detail, "back") => self.focus = Focus::Feed,
             (Context::Detail, "edit") if self.tab == Tab::Rules => self.editing = true,
+            (Context::Detail, "test") if self.tab == Tab::Rules => {
+                self.editor_status = Some(("Running the rule tests…".into(), false));
+                self.effects.push(Effect::RunRuleTests);
+            }
             _ => {}
         }
     }

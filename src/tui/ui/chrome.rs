@@ -46,9 +46,15 @@ pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
     }
     spans.extend([
         sep(),
-        Span::raw("notify n/a"),
+        Span::raw("notify failures n/a"),
         sep(),
-        Span::styled("acks not persisted", app.theme.muted),
+        if app.meta.persistent() {
+            Span::raw("acks saved")
+        } else if app.meta.store.is_some() {
+            Span::styled("acks in memory store", app.theme.muted)
+        } else {
+            Span::styled("acks not persisted", app.theme.muted)
+        },
         sep(),
         Span::styled(sources, app.theme.muted),
     ]);
@@ -132,7 +138,12 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     }
     out.push(Line::raw(""));
     out.push(Line::styled(
-        "Acknowledge, snooze and resolve live in memory only: not persisted (the store comes later).",
+        match &app.meta.store {
+            Some(path) => format!(
+                "Acknowledge, snooze and resolve are saved in the store ({path}) and survive a restart."
+            ),
+            None => "Acknowledge, snooze and resolve live in memory only: not persisted (no store configured).".to_string(),
+        },
         app.theme.muted,
     ));
     out.push(Line::styled(

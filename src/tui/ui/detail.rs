@@ -60,10 +60,11 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
 fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
     let ed = &app.editor;
     let diag_h = u16::try_from(ed.diagnostics.len().clamp(1, 3)).unwrap_or(1);
-    let [head, body, foot] = Layout::vertical([
+    let [head, body, foot, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
         Constraint::Length(diag_h),
+        Constraint::Length(1),
     ])
     .areas(area);
     let state = if ed.modified {
@@ -72,9 +73,9 @@ fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
         ed.origin.as_str()
     };
     let mode = if app.editing {
-        "editing · ctrl-s save · Esc stop"
+        "editing · ctrl-s save · ctrl-t tests · Esc stop"
     } else {
-        "Enter/e to edit · n/N draft a rule from the selected alert"
+        "Enter/e to edit · t tests · n/N draft a rule from the selected alert"
     };
     f.render_widget(
         Paragraph::new(Line::from(vec![
@@ -109,6 +110,25 @@ fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
             .collect()
     };
     f.render_widget(Paragraph::new(lines), foot);
+    let line = match &app.editor_status {
+        Some((text, problem)) => Line::styled(
+            text.clone(),
+            if *problem {
+                app.theme.error
+            } else {
+                app.theme.ok
+            },
+        ),
+        None if app.meta.rules_watched => Line::styled(
+            "Watched: a valid save is in force for the next event",
+            app.theme.muted,
+        ),
+        None => Line::styled(
+            "Not watched: a save does not hot-reload (add it or its dir to the profile's `rules:`)",
+            app.theme.muted,
+        ),
+    };
+    f.render_widget(Paragraph::new(line), status);
 }
 
 fn log(f: &mut Frame<'_>, app: &App, area: Rect) {
