@@ -15,6 +15,7 @@ pub mod event;
 pub mod input;
 pub mod map;
 pub mod mask;
+pub mod notify;
 pub mod normalize;
 pub mod pipeline;
 pub mod rules;
