@@ -34,7 +34,7 @@ use crate::alert::Alert;
 pub use channels::{Channel, Channels};
 pub use router::NotifyRouter;
 pub use settings::{ChannelKind, ChannelSettings, NotifySettings};
-pub use worker::{NotifyStats, Notifier};
+pub use worker::{Notifier, NotifyStats};
 
 /// What an outbox item carries: the alert and how to present it. Rendering from it is
 /// deterministic, so a retry sends the same bytes.

@@ -20,13 +20,23 @@ impl Drop for Kill {
 fn python() -> std::path::PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
     let ok = p.exists()
-        && Command::new(&p).args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
-    assert!(ok, "aiosmtpd is missing: run scripts/ci-deps.sh (installs it into .venv)");
+        && Command::new(&p)
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "aiosmtpd is missing: run scripts/ci-deps.sh (installs it into .venv)"
+    );
     p
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +47,15 @@ async fn email_reaches_a_real_smtp_server() {
     let port = free_port();
     let _srv = Kill(
         Command::new(py)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -46,7 +64,10 @@ async fn email_reaches_a_real_smtp_server() {
     );
     let deadline = Instant::now() + Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "aiosmtpd did not start on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "aiosmtpd did not start on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let yaml = format!(
@@ -57,7 +78,12 @@ async fn email_reaches_a_real_smtp_server() {
     settings.channels.insert("mail".into(), cs);
     let channels = Channels::from_settings(&settings).unwrap();
     let ch = channels.by_name["mail"].clone();
-    ch.send(&Message::Alert { alert: Box::new(sample_alert()), repeats: 0 }).await.unwrap();
+    ch.send(&Message::Alert {
+        alert: Box::new(sample_alert()),
+        repeats: 0,
+    })
+    .await
+    .unwrap();
 
     let new = maildir.join("new");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -65,11 +91,21 @@ async fn email_reaches_a_real_smtp_server() {
         if let Some(e) = std::fs::read_dir(&new).ok().and_then(|mut d| d.next()) {
             break std::fs::read_to_string(e.unwrap().path()).unwrap();
         }
-        assert!(Instant::now() < deadline, "no mail arrived in {}", new.display());
+        assert!(
+            Instant::now() < deadline,
+            "no mail arrived in {}",
+            new.display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(mail.contains("Subject: [tfdrift] HIGH attribute_drift aws_security_group.web"), "{mail}");
+    assert!(
+        mail.contains("Subject: [tfdrift] HIGH attribute_drift aws_security_group.web"),
+        "{mail}"
+    );
     assert!(mail.contains("oncall@example.com"));
-    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+    assert!(
+        mail.contains("text/plain") && mail.contains("text/html"),
+        "{mail}"
+    );
     assert!(mail.contains("AuthorizeSecurityGroupIngress"));
 }

@@ -54,7 +54,10 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_store(&settings)?;
     let notify = &setup.profile.notify;
     let channels = Arc::new(Channels::from_settings(notify).map_err(|errs| {
-        anyhow::anyhow!("notification settings have errors:\n  {}", errs.join("\n  "))
+        anyhow::anyhow!(
+            "notification settings have errors:\n  {}",
+            errs.join("\n  ")
+        )
     })?);
     let router = (!channels.is_empty()).then(|| {
         let window = notify
@@ -62,7 +65,12 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             .map_or(DEFAULT_DEDUPE_WINDOW, Duration::from_secs);
         Arc::new(NotifyRouter::new(channels.clone(), &setup.rules, window))
     });
-    let metrics_token = match setup.profile.metrics.as_ref().and_then(|m| m.token_env.clone()) {
+    let metrics_token = match setup
+        .profile
+        .metrics
+        .as_ref()
+        .and_then(|m| m.token_env.clone())
+    {
         Some(var) => Some(std::env::var(&var).map_err(|_| {
             anyhow::anyhow!("metrics.token_env names '{var}', which is not set (export it)")
         })?),

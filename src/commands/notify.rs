@@ -29,14 +29,21 @@ fn test(p: &ProfileArgs, only: Option<&str>) -> anyhow::Result<ExitCode> {
         if !settings.channels.contains_key(c) {
             anyhow::bail!(
                 "no channel '{c}' under notify.channels; configured: {}",
-                settings.channels.keys().cloned().collect::<Vec<_>>().join(", ")
+                settings
+                    .channels
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         settings.channels.retain(|k, _| k == c);
         settings.defaults.retain(|k| k == c);
     }
     if settings.channels.is_empty() {
-        anyhow::bail!("the profile configures no notification channels (add `notify: {{channels: …}}`)");
+        anyhow::bail!(
+            "the profile configures no notification channels (add `notify: {{channels: …}}`)"
+        );
     }
     let mut failed = false;
     // Build each channel alone so one misconfigured channel does not hide the others' results.
@@ -48,23 +55,42 @@ fn test(p: &ProfileArgs, only: Option<&str>) -> anyhow::Result<ExitCode> {
         let channels = match Channels::from_settings(&one) {
             Ok(c) => Arc::new(c),
             Err(errs) => {
-                println!("{name:<20} {:<10} CONFIG ERROR  {}", format!("{:?}", cs.kind).to_lowercase(), errs.join("; "));
+                println!(
+                    "{name:<20} {:<10} CONFIG ERROR  {}",
+                    format!("{:?}", cs.kind).to_lowercase(),
+                    errs.join("; ")
+                );
                 failed = true;
                 continue;
             }
         };
-        let Some(ch) = channels.by_name.get(name).cloned() else { continue };
-        let msg = Message::Alert { alert: Box::new(sample_alert()), repeats: 0 };
+        let Some(ch) = channels.by_name.get(name).cloned() else {
+            continue;
+        };
+        let msg = Message::Alert {
+            alert: Box::new(sample_alert()),
+            repeats: 0,
+        };
         let res = rt.block_on(async { ch.send(&msg).await });
         match res {
-            Ok(()) => println!("{name:<20} {:<10} ok", format!("{:?}", cs.kind).to_lowercase()),
+            Ok(()) => println!(
+                "{name:<20} {:<10} ok",
+                format!("{:?}", cs.kind).to_lowercase()
+            ),
             Err(e) => {
                 failed = true;
-                println!("{name:<20} {:<10} FAILED  {e}", format!("{:?}", cs.kind).to_lowercase());
+                println!(
+                    "{name:<20} {:<10} FAILED  {e}",
+                    format!("{:?}", cs.kind).to_lowercase()
+                );
             }
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn retry(p: &ProfileArgs, channel: Option<&str>) -> anyhow::Result<ExitCode> {

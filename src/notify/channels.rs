@@ -25,9 +25,16 @@ enum FalcoOut {
 enum Transport {
     Slack(String),
     Discord(String),
-    Webhook { url: String, secret: Option<String>, headers: Vec<(String, String)> },
+    Webhook {
+        url: String,
+        secret: Option<String>,
+        headers: Vec<(String, String)>,
+    },
     Email(Box<Email>),
-    PagerDuty { url: String, routing_key: String },
+    PagerDuty {
+        url: String,
+        routing_key: String,
+    },
     Falco(FalcoOut),
     Jsonl(PathBuf),
 }
@@ -67,7 +74,11 @@ fn need_url(name: &str, s: &ChannelSettings) -> Result<String, String> {
 
 impl Channel {
     /// Resolves settings (reads secrets). Errors never contain secret values.
-    pub fn new(name: &str, s: &ChannelSettings, client: reqwest::Client) -> Result<Channel, String> {
+    pub fn new(
+        name: &str,
+        s: &ChannelSettings,
+        client: reqwest::Client,
+    ) -> Result<Channel, String> {
         let transport = match s.kind {
             ChannelKind::Slack => Transport::Slack(need_url(name, s)?),
             ChannelKind::Discord => Transport::Discord(need_url(name, s)?),
@@ -93,15 +104,18 @@ impl Channel {
                 s.path.clone().ok_or_else(|| format!("channel '{name}': jsonl needs `path`"))?,
             )),
         };
-        let types = if s.filters.resource_types.is_empty() {
-            None
-        } else {
-            let mut b = GlobSetBuilder::new();
-            for g in &s.filters.resource_types {
-                b.add(Glob::new(g).map_err(|e| format!("channel '{name}': filters.resource_types '{g}': {e}"))?);
-            }
-            Some(b.build().map_err(|e| format!("channel '{name}': {e}"))?)
-        };
+        let types =
+            if s.filters.resource_types.is_empty() {
+                None
+            } else {
+                let mut b = GlobSetBuilder::new();
+                for g in &s.filters.resource_types {
+                    b.add(Glob::new(g).map_err(|e| {
+                        format!("channel '{name}': filters.resource_types '{g}': {e}")
+                    })?);
+                }
+                Some(b.build().map_err(|e| format!("channel '{name}': {e}"))?)
+            };
         Ok(Channel {
             name: name.to_string(),
             kind: s.kind,
@@ -123,11 +137,21 @@ impl Channel {
     pub fn accepts(&self, a: &Alert) -> bool {
         a.severity >= self.min_severity
             && (self.kinds.is_empty() || self.kinds.contains(&a.kind))
-            && self.types.as_ref().is_none_or(|g| g.is_match(&a.resource.rtype))
+            && self
+                .types
+                .as_ref()
+                .is_none_or(|g| g.is_match(&a.resource.rtype))
             && (self.providers.is_empty() || self.providers.contains(&a.provider))
-            && (self.accounts.is_empty() || a.event.account.as_ref().is_some_and(|x| self.accounts.contains(x)))
+            && (self.accounts.is_empty()
+                || a.event
+                    .account
+                    .as_ref()
+                    .is_some_and(|x| self.accounts.contains(x)))
             && (self.environments.is_empty()
-                || a.enrichment.environment.as_ref().is_some_and(|x| self.environments.contains(x)))
+                || a.enrichment
+                    .environment
+                    .as_ref()
+                    .is_some_and(|x| self.environments.contains(x)))
     }
 
     /// Sends one message.
@@ -136,16 +160,26 @@ impl Channel {
         match &self.transport {
             Transport::Slack(url) => self.post(url, &slack::render(msg), &[]).await,
             Transport::Discord(url) => self.post(url, &discord::render(msg), &[]).await,
-            Transport::Webhook { url, secret, headers } => {
+            Transport::Webhook {
+                url,
+                secret,
+                headers,
+            } => {
                 let body = serde_json::to_vec(&webhook::render(msg)).unwrap_or_default();
                 let mut hs = headers.clone();
                 if let Some(sec) = secret {
-                    hs.push((webhook::SIGNATURE_HEADER.to_string(), webhook::signature(sec.as_bytes(), &body)));
+                    hs.push((
+                        webhook::SIGNATURE_HEADER.to_string(),
+                        webhook::signature(sec.as_bytes(), &body),
+                    ));
                 }
                 http::post_json(&self.client, url, body, &hs, t).await
             }
             Transport::Email(e) => e.send(msg).await,
-            Transport::PagerDuty { url, routing_key } => self.post(url, &pagerduty::render(routing_key, msg), &[]).await,
+            Transport::PagerDuty { url, routing_key } => {
+                self.post(url, &pagerduty::render(routing_key, msg), &[])
+                    .await
+            }
             Transport::Falco(out) => {
                 let events = falco::render(msg);
                 match out {
@@ -153,9 +187,11 @@ impl Channel {
                         use std::io::Write as _;
                         let mut o = std::io::stdout().lock();
                         for e in &events {
-                            writeln!(o, "{e}").map_err(|e| SendError::retry(format!("stdout: {e}")))?;
+                            writeln!(o, "{e}")
+                                .map_err(|e| SendError::retry(format!("stdout: {e}")))?;
                         }
-                        o.flush().map_err(|e| SendError::retry(format!("stdout: {e}")))
+                        o.flush()
+                            .map_err(|e| SendError::retry(format!("stdout: {e}")))
                     }
                     FalcoOut::File(p) => {
                         let lines: Vec<String> = events.iter().map(ToString::to_string).collect();
@@ -182,7 +218,12 @@ impl Channel {
         }
     }
 
-    async fn post(&self, url: &str, v: &serde_json::Value, headers: &[(String, String)]) -> Result<(), SendError> {
+    async fn post(
+        &self,
+        url: &str,
+        v: &serde_json::Value,
+        headers: &[(String, String)],
+    ) -> Result<(), SendError> {
         let body = serde_json::to_vec(v).unwrap_or_default();
         http::post_json(&self.client, url, body, headers, self.timeout).await
     }
@@ -213,11 +254,16 @@ impl Channels {
         }
         for d in &s.defaults {
             if !s.channels.contains_key(d) {
-                errors.push(format!("notify.defaults names '{d}', which is not under notify.channels"));
+                errors.push(format!(
+                    "notify.defaults names '{d}', which is not under notify.channels"
+                ));
             }
         }
         if errors.is_empty() {
-            Ok(Channels { by_name, defaults: s.defaults.clone() })
+            Ok(Channels {
+                by_name,
+                defaults: s.defaults.clone(),
+            })
         } else {
             Err(errors)
         }

@@ -31,11 +31,22 @@ fn embed(a: &Alert, repeats: u64, resolved: bool) -> Value {
         fields.push(json!({"name": "Runbook", "value": truncate(rb, 1024), "inline": false}));
     }
     fields.truncate(25);
-    let mut desc = a.remediation.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join("\n");
+    let mut desc = a
+        .remediation
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join("\n");
     if repeats > 0 {
-        desc.push_str(&format!("\nSeen {repeats} more time(s) since the last notification."));
+        desc.push_str(&format!(
+            "\nSeen {repeats} more time(s) since the last notification."
+        ));
     }
-    let t = if resolved { format!("Resolved: {}", title(a)) } else { title(a) };
+    let t = if resolved {
+        format!("Resolved: {}", title(a))
+    } else {
+        title(a)
+    };
     json!({
         "title": truncate(&t, 256),
         "description": truncate(&desc, 4096),
@@ -53,7 +64,11 @@ pub fn render(msg: &Message) -> Value {
         Message::Alert { alert, repeats } => json!({"embeds": [embed(alert, *repeats, false)]}),
         Message::Resolve { alert } => json!({"embeds": [embed(alert, 0, true)]}),
         Message::Digest { alerts } => {
-            let mut lines: Vec<String> = alerts.iter().take(DIGEST_LIST).map(|a| format!("• {}", title(a))).collect();
+            let mut lines: Vec<String> = alerts
+                .iter()
+                .take(DIGEST_LIST)
+                .map(|a| format!("• {}", title(a)))
+                .collect();
             if alerts.len() > DIGEST_LIST {
                 lines.push(format!("… and {} more", alerts.len() - DIGEST_LIST));
             }

@@ -25,7 +25,10 @@ impl std::fmt::Debug for Email {
 impl Email {
     /// Builds the transport; errors name the setting, never the password.
     pub fn new(name: &str, s: &ChannelSettings) -> Result<Self, String> {
-        let host = s.smtp_host.clone().ok_or_else(|| format!("channel '{name}': email needs `smtp_host`"))?;
+        let host = s
+            .smtp_host
+            .clone()
+            .ok_or_else(|| format!("channel '{name}': email needs `smtp_host`"))?;
         let from: Mailbox = s
             .from
             .as_deref()
@@ -35,11 +38,13 @@ impl Email {
         if s.to.is_empty() {
             return Err(format!("channel '{name}': email needs `to: [addresses]`"));
         }
-        let to = s
-            .to
-            .iter()
-            .map(|t| t.parse::<Mailbox>().map_err(|e| format!("channel '{name}': `to` address '{t}': {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let to =
+            s.to.iter()
+                .map(|t| {
+                    t.parse::<Mailbox>()
+                        .map_err(|e| format!("channel '{name}': `to` address '{t}': {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
         let mut b = match s.tls {
             SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
                 .map_err(|e| format!("channel '{name}': SMTP host '{host}': {e}"))?
@@ -47,15 +52,28 @@ impl Email {
             SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&host)
                 .map_err(|e| format!("channel '{name}': SMTP host '{host}': {e}"))?
                 .port(s.smtp_port.unwrap_or(465)),
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host).port(s.smtp_port.unwrap_or(25)),
+            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
+                .port(s.smtp_port.unwrap_or(25)),
         };
         b = b.timeout(Some(s.timeout()));
         if let Some(user) = &s.username {
-            let pass = read_secret(name, "SMTP password", s.password_env.as_deref(), s.password_file.as_deref())?
-                .ok_or_else(|| format!("channel '{name}': `username` needs `password_env` or `password_file`"))?;
+            let pass = read_secret(
+                name,
+                "SMTP password",
+                s.password_env.as_deref(),
+                s.password_file.as_deref(),
+            )?
+            .ok_or_else(|| {
+                format!("channel '{name}': `username` needs `password_env` or `password_file`")
+            })?;
             b = b.credentials(Credentials::new(user.clone(), pass));
         }
-        Ok(Email { transport: b.build(), from, to, host })
+        Ok(Email {
+            transport: b.build(),
+            from,
+            to,
+            host,
+        })
     }
 
     /// Sends one message.
@@ -73,14 +91,21 @@ impl Email {
             Err(e) => {
                 let permanent = e.is_permanent();
                 let m = format!("SMTP {}: {e}", self.host);
-                Err(if permanent { SendError::permanent(m) } else { SendError::retry(m) })
+                Err(if permanent {
+                    SendError::permanent(m)
+                } else {
+                    SendError::retry(m)
+                })
             }
         }
     }
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Subject, plain text and HTML for a message.
@@ -90,24 +115,44 @@ pub fn render(msg: &Message) -> (String, String, String) {
         Message::Alert { alert, repeats } => (alert, *repeats, false),
         Message::Resolve { alert } => (alert, 0, true),
         Message::Digest { alerts } => {
-            let subject = format!("[tfdrift] {} drift alerts held back by the rate limit", alerts.len());
+            let subject = format!(
+                "[tfdrift] {} drift alerts held back by the rate limit",
+                alerts.len()
+            );
             let names: Vec<String> = alerts.iter().take(DIGEST_LIST).map(title).collect();
             let text = format!("{subject}\n\n{}\n", names.join("\n"));
-            let items: String = names.iter().map(|n| format!("<li>{}</li>", esc(n))).collect();
+            let items: String = names
+                .iter()
+                .map(|n| format!("<li>{}</li>", esc(n)))
+                .collect();
             let html = format!("<h2>{}</h2><ul>{items}</ul>", esc(&subject));
             return (subject, text, html);
         }
     };
-    let subject = format!("[tfdrift] {}{}", if resolved { "Resolved: " } else { "" }, title(a));
+    let subject = format!(
+        "[tfdrift] {}{}",
+        if resolved { "Resolved: " } else { "" },
+        title(a)
+    );
     let address = a.resource.address.as_deref().unwrap_or("(unmanaged)");
     let mut text = format!(
         "{subject}\n\nResource: {address} ({} {})\nWho: {}\nEvent: {} ({})\nTime: {}\n",
-        a.resource.rtype, a.resource.id, actor_line(a), a.event.name, a.event.service, a.time.to_rfc3339()
+        a.resource.rtype,
+        a.resource.id,
+        actor_line(a),
+        a.event.name,
+        a.event.service,
+        a.time.to_rfc3339()
     );
     let mut html = format!(
         "<h2>{}</h2><p><b>Resource</b>: <code>{}</code> ({} <code>{}</code>)<br><b>Who</b>: {}<br><b>Event</b>: {} ({})</p>",
-        esc(&subject), esc(address), esc(&a.resource.rtype), esc(&a.resource.id),
-        esc(&actor_line(a)), esc(&a.event.name), esc(&a.event.service)
+        esc(&subject),
+        esc(address),
+        esc(&a.resource.rtype),
+        esc(&a.resource.id),
+        esc(&actor_line(a)),
+        esc(&a.event.name),
+        esc(&a.event.service)
     );
     if !a.diffs.is_empty() {
         text.push_str("\nChanges:\n");
@@ -117,7 +162,9 @@ pub fn render(msg: &Message) -> (String, String, String) {
             text.push_str(&format!("  {}: {st} -> {ob}\n", d.path));
             html.push_str(&format!(
                 "<tr><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td></tr>",
-                esc(&d.path), esc(&st), esc(&ob)
+                esc(&d.path),
+                esc(&st),
+                esc(&ob)
             ));
         }
         html.push_str("</table>");
@@ -136,8 +183,12 @@ pub fn render(msg: &Message) -> (String, String, String) {
         html.push_str(&format!("<p><b>Runbook</b>: {}</p>", esc(rb)));
     }
     if repeats > 0 {
-        text.push_str(&format!("\nSeen {repeats} more time(s) since the last notification.\n"));
-        html.push_str(&format!("<p>Seen {repeats} more time(s) since the last notification.</p>"));
+        text.push_str(&format!(
+            "\nSeen {repeats} more time(s) since the last notification.\n"
+        ));
+        html.push_str(&format!(
+            "<p>Seen {repeats} more time(s) since the last notification.</p>"
+        ));
     }
     text.push_str(&format!("\nAlert id: {}\n", a.id));
     html.push_str(&format!("<p><small>Alert id {}</small></p>", esc(&a.id)));

@@ -28,7 +28,11 @@ fn event(a: &Alert, rule: &str) -> Value {
     fields.insert("tfdrift.event.name".into(), json!(a.event.name));
     fields.insert("tfdrift.actor".into(), json!(actor_line(a)));
     fields.insert("tfdrift.provider".into(), json!(a.provider));
-    let mut tags = vec!["tfdrift".to_string(), a.provider.clone(), a.kind.as_str().to_string()];
+    let mut tags = vec![
+        "tfdrift".to_string(),
+        a.provider.clone(),
+        a.kind.as_str().to_string(),
+    ];
     tags.extend(a.rules.iter().cloned());
     json!({
         "rule": rule,
@@ -47,13 +51,25 @@ fn event(a: &Alert, rule: &str) -> Value {
 pub fn render(msg: &Message) -> Vec<Value> {
     match msg {
         Message::Alert { alert, .. } => {
-            let rule = alert.rules.first().cloned().unwrap_or_else(|| format!("tfdrift {}", alert.kind.as_str()));
+            let rule = alert
+                .rules
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("tfdrift {}", alert.kind.as_str()));
             vec![event(alert, &rule)]
         }
         Message::Resolve { .. } => Vec::new(),
         Message::Digest { alerts } => alerts
             .iter()
-            .map(|a| event(a, &a.rules.first().cloned().unwrap_or_else(|| format!("tfdrift {}", a.kind.as_str()))))
+            .map(|a| {
+                event(
+                    a,
+                    &a.rules
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| format!("tfdrift {}", a.kind.as_str())),
+                )
+            })
             .collect(),
     }
 }
@@ -65,7 +81,10 @@ mod tests {
     #[test]
     fn sidekick_required_fields() {
         let a = super::super::sample_alert();
-        let v = &render(&Message::Alert { alert: Box::new(a), repeats: 0 })[0];
+        let v = &render(&Message::Alert {
+            alert: Box::new(a),
+            repeats: 0,
+        })[0];
         assert!(!v["rule"].as_str().unwrap().is_empty());
         assert_eq!(v["priority"], "Error");
         assert_eq!(v["source"], "tfdrift");

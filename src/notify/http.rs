@@ -80,7 +80,12 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER))
+    Some(
+        delta
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 #[cfg(test)]

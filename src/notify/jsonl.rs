@@ -11,8 +11,13 @@ use super::{Message, SendError};
 pub fn render(msg: &Message) -> Vec<String> {
     match msg {
         Message::Alert { alert, .. } => vec![alert.to_json_line()],
-        Message::Resolve { alert } => vec![serde_json::json!({"type": "resolve", "alert_id": alert.id}).to_string()],
-        Message::Digest { alerts } => alerts.iter().map(crate::alert::Alert::to_json_line).collect(),
+        Message::Resolve { alert } => {
+            vec![serde_json::json!({"type": "resolve", "alert_id": alert.id}).to_string()]
+        }
+        Message::Digest { alerts } => alerts
+            .iter()
+            .map(crate::alert::Alert::to_json_line)
+            .collect(),
     }
 }
 

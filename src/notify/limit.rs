@@ -64,7 +64,10 @@ impl Deduper {
     /// A deduper with this window (zero turns it off).
     #[must_use]
     pub fn new(window: Duration) -> Self {
-        Deduper { window, seen: HashMap::new() }
+        Deduper {
+            window,
+            seen: HashMap::new(),
+        }
     }
 
     /// Decides for `key` at `now`.
@@ -83,11 +86,20 @@ impl Deduper {
             }
             Some(s) => {
                 let repeats = s.suppressed;
-                *s = Seen { since: now, suppressed: 0 };
+                *s = Seen {
+                    since: now,
+                    suppressed: 0,
+                };
                 Dedupe::Notify { repeats }
             }
             None => {
-                self.seen.insert(key.to_string(), Seen { since: now, suppressed: 0 });
+                self.seen.insert(
+                    key.to_string(),
+                    Seen {
+                        since: now,
+                        suppressed: 0,
+                    },
+                );
                 Dedupe::Notify { repeats: 0 }
             }
         }
@@ -108,7 +120,12 @@ impl TokenBucket {
     #[must_use]
     pub fn new(limit: RateLimit, now: Instant) -> Self {
         let capacity = f64::from(limit.burst.unwrap_or(limit.per_minute).max(1));
-        TokenBucket { capacity, per_sec: f64::from(limit.per_minute.max(1)) / 60.0, tokens: capacity, last: now }
+        TokenBucket {
+            capacity,
+            per_sec: f64::from(limit.per_minute.max(1)) / 60.0,
+            tokens: capacity,
+            last: now,
+        }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -153,7 +170,10 @@ mod tests {
             tokio::time::advance(Duration::from_secs(30)).await;
             assert_eq!(d.check(&k, Instant::now()), Dedupe::Suppressed);
         }
-        assert_eq!(d.check("other", Instant::now()), Dedupe::Notify { repeats: 0 });
+        assert_eq!(
+            d.check("other", Instant::now()),
+            Dedupe::Notify { repeats: 0 }
+        );
         tokio::time::advance(Duration::from_secs(300)).await;
         assert_eq!(d.check(&k, Instant::now()), Dedupe::Notify { repeats: 4 });
         assert_eq!(d.check(&k, Instant::now()), Dedupe::Suppressed);
@@ -172,7 +192,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn bucket_bites_and_refills() {
-        let mut b = TokenBucket::new(RateLimit { per_minute: 6, burst: Some(2) }, Instant::now());
+        let mut b = TokenBucket::new(
+            RateLimit {
+                per_minute: 6,
+                burst: Some(2),
+            },
+            Instant::now(),
+        );
         assert!(b.try_take(Instant::now()));
         assert!(b.try_take(Instant::now()));
         assert!(!b.try_take(Instant::now()));

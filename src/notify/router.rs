@@ -112,10 +112,18 @@ impl OutboxRouter for NotifyRouter {
             },
             Err(_) => 0,
         };
-        let payload = Envelope::Alert { alert: Box::new(alert.clone()), repeats }.to_payload();
+        let payload = Envelope::Alert {
+            alert: Box::new(alert.clone()),
+            repeats,
+        }
+        .to_payload();
         targets
             .into_iter()
-            .map(|c| OutboxItem { channel: c.to_string(), alert_id: alert.id.clone(), payload: payload.clone() })
+            .map(|c| OutboxItem {
+                channel: c.to_string(),
+                alert_id: alert.id.clone(),
+                payload: payload.clone(),
+            })
             .collect()
     }
 }

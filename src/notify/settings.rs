@@ -204,7 +204,9 @@ pub fn read_secret(
     if let Some(path) = file {
         return match std::fs::read_to_string(path) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
-            Ok(_) => Err(format!("channel '{channel}': {what} file '{path}' is empty")),
+            Ok(_) => Err(format!(
+                "channel '{channel}': {what} file '{path}' is empty"
+            )),
             Err(e) => Err(format!(
                 "channel '{channel}': cannot read {what} file '{path}': {}",
                 e.kind()

@@ -59,7 +59,9 @@ fn alert_blocks(a: &Alert, repeats: u64, resolved: bool) -> Vec<Value> {
     } else {
         format!("{} {}", emoji(a.severity), title(a))
     };
-    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&head, MAX_HEADER), "emoji": true}})];
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&head, MAX_HEADER), "emoji": true}}),
+    ];
     let address = a.resource.address.as_deref().unwrap_or("(unmanaged)");
     blocks.push(json!({"type": "section", "fields": [
         {"type": "mrkdwn", "text": truncate(&format!("*Resource*\n`{address}`\n{} `{}`", a.resource.rtype, a.resource.id), 2000)},
@@ -79,7 +81,9 @@ fn alert_blocks(a: &Alert, repeats: u64, resolved: bool) -> Vec<Value> {
     }
     let mut ctx = format!("alert `{}` · {}", a.id, a.time.to_rfc3339());
     if repeats > 0 {
-        ctx.push_str(&format!(" · seen {repeats} more time(s) since the last notification"));
+        ctx.push_str(&format!(
+            " · seen {repeats} more time(s) since the last notification"
+        ));
     }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&ctx, MAX_TEXT)}]}));
     blocks
@@ -90,13 +94,25 @@ fn alert_blocks(a: &Alert, repeats: u64, resolved: bool) -> Vec<Value> {
 pub fn render(msg: &Message) -> Value {
     let (text, mut blocks) = match msg {
         Message::Alert { alert, repeats } => (title(alert), alert_blocks(alert, *repeats, false)),
-        Message::Resolve { alert } => (format!("Resolved: {}", title(alert)), alert_blocks(alert, 0, true)),
+        Message::Resolve { alert } => (
+            format!("Resolved: {}", title(alert)),
+            alert_blocks(alert, 0, true),
+        ),
         Message::Digest { alerts } => {
             let head = format!("{} drift alerts held back by the rate limit", alerts.len());
-            let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&head, MAX_HEADER)}})];
-            let mut lines: Vec<String> = alerts.iter().take(DIGEST_LIST).map(|a| format!("• {}", title(a))).collect();
+            let mut blocks = vec![
+                json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&head, MAX_HEADER)}}),
+            ];
+            let mut lines: Vec<String> = alerts
+                .iter()
+                .take(DIGEST_LIST)
+                .map(|a| format!("• {}", title(a)))
+                .collect();
             if alerts.len() > DIGEST_LIST {
-                lines.push(format!("… and {} more (see `tfdrift` or the alert log)", alerts.len() - DIGEST_LIST));
+                lines.push(format!(
+                    "… and {} more (see `tfdrift` or the alert log)",
+                    alerts.len() - DIGEST_LIST
+                ));
             }
             blocks.push(section(&lines.join("\n")));
             (head, blocks)
@@ -115,10 +131,17 @@ mod tests {
     fn stays_within_slack_limits() {
         let mut a = super::super::sample_alert();
         a.diffs = (0..500)
-            .map(|i| Diff { path: format!("tags.k{i}"), state: json!("x".repeat(400)), observed: json!(i) })
+            .map(|i| Diff {
+                path: format!("tags.k{i}"),
+                state: json!("x".repeat(400)),
+                observed: json!(i),
+            })
             .collect();
         a.remediation = vec!["y".repeat(5000)];
-        let v = render(&Message::Alert { alert: Box::new(a), repeats: 3 });
+        let v = render(&Message::Alert {
+            alert: Box::new(a),
+            repeats: 3,
+        });
         let blocks = v["blocks"].as_array().unwrap();
         assert!(blocks.len() <= MAX_BLOCKS);
         for b in blocks {

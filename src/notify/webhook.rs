@@ -26,7 +26,9 @@ pub fn render(msg: &Message) -> Value {
             v
         }
         Message::Resolve { alert } => json!({"type": "resolve", "alert": alert}),
-        Message::Digest { alerts } => json!({"type": "digest", "count": alerts.len(), "alerts": alerts}),
+        Message::Digest { alerts } => {
+            json!({"type": "digest", "count": alerts.len(), "alerts": alerts})
+        }
     }
 }
 

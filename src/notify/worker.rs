@@ -90,7 +90,9 @@ impl NotifyStats {
 /// Delay before attempt `attempts + 1`: exponential with ±20 % jitter.
 #[must_use]
 pub fn backoff(cfg: &WorkerConfig, attempts: u32, seed: u64) -> Duration {
-    let exp = cfg.backoff_base.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+    let exp = cfg
+        .backoff_base
+        .saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
     let d = exp.min(cfg.backoff_max);
     // Cheap deterministic-per-item jitter (splitmix64), enough to spread a thundering herd.
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -123,10 +125,29 @@ impl Notifier {
         for (name, ch) in &channels.by_name {
             let (tx, rx) = mpsc::channel::<OutboxEntry>(cfg.queue);
             queues.insert(name.clone(), tx);
-            tasks.spawn(channel_task(ch.clone(), rx, store.clone(), stats.clone(), cfg.clone(), stop.clone()));
+            tasks.spawn(channel_task(
+                ch.clone(),
+                rx,
+                store.clone(),
+                stats.clone(),
+                cfg.clone(),
+                stop.clone(),
+            ));
         }
-        tasks.spawn(dispatch(store, queues, stats.clone(), cfg, drain.clone(), stop.clone()));
-        Notifier { stats, drain, stop, tasks }
+        tasks.spawn(dispatch(
+            store,
+            queues,
+            stats.clone(),
+            cfg,
+            drain.clone(),
+            stop.clone(),
+        ));
+        Notifier {
+            stats,
+            drain,
+            stop,
+            tasks,
+        }
     }
 
     /// Delivers what is due, then stops; gives up after `limit` (items left are sent after the
@@ -142,7 +163,10 @@ impl Notifier {
         .is_ok();
         self.stop.cancel();
         if !done {
-            tracing::warn!(in_flight = self.stats.in_flight.load(Ordering::Relaxed), "Notification drain timed out; undelivered items stay in the outbox for the next start");
+            tracing::warn!(
+                in_flight = self.stats.in_flight.load(Ordering::Relaxed),
+                "Notification drain timed out; undelivered items stay in the outbox for the next start"
+            );
             let _ = tokio::time::timeout(Duration::from_secs(1), self.tasks.wait()).await;
         }
         done
@@ -178,7 +202,8 @@ async fn dispatch(
                 let (s, id, ch) = (store.clone(), entry.id, entry.channel.clone());
                 tracing::error!(channel = %ch, "Outbox item for a channel the profile no longer configures; marked failed");
                 stats.bump(&ch, |c| c.failed += 1);
-                blocking(move || s.outbox_failed(id, &format!("channel '{ch}' is not configured"))).await;
+                blocking(move || s.outbox_failed(id, &format!("channel '{ch}' is not configured")))
+                    .await;
                 continue;
             };
             stats.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -190,7 +215,8 @@ async fn dispatch(
                 };
                 let s = store.clone();
                 let at = Utc::now() + chrono::Duration::seconds(5);
-                blocking(move || s.outbox_retry_at(entry.id, at, "channel queue full; deferred")).await;
+                blocking(move || s.outbox_retry_at(entry.id, at, "channel queue full; deferred"))
+                    .await;
             }
         }
         if stop.is_cancelled() {
@@ -221,7 +247,9 @@ async fn channel_task(
     cfg: WorkerConfig,
     stop: CancellationToken,
 ) {
-    let mut bucket = ch.rate_limit.map(|l| TokenBucket::new(l, tokio::time::Instant::now()));
+    let mut bucket = ch
+        .rate_limit
+        .map(|l| TokenBucket::new(l, tokio::time::Instant::now()));
     let mut held: Vec<(OutboxEntry, Alert)> = Vec::new();
     loop {
         let wait = match (&mut bucket, held.is_empty()) {
@@ -238,7 +266,10 @@ async fn channel_task(
                 // Sender gone (dispatcher finished) and nothing held: done.
                 return;
             }
-            if bucket.as_mut().is_some_and(|b| b.try_take(tokio::time::Instant::now())) {
+            if bucket
+                .as_mut()
+                .is_some_and(|b| b.try_take(tokio::time::Instant::now()))
+            {
                 let batch = std::mem::take(&mut held);
                 let alerts = batch.iter().map(|(_, a)| a.clone()).collect();
                 let res = send(&ch, &Message::Digest { alerts }).await;
@@ -252,7 +283,15 @@ async fn channel_task(
         let env = match envelope(&entry) {
             Ok(e) => e,
             Err(err) => {
-                finish(&ch, &store, &stats, &cfg, entry, Err(SendError::permanent(err))).await;
+                finish(
+                    &ch,
+                    &store,
+                    &stats,
+                    &cfg,
+                    entry,
+                    Err(SendError::permanent(err)),
+                )
+                .await;
                 continue;
             }
         };
@@ -275,7 +314,10 @@ async fn send(ch: &Channel, msg: &Message) -> Result<(), SendError> {
     // The transports time out themselves; this bounds anything that does not.
     match tokio::time::timeout(ch.timeout + Duration::from_secs(5), ch.send(msg)).await {
         Ok(r) => r,
-        Err(_) => Err(SendError::retry(format!("timed out after {} ms", ch.timeout.as_millis()))),
+        Err(_) => Err(SendError::retry(format!(
+            "timed out after {} ms",
+            ch.timeout.as_millis()
+        ))),
     }
 }
 
@@ -299,9 +341,12 @@ async fn finish(
             stats.bump(&ch.name, |c| c.retried += 1);
             #[allow(clippy::cast_sign_loss)]
             let seed = id as u64 ^ u64::from(e.attempts);
-            let delay = err.retry_after.unwrap_or_else(|| backoff(cfg, e.attempts, seed));
+            let delay = err
+                .retry_after
+                .unwrap_or_else(|| backoff(cfg, e.attempts, seed));
             tracing::warn!(channel = %ch.name, alert_id = %e.alert_id, attempt = e.attempts, retry_in_ms = delay.as_millis() as u64, error = %err, "Notification failed; will retry");
-            let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
+            let at = Utc::now()
+                + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
             let msg = err.message.clone();
             blocking(move || s.outbox_retry_at(id, at, &msg)).await;
         }
@@ -324,8 +369,14 @@ mod tests {
         let cfg = WorkerConfig::default();
         let d1 = backoff(&cfg, 1, 7);
         let d3 = backoff(&cfg, 3, 7);
-        assert!(d1 >= Duration::from_millis(1600) && d1 <= Duration::from_millis(2400), "{d1:?}");
-        assert!(d3 >= Duration::from_millis(6400) && d3 <= Duration::from_millis(9600), "{d3:?}");
+        assert!(
+            d1 >= Duration::from_millis(1600) && d1 <= Duration::from_millis(2400),
+            "{d1:?}"
+        );
+        assert!(
+            d3 >= Duration::from_millis(6400) && d3 <= Duration::from_millis(9600),
+            "{d3:?}"
+        );
         assert!(backoff(&cfg, 30, 1) <= cfg.backoff_max.mul_f64(1.2));
         assert_ne!(backoff(&cfg, 2, 1), backoff(&cfg, 2, 2));
     }
