@@ -59,7 +59,7 @@ async fn start_server() -> (Arc<Server>, String) {
     (s, format!("http://{addr}"))
 }
 
-fn channel(kind: ChannelKind, url: String) -> ChannelSettings {
+fn channel(kind: ChannelKind, url: &str) -> ChannelSettings {
     let yaml = format!(
         "type: {}\nurl: {url}\n",
         match kind {
@@ -128,24 +128,24 @@ async fn channels_deliver_retry_and_fail_independently() {
     let mut settings = NotifySettings::default();
     settings.channels.insert(
         "slack".into(),
-        channel(ChannelKind::Slack, format!("{base}/slack")),
+        channel(ChannelKind::Slack, &format!("{base}/slack")),
     );
     settings.channels.insert(
         "discord".into(),
-        channel(ChannelKind::Discord, format!("{base}/discord")),
+        channel(ChannelKind::Discord, &format!("{base}/discord")),
     );
-    let mut wh = channel(ChannelKind::Webhook, format!("{base}/hook"));
+    let mut wh = channel(ChannelKind::Webhook, &format!("{base}/hook"));
     wh.secret_file.clone_from(&secret_file);
     wh.headers.insert("X-Team".into(), "platform".into());
     settings.channels.insert("hook".into(), wh);
-    let mut pd = channel(ChannelKind::Pagerduty, format!("{base}/pd"));
+    let mut pd = channel(ChannelKind::Pagerduty, &format!("{base}/pd"));
     pd.secret_file.clone_from(&secret_file);
     settings.channels.insert("pd".into(), pd);
     settings.channels.insert(
         "dead".into(),
-        channel(ChannelKind::Webhook, format!("{base}/dead")),
+        channel(ChannelKind::Webhook, &format!("{base}/dead")),
     );
-    let mut slow = channel(ChannelKind::Webhook, format!("{base}/slow"));
+    let mut slow = channel(ChannelKind::Webhook, &format!("{base}/slow"));
     slow.timeout_ms = Some(300);
     settings.channels.insert("slow".into(), slow);
     let channels = Arc::new(Channels::from_settings(&settings).unwrap());
@@ -153,7 +153,7 @@ async fn channels_deliver_retry_and_fail_independently() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap());
     enqueue(&store, &["slack", "discord", "hook", "pd", "dead", "slow"]);
-    let n = Notifier::start(store.clone(), channels, fast());
+    let n = Notifier::start(store.clone(), &channels, fast());
 
     let st = store.clone();
     wait_until(
@@ -254,7 +254,7 @@ async fn channels_deliver_retry_and_fail_independently() {
 async fn rate_limit_sends_one_digest() {
     let (srv, base) = start_server().await;
     let mut settings = NotifySettings::default();
-    let mut c = channel(ChannelKind::Slack, format!("{base}/rl"));
+    let mut c = channel(ChannelKind::Slack, &format!("{base}/rl"));
     c.rate_limit = Some(tfdrift::notify::settings::RateLimit {
         per_minute: 60,
         burst: Some(2),
@@ -266,7 +266,7 @@ async fn rate_limit_sends_one_digest() {
     for _ in 0..7 {
         enqueue(&store, &["rl"]);
     }
-    let n = Notifier::start(store.clone(), channels, fast());
+    let n = Notifier::start(store.clone(), &channels, fast());
     let st = store.clone();
     wait_until(
         move || st.outbox_list(OutboxStatus::Delivered, 100).unwrap().len() == 7,

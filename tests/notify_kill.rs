@@ -98,7 +98,7 @@ fn outbox_survives_kill_9_between_write_and_send() {
             poll: Duration::from_millis(50),
             ..WorkerConfig::default()
         };
-        let n = Notifier::start(store.clone(), channels, cfg);
+        let n = Notifier::start(store.clone(), &channels, cfg);
         assert!(n.drain(Duration::from_secs(10)).await);
         assert_eq!(
             store

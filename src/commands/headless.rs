@@ -100,7 +100,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         let mut handle = spawn(setup.catalog, setup.state, &cfg)?;
         let notifier = router
             .is_some()
-            .then(|| Notifier::start(store.clone(), channels.clone(), worker_cfg));
+            .then(|| Notifier::start(store.clone(), &channels, worker_cfg));
         let cancel = handle.cancel_token();
         if let Some(m) = metrics_cfg {
             let state = MetricsState {

@@ -163,7 +163,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn dedupe_window_counts_repeats() {
-        let mut d = Deduper::new(Duration::from_secs(300));
+        let mut d = Deduper::new(Duration::from_mins(5));
         let k = dedupe_key(&super::super::sample_alert());
         assert_eq!(d.check(&k, Instant::now()), Dedupe::Notify { repeats: 0 });
         for _ in 0..4 {
@@ -174,7 +174,7 @@ mod tests {
             d.check("other", Instant::now()),
             Dedupe::Notify { repeats: 0 }
         );
-        tokio::time::advance(Duration::from_secs(300)).await;
+        tokio::time::advance(Duration::from_mins(5)).await;
         assert_eq!(d.check(&k, Instant::now()), Dedupe::Notify { repeats: 4 });
         assert_eq!(d.check(&k, Instant::now()), Dedupe::Suppressed);
     }

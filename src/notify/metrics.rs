@@ -165,12 +165,10 @@ pub async fn render(st: &MetricsState) -> String {
         let depth = tokio::task::spawn_blocking(move || {
             let p = store
                 .outbox_list(OutboxStatus::Pending, 100_000)
-                .map(|v| v.len())
-                .unwrap_or(0);
+                .map_or(0, |v| v.len());
             let f = store
                 .outbox_list(OutboxStatus::Failed, 100_000)
-                .map(|v| v.len())
-                .unwrap_or(0);
+                .map_or(0, |v| v.len());
             (p as u64, f as u64)
         })
         .await

@@ -116,7 +116,7 @@ pub struct Notifier {
 impl Notifier {
     /// Starts the dispatcher and one task per channel.
     #[must_use]
-    pub fn start(store: Arc<dyn Store>, channels: Arc<Channels>, cfg: WorkerConfig) -> Notifier {
+    pub fn start(store: Arc<dyn Store>, channels: &Channels, cfg: WorkerConfig) -> Notifier {
         let stats = Arc::new(NotifyStats::default());
         let tasks = TaskTracker::new();
         let drain = CancellationToken::new();
@@ -258,7 +258,7 @@ async fn channel_task(
         };
         let entry = tokio::select! {
             () = stop.cancelled() => return,
-            e = rx.recv() => match e { Some(e) => Some(e), None => None },
+            e = rx.recv() => e,
             () = tokio::time::sleep(wait), if !held.is_empty() => None,
         };
         let Some(entry) = entry else {
@@ -344,7 +344,7 @@ async fn finish(
             let delay = err
                 .retry_after
                 .unwrap_or_else(|| backoff(cfg, e.attempts, seed));
-            tracing::warn!(channel = %ch.name, alert_id = %e.alert_id, attempt = e.attempts, retry_in_ms = delay.as_millis() as u64, error = %err, "Notification failed; will retry");
+            tracing::warn!(channel = %ch.name, alert_id = %e.alert_id, attempt = e.attempts, retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX), error = %err, "Notification failed; will retry");
             let at = Utc::now()
                 + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::minutes(10));
             let msg = err.message.clone();
