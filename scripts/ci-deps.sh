@@ -23,4 +23,7 @@ fi
 if ! .venv/bin/python -c 'import moto, boto3' >/dev/null 2>&1; then
   .venv/bin/pip install -q 'moto[server]' boto3
 fi
+if ! .venv/bin/python -c 'import aiosmtpd' >/dev/null 2>&1; then
+  .venv/bin/pip install -q aiosmtpd
+fi
 echo "prerequisites ok: $(tmux -V), moto $(.venv/bin/python -c 'import moto;print(moto.__version__)')"

@@ -59,6 +59,42 @@ Examples:
     /// Check rule files like a compiler, or run their tests.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Notification channels: send a test alert, re-queue failed deliveries.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+/// `notify` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a sample alert to each configured channel (or one) and print the outcome.
+    #[command(after_help = "\
+Examples:
+  tfdrift notify test --profile prod
+  tfdrift notify test --profile prod --channel slack-oncall
+
+Exit status: 0 every channel accepted the sample, 1 a channel failed or is misconfigured.")]
+    Test {
+        /// Profile and config.
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Put failed outbox items (of one channel, or all) back in the queue.
+    #[command(after_help = "\
+Examples:
+  tfdrift notify retry --profile prod
+  tfdrift notify retry --profile prod --channel pagerduty")]
+    Retry {
+        /// Profile and config.
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+    },
 }
 
 /// `rules` subcommands.
@@ -128,6 +164,9 @@ pub struct TuiArgs {
     /// Stop after one pass over replayed inputs (the demo otherwise loops).
     #[arg(long)]
     pub once: bool,
+    /// Headless: do not print alerts on stdout (notifications and the store still get them).
+    #[arg(long, requires = "no_ui")]
+    pub no_stdout: bool,
     /// Pause between replayed events in milliseconds (overrides the profile; 0 = no pause).
     #[arg(long, value_name = "MS")]
     pub replay_interval_ms: Option<u64>,

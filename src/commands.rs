@@ -2,6 +2,7 @@
 
 mod catalog;
 mod headless;
+mod notify;
 mod replay;
 mod rules;
 mod state_show;
@@ -22,10 +23,21 @@ use crate::cli::{Cli, Command, ProfileArgs, StateCommand};
 use tfdrift::rules::RuleSet;
 
 /// Logs go to stderr (never stdout: stdout carries alerts), level from `TFDRIFT_LOG` / `RUST_LOG`.
-pub fn init_logging() {
+/// The headless daemon (`tui --no-ui`) logs structured JSON, one object a line, at `info`.
+pub fn init_logging(cli: &Cli) {
+    let daemon = matches!(&cli.command, Command::Tui(a) if a.no_ui);
+    let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TFDRIFT_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if daemon {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -48,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::State(StateCommand::Show(args)) => state_show::run(&args),
         Command::Catalog(args) => catalog::run(&args),
         Command::Rules(cmd) => rules::run(&cmd),
+        Command::Notify(cmd) => notify::run(&cmd),
     }
 }
 

@@ -114,6 +114,12 @@ pub struct Profile {
     /// Enrichment settings: which tag keys name the owner, team, environment, cost centre.
     #[serde(default)]
     pub enrich: crate::enrich::EnrichSettings,
+    /// Notification channels and routing defaults.
+    #[serde(default)]
+    pub notify: crate::notify::NotifySettings,
+    /// The daemon's `/healthz` and `/metrics` endpoint (off unless set).
+    #[serde(default)]
+    pub metrics: Option<crate::notify::settings::MetricsSettings>,
 }
 
 impl Profile {

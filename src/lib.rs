@@ -16,6 +16,7 @@ pub mod input;
 pub mod map;
 pub mod mask;
 pub mod normalize;
+pub mod notify;
 pub mod pipeline;
 pub mod rules;
 pub mod state;

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
         }
     };
     if !commands::uses_terminal_ui(&cli) {
-        commands::init_logging();
+        commands::init_logging(&cli);
     }
     match commands::run(cli) {
         Ok(code) => code,

@@ -1,13 +1,31 @@
-//! `tfdrift tui --no-ui`: the pipeline headless. Alerts as JSON lines on stdout, logs and the
-//! closing summary on stderr; SIGINT / SIGTERM stop the sources and drain what is queued.
+//! `tfdrift tui --no-ui`: the pipeline as a headless daemon. Alerts as JSON lines on stdout
+//! (unless `--no-stdout`), structured JSON logs and the closing summary on stderr, notifications
+//! through the outbox worker, `/healthz` and `/metrics` when `metrics:` is configured.
+//! SIGINT / SIGTERM stop the sources, drain what is queued, then give in-flight notifications
+//! up to [`DRAIN_LIMIT`].
+//!
+//! Exit status: 0 clean stop, 1 configuration or startup error, 3 notifications were still
+//! undelivered when the drain limit ran out (they stay in the outbox for the next start).
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use tfdrift::notify::metrics::{MetricsState, serve};
+use tfdrift::notify::router::DEFAULT_DEDUPE_WINDOW;
+use tfdrift::notify::worker::WorkerConfig;
+use tfdrift::notify::{Channels, Notifier, NotifyRouter};
 use tfdrift::pipeline::{PipelineConfig, spawn};
 
 use crate::cli::TuiArgs;
+
+/// How long in-flight notifications get after a stop signal.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Exit status when notifications were left undelivered at exit.
+pub const EXIT_UNDELIVERED: u8 = 3;
 
 pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let Some(name) = &args.profile.profile else {
@@ -34,6 +52,30 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     }
     let settings = setup.profile.store.clone().unwrap_or_default();
     let store = super::open_store(&settings)?;
+    let notify = &setup.profile.notify;
+    let channels = Arc::new(Channels::from_settings(notify).map_err(|errs| {
+        anyhow::anyhow!(
+            "notification settings have errors:\n  {}",
+            errs.join("\n  ")
+        )
+    })?);
+    let router = (!channels.is_empty()).then(|| {
+        let window = notify
+            .dedupe_window_secs
+            .map_or(DEFAULT_DEDUPE_WINDOW, Duration::from_secs);
+        Arc::new(NotifyRouter::new(channels.clone(), &setup.rules, window))
+    });
+    let metrics_token = match setup
+        .profile
+        .metrics
+        .as_ref()
+        .and_then(|m| m.token_env.clone())
+    {
+        Some(var) => Some(std::env::var(&var).map_err(|_| {
+            anyhow::anyhow!("metrics.token_env names '{var}', which is not set (export it)")
+        })?),
+        None => None,
+    };
     let cfg = PipelineConfig {
         rules: setup.rules.clone(),
         rule_paths: setup.rule_paths.clone(),
@@ -41,28 +83,67 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         inputs: setup.profile.inputs.clone(),
         replay,
         once: args.once,
-        store: Some(store),
+        store: Some(store.clone()),
         retention: Some(settings.retention()),
+        router: router
+            .clone()
+            .map(|r| r as Arc<dyn tfdrift::pipeline::engine::OutboxRouter>),
     };
+    let worker_cfg = WorkerConfig {
+        max_attempts: notify.max_attempts.unwrap_or(8),
+        ..WorkerConfig::default()
+    };
+    let metrics_cfg = setup.profile.metrics.clone();
+    let no_stdout = args.no_stdout;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let mut handle = spawn(setup.catalog, setup.state, &cfg)?;
+        let notifier = router
+            .is_some()
+            .then(|| Notifier::start(store.clone(), &channels, worker_cfg));
         let cancel = handle.cancel_token();
+        if let Some(m) = metrics_cfg {
+            let state = MetricsState {
+                stats: handle.stats.clone(),
+                notify: notifier.as_ref().map(|n| n.stats.clone()),
+                store: Some(store.clone()),
+                deduped: router.clone(),
+                token: metrics_token,
+            };
+            let addr = serve(&m.listen, state, cancel.clone())
+                .await
+                .with_context(|| format!("cannot listen on metrics address '{}'", m.listen))?;
+            tracing::info!(%addr, "Serving /healthz and /metrics");
+        }
+        let signal_cancel = cancel.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("Signal received; draining");
-            cancel.cancel();
+            signal_cancel.cancel();
         });
         let stdout = std::io::stdout();
         while let Some(alert) = handle.alerts.recv().await {
+            if no_stdout {
+                continue;
+            }
             let mut out = stdout.lock();
             writeln!(out, "{}", alert.to_json_line()).context("writing alerts to stdout")?;
             out.flush().context("writing alerts to stdout")?;
         }
         handle.join().await;
+        let mut code = ExitCode::SUCCESS;
+        if let Some(n) = &notifier {
+            if !n.drain(DRAIN_LIMIT).await {
+                code = ExitCode::from(EXIT_UNDELIVERED);
+            }
+            for (ch, c) in n.stats.snapshot() {
+                tracing::info!(channel = %ch, sent = c.sent, retried = c.retried, failed = c.failed, rate_limited = c.rate_limited, "Notification totals");
+            }
+        }
+        cancel.cancel();
         let stats = handle.stats.borrow().clone();
         eprintln!("{}", stats.summary());
-        anyhow::Ok(ExitCode::SUCCESS)
+        anyhow::Ok(code)
     })
 }
 

@@ -126,6 +126,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         once: args.once,
         store: Some(store),
         retention: Some(settings.retention()),
+        router: None,
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {

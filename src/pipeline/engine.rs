@@ -90,6 +90,12 @@ pub trait OutboxRouter: Send + Sync {
     fn route(&self, alert: &Alert) -> Vec<OutboxItem>;
 }
 
+impl std::fmt::Debug for dyn OutboxRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("dyn OutboxRouter")
+    }
+}
+
 /// The pipeline core.
 pub struct Engine {
     catalog: Arc<Catalog>,

@@ -68,6 +68,8 @@ pub struct PipelineConfig {
     pub store: Option<Arc<dyn Store>>,
     /// How long the store keeps rows (pruned hourly in the background); `None` = forever.
     pub retention: Option<chrono::Duration>,
+    /// Notifications enqueued with each alert, in the alert's transaction (needs `store`).
+    pub router: Option<Arc<dyn super::engine::OutboxRouter>>,
 }
 
 /// The front end's view of a running pipeline.
@@ -123,6 +125,9 @@ pub fn spawn(
     let rule_watch = watcher.as_ref().map(RuleWatcher::status);
     if let Some(store) = &cfg.store {
         engine = engine.with_store(store.clone());
+        if let Some(router) = &cfg.router {
+            engine = engine.with_outbox_router(router.clone());
+        }
     }
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();

@@ -1,0 +1,129 @@
+//! Routing at record time: which channels an alert goes to. Matched rules' `alert` actions name
+//! channels; when none does, the profile's `defaults` apply. Each channel's minimum severity and
+//! filters then apply, and identical drift within the dedupe window is counted, not re-sent.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::limit::{Dedupe, Deduper, dedupe_key};
+use super::{Channels, Envelope};
+use crate::alert::Alert;
+use crate::pipeline::engine::OutboxRouter;
+use crate::rules::RuleSet;
+use crate::store::OutboxItem;
+
+/// Default dedupe window.
+pub const DEFAULT_DEDUPE_WINDOW: Duration = Duration::from_mins(5);
+
+/// The [`OutboxRouter`] the engine calls for each alert.
+#[derive(Debug)]
+pub struct NotifyRouter {
+    channels: Arc<Channels>,
+    rule_channels: Mutex<HashMap<String, Vec<String>>>,
+    dedupe: Mutex<Deduper>,
+    /// Alerts suppressed by dedupe.
+    pub deduped: AtomicU64,
+}
+
+/// Rule id → channels its `alert` actions name.
+#[must_use]
+pub fn rule_channels(rules: &RuleSet) -> HashMap<String, Vec<String>> {
+    rules
+        .rules()
+        .iter()
+        .map(|r| {
+            let mut cs: Vec<String> = Vec::new();
+            for a in &r.actions {
+                if let crate::rules::model::Action::Alert { channels } = a {
+                    cs.extend(channels.iter().cloned());
+                }
+            }
+            (r.id.clone(), cs)
+        })
+        .collect()
+}
+
+impl NotifyRouter {
+    /// A router over configured channels and the rules in force.
+    #[must_use]
+    pub fn new(channels: Arc<Channels>, rules: &RuleSet, window: Duration) -> Self {
+        NotifyRouter {
+            channels,
+            rule_channels: Mutex::new(rule_channels(rules)),
+            dedupe: Mutex::new(Deduper::new(window)),
+            deduped: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes new rules (hot reload).
+    pub fn set_rules(&self, rules: &RuleSet) {
+        if let Ok(mut m) = self.rule_channels.lock() {
+            *m = rule_channels(rules);
+        }
+    }
+
+    /// Channel names for an alert before severity and filters: the union of what matched rules
+    /// name, else the defaults.
+    #[must_use]
+    pub fn targets(&self, a: &Alert) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Ok(m) = self.rule_channels.lock() {
+            for id in &a.rules {
+                for c in m.get(id).into_iter().flatten() {
+                    if !out.contains(c) {
+                        out.push(c.clone());
+                    }
+                }
+            }
+        }
+        if out.is_empty() {
+            out.clone_from(&self.channels.defaults);
+        }
+        out
+    }
+}
+
+impl OutboxRouter for NotifyRouter {
+    fn route(&self, alert: &Alert) -> Vec<OutboxItem> {
+        let targets: Vec<&str> = self
+            .targets(alert)
+            .into_iter()
+            .filter_map(|name| match self.channels.by_name.get(&name) {
+                Some(c) if c.accepts(alert) => Some(c.name.as_str()),
+                Some(_) => None,
+                None => {
+                    tracing::warn!(channel = %name, rule_ids = ?alert.rules, "A rule names a channel the profile does not configure; skipped");
+                    None
+                }
+            })
+            .collect();
+        if targets.is_empty() {
+            return Vec::new();
+        }
+        let repeats = match self.dedupe.lock() {
+            Ok(mut d) => match d.check(&dedupe_key(alert), tokio::time::Instant::now()) {
+                Dedupe::Notify { repeats } => repeats,
+                Dedupe::Suppressed => {
+                    self.deduped.fetch_add(1, Ordering::Relaxed);
+                    return Vec::new();
+                }
+            },
+            Err(_) => 0,
+        };
+        let payload = Envelope::Alert {
+            alert: Box::new(alert.clone()),
+            repeats,
+        }
+        .to_payload();
+        targets
+            .into_iter()
+            .map(|c| OutboxItem {
+                channel: c.to_string(),
+                alert_id: alert.id.clone(),
+                payload: payload.clone(),
+            })
+            .collect()
+    }
+}
