@@ -74,6 +74,10 @@ pub struct Stats {
     pub store_errors: u64,
     /// State files that failed to load (file → reason).
     pub state_errors: BTreeMap<String, String>,
+    /// Remote states whose last refresh failed (location → reason); the last good copy is used.
+    pub state_stale: BTreeMap<String, String>,
+    /// Live sources' health, by source name.
+    pub sources: BTreeMap<String, crate::collect::health::SourceHealth>,
 }
 
 impl Stats {
