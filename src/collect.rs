@@ -55,9 +55,7 @@ pub fn spawn_source(
             tasks.spawn(async move {
                 let sdk =
                     aws_sdk_config(&s.region, s.endpoint_url.as_deref(), sdk_base.as_ref()).await;
-                sqs::SqsSource::new(s, &sdk)
-                    .run(&name, tx, health, cancel)
-                    .await;
+                Box::pin(sqs::SqsSource::new(s, &sdk).run(&name, tx, health, cancel)).await;
             });
         }
         SourceSpec::FalcoHttp(s) => {

@@ -90,7 +90,10 @@ pub fn setup(
     state_paths.extend(extra_state.iter().cloned());
     // `s3://` states are read by the live pipeline's refresher, not here.
     state_paths.retain(|s| !tfdrift::state::remote::is_remote(s));
-    let has_remote = profile.state.iter().any(|s| tfdrift::state::remote::is_remote(s));
+    let has_remote = profile
+        .state
+        .iter()
+        .any(|s| tfdrift::state::remote::is_remote(s));
     let (state, failures) = load_states(&state_paths);
     for f in &failures {
         eprintln!("warning: state not loaded: {}", f.error);

@@ -1,5 +1,6 @@
 //! Live-source configuration keys and the SQS body sniffing, without servers.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::match_wildcard_for_single_variants)]
 
 use tfdrift::collect::SourceSpec;
 use tfdrift::collect::sqs::{Work, decode_key, skip_object, sniff};
@@ -68,7 +69,13 @@ fn sqs_bodies_are_sniffed_in_order() {
     let eb = r#"{"detail-type":"AWS API Call via CloudTrail","detail":{}}"#;
     assert_eq!(sniff(eb), Work::Inline(eb.into()));
     assert_eq!(decode_key("a+b%2Bc"), "a b+c");
-    assert_eq!(skip_object("AWSLogs/1/CloudTrail-Digest/r/x.json.gz"), Some("digest"));
+    assert_eq!(
+        skip_object("AWSLogs/1/CloudTrail-Digest/r/x.json.gz"),
+        Some("digest")
+    );
     assert_eq!(skip_object("AWSLogs/1/CloudTrail/r/x.json.gz"), None);
-    assert_eq!(skip_object("AWSLogs/1/elb/x.log"), Some("not_cloudtrail_object"));
+    assert_eq!(
+        skip_object("AWSLogs/1/elb/x.log"),
+        Some("not_cloudtrail_object")
+    );
 }

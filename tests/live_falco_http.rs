@@ -135,7 +135,11 @@ async fn falco_http_receives_alerts_with_auth_limits_gzip_and_burst() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let lines = format!("{}\n{}\n", falco_ct("ct-l1"), falco_ct("ct-l2"));
-    let r = post(lines.into_bytes()).bearer_auth(TOKEN).send().await.unwrap();
+    let r = post(lines.into_bytes())
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap().trim(), r#"{"accepted":2}"#);
 
@@ -166,11 +170,13 @@ async fn falco_http_receives_alerts_with_auth_limits_gzip_and_burst() {
     let expected = 2 + 1 + 2 + burst;
     let alerts = drain(&mut handle, expected).await;
     assert_eq!(alerts.len(), expected, "one alert per distinct event");
-    let ids: std::collections::BTreeSet<_> =
-        alerts.iter().map(|a| a.event.id.clone()).collect();
+    let ids: std::collections::BTreeSet<_> = alerts.iter().map(|a| a.event.id.clone()).collect();
     assert_eq!(ids.len(), expected, "no duplicate alerts");
     assert!(ids.contains("ct-0001") && ids.contains("ct-gz") && ids.contains("ct-burst-299"));
-    assert!(alerts.iter().any(|a| a.provider == "gcp"), "gcpaudit alert raised");
+    assert!(
+        alerts.iter().any(|a| a.provider == "gcp"),
+        "gcpaudit alert raised"
+    );
     assert!(!ids.contains("ct-unauth"));
 
     handle.cancel();
@@ -179,7 +185,10 @@ async fn falco_http_receives_alerts_with_auth_limits_gzip_and_burst() {
     assert_eq!(stats.duplicates, 1, "{stats:?}");
     let h = stats.sources.values().next().expect("falco source health");
     assert_eq!(h.kind, "falco_http");
-    assert!(h.connected && h.events >= 306 && h.last_event.is_some(), "{h:?}");
+    assert!(
+        h.connected && h.events >= 306 && h.last_event.is_some(),
+        "{h:?}"
+    );
 }
 
 /// Throughput of the receiver into the engine (no store), from a local client with 32

@@ -29,7 +29,11 @@ fn corpus_files() -> Vec<(String, Vec<u8>)> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(files.len() > 10, "CloudTrail corpus missing at {}", dir.display());
+    assert!(
+        files.len() > 10,
+        "CloudTrail corpus missing at {}",
+        dir.display()
+    );
     files
         .into_iter()
         .map(|p| {
@@ -148,7 +152,11 @@ fn pipeline(e: &Env, dir: &std::path::Path, visibility: i32, max_receives: i32) 
 async fn collect_ids(handle: &mut PipelineHandle, n: usize, quiet: Duration) -> Vec<String> {
     let mut out = Vec::new();
     loop {
-        let wait = if out.len() >= n { quiet } else { Duration::from_secs(60) };
+        let wait = if out.len() >= n {
+            quiet
+        } else {
+            Duration::from_mins(1)
+        };
         match tokio::time::timeout(wait, handle.alerts.recv()).await {
             Ok(Some(a)) => out.push(a.event.id),
             _ => return out,
@@ -182,7 +190,11 @@ async fn sqs_every_notification_shape_alerts_like_replay_and_empties_the_queue()
     }
     expected.extend(common::replay(&mut engine, "eb", eb_records.as_bytes()).0);
     let expected: Vec<String> = expected.into_iter().map(|a| a.event.id).collect();
-    assert!(expected.len() > 5, "the corpus should alert: {}", expected.len());
+    assert!(
+        expected.len() > 5,
+        "the corpus should alert: {}",
+        expected.len()
+    );
 
     // Upload every file gzipped; the first one under a prefix with a space (URL-encoded key).
     let mut keys = Vec::new();
@@ -265,9 +277,17 @@ async fn sqs_every_notification_shape_alerts_like_replay_and_empties_the_queue()
         "alerts differ from an offline replay"
     );
     let stats = handle.stats.borrow().clone();
-    assert_eq!(stats.skipped.get("s3_test_event"), Some(&1), "{:?}", stats.skipped);
+    assert_eq!(
+        stats.skipped.get("s3_test_event"),
+        Some(&1),
+        "{:?}",
+        stats.skipped
+    );
     assert_eq!(stats.skipped.get("digest"), Some(&1), "{:?}", stats.skipped);
-    assert!(stats.duplicates > 0, "the repeated notification was deduplicated");
+    assert!(
+        stats.duplicates > 0,
+        "the repeated notification was deduplicated"
+    );
     let h = stats.sources.values().next().expect("sqs health");
     assert!(h.connected && h.errors == 0 && h.events > 0, "{h:?}");
 }
@@ -276,11 +296,7 @@ async fn sqs_every_notification_shape_alerts_like_replay_and_empties_the_queue()
 async fn sqs_failed_message_stays_is_reported_then_succeeds_once() {
     let e = env().await;
     let files = corpus_files();
-    let (name, bytes) = files
-        .iter()
-        .max_by_key(|(_, b)| b.len())
-        .cloned()
-        .unwrap();
+    let (name, bytes) = files.iter().max_by_key(|(_, b)| b.len()).cloned().unwrap();
     let key = format!("{DIR}/{name}.gz");
     e.sqs
         .send_message()
@@ -300,11 +316,19 @@ async fn sqs_failed_message_stays_is_reported_then_succeeds_once() {
         if s.sources.values().any(|h| h.poison > 0 && h.errors > 1) {
             break;
         }
-        assert!(Instant::now() < deadline, "no poison report: {:?}", s.sources);
+        assert!(
+            Instant::now() < deadline,
+            "no poison report: {:?}",
+            s.sources
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (visible, in_flight) = queue_depth(&e.sqs, &e.queue_url).await;
-    assert_eq!(visible + in_flight, 1, "the failed message stays on the queue");
+    assert_eq!(
+        visible + in_flight,
+        1,
+        "the failed message stays on the queue"
+    );
 
     // Now the object arrives: the redelivered message is processed once and deleted.
     e.s3.put_object()

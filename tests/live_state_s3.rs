@@ -52,6 +52,7 @@ fn s3_locations_parse_and_match_workspaces() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::many_single_char_names)]
 async fn s3_state_workspaces_prefix_etag_and_corrupt_refresh() {
     let moto = live_support::moto();
     let sdk = live_support::sdk(&moto.url).await;
@@ -72,7 +73,10 @@ async fn s3_state_workspaces_prefix_etag_and_corrupt_refresh() {
 
     let mut states = S3States::new(
         s3.clone(),
-        &["s3://tfstate/app/terraform.tfstate".into(), "s3://tfstate/modules/".into()],
+        &[
+            "s3://tfstate/app/terraform.tfstate".into(),
+            "s3://tfstate/modules/".into(),
+        ],
     );
     let r = states.refresh().await;
     assert_eq!(r.fetched, 4, "{:?}", states.objects());
@@ -94,23 +98,34 @@ async fn s3_state_workspaces_prefix_etag_and_corrupt_refresh() {
     assert_eq!((r.fetched, r.changed), (0, false));
 
     // A corrupt write keeps the last good copy and marks the object stale.
-    put(&s3, "app/terraform.tfstate", b"{\"version\": 4, \"resources\": [").await;
+    put(
+        &s3,
+        "app/terraform.tfstate",
+        b"{\"version\": 4, \"resources\": [",
+    )
+    .await;
     let r = states.refresh().await;
     assert!(!r.changed);
     assert!(
-        states.stale().contains_key("s3://tfstate/app/terraform.tfstate"),
+        states
+            .stale()
+            .contains_key("s3://tfstate/app/terraform.tfstate"),
         "{:?}",
         states.stale()
     );
     assert_eq!(states.resources().len(), total);
 
-    // Repaired and a workspace changed: both fetched, stale cleared.
+    // Repaired (same bytes as the last good copy: same ETag, not fetched again) and a
+    // workspace changed (fetched); stale cleared.
     put(&s3, "app/terraform.tfstate", &a).await;
     put(&s3, "env:/staging/app/terraform.tfstate", &c).await;
     let r = states.refresh().await;
-    assert_eq!(r.fetched, 2);
+    assert_eq!(r.fetched, 1);
     assert!(states.stale().is_empty());
-    assert_eq!(states.resources().len(), count(&a) + 2 * count(&c) + count(&d));
+    assert_eq!(
+        states.resources().len(),
+        count(&a) + 2 * count(&c) + count(&d)
+    );
 
     // A deleted workspace disappears.
     s3.delete_object()
@@ -172,7 +187,7 @@ async fn pipeline_refreshes_s3_state_after_a_terraform_event() {
             region: "us-east-1".into(),
             endpoint_url: Some(moto.url.clone()),
             // Far longer than the test: only the Terraform event can trigger the refresh.
-            interval: Duration::from_secs(3600),
+            interval: Duration::from_hours(1),
         }),
         aws: Some(sdk.clone()),
         ..PipelineConfig::default()
@@ -201,7 +216,8 @@ async fn pipeline_refreshes_s3_state_after_a_terraform_event() {
     assert_eq!(r.status(), 200);
     wait_for(&handle, "state_stale after the Terraform event", &|s| {
         s.terraform_originated == 1
-            && s.state_stale.contains_key("s3://tfstate/app/terraform.tfstate")
+            && s.state_stale
+                .contains_key("s3://tfstate/app/terraform.tfstate")
     })
     .await;
     handle.cancel();

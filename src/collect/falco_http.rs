@@ -121,9 +121,12 @@ pub async fn serve_on(
 ) -> std::io::Result<()> {
     health.ok(name, KIND);
     let app = router(opts, tx, health, name);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(cancel.cancelled_owned())
+    .await
 }
 
 fn router(
@@ -153,7 +156,11 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn reply(status: StatusCode, msg: &str) -> Response {
-    (status, format!("{{\"error\":{}}}\n", serde_json::Value::from(msg))).into_response()
+    (
+        status,
+        format!("{{\"error\":{}}}\n", serde_json::Value::from(msg)),
+    )
+        .into_response()
 }
 
 async fn ingest(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -183,7 +190,9 @@ async fn ingest(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     let body = if gzip || body.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        let limit = u64::try_from(st.max_body).unwrap_or(u64::MAX).saturating_add(1);
+        let limit = u64::try_from(st.max_body)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
         match flate2::read::GzDecoder::new(&body[..])
             .take(limit)
             .read_to_end(&mut out)

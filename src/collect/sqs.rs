@@ -209,7 +209,7 @@ impl SqsSource {
                 if tx.is_closed() {
                     return;
                 }
-                self.handle(name, m, &tx, &health).await;
+                Box::pin(self.handle(name, m, &tx, &health)).await;
             }
         }
     }
@@ -235,9 +235,8 @@ impl SqsSource {
                 "SQS message keeps failing; it stays for redelivery (configure a dead-letter queue)");
             health.update(name, KIND, |h| h.poison += 1);
         }
-        let outcome = self
-            .with_heartbeat(receipt, self.process(m.body().unwrap_or_default(), tx))
-            .await;
+        let work = Box::pin(self.process(m.body().unwrap_or_default(), tx));
+        let outcome = Box::pin(self.with_heartbeat(receipt, work)).await;
         match outcome {
             Ok((ack, n, newest)) if ack.store_errors == 0 => {
                 health.events(name, KIND, n, newest);
@@ -255,7 +254,10 @@ impl SqsSource {
                 }
             }
             Ok((ack, ..)) => {
-                let msg = format!("{} store errors; message left for redelivery", ack.store_errors);
+                let msg = format!(
+                    "{} store errors; message left for redelivery",
+                    ack.store_errors
+                );
                 health.error(name, KIND, &msg);
             }
             Err(e) => {

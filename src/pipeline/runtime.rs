@@ -169,14 +169,7 @@ pub fn spawn(
     let refresh = Arc::new(Notify::new());
     let live = !cfg.sources.is_empty() || cfg.remote_state.is_some();
     for spec in &cfg.sources {
-        crate::collect::spawn_source(
-            spec,
-            &event_tx,
-            &cancel,
-            &health,
-            &tasks,
-            cfg.aws.as_ref(),
-        );
+        crate::collect::spawn_source(spec, &event_tx, &cancel, &health, &tasks, cfg.aws.as_ref());
     }
     if let Some(remote) = &cfg.remote_state {
         let (tx, cancel, notify) = (event_tx.clone(), cancel.clone(), refresh.clone());

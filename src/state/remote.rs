@@ -301,7 +301,8 @@ pub async fn refresh_loop(
     refresh: Arc<Notify>,
     cancel: CancellationToken,
 ) {
-    let sdk = crate::collect::aws_sdk_config(&cfg.region, cfg.endpoint_url.as_deref(), aws.as_ref())
+    let sdk =
+        crate::collect::aws_sdk_config(&cfg.region, cfg.endpoint_url.as_deref(), aws.as_ref())
             .await;
     let client = crate::collect::s3_client(&sdk);
     let (local, _failures) = load_states(&cfg.local);

@@ -51,7 +51,10 @@ pub fn moto() -> Moto {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not listen within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     moto
