@@ -347,3 +347,59 @@ async fn sqs_failed_message_stays_is_reported_then_succeeds_once() {
     assert_eq!(got.len(), expected);
     assert_eq!(got.iter().collect::<BTreeSet<_>>().len(), expected);
 }
+
+/// The crash window between "alerts recorded" and "message deleted": after a restart the
+/// same notifications come again (redelivery) to a new process over the same store; they are
+/// processed and deleted, and none alerts a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_redelivery_after_restart_never_alerts_twice() {
+    let e = env().await;
+    let files = corpus_files();
+    let mut keys = Vec::new();
+    for (name, bytes) in files.iter().take(12) {
+        let key = format!("{DIR}/{name}.gz");
+        e.s3.put_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .body(live_support::gzip(bytes).into())
+            .send()
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    let send_all = async || {
+        for k in &keys {
+            e.sqs
+                .send_message()
+                .queue_url(&e.queue_url)
+                .message_body(s3_notification(k))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    send_all().await;
+    let mut first = pipeline(&e, dir.path(), 30, 5);
+    let got = collect_ids(&mut first, 1, Duration::from_secs(3)).await;
+    wait_empty(&e).await;
+    first.cancel();
+    first.join().await;
+    drop(first);
+    assert!(!got.is_empty(), "the first run alerts");
+
+    send_all().await;
+    let mut second = pipeline(&e, dir.path(), 30, 5);
+    let again = collect_ids(&mut second, 0, Duration::from_secs(3)).await;
+    wait_empty(&e).await;
+    second.cancel();
+    second.join().await;
+    assert!(
+        again.is_empty(),
+        "redelivered records alerted again: {again:?}"
+    );
+    let stats = second.stats.borrow().clone();
+    assert_eq!(stats.alerts, 0, "{stats:?}");
+    assert!(stats.duplicates >= got.len() as u64, "{stats:?}");
+}

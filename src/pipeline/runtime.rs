@@ -168,14 +168,32 @@ pub fn spawn(
     let health = crate::collect::health::HealthRegistry::default();
     let refresh = Arc::new(Notify::new());
     let live = !cfg.sources.is_empty() || cfg.remote_state.is_some();
-    for spec in &cfg.sources {
-        crate::collect::spawn_source(spec, &event_tx, &cancel, &health, &tasks, cfg.aws.as_ref());
-    }
+    // With remote state, sources start once the first load is done (or after
+    // STATE_READY_TIMEOUT): events checked against a not-yet-loaded state would all look
+    // unmanaged.
+    let ready = CancellationToken::new();
     if let Some(remote) = &cfg.remote_state {
         let (tx, cancel, notify) = (event_tx.clone(), cancel.clone(), refresh.clone());
-        let (remote, aws) = (remote.clone(), cfg.aws.clone());
+        let (remote, aws, ready) = (remote.clone(), cfg.aws.clone(), ready.clone());
         tasks.spawn(async move {
-            crate::state::remote::refresh_loop(remote, aws, tx, notify, cancel).await;
+            crate::state::remote::refresh_loop(remote, aws, tx, notify, cancel, ready).await;
+        });
+    } else {
+        ready.cancel();
+    }
+    if !cfg.sources.is_empty() {
+        let (tx, cancel, health, tracker) = (
+            event_tx.clone(),
+            cancel.clone(),
+            health.clone(),
+            tasks.clone(),
+        );
+        let (specs, aws, ready) = (cfg.sources.clone(), cfg.aws.clone(), ready.clone());
+        tasks.spawn(async move {
+            wait_ready(&ready).await;
+            for spec in &specs {
+                crate::collect::spawn_source(spec, &tx, &cancel, &health, &tracker, aws.as_ref());
+            }
         });
     }
     if live {
@@ -197,7 +215,9 @@ pub fn spawn(
         let replay = cfg.replay.clone();
         let once = cfg.once;
         let cancel = cancel.clone();
+        let ready = ready.clone();
         tasks.spawn(async move {
+            wait_ready(&ready).await;
             replay_source(&inputs, &replay, once, &event_tx, &cancel).await;
         });
     }
@@ -242,6 +262,18 @@ pub fn spawn(
         cancel,
         tasks,
     })
+}
+
+/// Longest wait for the first remote state load before sources start anyway.
+const STATE_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn wait_ready(ready: &CancellationToken) {
+    if tokio::time::timeout(STATE_READY_TIMEOUT, ready.cancelled())
+        .await
+        .is_err()
+    {
+        tracing::warn!("Remote state not loaded after 30 s; starting the sources anyway");
+    }
 }
 
 /// Runs one item through the engine; a batch is acknowledged after its last item.

@@ -293,13 +293,14 @@ impl S3States {
 }
 
 /// Refreshes remote state every `interval` and on `refresh`, sending each new index (local +
-/// remote) to the engine; runs until `cancel`.
+/// remote) to the engine; cancels `ready` after the first load; runs until `cancel`.
 pub async fn refresh_loop(
     cfg: RemoteStateConfig,
     aws: Option<aws_config::SdkConfig>,
     tx: mpsc::Sender<SourceItem>,
     refresh: Arc<Notify>,
     cancel: CancellationToken,
+    ready: CancellationToken,
 ) {
     let sdk =
         crate::collect::aws_sdk_config(&cfg.region, cfg.endpoint_url.as_deref(), aws.as_ref())
@@ -323,6 +324,8 @@ pub async fn refresh_loop(
             }
             last_stale = Some(states.stale().clone());
         }
+        // The first load is in the engine's queue ahead of any event: sources may start.
+        ready.cancel();
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(cfg.interval) => {}
