@@ -101,6 +101,12 @@ pub fn setup(
         .context("the embedded event catalog does not load (a build problem)")?;
     let mut state_paths = profile.state.clone();
     state_paths.extend(extra_state.iter().cloned());
+    // `s3://` states are read by the live pipeline's refresher, not here.
+    state_paths.retain(|s| !tfdrift::state::remote::is_remote(s));
+    let has_remote = profile
+        .state
+        .iter()
+        .any(|s| tfdrift::state::remote::is_remote(s));
     let (state, failures) = load_states(&state_paths);
     for f in &failures {
         eprintln!("warning: state not loaded: {}", f.error);
@@ -111,7 +117,7 @@ pub fn setup(
             failures.len()
         );
     }
-    if state_paths.is_empty() {
+    if state_paths.is_empty() && !has_remote {
         eprintln!(
             "warning: no Terraform state given (--state or a profile): every change will be reported as unmanaged"
         );

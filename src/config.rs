@@ -120,6 +120,66 @@ pub struct Profile {
     /// The daemon's `/healthz` and `/metrics` endpoint (off unless set).
     #[serde(default)]
     pub metrics: Option<crate::notify::settings::MetricsSettings>,
+    /// Live event sources (`{type: sqs, …}`, `{type: falco_http, …}`).
+    #[serde(default)]
+    pub sources: Vec<crate::collect::SourceSpec>,
+    /// How `s3://` entries of `state` are read and refreshed.
+    #[serde(default)]
+    pub remote_state: RemoteStateSettings,
+}
+
+fn default_refresh_seconds() -> u64 {
+    60
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+/// `remote_state:` in a profile.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteStateSettings {
+    /// Region of the state buckets (default `us-east-1`).
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Custom S3 endpoint (a local server).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// Seconds between refreshes (default 60); a Terraform-originated event refreshes at once.
+    #[serde(default = "default_refresh_seconds")]
+    pub refresh_seconds: u64,
+}
+
+impl Default for RemoteStateSettings {
+    fn default() -> Self {
+        Self {
+            region: default_region(),
+            endpoint_url: None,
+            refresh_seconds: default_refresh_seconds(),
+        }
+    }
+}
+
+impl Profile {
+    /// The remote state configuration for the live pipeline, when `state` names `s3://`
+    /// locations (the local paths come along: the refreshed index merges both).
+    #[must_use]
+    pub fn remote_state(&self) -> Option<crate::state::remote::RemoteStateConfig> {
+        use crate::state::remote::is_remote;
+        let (remote, local): (Vec<String>, Vec<String>) =
+            self.state.iter().cloned().partition(|s| is_remote(s));
+        if remote.is_empty() {
+            return None;
+        }
+        Some(crate::state::remote::RemoteStateConfig {
+            local,
+            remote,
+            region: self.remote_state.region.clone(),
+            endpoint_url: self.remote_state.endpoint_url.clone(),
+            interval: std::time::Duration::from_secs(self.remote_state.refresh_seconds.max(1)),
+        })
+    }
 }
 
 impl Profile {

@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod assets;
 pub mod catalog;
+pub mod collect;
 pub mod compare;
 pub mod config;
 pub mod detect;

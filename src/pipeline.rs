@@ -9,5 +9,5 @@ pub mod runtime;
 pub mod stats;
 
 pub use engine::{Engine, EngineOptions, Signals};
-pub use runtime::{PipelineConfig, PipelineHandle, spawn};
+pub use runtime::{BatchAck, PipelineConfig, PipelineHandle, SourceItem, spawn};
 pub use stats::Stats;

@@ -40,10 +40,10 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let setup = super::setup(&args.profile, &[], &[])?;
-    if setup.profile.inputs.is_empty() {
+    if setup.profile.inputs.is_empty() && setup.profile.sources.is_empty() {
         anyhow::bail!(
-            "profile '{name}' has no event sources: add `inputs:` (recorded logs) to it; live sources \
-             (SQS, Falco, Pub/Sub) are configured the same way once available"
+            "profile '{name}' has no event sources: add `inputs:` (recorded logs) or `sources:` \
+             (`{{type: sqs, queue_url, region}}`, `{{type: falco_http, listen}}`) to it"
         );
     }
     let mut replay = setup.profile.replay.clone();
@@ -88,6 +88,9 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         router: router
             .clone()
             .map(|r| r as Arc<dyn tfdrift::pipeline::engine::OutboxRouter>),
+        sources: setup.profile.sources.clone(),
+        remote_state: setup.profile.remote_state(),
+        aws: None,
     };
     let worker_cfg = WorkerConfig {
         max_attempts: notify.max_attempts.unwrap_or(8),

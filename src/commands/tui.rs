@@ -59,10 +59,10 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         .try_init();
 
     let setup = super::setup(&args.profile, &[], &[])?;
-    if setup.profile.inputs.is_empty() {
+    if setup.profile.inputs.is_empty() && setup.profile.sources.is_empty() {
         anyhow::bail!(
-            "profile '{name}' has no event sources: add `inputs:` (recorded logs) to it; live sources \
-             (SQS, Falco, Pub/Sub) are configured the same way once available"
+            "profile '{name}' has no event sources: add `inputs:` (recorded logs) or `sources:` \
+             (`{{type: sqs, queue_url, region}}`, `{{type: falco_http, listen}}`) to it"
         );
     }
     let replay = &setup.profile.replay;
@@ -127,6 +127,9 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         store: Some(store),
         retention: Some(settings.retention()),
         router: None,
+        sources: setup.profile.sources.clone(),
+        remote_state: setup.profile.remote_state(),
+        aws: None,
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -45,6 +45,37 @@ pub enum SourceItem {
         /// Why.
         reason: String,
     },
+    /// Several items processed together; the engine replies on `ack` once every one of them
+    /// went through [`Engine::process`] (so their alerts are recorded in the store). A live
+    /// source deletes its message only after a clean acknowledgement.
+    Batch {
+        /// The items.
+        items: Vec<SourceItem>,
+        /// Where the engine reports the outcome.
+        ack: oneshot::Sender<BatchAck>,
+    },
+    /// A refreshed state index (remote backends); `stale` names states whose last refresh
+    /// failed (their last good copy is still in the index) with the reason.
+    State {
+        /// The new index.
+        index: Arc<StateIndex>,
+        /// State location → why it is stale.
+        stale: std::collections::BTreeMap<String, String>,
+    },
+    /// Nothing to process: publish the counters (idle live sources refresh their health).
+    Tick,
+}
+
+/// The engine's answer to a [`SourceItem::Batch`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchAck {
+    /// Events processed.
+    pub events: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Store failures while processing: the alerts were delivered but maybe not recorded,
+    /// so the source must let the input be redelivered.
+    pub store_errors: u64,
 }
 
 /// Everything needed to start the pipeline.
@@ -70,6 +101,13 @@ pub struct PipelineConfig {
     pub retention: Option<chrono::Duration>,
     /// Notifications enqueued with each alert, in the alert's transaction (needs `store`).
     pub router: Option<Arc<dyn super::engine::OutboxRouter>>,
+    /// Live sources (SQS, Falco HTTP …); they run until the pipeline is cancelled.
+    pub sources: Vec<crate::collect::SourceSpec>,
+    /// Remote state, refreshed in the background (with the local paths it is merged with).
+    pub remote_state: Option<crate::state::remote::RemoteStateConfig>,
+    /// AWS configuration (credentials …) for live sources and remote state instead of the
+    /// environment's; region and endpoint still come from each source's settings.
+    pub aws: Option<aws_config::SdkConfig>,
 }
 
 /// The front end's view of a running pipeline.
@@ -135,6 +173,49 @@ pub fn spawn(
     let (alert_tx, alert_rx) = mpsc::channel::<Alert>(CHANNEL_CAPACITY);
     let (stats_tx, stats_rx) = watch::channel(Stats::default());
 
+    let health = crate::collect::health::HealthRegistry::default();
+    let refresh = Arc::new(Notify::new());
+    let live = !cfg.sources.is_empty() || cfg.remote_state.is_some();
+    // With remote state, sources start once the first load is done (or after
+    // STATE_READY_TIMEOUT): events checked against a not-yet-loaded state would all look
+    // unmanaged.
+    let ready = CancellationToken::new();
+    if let Some(remote) = &cfg.remote_state {
+        let (tx, cancel, notify) = (event_tx.clone(), cancel.clone(), refresh.clone());
+        let (remote, aws, ready) = (remote.clone(), cfg.aws.clone(), ready.clone());
+        tasks.spawn(async move {
+            crate::state::remote::refresh_loop(remote, aws, tx, notify, cancel, ready).await;
+        });
+    } else {
+        ready.cancel();
+    }
+    if !cfg.sources.is_empty() {
+        let (tx, cancel, health, tracker) = (
+            event_tx.clone(),
+            cancel.clone(),
+            health.clone(),
+            tasks.clone(),
+        );
+        let (specs, aws, ready) = (cfg.sources.clone(), cfg.aws.clone(), ready.clone());
+        tasks.spawn(async move {
+            wait_ready(&ready).await;
+            for spec in &specs {
+                crate::collect::spawn_source(spec, &tx, &cancel, &health, &tracker, aws.as_ref());
+            }
+        });
+    }
+    if live {
+        let (tx, cancel) = (event_tx.clone(), cancel.clone());
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = tick.tick() => { let _ = tx.try_send(SourceItem::Tick); }
+                }
+            }
+        });
+    }
     if cfg.inputs.is_empty() {
         drop(event_tx);
     } else {
@@ -142,7 +223,9 @@ pub fn spawn(
         let replay = cfg.replay.clone();
         let once = cfg.once;
         let cancel = cancel.clone();
+        let ready = ready.clone();
         tasks.spawn(async move {
+            wait_ready(&ready).await;
             replay_source(&inputs, &replay, once, &event_tx, &cancel).await;
         });
     }
@@ -177,19 +260,13 @@ pub fn spawn(
                     );
                 }
             }
-            match item {
-                SourceItem::Event(ev) => {
-                    for alert in engine.process(&ev, &mut stats, &mut signals) {
-                        if alert_tx.blocking_send(alert).is_err() {
-                            // The consumer is gone: keep counting, nobody reads alerts.
-                            tracing::debug!("alert consumer closed");
-                        }
-                    }
-                }
-                SourceItem::Skipped(kind) => stats.skipped(kind),
-                SourceItem::Unparseable { origin, reason } => stats.unparseable(&origin, &reason),
+            handle_item(item, &mut engine, &mut stats, &mut signals, &alert_tx);
+            if signals.refresh_state {
+                signals.refresh_state = false;
+                refresh.notify_one();
             }
             if event_rx.is_empty() {
+                health.fill(&mut stats);
                 stats_tx.send_replace(stats.clone());
             }
         }
@@ -207,6 +284,56 @@ pub fn spawn(
         cancel,
         tasks,
     })
+}
+
+/// Longest wait for the first remote state load before sources start anyway.
+const STATE_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn wait_ready(ready: &CancellationToken) {
+    if tokio::time::timeout(STATE_READY_TIMEOUT, ready.cancelled())
+        .await
+        .is_err()
+    {
+        tracing::warn!("Remote state not loaded after 30 s; starting the sources anyway");
+    }
+}
+
+/// Runs one item through the engine; a batch is acknowledged after its last item.
+fn handle_item(
+    item: SourceItem,
+    engine: &mut Engine,
+    stats: &mut Stats,
+    signals: &mut Signals,
+    alert_tx: &mpsc::Sender<Alert>,
+) {
+    match item {
+        SourceItem::Event(ev) => {
+            for alert in engine.process(&ev, stats, signals) {
+                if alert_tx.blocking_send(alert).is_err() {
+                    // The consumer is gone: keep counting, nobody reads alerts.
+                    tracing::debug!("alert consumer closed");
+                }
+            }
+        }
+        SourceItem::Skipped(kind) => stats.skipped(kind),
+        SourceItem::Unparseable { origin, reason } => stats.unparseable(&origin, &reason),
+        SourceItem::Batch { items, ack } => {
+            let (errors0, alerts0, parsed0) = (stats.store_errors, stats.alerts, stats.parsed);
+            for item in items {
+                handle_item(item, engine, stats, signals, alert_tx);
+            }
+            let _ = ack.send(BatchAck {
+                events: stats.parsed - parsed0,
+                alerts: stats.alerts - alerts0,
+                store_errors: stats.store_errors - errors0,
+            });
+        }
+        SourceItem::State { index, stale } => {
+            engine.set_state(index);
+            stats.state_stale = stale;
+        }
+        SourceItem::Tick => {}
+    }
 }
 
 /// Prunes the store now and then every [`PRUNE_EVERY`], until the engine stops.

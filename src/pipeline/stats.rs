@@ -80,6 +80,10 @@ pub struct Stats {
     pub rule_reload_failures: u64,
     /// Diagnostics of the last rejected rule change (`file:line:col: error[code]: …`).
     pub rule_errors: Vec<String>,
+    /// Remote states whose last refresh failed (location → reason); the last good copy is used.
+    pub state_stale: BTreeMap<String, String>,
+    /// Live sources' health, by source name.
+    pub sources: BTreeMap<String, crate::collect::health::SourceHealth>,
 }
 
 impl Stats {

@@ -1,0 +1,349 @@
+//! CloudTrail over SQS: long polling, every notification shape of `FORMATS.md` §4.3.
+//!
+//! S3 notifications (direct, SNS-wrapped, raw) and CloudTrail's own SNS notification name log
+//! objects, which are fetched from S3 and gunzipped; digest and Insight objects and
+//! `s3:TestEvent` are acknowledged and dropped; EventBridge bodies carry the record itself.
+//! A message is deleted only after the engine acknowledged every record it carried (the
+//! engine records alerts in the store before it acknowledges) and no store write failed;
+//! anything that fails stays on the queue for redelivery, and redelivered records never
+//! alert twice (event-id dedupe in the engine and the store). The visibility timeout is
+//! extended while a message is being processed; messages received more than `max_receives`
+//! times are reported as poison.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::health::HealthRegistry;
+use super::{event_summary, normalize_bytes, s3_client};
+use crate::input::maybe_gunzip;
+use crate::pipeline::{BatchAck, SourceItem};
+
+const KIND: &str = "sqs";
+
+fn default_wait() -> i32 {
+    20
+}
+fn default_visibility() -> i32 {
+    120
+}
+fn default_max_receives() -> i32 {
+    5
+}
+
+/// `sources: [{type: sqs, …}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsSettings {
+    /// Queue URL.
+    pub queue_url: String,
+    /// AWS region of the queue (and the log bucket).
+    pub region: String,
+    /// Custom endpoint (a local server); path-style S3 is used with it.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// Long-poll wait, seconds (0-20, default 20).
+    #[serde(default = "default_wait")]
+    pub wait_time_seconds: i32,
+    /// Visibility timeout asked for on receive and on each extension, seconds (default 120).
+    #[serde(default = "default_visibility")]
+    pub visibility_timeout_seconds: i32,
+    /// Receives after which a message is reported as poison (default 5).
+    #[serde(default = "default_max_receives")]
+    pub max_receives: i32,
+}
+
+/// What one message body asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Understood, nothing to do (test event …).
+    Drop(&'static str),
+    /// Log objects to fetch: (bucket, key), keys decoded.
+    Objects(Vec<(String, String)>),
+    /// The body itself holds records (EventBridge, a raw record …).
+    Inline(String),
+}
+
+/// S3 notification keys are form-encoded: `+` is a space, then `%xx`.
+#[must_use]
+pub fn decode_key(key: &str) -> String {
+    let plus = key.replace('+', " ");
+    percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+}
+
+/// Sniffs a body in the order of `FORMATS.md` §4.3.
+#[must_use]
+pub fn sniff(body: &str) -> Work {
+    sniff_at(body, 0)
+}
+
+fn sniff_at(body: &str, depth: u8) -> Work {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return Work::Inline(body.to_string());
+    };
+    if depth < 4
+        && v.get("Type").and_then(Value::as_str) == Some("Notification")
+        && let Some(inner) = v.get("Message").and_then(Value::as_str)
+    {
+        return sniff_at(inner, depth + 1);
+    }
+    if v.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Work::Drop("s3_test_event");
+    }
+    if let Some(bucket) = v.get("s3Bucket").and_then(Value::as_str) {
+        let keys = v
+            .get("s3ObjectKey")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+            .unwrap_or_default();
+        return Work::Objects(
+            keys.into_iter()
+                .map(|k| (bucket.to_string(), k.to_string()))
+                .collect(),
+        );
+    }
+    if let Some(records) = v.get("Records").and_then(Value::as_array)
+        && !records.is_empty()
+        && records
+            .iter()
+            .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:s3"))
+    {
+        let objects = records
+            .iter()
+            .filter(|r| {
+                r.get("eventName")
+                    .and_then(Value::as_str)
+                    .is_none_or(|n| n.starts_with("ObjectCreated"))
+            })
+            .filter_map(|r| {
+                let s3 = r.get("s3")?;
+                let bucket = s3.pointer("/bucket/name")?.as_str()?;
+                let key = s3.pointer("/object/key")?.as_str()?;
+                Some((bucket.to_string(), decode_key(key)))
+            })
+            .collect();
+        return Work::Objects(objects);
+    }
+    Work::Inline(body.to_string())
+}
+
+/// Why an object key is not read, if it is not a CloudTrail log file.
+#[must_use]
+pub fn skip_object(key: &str) -> Option<&'static str> {
+    if key.contains("/CloudTrail-Digest/") {
+        Some("digest")
+    } else if key.contains("/CloudTrail-Insight/") {
+        Some("insight_file")
+    } else if key.contains("/CloudTrail/") && key.ends_with(".json.gz") {
+        None
+    } else {
+        Some("not_cloudtrail_object")
+    }
+}
+
+/// The SQS source.
+pub struct SqsSource {
+    settings: SqsSettings,
+    sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+impl SqsSource {
+    /// A source with clients built from `sdk`.
+    #[must_use]
+    pub fn new(settings: SqsSettings, sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            settings,
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            s3: s3_client(sdk),
+        }
+    }
+
+    /// Polls until `cancel`; each message is processed, acknowledged by the engine, deleted.
+    pub async fn run(
+        self,
+        name: &str,
+        tx: mpsc::Sender<SourceItem>,
+        health: HealthRegistry,
+        cancel: CancellationToken,
+    ) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let recv = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.settings.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(self.settings.wait_time_seconds)
+                .visibility_timeout(self.settings.visibility_timeout_seconds)
+                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                .send();
+            let out = tokio::select! {
+                () = cancel.cancelled() => return,
+                out = recv => out,
+            };
+            let messages = match out {
+                Ok(o) => {
+                    health.ok(name, KIND);
+                    backoff = Duration::from_millis(200);
+                    o.messages.unwrap_or_default()
+                }
+                Err(e) => {
+                    let msg = format!("receive: {}", aws_sdk_sqs::error::DisplayErrorContext(&e));
+                    tracing::warn!(source = %name, error = %msg, "SQS receive failed; retrying");
+                    health.error(name, KIND, &msg);
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            for m in &messages {
+                if tx.is_closed() {
+                    return;
+                }
+                Box::pin(self.handle(name, m, &tx, &health)).await;
+            }
+        }
+    }
+
+    /// Processes one message; deletes it only after a clean acknowledgement.
+    async fn handle(
+        &self,
+        name: &str,
+        m: &Message,
+        tx: &mpsc::Sender<SourceItem>,
+        health: &HealthRegistry,
+    ) {
+        let Some(receipt) = m.receipt_handle() else {
+            return;
+        };
+        let receives: i32 = m
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        if receives > self.settings.max_receives {
+            tracing::error!(source = %name, message_id = ?m.message_id(), receives,
+                "SQS message keeps failing; it stays for redelivery (configure a dead-letter queue)");
+            health.update(name, KIND, |h| h.poison += 1);
+        }
+        let work = Box::pin(self.process(m.body().unwrap_or_default(), tx));
+        let outcome = Box::pin(self.with_heartbeat(receipt, work)).await;
+        match outcome {
+            Ok((ack, n, newest)) if ack.store_errors == 0 => {
+                health.events(name, KIND, n, newest);
+                if let Err(e) = self
+                    .sqs
+                    .delete_message()
+                    .queue_url(&self.settings.queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                {
+                    let msg = format!("delete: {}", aws_sdk_sqs::error::DisplayErrorContext(&e));
+                    tracing::warn!(source = %name, error = %msg, "SQS delete failed; the message will be redelivered (deduplicated)");
+                    health.error(name, KIND, &msg);
+                }
+            }
+            Ok((ack, ..)) => {
+                let msg = format!(
+                    "{} store errors; message left for redelivery",
+                    ack.store_errors
+                );
+                health.error(name, KIND, &msg);
+            }
+            Err(e) => {
+                tracing::warn!(source = %name, message_id = ?m.message_id(), error = %e, "SQS message not processed; left for redelivery");
+                health.error(name, KIND, &e);
+            }
+        }
+    }
+
+    /// Reads everything the body names and waits for the engine's acknowledgement.
+    async fn process(
+        &self,
+        body: &str,
+        tx: &mpsc::Sender<SourceItem>,
+    ) -> Result<(BatchAck, u64, Option<chrono::DateTime<chrono::Utc>>), String> {
+        let items = match sniff(body) {
+            Work::Drop(kind) => vec![SourceItem::Skipped(kind)],
+            Work::Inline(text) => normalize_bytes("sqs", text.as_bytes()),
+            Work::Objects(objects) => {
+                let mut items = Vec::new();
+                for (bucket, key) in objects {
+                    if let Some(kind) = skip_object(&key) {
+                        items.push(SourceItem::Skipped(kind));
+                        continue;
+                    }
+                    let bytes = self.fetch(&bucket, &key).await?;
+                    items.extend(normalize_bytes(&format!("s3://{bucket}/{key}"), &bytes));
+                }
+                items
+            }
+        };
+        let (n, newest) = event_summary(&items);
+        let (ack_tx, ack_rx) = oneshot::channel();
+        tx.send(SourceItem::Batch { items, ack: ack_tx })
+            .await
+            .map_err(|_| "pipeline stopped".to_string())?;
+        let ack = ack_rx
+            .await
+            .map_err(|_| "pipeline stopped before acknowledging".to_string())?;
+        Ok((ack, n, newest))
+    }
+
+    async fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
+        let obj = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "get s3://{bucket}/{key}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        let bytes = obj
+            .body
+            .collect()
+            .await
+            .map_err(|e| format!("read s3://{bucket}/{key}: {e}"))?
+            .into_bytes()
+            .to_vec();
+        maybe_gunzip(bytes).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))
+    }
+
+    /// Runs `fut`, extending the message's visibility every half timeout meanwhile.
+    async fn with_heartbeat<F: Future>(&self, receipt: &str, fut: F) -> F::Output {
+        let vis = self.settings.visibility_timeout_seconds.max(2);
+        let period = Duration::from_secs(u64::try_from(vis / 2).unwrap_or(1));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                out = &mut fut => return out,
+                _ = tick.tick() => {
+                    let r = self.sqs.change_message_visibility()
+                        .queue_url(&self.settings.queue_url)
+                        .receipt_handle(receipt)
+                        .visibility_timeout(vis)
+                        .send().await;
+                    if let Err(e) = r {
+                        tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Extending SQS visibility failed");
+                    }
+                }
+            }
+        }
+    }
+}
