@@ -117,6 +117,33 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             .resolved_path()
             .map_or_else(|| "store".to_string(), |p| p.display().to_string()),
     );
+    // Notifications run in the monitor too: the same router (at record time) and outbox worker
+    // as the headless daemon.
+    let notify = &setup.profile.notify;
+    let channels = std::sync::Arc::new(tfdrift::notify::Channels::from_settings(notify).map_err(
+        |errs| {
+            anyhow::anyhow!(
+                "notification settings have errors:\n  {}",
+                errs.join("\n  ")
+            )
+        },
+    )?);
+    let router = (!channels.is_empty()).then(|| {
+        let window = notify.dedupe_window_secs.map_or(
+            tfdrift::notify::router::DEFAULT_DEDUPE_WINDOW,
+            std::time::Duration::from_secs,
+        );
+        std::sync::Arc::new(tfdrift::notify::NotifyRouter::new(
+            channels.clone(),
+            &setup.rules,
+            window,
+        ))
+    });
+    let worker_cfg = tfdrift::notify::worker::WorkerConfig {
+        max_attempts: notify.max_attempts.unwrap_or(8),
+        ..tfdrift::notify::worker::WorkerConfig::default()
+    };
+    let worker_store = store.clone();
     let cfg = PipelineConfig {
         rules: setup.rules.clone(),
         rule_paths: setup.rule_paths.clone(),
@@ -126,7 +153,9 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         once: args.once,
         store: Some(store),
         retention: Some(settings.retention()),
-        router: None,
+        router: router
+            .clone()
+            .map(|r| r as std::sync::Arc<dyn tfdrift::pipeline::engine::OutboxRouter>),
         sources: setup.profile.sources.clone(),
         remote_state: setup.profile.remote_state(),
         aws: None,
@@ -134,7 +163,15 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let handle = spawn(setup.catalog, setup.state, &cfg)?;
-        tfdrift::tui::run(opts, handle, log_rx).await
+        let notifier = router
+            .is_some()
+            .then(|| tfdrift::notify::Notifier::start(worker_store, &channels, worker_cfg));
+        let result = tfdrift::tui::run(opts, handle, log_rx).await;
+        if let Some(n) = &notifier {
+            // Give queued notifications a bounded chance to go out after the UI closed.
+            n.drain(std::time::Duration::from_secs(5)).await;
+        }
+        result
     })?;
     Ok(ExitCode::SUCCESS)
 }
