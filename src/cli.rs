@@ -105,11 +105,15 @@ pub enum RulesCommand {
 Examples:
   tfdrift rules validate                 # the shipped packs (rules/ or the embedded copy)
   tfdrift rules validate my-rules/ extra.yaml
+  tfdrift rules validate --profile prod   # also: every channel a rule names exists
 
 Exit status: 0 no errors (warnings may be printed), 1 errors.")]
     Validate {
         /// Rule files or directories (default: ./rules, else the embedded packs).
         paths: Vec<PathBuf>,
+        /// Check that rule `actions` name channels this profile's `notify.channels` defines.
+        #[command(flatten)]
+        profile: ProfileArgs,
     },
     /// Run the `tests:` of every rule (and sibling `*.tests.yaml`), print a table.
     #[command(after_help = "\

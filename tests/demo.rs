@@ -193,3 +193,33 @@ fn rules_validate_reports_errors_with_position_and_exit_1() {
     assert!(stderr.contains("bad.yaml:7:"), "{stderr}");
     assert!(stderr.contains("did you mean 'changed'"), "{stderr}");
 }
+
+#[test]
+fn rules_validate_checks_channels_against_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tfdrift.yaml");
+    std::fs::write(
+        &cfg,
+        "profiles:\n  p:\n    notify:\n      channels:\n        slack: { type: slack, url_env: SLACK_URL }\n",
+    )
+    .unwrap();
+    let rules = dir.path().join("r.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n  - id: r1\n    name: x\n    severity: high\n    actions:\n      - type: alert\n        channels: [slack, pagerduty]\n",
+    )
+    .unwrap();
+    let out = Command::cargo_bin("tfdrift")
+        .unwrap()
+        .args(["rules", "validate", "--profile", "p", "--config"])
+        .arg(&cfg)
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("r.yaml:7:27: error[R007]: unknown channel 'pagerduty'"),
+        "{stderr}"
+    );
+}

@@ -63,9 +63,18 @@ fn resolve(paths: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, Option<tempfile::
 
 pub fn run(cmd: &RulesCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        RulesCommand::Validate { paths } => {
+        RulesCommand::Validate { paths, profile } => {
             let (paths, _keep) = resolve(paths)?;
-            let diags = validate_paths(&paths, &[]);
+            let channels: Vec<String> = match &profile.profile {
+                Some(name) => tfdrift::config::load_profile(profile.config.as_deref(), name)?
+                    .notify
+                    .channels
+                    .keys()
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            let diags = validate_paths(&paths, &channels);
             let errors = diags.iter().filter(|d| d.is_error()).count();
             for d in &diags {
                 eprintln!("{d}");
