@@ -80,8 +80,9 @@ fn contains_all(observed: &Value, expected: &Value) -> bool {
     }
 }
 
-#[test]
-fn headless_demo_runs_with_no_config_and_no_network() {
+/// Runs `tfdrift tui --profile demo --no-ui --once` in an empty home (no config, no network):
+/// the alerts on stdout and the summary on stderr.
+fn run_headless_demo() -> (Vec<Value>, String) {
     let home = tempfile::tempdir().unwrap();
     let out = Command::cargo_bin("tfdrift")
         .unwrap()
@@ -101,48 +102,27 @@ fn headless_demo_runs_with_no_config_and_no_network() {
         .timeout(std::time::Duration::from_mins(2))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let alerts = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    (alerts, stderr)
+}
+
+#[test]
+fn headless_demo_runs_with_no_config_and_no_network() {
+    let (lines, stderr) = run_headless_demo();
     assert_eq!(lines.len(), 10, "alerts");
     assert!(lines.iter().all(|a| a["schema"] == "tfdrift.alert/v1"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("15 records"), "{stderr}");
 }
 
 #[test]
 fn demo_with_shipped_rules_ranks_the_dangerous_changes_first() {
-    let home = tempfile::tempdir().unwrap();
-    let out = Command::cargo_bin("tfdrift")
-        .unwrap()
-        .args([
-            "tui",
-            "--profile",
-            "demo",
-            "--no-ui",
-            "--once",
-            "--replay-interval-ms",
-            "0",
-        ])
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path())
-        .env_remove("TFDRIFT_CONFIG")
-        .current_dir(home.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let alerts: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let (alerts, _) = run_headless_demo();
     let by_addr = |addr: &str| {
         alerts
             .iter()
