@@ -779,3 +779,19 @@ fn editor_file_is_watched_when_a_rule_path_covers_it() {
     assert!(!watched(&[dir.path().join("other.yaml")], &file));
     assert!(!watched(&[], &file));
 }
+
+#[test]
+fn status_bar_shows_state_age_per_backend_and_notification_failures() {
+    let notify = std::sync::Arc::new(tfdrift::notify::worker::NotifyStats::default());
+    notify.bump("slack", |c| c.failed += 2);
+    let mut app = app_with("");
+    app.meta.state_backends = vec!["local".into(), "s3".into()];
+    app.meta.notify = Some(notify);
+    app.update(Action::Stats(Box::new(Stats {
+        state_loaded_at: Some(now() - chrono::Duration::seconds(42)),
+        ..Stats::default()
+    })));
+    let s = screen(&app, 200, 50);
+    assert!(s.contains("(local+s3, 42s old)"), "{s}");
+    assert!(s.contains("notify failed 2"), "{s}");
+}

@@ -95,6 +95,25 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             state: Some(setup.state.clone()),
             store: None,
             rules_watched: false,
+            state_backends: {
+                let mut b: Vec<String> = setup
+                    .profile
+                    .state
+                    .iter()
+                    .map(|s| {
+                        if s.starts_with("s3://") {
+                            "s3"
+                        } else {
+                            "local"
+                        }
+                        .to_string()
+                    })
+                    .collect();
+                b.sort();
+                b.dedup();
+                b
+            },
+            notify: None,
         },
         rules_file: rules_file(args, &setup.profile.rules),
         keymap_file: user_file("TFDRIFT_KEYMAP", "keymap.toml"),
@@ -166,6 +185,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         let notifier = router
             .is_some()
             .then(|| tfdrift::notify::Notifier::start(worker_store, &channels, worker_cfg));
+        let mut opts = opts;
+        opts.meta.notify = notifier.as_ref().map(|n| n.stats.clone());
         let result = tfdrift::tui::run(opts, handle, log_rx).await;
         if let Some(n) = &notifier {
             // Give queued notifications a bounded chance to go out after the UI closed.

@@ -74,7 +74,8 @@ pub struct NotifyStats {
 }
 
 impl NotifyStats {
-    fn bump(&self, channel: &str, f: impl FnOnce(&mut ChannelCounters)) {
+    /// Updates one channel's counters (the worker counts; front ends only read).
+    pub fn bump(&self, channel: &str, f: impl FnOnce(&mut ChannelCounters)) {
         if let Ok(mut m) = self.channels.lock() {
             f(m.entry(channel.to_string()).or_default());
         }

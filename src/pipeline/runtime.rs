@@ -236,7 +236,10 @@ pub fn spawn(
     let done = engine_done.clone();
     tasks.spawn_blocking(move || {
         let _done = done.drop_guard();
-        let mut stats = Stats::default();
+        let mut stats = Stats {
+            state_loaded_at: Some(chrono::Utc::now()),
+            ..Stats::default()
+        };
         let mut signals = Signals::default();
         let mut reloads_seen = 0u64;
         let mut failures_seen = 0u64;
@@ -331,6 +334,7 @@ fn handle_item(
         SourceItem::State { index, stale } => {
             engine.set_state(index);
             stats.state_stale = stale;
+            stats.state_loaded_at = Some(chrono::Utc::now());
         }
         SourceItem::Tick => {}
     }

@@ -74,6 +74,8 @@ pub struct Stats {
     pub store_errors: u64,
     /// State files that failed to load (file → reason).
     pub state_errors: BTreeMap<String, String>,
+    /// When the state index in use was loaded (start, or the last remote refresh).
+    pub state_loaded_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Rule files reloaded and swapped in since start.
     pub rule_reloads: u64,
     /// Rule file changes rejected (the previous rules stayed in force).

@@ -154,6 +154,10 @@ pub struct Meta {
     pub store: Option<String>,
     /// Whether the pipeline watches the editor's file (a save hot-reloads the rules).
     pub rules_watched: bool,
+    /// State backends in use (`local`, `s3`), for the status bar.
+    pub state_backends: Vec<String>,
+    /// Notification counters, when channels are configured (`None`: notifications off).
+    pub notify: Option<std::sync::Arc<crate::notify::worker::NotifyStats>>,
 }
 
 impl Meta {

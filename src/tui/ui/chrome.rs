@@ -32,6 +32,7 @@ pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
         Span::raw(format!("{:.1} ev/s", app.eps)),
         sep(),
         Span::raw(format!("state {} res", app.meta.state_resources)),
+        Span::styled(state_age(app), app.theme.muted),
         sep(),
         Span::raw(format!("read {} parsed {}", s.records_read, s.parsed)),
         sep(),
@@ -46,7 +47,7 @@ pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
     }
     spans.extend([
         sep(),
-        Span::raw("notify failures n/a"),
+        notify_span(app),
         sep(),
         if app.meta.persistent() {
             Span::raw("acks saved")
@@ -59,6 +60,44 @@ pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
         Span::styled(sources, app.theme.muted),
     ]);
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// ` (local+s3, 42s old)`: which backends and how old the index in use is.
+fn state_age(app: &App) -> String {
+    let backends = if app.meta.state_backends.is_empty() {
+        String::new()
+    } else {
+        app.meta.state_backends.join("+")
+    };
+    let age = app.stats.state_loaded_at.map(|t| {
+        let secs = (app.now - t).num_seconds().max(0);
+        if secs < 120 {
+            format!("{secs}s old")
+        } else {
+            format!("{}m old", secs / 60)
+        }
+    });
+    match (backends.is_empty(), age) {
+        (true, None) => String::new(),
+        (false, None) => format!(" ({backends})"),
+        (true, Some(a)) => format!(" ({a})"),
+        (false, Some(a)) => format!(" ({backends}, {a})"),
+    }
+}
+
+/// Notification failures across channels (`notify off` without channels).
+fn notify_span(app: &App) -> Span<'static> {
+    match &app.meta.notify {
+        None => Span::styled("notify off", app.theme.muted),
+        Some(stats) => {
+            let failed: u64 = stats.snapshot().values().map(|c| c.failed).sum();
+            if failed > 0 {
+                Span::styled(format!("notify failed {failed}"), app.theme.error)
+            } else {
+                Span::raw("notify ok")
+            }
+        }
+    }
 }
 
 /// The bottom line: the open input, else a message, else key hints.
