@@ -128,17 +128,7 @@ impl SqliteStore {
                 .prepare_cached(INSERT_HISTORY)
                 .map_err(self.err("insert history"))?;
             for h in rows {
-                st.execute(params![
-                    h.resource_key,
-                    ms(h.time),
-                    h.address,
-                    h.actor,
-                    h.kind,
-                    h.event_name,
-                    h.event_id,
-                    h.alert_id
-                ])
-                .map_err(self.err("insert history"))?;
+                insert_history(&mut st, h).map_err(self.err("insert history"))?;
             }
         }
         tx.commit().map_err(self.err("commit"))
@@ -264,17 +254,7 @@ impl Store for SqliteStore {
                     .map_err(self.err("insert alert"))?;
                 if n == 1 {
                     let h = HistoryEntry::from_alert(a);
-                    hist.execute(params![
-                        h.resource_key,
-                        ms(h.time),
-                        h.address,
-                        h.actor,
-                        h.kind,
-                        h.event_name,
-                        h.event_id,
-                        h.alert_id
-                    ])
-                    .map_err(self.err("insert history"))?;
+                    insert_history(&mut hist, &h).map_err(self.err("insert history"))?;
                 }
             }
             super::sqlite_outbox::enqueue(&tx, outbox, now).map_err(self.err("enqueue"))?;
@@ -512,4 +492,22 @@ impl Store for SqliteStore {
         tx.commit().map_err(self.err("commit"))?;
         Ok(Pruned { rows })
     }
+}
+
+/// One history row through the prepared `INSERT_HISTORY` statement (shared by the bulk import
+/// and the per-alert path so the column order lives in one place).
+fn insert_history(
+    st: &mut rusqlite::CachedStatement<'_>,
+    h: &HistoryEntry,
+) -> rusqlite::Result<usize> {
+    st.execute(params![
+        h.resource_key,
+        ms(h.time),
+        h.address,
+        h.actor,
+        h.kind,
+        h.event_name,
+        h.event_id,
+        h.alert_id
+    ])
 }
