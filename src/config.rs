@@ -123,7 +123,7 @@ pub struct Profile {
     /// Live event sources (`{type: sqs, …}`, `{type: falco_http, …}`).
     #[serde(default)]
     pub sources: Vec<crate::collect::SourceSpec>,
-    /// How `s3://` entries of `state` are read and refreshed.
+    /// How `s3://` and `gs://` entries of `state` are read and refreshed.
     #[serde(default)]
     pub remote_state: RemoteStateSettings,
 }
@@ -146,6 +146,10 @@ pub struct RemoteStateSettings {
     /// Custom S3 endpoint (a local server).
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// Custom GCS endpoint for `gs://` entries (a local fake-gcs-server; with `http://`
+    /// requests are anonymous, otherwise Application Default Credentials are used).
+    #[serde(default)]
+    pub gcs_endpoint_url: Option<String>,
     /// Seconds between refreshes (default 60); a Terraform-originated event refreshes at once.
     #[serde(default = "default_refresh_seconds")]
     pub refresh_seconds: u64,
@@ -156,14 +160,15 @@ impl Default for RemoteStateSettings {
         Self {
             region: default_region(),
             endpoint_url: None,
+            gcs_endpoint_url: None,
             refresh_seconds: default_refresh_seconds(),
         }
     }
 }
 
 impl Profile {
-    /// The remote state configuration for the live pipeline, when `state` names `s3://`
-    /// locations (the local paths come along: the refreshed index merges both).
+    /// The remote state configuration for the live pipeline, when `state` names `s3://` or
+    /// `gs://` locations (the local paths come along: the refreshed index merges both).
     #[must_use]
     pub fn remote_state(&self) -> Option<crate::state::remote::RemoteStateConfig> {
         use crate::state::remote::is_remote;
@@ -177,6 +182,7 @@ impl Profile {
             remote,
             region: self.remote_state.region.clone(),
             endpoint_url: self.remote_state.endpoint_url.clone(),
+            gcs_endpoint_url: self.remote_state.gcs_endpoint_url.clone(),
             interval: std::time::Duration::from_secs(self.remote_state.refresh_seconds.max(1)),
         })
     }

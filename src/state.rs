@@ -1,7 +1,7 @@
 //! Terraform state: parsing v4 state files and indexing their managed resources for lookups by
 //! type and id, and by alternate identities (ARN, name, bucket, self link, GCP relative name).
 //!
-//! Remote backends (S3) are read by [`remote`]; everything else works on bytes.
+//! Remote backends (S3, GCS) are read by [`remote`]; everything else works on bytes.
 
 pub mod index;
 pub mod load;

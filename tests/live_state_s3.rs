@@ -188,6 +188,7 @@ async fn pipeline_refreshes_s3_state_after_a_terraform_event() {
             endpoint_url: Some(moto.url.clone()),
             // Far longer than the test: only the Terraform event can trigger the refresh.
             interval: Duration::from_hours(1),
+            ..RemoteStateConfig::default()
         }),
         aws: Some(sdk.clone()),
         ..PipelineConfig::default()

@@ -103,6 +103,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
                     .map(|s| {
                         if s.starts_with("s3://") {
                             "s3"
+                        } else if s.starts_with("gs://") {
+                            "gcs"
                         } else {
                             "local"
                         }
