@@ -60,7 +60,14 @@ fn fake_gcs() -> FakeGcs {
     assert!(bin.exists(), "{} is missing: {hint}", bin.display());
     let port = live_support::free_port();
     let child = Command::new(&bin)
-        .args(["-scheme", "http", "-host", "127.0.0.1", "-backend", "memory"])
+        .args([
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-backend",
+            "memory",
+        ])
         .args(["-port", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -222,9 +229,18 @@ async fn gcs_state_workspaces_generation_and_corrupt_refresh() {
     );
     // Both workspaces indexed, each resource under its own object, ids included.
     let index = StateIndex::new(states.resources());
-    assert_eq!(by_file(&states, "gs://tfstate/app/default.tfstate"), addresses(&a));
-    assert_eq!(by_file(&states, "gs://tfstate/app/staging.tfstate"), addresses(&b));
-    assert_eq!(by_file(&states, "gs://tfstate/single/site.tfstate"), addresses(&c));
+    assert_eq!(
+        by_file(&states, "gs://tfstate/app/default.tfstate"),
+        addresses(&a)
+    );
+    assert_eq!(
+        by_file(&states, "gs://tfstate/app/staging.tfstate"),
+        addresses(&b)
+    );
+    assert_eq!(
+        by_file(&states, "gs://tfstate/single/site.tfstate"),
+        addresses(&c)
+    );
     let found = |rtype: &str, id: &str| index.find(rtype, id).map(|r| r.address.clone());
     assert_eq!(
         found(
@@ -261,7 +277,10 @@ async fn gcs_state_workspaces_generation_and_corrupt_refresh() {
         states.version("gs://tfstate/app/staging.tfstate"),
         Some(new_gen.as_str())
     );
-    assert_eq!(by_file(&states, "gs://tfstate/app/staging.tfstate"), addresses(&d));
+    assert_eq!(
+        by_file(&states, "gs://tfstate/app/staging.tfstate"),
+        addresses(&d)
+    );
 
     // A corrupt upload keeps the last good copy and marks the object stale.
     let before = states.resources().len();
@@ -276,7 +295,10 @@ async fn gcs_state_workspaces_generation_and_corrupt_refresh() {
     let why = &states.stale()["gs://tfstate/app/default.tfstate"];
     assert!(!why.is_empty());
     assert_eq!(states.resources().len(), before);
-    assert_eq!(by_file(&states, "gs://tfstate/app/default.tfstate"), addresses(&a));
+    assert_eq!(
+        by_file(&states, "gs://tfstate/app/default.tfstate"),
+        addresses(&a)
+    );
     assert_eq!(
         states.version("gs://tfstate/app/default.tfstate"),
         Some(good_gen.as_str())
@@ -421,7 +443,10 @@ async fn pipeline_alerts_against_gcs_workspaces_and_refreshes_on_the_timer() {
     .await;
     // Repaired: the next refresh clears it.
     gcs.put("app/staging.tfstate", &state(STAGING_WS)).await;
-    wait_for(&handle, "state_stale cleared", &|s| s.state_stale.is_empty()).await;
+    wait_for(&handle, "state_stale cleared", &|s| {
+        s.state_stale.is_empty()
+    })
+    .await;
     handle.cancel();
     handle.join().await;
 }
