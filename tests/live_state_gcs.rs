@@ -192,7 +192,22 @@ fn gcs_locations_parse_and_match_the_backend_layout() {
     assert!(tfdrift::state::remote::is_remote("gs://b/app"));
 }
 
+#[test]
+fn gcs_settings_come_from_the_profile() {
+    let yaml = "profiles:\n  p:\n    state: [./a.tfstate, gs://b/app, s3://c/k.tfstate]\n    \
+                remote_state: {gcs_endpoint_url: 'http://127.0.0.1:4443', refresh_seconds: 5}\n";
+    let cfg = tfdrift::config::parse_config("t.yaml", yaml).unwrap();
+    let r = cfg.profiles["p"].remote_state().unwrap();
+    assert_eq!(r.remote, vec!["gs://b/app", "s3://c/k.tfstate"]);
+    assert_eq!(r.local, vec!["./a.tfstate"]);
+    assert_eq!(r.gcs_endpoint_url.as_deref(), Some("http://127.0.0.1:4443"));
+    assert_eq!(r.interval, Duration::from_secs(5));
+    let typo = "profiles:\n  p:\n    remote_state: {gcs_endpoint: x}\n";
+    assert!(tfdrift::config::parse_config("t.yaml", typo).is_err());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::many_single_char_names)]
 async fn gcs_state_workspaces_generation_and_corrupt_refresh() {
     let (_server, gcs) = setup().await;
     let a = state(DEFAULT_WS);

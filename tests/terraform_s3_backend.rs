@@ -107,7 +107,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 }
 
 async fn wait_for(handle: &PipelineHandle, what: &str, f: &dyn Fn(&Stats) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     let mut rx = handle.stats.clone();
     loop {
         if f(&rx.borrow()) {

@@ -163,7 +163,7 @@ impl GcsBackend {
             .await
             .map_err(|e| format!("GCS client for {endpoint}: {e}"))?;
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
+            .timeout(std::time::Duration::from_mins(1))
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         Ok(Clients {
@@ -236,6 +236,9 @@ impl Backend for GcsBackend {
     async fn list(&self, loc: &GcsLocation) -> Result<Vec<Listed>, String> {
         let c = self.clients()?;
         let what = format!("list gs://{}/{}", loc.bucket, loc.key);
+        // `http::Extensions` (no entity tag: always the current headers); `http` is not a
+        // direct dependency, hence `Default::default()`.
+        #[allow(clippy::default_trait_access)]
         let headers = match c.credentials.headers(Default::default()).await {
             Ok(CacheableResource::New { data, .. }) => data,
             Ok(CacheableResource::NotModified) => reqwest::header::HeaderMap::new(),

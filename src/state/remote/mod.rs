@@ -262,9 +262,12 @@ pub async fn refresh_loop(
         .partition(|u| u.starts_with(gcs::SCHEME));
     let mut s3 = None;
     if !s3_urls.is_empty() {
-        let sdk =
-            crate::collect::aws_sdk_config(&cfg.region, cfg.endpoint_url.as_deref(), aws.as_ref())
-                .await;
+        let sdk = Box::pin(crate::collect::aws_sdk_config(
+            &cfg.region,
+            cfg.endpoint_url.as_deref(),
+            aws.as_ref(),
+        ))
+        .await;
         s3 = Some(S3States::new(crate::collect::s3_client(&sdk), &s3_urls));
     }
     let mut gs = (!gs_urls.is_empty())
@@ -276,11 +279,12 @@ pub async fn refresh_loop(
         let mut changed = false;
         let mut stale = BTreeMap::new();
         if let Some(s) = &mut s3 {
-            changed |= s.refresh().await.changed;
+            // Boxed: the backends' futures are large and this loop lives for the whole run.
+            changed |= Box::pin(s.refresh()).await.changed;
             stale.extend(s.stale().clone());
         }
         if let Some(g) = &mut gs {
-            changed |= g.refresh().await.changed;
+            changed |= Box::pin(g.refresh()).await.changed;
             stale.extend(g.stale().clone());
         }
         if changed || last_stale.as_ref() != Some(&stale) {
