@@ -28,6 +28,22 @@ use crate::pipeline::SourceItem;
 pub use gcs::{GcsBackend, GcsLocation, GcsStates};
 pub use s3::{S3Backend, S3Location, S3States, WORKSPACE_PREFIX};
 
+/// Longest a listing or a read may take: a hung backend makes its locations stale (and the
+/// next refresh tries again) instead of stopping every refresh.
+const OPERATION_TIMEOUT: Duration = Duration::from_mins(2);
+
+/// `fut`'s result, or a timeout error naming `what`.
+async fn bounded<T>(what: &str, fut: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    tokio::time::timeout(OPERATION_TIMEOUT, fut)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "{what}: no answer within {} s",
+                OPERATION_TIMEOUT.as_secs()
+            ))
+        })
+}
+
 /// Remote state for the live pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RemoteStateConfig {
@@ -177,7 +193,7 @@ impl<B: Backend> RemoteStates<B> {
         } else {
             for (url, loc) in &self.locations {
                 let listing = match loc {
-                    Ok(loc) => self.backend.list(loc).await,
+                    Ok(loc) => bounded(url, Box::pin(self.backend.list(loc))).await,
                     Err(e) => Err(e.clone()),
                 };
                 let listing = match listing {
@@ -200,7 +216,8 @@ impl<B: Backend> RemoteStates<B> {
                     {
                         continue;
                     }
-                    let parsed = self.backend.fetch(&obj).await.and_then(|f| {
+                    let fetched = bounded(&obj.name, Box::pin(self.backend.fetch(&obj))).await;
+                    let parsed = fetched.and_then(|f| {
                         parse_state(&obj.name, &f.bytes)
                             .map(|res| (f.version, res))
                             .map_err(|e| e.to_string())
