@@ -59,7 +59,10 @@ async fn wait_listening(port: u16) {
         .await
         .is_err()
     {
-        assert!(Instant::now() < deadline, "listener on {port} did not come up");
+        assert!(
+            Instant::now() < deadline,
+            "listener on {port} did not come up"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -94,7 +97,7 @@ async fn post_all(url: &str, bodies: &Arc<Vec<Vec<u8>>>) {
 /// Waits for `n` alerts; panics if the pipeline stalls.
 async fn collect(handle: &mut PipelineHandle, n: usize) {
     for got in 0..n {
-        match tokio::time::timeout(Duration::from_secs(60), handle.alerts.recv()).await {
+        match tokio::time::timeout(Duration::from_mins(1), handle.alerts.recv()).await {
             Ok(Some(_)) => {}
             _ => panic!("pipeline stalled after {got} of {n} alerts"),
         }
@@ -121,7 +124,7 @@ async fn run_http(run: usize, n: usize) -> f64 {
     let bodies = bodies(run, n);
     let start = Instant::now();
     let url = format!("http://127.0.0.1:{port}/");
-    let (_, ()) = tokio::join!(post_all(&url, &bodies), collect(&mut handle, n));
+    let ((), ()) = tokio::join!(post_all(&url, &bodies), collect(&mut handle, n));
     let secs = start.elapsed().as_secs_f64();
     handle.cancel();
     handle.join().await;
@@ -131,9 +134,10 @@ async fn run_http(run: usize, n: usize) -> f64 {
 async fn run_baseline(run: usize, n: usize) -> f64 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = axum::Router::new().fallback(axum::routing::post(
-        |body: axum::body::Bytes| async move { std::hint::black_box(body.len()).to_string() },
-    ));
+    let app =
+        axum::Router::new().fallback(axum::routing::post(|body: axum::body::Bytes| async move {
+            std::hint::black_box(body.len()).to_string()
+        }));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let bodies = bodies(run, n);
     let start = Instant::now();
@@ -221,12 +225,10 @@ async fn run_grpc(run: usize, n: usize) -> f64 {
     let falco = FakeFalco::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let server = tokio::spawn(
-        tonic::transport::Server::builder().serve_with_incoming(
-            ServiceServer::new(falco.clone()),
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-        ),
-    );
+    let server = tokio::spawn(tonic::transport::Server::builder().serve_with_incoming(
+        ServiceServer::new(falco.clone()),
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+    ));
     // Queue everything first (Falco's queue), then let the client drain it.
     falco
         .queue

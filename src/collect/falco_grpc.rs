@@ -533,6 +533,23 @@ mod tests {
     }
 
     #[test]
+    fn config_keys_parse_and_typos_are_refused() {
+        let spec: crate::collect::SourceSpec = serde_saphyr::from_str(
+            "type: falco_grpc\naddress: https://falco:5060\nca_cert: /ca.pem\npoll_interval_ms: 250\n",
+        )
+        .unwrap();
+        let crate::collect::SourceSpec::FalcoGrpc(s) = spec else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(s.address, "https://falco:5060");
+        assert_eq!(s.poll_interval_ms, 250);
+        assert_eq!(s.reconnect_max_ms, 30_000);
+        let bad: Result<crate::collect::SourceSpec, _> =
+            serde_saphyr::from_str("type: falco_grpc\nca_certs: /ca.pem\n");
+        assert!(bad.is_err());
+    }
+
+    #[test]
     fn reconnect_delay_grows_and_caps() {
         let max = Duration::from_secs(30);
         let d1 = reconnect_delay(1, max, 7);
