@@ -6,6 +6,7 @@
 //! - `baseline_http`: the same clients and bodies against a trivial axum handler that reads the
 //!   body and answers 200, i.e. the cost of HTTP on this machine; the receiver's own cost is the
 //!   difference.
+//! - `falco_http_nostore`: the same without the store (what the store costs the engine).
 //! - `falco_grpc`: a tonic server implementing Falco's `outputs.proto` streams the same alerts
 //!   to the `falco_grpc` source.
 //!
@@ -37,12 +38,14 @@ use tonic::{Status, Streaming};
 
 const CONNS: usize = 32;
 
-fn pipeline(source: SourceSpec) -> PipelineHandle {
-    let store: Arc<dyn tfdrift::store::Store> =
-        Arc::new(tfdrift::store::open(std::path::Path::new(":memory:")).unwrap());
+fn pipeline(source: SourceSpec, with_store: bool) -> PipelineHandle {
+    let store = with_store.then(|| {
+        Arc::new(tfdrift::store::open(std::path::Path::new(":memory:")).unwrap())
+            as Arc<dyn tfdrift::store::Store>
+    });
     let cfg = PipelineConfig {
         sources: vec![source],
-        store: Some(store),
+        store,
         ..PipelineConfig::default()
     };
     spawn(
@@ -112,14 +115,17 @@ fn bodies(run: usize, n: usize) -> Arc<Vec<Vec<u8>>> {
     )
 }
 
-async fn run_http(run: usize, n: usize) -> f64 {
+async fn run_http(run: usize, n: usize, with_store: bool) -> f64 {
     let port = free_port();
-    let mut handle = pipeline(SourceSpec::FalcoHttp(FalcoHttpSettings {
-        listen: format!("127.0.0.1:{port}"),
-        token_env: None,
-        token_file: None,
-        max_body_bytes: 1024 * 1024,
-    }));
+    let mut handle = pipeline(
+        SourceSpec::FalcoHttp(FalcoHttpSettings {
+            listen: format!("127.0.0.1:{port}"),
+            token_env: None,
+            token_file: None,
+            max_body_bytes: 1024 * 1024,
+        }),
+        with_store,
+    );
     wait_listening(port).await;
     let bodies = bodies(run, n);
     let start = Instant::now();
@@ -236,12 +242,15 @@ async fn run_grpc(run: usize, n: usize) -> f64 {
         .unwrap()
         .extend((0..n).map(|i| grpc_alert(&format!("grpc-{run}-{i}"))));
     let start = Instant::now();
-    let mut handle = pipeline(SourceSpec::FalcoGrpc(FalcoGrpcSettings {
-        address: format!("http://127.0.0.1:{port}"),
-        plaintext: true,
-        poll_interval_ms: 100,
-        ..FalcoGrpcSettings::default()
-    }));
+    let mut handle = pipeline(
+        SourceSpec::FalcoGrpc(FalcoGrpcSettings {
+            address: format!("http://127.0.0.1:{port}"),
+            plaintext: true,
+            poll_interval_ms: 100,
+            ..FalcoGrpcSettings::default()
+        }),
+        true,
+    );
     collect(&mut handle, n).await;
     let secs = start.elapsed().as_secs_f64();
     handle.cancel();
@@ -272,7 +281,12 @@ fn main() {
         .build()
         .unwrap();
     let wanted = |case: &str| filter.as_deref().is_none_or(|f| case.contains(f));
-    for case in ["baseline_http", "falco_http", "falco_grpc"] {
+    for case in [
+        "baseline_http",
+        "falco_http",
+        "falco_http_nostore",
+        "falco_grpc",
+    ] {
         if !wanted(case) {
             continue;
         }
@@ -281,7 +295,8 @@ fn main() {
             let r = rt.block_on(async {
                 match case {
                     "baseline_http" => run_baseline(run, n).await,
-                    "falco_http" => run_http(run, n).await,
+                    "falco_http" => run_http(run, n, true).await,
+                    "falco_http_nostore" => run_http(run, n, false).await,
                     _ => run_grpc(run, n).await,
                 }
             });
