@@ -1,7 +1,23 @@
 //! Rebuild when embedded assets change: `include_dir!` does not notice new files on its own.
+//! Compiles Falco's legacy gRPC API (`proto/falco/*.proto`, our wire-compatible copy) with protox,
+//! so no system `protoc` is needed; client and server are generated (tests run the server).
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=assets");
     println!("cargo:rerun-if-changed=rules");
     println!("cargo:rerun-if-changed=config");
+    println!("cargo:rerun-if-changed=proto");
+    let fds = protox::compile(
+        [
+            "falco/outputs.proto",
+            "falco/schema.proto",
+            "falco/version.proto",
+        ],
+        ["proto"],
+    )?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
 }

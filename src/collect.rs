@@ -1,7 +1,8 @@
-//! Live event sources: CloudTrail over SQS (log files fetched from S3) and Falco's
-//! `http_output`. Each runs as a task of the pipeline, hands what it reads to the engine on
+//! Live event sources: CloudTrail over SQS (log files fetched from S3), Falco's
+//! `http_output` and Falco's legacy gRPC output API. Each runs as a task of the pipeline, hands what it reads to the engine on
 //! the bounded source channel (backpressure, nothing dropped) and reports its health.
 
+pub mod falco_grpc;
 pub mod falco_http;
 pub mod health;
 pub mod sqs;
@@ -24,6 +25,8 @@ pub enum SourceSpec {
     Sqs(sqs::SqsSettings),
     /// Falco `http_output` receiver.
     FalcoHttp(falco_http::FalcoHttpSettings),
+    /// Falco legacy gRPC output client (Falco ≤ 0.43).
+    FalcoGrpc(falco_grpc::FalcoGrpcSettings),
 }
 
 impl SourceSpec {
@@ -33,6 +36,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Sqs(s) => format!("sqs:{}", s.queue_url),
             SourceSpec::FalcoHttp(s) => format!("falco_http:{}", s.listen),
+            SourceSpec::FalcoGrpc(s) => format!("falco_grpc:{}", s.address),
         }
     }
 }
@@ -65,6 +69,9 @@ pub fn spawn_source(
                     health.error(&name, "falco_http", &e.to_string());
                 }
             });
+        }
+        SourceSpec::FalcoGrpc(s) => {
+            tasks.spawn(async move { falco_grpc::run(s, tx, health, &name, cancel).await });
         }
     }
 }
