@@ -1,9 +1,10 @@
-//! Live event sources: CloudTrail over SQS (log files fetched from S3) and Falco's
-//! `http_output`. Each runs as a task of the pipeline, hands what it reads to the engine on
+//! Live event sources: CloudTrail over SQS (log files fetched from S3), Falco's
+//! `http_output` and GCP audit logs from a Pub/Sub subscription. Each runs as a task of the pipeline, hands what it reads to the engine on
 //! the bounded source channel (backpressure, nothing dropped) and reports its health.
 
 pub mod falco_http;
 pub mod health;
+pub mod pubsub;
 pub mod sqs;
 
 use serde::Deserialize;
@@ -24,6 +25,8 @@ pub enum SourceSpec {
     Sqs(sqs::SqsSettings),
     /// Falco `http_output` receiver.
     FalcoHttp(falco_http::FalcoHttpSettings),
+    /// GCP Cloud Audit Logs from a log sink's Pub/Sub subscription.
+    Pubsub(pubsub::PubsubSettings),
 }
 
 impl SourceSpec {
@@ -33,6 +36,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Sqs(s) => format!("sqs:{}", s.queue_url),
             SourceSpec::FalcoHttp(s) => format!("falco_http:{}", s.listen),
+            SourceSpec::Pubsub(s) => format!("pubsub:{}", s.subscription),
         }
     }
 }
@@ -64,6 +68,11 @@ pub fn spawn_source(
                     tracing::error!(source = %name, error = %e, "Falco HTTP receiver stopped");
                     health.error(&name, "falco_http", &e.to_string());
                 }
+            });
+        }
+        SourceSpec::Pubsub(s) => {
+            tasks.spawn(async move {
+                Box::pin(pubsub::PubsubSource::new(s).run(&name, tx, health, cancel)).await;
             });
         }
     }
