@@ -384,6 +384,25 @@ mod tests {
     }
 
     #[test]
+    fn profile_yaml_parses_and_a_short_name_fails_with_its_position() {
+        let yaml = "profiles:\n  gcp:\n    sources:\n      - type: pubsub\n        subscription: projects/p/subscriptions/audit\n        endpoint_url: http://127.0.0.1:8085\n";
+        let cfg = crate::config::parse_config("t.yaml", yaml).unwrap();
+        let spec = &cfg.profiles["gcp"].sources[0];
+        assert_eq!(spec.name(), "pubsub:projects/p/subscriptions/audit");
+        let crate::collect::SourceSpec::Pubsub(p) = spec else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(p.endpoint_url.as_deref(), Some("http://127.0.0.1:8085"));
+        let bad = yaml.replace("projects/p/subscriptions/audit", "audit");
+        let e = crate::config::parse_config("t.yaml", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.yaml") && e.contains("subscriptions/<name>"), "{e}");
+        let unknown = yaml.replace("endpoint_url", "endpoint");
+        assert!(crate::config::parse_config("t.yaml", &unknown).is_err());
+    }
+
+    #[test]
     fn message_items_name_the_message_when_unreadable() {
         let sub = "projects/p/subscriptions/s";
         let items = message_items(sub, "42", b"not json");
