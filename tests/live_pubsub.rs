@@ -183,7 +183,11 @@ async fn pubsub_audit_entries_alert_like_replay_and_are_all_acked() {
         offline.merge(&stats);
     }
     let kinds: Vec<String> = expected.iter().map(|a| format!("{:?}", a.kind)).collect();
-    for k in ["AttributeDrift", "ManagedResourceDeleted", "UnmanagedChange"] {
+    for k in [
+        "AttributeDrift",
+        "ManagedResourceDeleted",
+        "UnmanagedChange",
+    ] {
         assert!(
             kinds.iter().any(|x| x == k),
             "the corpus should raise {k}: {kinds:?}"
@@ -292,7 +296,11 @@ async fn pubsub_failed_store_write_is_nacked_and_redelivered() {
         got[0].resource.address.as_deref(),
         Some("google_compute_instance.vm")
     );
-    assert_eq!(emu.pull_now(&sub).await, 0, "the redelivery was acknowledged");
+    assert_eq!(
+        emu.pull_now(&sub).await,
+        0,
+        "the redelivery was acknowledged"
+    );
 }
 
 /// The crash window between "alerts recorded" and "acknowledged": after a restart the same

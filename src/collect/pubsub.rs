@@ -397,7 +397,10 @@ mod tests {
         let e = crate::config::parse_config("t.yaml", &bad)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("t.yaml") && e.contains("subscriptions/<name>"), "{e}");
+        assert!(
+            e.contains("t.yaml") && e.contains("subscriptions/<name>"),
+            "{e}"
+        );
         let unknown = yaml.replace("endpoint_url", "endpoint");
         assert!(crate::config::parse_config("t.yaml", &unknown).is_err());
     }

@@ -106,7 +106,11 @@ impl Emulator {
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "create subscription: {}", r.status());
+        assert!(
+            r.status().is_success(),
+            "create subscription: {}",
+            r.status()
+        );
         (topic, sub)
     }
 
