@@ -44,7 +44,7 @@ pub const POISON_ATTEMPTS: i32 = 5;
 /// Without messages for this long, the subscription is looked up to refresh `connected`.
 const PROBE_EVERY: Duration = Duration::from_secs(30);
 const BACKOFF_START: Duration = Duration::from_millis(200);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const BACKOFF_MAX: Duration = Duration::from_mins(1);
 
 fn default_max_outstanding() -> i64 {
     1000
