@@ -334,3 +334,42 @@ async fn pubsub_restart_over_the_same_store_never_alerts_twice() {
     assert!(stats.duplicates > 0, "{stats:?}");
     assert_eq!(emu.pull_now(&sub).await, 0, "messages left unacknowledged");
 }
+
+/// A subscription that does not exist yet: the source reports it (health error naming the
+/// fix), retries with backoff, and once the subscription exists it streams and alerts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_missing_subscription_is_reported_then_recovers() {
+    let emu = gcp_support::emulator();
+    let (topic, sub) = emu.topic_and_subscription("late", 10).await;
+    let late = format!("{sub}-late");
+    let dir = tempfile::tempdir().unwrap();
+    let mut handle = pipeline(&late, sqlite(dir.path()));
+    wait_stats(&handle, "not-found reported", |s| {
+        s.sources.values().any(|h| {
+            !h.connected
+                && h.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("not found") && e.contains(&late))
+        })
+    })
+    .await;
+
+    let r = reqwest::Client::new()
+        .put(format!("{}/v1/{late}", emu.url))
+        .json(&serde_json::json!({"topic": topic, "ackDeadlineSeconds": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let entry = entries()
+        .into_iter()
+        .find(|(_, b)| String::from_utf8_lossy(b).contains("instance-3"))
+        .unwrap()
+        .1;
+    emu.publish(&topic, &[entry]).await;
+    let got = collect(&mut handle, 1, Duration::from_secs(1)).await;
+    let stats = stop(&handle).await;
+    assert_eq!(got.len(), 1, "{:?}", stats.sources);
+    let h = stats.sources.values().next().unwrap();
+    assert!(h.connected && h.errors >= 1 && h.events == 1, "{h:?}");
+}

@@ -10,8 +10,8 @@
 //!
 //! Data that is not JSON or not an audit `LogEntry` can never succeed: it is counted as
 //! unparseable (origin `subscription#message_id`) and acknowledged with its batch, rather
-//! than redelivered for ever. A subscription with a dead-letter policy reports messages
-//! delivered more than [`POISON_ATTEMPTS`] times as poison.
+//! than redelivered for ever. With a dead-letter policy on the subscription, a message on its
+//! [`POISON_ATTEMPTS`]th delivery or later is reported as poison.
 //!
 //! With `endpoint_url` set to an `http://` address (the emulator) the client connects in
 //! plaintext with anonymous credentials; otherwise it uses Application Default Credentials.
@@ -39,7 +39,8 @@ const KIND: &str = "pubsub";
 const MAX_BATCH: usize = 256;
 /// How long a batch waits for more messages after its first one.
 const BATCH_WINDOW: Duration = Duration::from_millis(10);
-/// Delivery attempts (known only with a dead-letter policy) above which a message is poison.
+/// Delivery attempt (known only with a dead-letter policy) from which a message is reported
+/// as poison: the default and smallest `maxDeliveryAttempts` of a dead-letter policy.
 pub const POISON_ATTEMPTS: i32 = 5;
 /// Without messages for this long, the subscription is looked up to refresh `connected`.
 const PROBE_EVERY: Duration = Duration::from_secs(30);
@@ -308,7 +309,7 @@ impl PubsubSource {
         let mut handlers = Vec::with_capacity(batch.len());
         for (m, h) in batch {
             if let Some(n) = h.delivery_attempt()
-                && n > POISON_ATTEMPTS
+                && n >= POISON_ATTEMPTS
             {
                 tracing::error!(source = %name, message_id = %m.message_id, attempts = n,
                     "Pub/Sub message keeps failing; the subscription's dead-letter policy decides when it leaves");
