@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# The Pub/Sub emulator ships with google-cloud-cli (Google's apt repository) and runs on Java.
+command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+if ! command -v gcloud >/dev/null 2>&1 \
+  || [ ! -d "$(gcloud info --format='value(installation.sdk_root)' 2>/dev/null)/platform/pubsub-emulator" ]; then
+  need_apt+=(google-cloud-cli google-cloud-cli-pubsub-emulator)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing with apt: ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then

@@ -1,10 +1,12 @@
 //! Live event sources: CloudTrail over SQS (log files fetched from S3), Falco's
-//! `http_output` and Falco's legacy gRPC output API. Each runs as a task of the pipeline, hands what it reads to the engine on
+//! `http_output`, Falco's legacy gRPC output API and GCP audit logs from a Pub/Sub subscription.
+//! Each runs as a task of the pipeline, hands what it reads to the engine on
 //! the bounded source channel (backpressure, nothing dropped) and reports its health.
 
 pub mod falco_grpc;
 pub mod falco_http;
 pub mod health;
+pub mod pubsub;
 pub mod sqs;
 
 use serde::Deserialize;
@@ -27,6 +29,8 @@ pub enum SourceSpec {
     FalcoHttp(falco_http::FalcoHttpSettings),
     /// Falco legacy gRPC output client (Falco ≤ 0.43).
     FalcoGrpc(falco_grpc::FalcoGrpcSettings),
+    /// GCP Cloud Audit Logs from a log sink's Pub/Sub subscription.
+    Pubsub(pubsub::PubsubSettings),
 }
 
 impl SourceSpec {
@@ -37,6 +41,7 @@ impl SourceSpec {
             SourceSpec::Sqs(s) => format!("sqs:{}", s.queue_url),
             SourceSpec::FalcoHttp(s) => format!("falco_http:{}", s.listen),
             SourceSpec::FalcoGrpc(s) => format!("falco_grpc:{}", s.address),
+            SourceSpec::Pubsub(s) => format!("pubsub:{}", s.subscription),
         }
     }
 }
@@ -72,6 +77,11 @@ pub fn spawn_source(
         }
         SourceSpec::FalcoGrpc(s) => {
             tasks.spawn(async move { falco_grpc::run(s, tx, health, &name, cancel).await });
+        }
+        SourceSpec::Pubsub(s) => {
+            tasks.spawn(async move {
+                Box::pin(pubsub::PubsubSource::new(s).run(&name, tx, health, cancel)).await;
+            });
         }
     }
 }
