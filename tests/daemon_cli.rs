@@ -29,7 +29,7 @@ fn server(rt: &tokio::runtime::Runtime) -> (Got, String) {
                 let g = g.clone();
                 async move {
                     if p.starts_with("hang") {
-                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        tokio::time::sleep(Duration::from_hours(1)).await;
                     }
                     let v = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
                     g.lock().unwrap().push((p.clone(), v));
@@ -107,7 +107,7 @@ impl Daemon {
         what: &str,
         f: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             if let Some(v) = self
                 .stderr
@@ -228,7 +228,7 @@ fn daemon_serves_metrics_and_delivers_to_file_and_sidekick_channels() {
     assert_eq!(get("/metrics", Some("wrong")).0, 401);
 
     // Wait until alerts were delivered on every channel, then read the metrics.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     let body = loop {
         let (st, body) = get("/metrics", Some("m3trics-t0ken"));
         assert_eq!(st, 200);
@@ -290,11 +290,15 @@ fn daemon_serves_metrics_and_delivers_to_file_and_sidekick_channels() {
     }
     let falco = lines(&dir.path().join("falco.jsonl"));
     assert!(!falco.is_empty());
-    falco.iter().for_each(check_falco);
+    for e in &falco {
+        check_falco(e);
+    }
     let g = got.lock().unwrap();
     let side: Vec<_> = g.iter().filter(|(p, _)| p == "sidekick").collect();
     assert!(!side.is_empty());
-    side.iter().for_each(|(_, e)| check_falco(e));
+    for (_, e) in &side {
+        check_falco(e);
+    }
     // Logs are JSON, one object per line (the closing summary is the only plain text).
     let stderr = d.stderr.lock().unwrap();
     let json_lines = stderr
@@ -316,7 +320,7 @@ fn sigterm_drains_within_the_bound_and_exits_3_when_undelivered() {
     // Wait until an alert was recorded (and so a notification is in flight to the hanging
     // endpoint).
     let db = dir.path().join("store.db");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let store = SqliteStore::open(&db).ok();
         if store
@@ -378,7 +382,7 @@ fn failing_deliveries_never_reveal_secrets() {
         ],
     );
     // --once: one pass, then the drain (retries back off, so items may still be pending).
-    let (code, _) = d.wait_exit(Duration::from_secs(60));
+    let (code, _) = d.wait_exit(Duration::from_mins(1));
     assert!(code == 0 || code == 3, "{code}");
     let store = SqliteStore::open(&dir.path().join("store.db")).unwrap();
     let mut errors: Vec<String> = Vec::new();
@@ -503,7 +507,7 @@ fn alerts_resolve_resolves_the_pagerduty_incident_through_the_daemon() {
     let cfg = config(dir.path(), false, &notify, "");
     let env = [("TFDRIFT_TEST_PD", "PDKEY")];
     let mut d = start(&cfg, &["--once"], &env);
-    assert_eq!(d.wait_exit(Duration::from_secs(60)).0, 0);
+    assert_eq!(d.wait_exit(Duration::from_mins(1)).0, 0);
     let alerts: Vec<serde_json::Value> = d
         .stdout
         .lock()
@@ -553,7 +557,7 @@ fn alerts_resolve_resolves_the_pagerduty_incident_through_the_daemon() {
 
     // The next daemon run (same recorded events: already processed, no new alerts) delivers it.
     let mut d = start(&cfg, &["--once"], &env);
-    assert_eq!(d.wait_exit(Duration::from_secs(60)).0, 0);
+    assert_eq!(d.wait_exit(Duration::from_mins(1)).0, 0);
     assert!(d.stdout.lock().unwrap().is_empty(), "no alert twice");
     let g = got.lock().unwrap();
     let resolves: Vec<_> = g

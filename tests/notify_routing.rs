@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,10 +26,12 @@ fn rule(channels: &str) -> RuleSet {
 fn jsonl_settings(dir: &std::path::Path, names: &[&str], extra: &str) -> NotifySettings {
     let mut yaml = String::from("channels:\n");
     for n in names {
-        yaml.push_str(&format!(
-            "  {n}: {{type: jsonl, path: \"{}\"{extra}}}\n",
+        writeln!(
+            yaml,
+            "  {n}: {{type: jsonl, path: \"{}\"{extra}}}",
             dir.join(format!("{n}.jsonl")).display()
-        ));
+        )
+        .unwrap();
     }
     serde_saphyr::from_str(&yaml).unwrap()
 }
@@ -210,7 +213,7 @@ async fn rate_limit_holds_alerts_into_one_digest() {
     assert_eq!((c.sent, c.rate_limited, c.digests), (1, 4, 0));
 
     assert!(
-        n.drain(Duration::from_secs(120)).await,
+        n.drain(Duration::from_mins(2)).await,
         "digest sent once the bucket refills"
     );
     let all = lines(&file);
