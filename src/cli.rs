@@ -62,6 +62,44 @@ Examples:
     /// Notification channels: send a test alert, re-queue failed deliveries.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Acknowledge or resolve a stored alert without the terminal UI (resolves its PagerDuty
+    /// incident through the outbox).
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+/// `alerts` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Acknowledge an alert: saved in the store like `a` in the UI; PagerDuty channels that
+    /// were sent its trigger get a `resolve` (delivered by a running `tfdrift tui --no-ui`).
+    #[command(after_help = "\
+Examples:
+  tfdrift alerts ack tfd-ebe3ea94e376d47a975d748d --profile prod
+  tfdrift alerts ack tfd-ebe3ea94e376d47a975d748d --profile prod --who alice --note 'expected'
+
+Exit status: 0 saved, 1 unknown alert or store error.")]
+    Ack(AlertAction),
+    /// Resolve an alert (like `x` in the UI); PagerDuty incidents are resolved the same way.
+    #[command(after_help = "\
+Examples:
+  tfdrift alerts resolve tfd-ebe3ea94e376d47a975d748d --profile prod
+
+Exit status: 0 saved, 1 unknown alert or store error.")]
+    Resolve(AlertAction),
+}
+
+/// Arguments of `alerts ack` / `alerts resolve`.
+#[derive(Debug, Args)]
+pub struct AlertAction {
+    /// Alert id (`tfd-…`, the `id` of the JSON line).
+    pub id: String,
+    /// Profile and config (for the store path).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Who acknowledges (default: $USER).
+    #[arg(long)]
+    pub who: Option<String>,
 }
 
 /// `notify` subcommands.

@@ -61,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Catalog(args) => catalog::run(&args),
         Command::Rules(cmd) => rules::run(&cmd),
         Command::Notify(cmd) => notify::run(&cmd),
+        Command::Alerts(cmd) => notify::alerts(&cmd),
     }
 }
 

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod pagerduty;
 pub mod router;
 pub mod settings;
+pub mod setup;
 pub mod slack;
 pub mod webhook;
 pub mod worker;
@@ -37,6 +38,7 @@ use crate::alert::Alert;
 pub use channels::{Channel, Channels};
 pub use router::NotifyRouter;
 pub use settings::{ChannelKind, ChannelSettings, NotifySettings};
+pub use setup::NotifySetup;
 pub use worker::{Notifier, NotifyStats};
 
 /// What an outbox item carries: the alert and how to present it. Rendering from it is
@@ -51,6 +53,12 @@ pub enum Envelope {
         /// Identical drift seen (and not notified) since the previous notification.
         #[serde(default)]
         repeats: u64,
+        /// Acknowledging or resolving the alert in tfdrift enqueues a [`Envelope::Resolve`] for
+        /// this channel (PagerDuty: the incident opened by the trigger is resolved). The store
+        /// reads this flag from the stored payload (`$.resolve_on_ack`), in the ack's
+        /// transaction.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resolve_on_ack: bool,
     },
     /// The alert was acknowledged or resolved (PagerDuty resolves the incident).
     Resolve {
@@ -100,7 +108,7 @@ pub enum Message {
 impl From<Envelope> for Message {
     fn from(e: Envelope) -> Self {
         match e {
-            Envelope::Alert { alert, repeats } => Message::Alert { alert, repeats },
+            Envelope::Alert { alert, repeats, .. } => Message::Alert { alert, repeats },
             Envelope::Resolve { alert } => Message::Resolve { alert },
         }
     }
@@ -285,12 +293,15 @@ mod tests {
 
     #[test]
     fn envelope_round_trips() {
-        let e = Envelope::Alert {
-            alert: Box::new(sample_alert()),
-            repeats: 2,
-        };
-        let back: Envelope = serde_json::from_str(&e.to_payload()).unwrap();
-        assert_eq!(back, e);
+        for resolve_on_ack in [false, true] {
+            let e = Envelope::Alert {
+                alert: Box::new(sample_alert()),
+                repeats: 2,
+                resolve_on_ack,
+            };
+            let back: Envelope = serde_json::from_str(&e.to_payload()).unwrap();
+            assert_eq!(back, e);
+        }
     }
 
     #[test]

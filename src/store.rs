@@ -153,6 +153,10 @@ pub fn fingerprint(a: &Alert) -> String {
     format!("{}:{}:{}", a.kind.as_str(), a.resource.rtype, a.resource.id)
 }
 
+/// The note of an acknowledgement that reopens an alert (cancels earlier acks, resolves and
+/// snoozes); every other ack resolves the alert's PagerDuty incidents.
+pub const NOTE_REOPENED: &str = "reopened";
+
 /// A notification to enqueue in the same transaction as its alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxItem {
@@ -363,7 +367,9 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StoreError>;
 
-    /// Records an acknowledgement; returns its row id.
+    /// Records an acknowledgement; returns its row id. Unless the note is [`NOTE_REOPENED`], the
+    /// same transaction enqueues a `resolve` notification for each channel that was sent a
+    /// trigger for the alert and asked for one (PagerDuty).
     fn ack(
         &self,
         target: &Target,
@@ -408,6 +414,15 @@ pub trait Store: Send + Sync {
 
     /// Gives up on an item.
     fn outbox_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
+
+    /// How many outbox items are in each status.
+    fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, u64)>, StoreError>;
+
+    /// How many outbox items of `status` each channel has.
+    fn outbox_counts_by_channel(
+        &self,
+        status: OutboxStatus,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
 
     /// Items with `status`, oldest first, at most `limit`.
     fn outbox_list(

@@ -98,6 +98,7 @@ fn enqueue(store: &SqliteStore, channels: &[&str]) {
     let payload = Envelope::Alert {
         alert: Box::new(a.clone()),
         repeats: 2,
+        resolve_on_ack: false,
     }
     .to_payload();
     let items: Vec<OutboxItem> = channels

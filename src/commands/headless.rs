@@ -9,14 +9,11 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tfdrift::notify::NotifySetup;
 use tfdrift::notify::metrics::{MetricsState, serve};
-use tfdrift::notify::router::DEFAULT_DEDUPE_WINDOW;
-use tfdrift::notify::worker::WorkerConfig;
-use tfdrift::notify::{Channels, Notifier, NotifyRouter};
 use tfdrift::pipeline::{PipelineConfig, spawn};
 
 use crate::cli::TuiArgs;
@@ -52,19 +49,9 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     }
     let settings = setup.profile.store.clone().unwrap_or_default();
     let store = super::open_store(&settings)?;
-    let notify = &setup.profile.notify;
-    let channels = Arc::new(Channels::from_settings(notify).map_err(|errs| {
-        anyhow::anyhow!(
-            "notification settings have errors:\n  {}",
-            errs.join("\n  ")
-        )
-    })?);
-    let router = (!channels.is_empty()).then(|| {
-        let window = notify
-            .dedupe_window_secs
-            .map_or(DEFAULT_DEDUPE_WINDOW, Duration::from_secs);
-        Arc::new(NotifyRouter::new(channels.clone(), &setup.rules, window))
-    });
+    let notify =
+        NotifySetup::new(&setup.profile.notify, &setup.rules).map_err(anyhow::Error::msg)?;
+    let router = notify.router.clone();
     let metrics_token = match setup
         .profile
         .metrics
@@ -85,25 +72,17 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         once: args.once,
         store: Some(store.clone()),
         retention: Some(settings.retention()),
-        router: router
-            .clone()
-            .map(|r| r as Arc<dyn tfdrift::pipeline::engine::OutboxRouter>),
+        router: notify.outbox_router(),
         sources: setup.profile.sources.clone(),
         remote_state: setup.profile.remote_state(),
         aws: None,
-    };
-    let worker_cfg = WorkerConfig {
-        max_attempts: notify.max_attempts.unwrap_or(8),
-        ..WorkerConfig::default()
     };
     let metrics_cfg = setup.profile.metrics.clone();
     let no_stdout = args.no_stdout;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let mut handle = spawn(setup.catalog, setup.state, &cfg)?;
-        let notifier = router
-            .is_some()
-            .then(|| Notifier::start(store.clone(), &channels, worker_cfg));
+        let notifier = notify.start(store.clone());
         let cancel = handle.cancel_token();
         if let Some(m) = metrics_cfg {
             let state = MetricsState {

@@ -1,4 +1,5 @@
-//! `tfdrift notify test` and `tfdrift notify retry`.
+//! `tfdrift notify test`, `tfdrift notify retry`, and `tfdrift alerts ack|resolve` (the
+//! headless way to acknowledge, which resolves PagerDuty incidents through the outbox).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tfdrift::notify::{Channels, Message, sample_alert};
 
-use crate::cli::{NotifyCommand, ProfileArgs};
+use crate::cli::{AlertsCommand, NotifyCommand, ProfileArgs};
 
 pub fn run(cmd: &NotifyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -99,5 +100,51 @@ fn retry(p: &ProfileArgs, channel: Option<&str>) -> anyhow::Result<ExitCode> {
     let store = super::open_store(&settings)?;
     let n = store.outbox_retry_failed(channel, chrono::Utc::now())?;
     println!("re-queued {n} failed notification(s); a running `tfdrift tui --no-ui` delivers them");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Acknowledgement notes, as the terminal UI writes them (the UI reads them back as status).
+const NOTE_ACK: &str = "ack";
+const NOTE_RESOLVED: &str = "resolved";
+
+pub fn alerts(cmd: &AlertsCommand) -> anyhow::Result<ExitCode> {
+    let (a, note, verb) = match cmd {
+        AlertsCommand::Ack(a) => (a, NOTE_ACK, "acknowledged"),
+        AlertsCommand::Resolve(a) => (a, NOTE_RESOLVED, "resolved"),
+    };
+    let Some(name) = &a.profile.profile else {
+        anyhow::bail!(
+            "name a profile: tfdrift alerts {} ID --profile NAME",
+            &verb[..verb.len() - 1]
+        );
+    };
+    let profile = tfdrift::config::load_profile(a.profile.config.as_deref(), name)?;
+    let settings = profile.store.clone().unwrap_or_default();
+    let store = super::open_store(&settings)?;
+    if store.alert(&a.id)?.is_none() {
+        anyhow::bail!(
+            "no alert '{}' in the store of profile '{name}' (ids are the `id` field of the alert JSON lines)",
+            a.id
+        );
+    }
+    let who = a
+        .who
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".into());
+    let before = store.outbox_counts()?;
+    store.ack(
+        &tfdrift::store::Target::Alert(a.id.clone()),
+        &who,
+        Some(note),
+        chrono::Utc::now(),
+    )?;
+    let after = store.outbox_counts()?;
+    let total = |v: &[(tfdrift::store::OutboxStatus, u64)]| v.iter().map(|(_, n)| n).sum::<u64>();
+    let queued = total(&after).saturating_sub(total(&before));
+    println!(
+        "{} {verb} by {who}; {queued} resolve notification(s) queued (a running `tfdrift tui --no-ui` delivers them)",
+        a.id
+    );
     Ok(ExitCode::SUCCESS)
 }

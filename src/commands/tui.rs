@@ -140,30 +140,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     );
     // Notifications run in the monitor too: the same router (at record time) and outbox worker
     // as the headless daemon.
-    let notify = &setup.profile.notify;
-    let channels = std::sync::Arc::new(tfdrift::notify::Channels::from_settings(notify).map_err(
-        |errs| {
-            anyhow::anyhow!(
-                "notification settings have errors:\n  {}",
-                errs.join("\n  ")
-            )
-        },
-    )?);
-    let router = (!channels.is_empty()).then(|| {
-        let window = notify.dedupe_window_secs.map_or(
-            tfdrift::notify::router::DEFAULT_DEDUPE_WINDOW,
-            std::time::Duration::from_secs,
-        );
-        std::sync::Arc::new(tfdrift::notify::NotifyRouter::new(
-            channels.clone(),
-            &setup.rules,
-            window,
-        ))
-    });
-    let worker_cfg = tfdrift::notify::worker::WorkerConfig {
-        max_attempts: notify.max_attempts.unwrap_or(8),
-        ..tfdrift::notify::worker::WorkerConfig::default()
-    };
+    let notify = tfdrift::notify::NotifySetup::new(&setup.profile.notify, &setup.rules)
+        .map_err(anyhow::Error::msg)?;
     let worker_store = store.clone();
     let cfg = PipelineConfig {
         rules: setup.rules.clone(),
@@ -174,9 +152,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         once: args.once,
         store: Some(store),
         retention: Some(settings.retention()),
-        router: router
-            .clone()
-            .map(|r| r as std::sync::Arc<dyn tfdrift::pipeline::engine::OutboxRouter>),
+        router: notify.outbox_router(),
         sources: setup.profile.sources.clone(),
         remote_state: setup.profile.remote_state(),
         aws: None,
@@ -184,9 +160,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let handle = spawn(setup.catalog, setup.state, &cfg)?;
-        let notifier = router
-            .is_some()
-            .then(|| tfdrift::notify::Notifier::start(worker_store, &channels, worker_cfg));
+        let notifier = notify.start(worker_store);
         let mut opts = opts;
         opts.meta.notify = notifier.as_ref().map(|n| n.stats.clone());
         let result = tfdrift::tui::run(opts, handle, log_rx).await;

@@ -1,6 +1,9 @@
 //! The daemon's HTTP endpoint: `/healthz` and Prometheus `/metrics` (events, alerts, drops,
-//! queue depths, per-channel deliveries and failures), loopback by default, optional bearer
-//! token. The text format is rendered directly from the pipeline and notification counters.
+//! queue depths, per-source lag, per-channel deliveries and failures), loopback by default,
+//! optional bearer token. The text format is rendered directly from the pipeline and
+//! notification counters (a dozen metric families: a Prometheus client crate would add a
+//! registry to keep in sync with these counters and save no code); outbox depths come from one
+//! `COUNT … GROUP BY` per scrape.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -83,6 +86,18 @@ pub async fn render(st: &MetricsState) -> String {
         "counter",
         &[(String::new(), s.unsupported)],
     );
+    let skipped: Vec<(String, u64)> = s
+        .skipped
+        .iter()
+        .map(|(k, v)| (format!("{{reason=\"{}\"}}", esc(k)), *v))
+        .collect();
+    counter(
+        &mut out,
+        "tfdrift_events_skipped_total",
+        "Events dropped without an alert, by reason (read-only, failed call, Terraform itself…).",
+        "counter",
+        &skipped,
+    );
     let kinds: Vec<(String, u64)> = s
         .alerts_by_kind
         .iter()
@@ -160,31 +175,104 @@ pub async fn render(st: &MetricsState) -> String {
             )],
         );
     }
+    sources(&mut out, &s.sources);
     if let Some(store) = &st.store {
         let store = store.clone();
-        let depth = tokio::task::spawn_blocking(move || {
-            let p = store
-                .outbox_list(OutboxStatus::Pending, 100_000)
-                .map_or(0, |v| v.len());
-            let f = store
-                .outbox_list(OutboxStatus::Failed, 100_000)
-                .map_or(0, |v| v.len());
-            (p as u64, f as u64)
+        let (depth, failed) = tokio::task::spawn_blocking(move || {
+            (
+                store.outbox_counts().unwrap_or_default(),
+                store
+                    .outbox_counts_by_channel(OutboxStatus::Failed)
+                    .unwrap_or_default(),
+            )
         })
         .await
-        .unwrap_or((0, 0));
+        .unwrap_or_default();
+        let depth: Vec<(String, u64)> = [
+            OutboxStatus::Pending,
+            OutboxStatus::Sending,
+            OutboxStatus::Delivered,
+            OutboxStatus::Failed,
+        ]
+        .into_iter()
+        .map(|status| {
+            let n = depth
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
+            (format!("{{status=\"{}\"}}", status.as_str()), n)
+        })
+        .collect();
         counter(
             &mut out,
             "tfdrift_outbox_depth",
             "Outbox items by status.",
             "gauge",
-            &[
-                ("{status=\"pending\"}".into(), depth.0),
-                ("{status=\"failed\"}".into(), depth.1),
-            ],
+            &depth,
+        );
+        let failed: Vec<(String, u64)> = failed
+            .into_iter()
+            .map(|(c, n)| (format!("{{channel=\"{}\"}}", esc(&c)), n))
+            .collect();
+        counter(
+            &mut out,
+            "tfdrift_outbox_failed",
+            "Outbox items given up on, by channel (`tfdrift notify retry` re-queues them).",
+            "gauge",
+            &failed,
         );
     }
     out
+}
+
+/// Per-source health: lag, connection, events, errors.
+fn sources(
+    out: &mut String,
+    sources: &std::collections::BTreeMap<String, crate::collect::health::SourceHealth>,
+) {
+    let label =
+        |name: &str, kind: &str| format!("{{source=\"{}\",kind=\"{}\"}}", esc(name), esc(kind));
+    let lag: Vec<(String, f64)> = sources
+        .iter()
+        .filter_map(|(n, h)| {
+            #[allow(clippy::cast_precision_loss)]
+            h.lag_ms.map(|ms| (label(n, &h.kind), ms as f64 / 1000.0))
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "# HELP tfdrift_source_lag_seconds Receive time minus event time of the last event, per source.\n# TYPE tfdrift_source_lag_seconds gauge"
+    );
+    for (l, v) in lag {
+        let _ = writeln!(out, "tfdrift_source_lag_seconds{l} {v}");
+    }
+    let per = |f: fn(&crate::collect::health::SourceHealth) -> u64| -> Vec<(String, u64)> {
+        sources
+            .iter()
+            .map(|(n, h)| (label(n, &h.kind), f(h)))
+            .collect()
+    };
+    counter(
+        out,
+        "tfdrift_source_connected",
+        "1 when the source's last call succeeded.",
+        "gauge",
+        &per(|h| u64::from(h.connected)),
+    );
+    counter(
+        out,
+        "tfdrift_source_events_total",
+        "Events a source handed to the pipeline.",
+        "counter",
+        &per(|h| h.events),
+    );
+    counter(
+        out,
+        "tfdrift_source_errors_total",
+        "Errors per source (service calls, fetches, bad requests).",
+        "counter",
+        &per(|h| h.errors),
+    );
 }
 
 async fn metrics(State(st): State<Arc<MetricsState>>, headers: HeaderMap) -> Response {

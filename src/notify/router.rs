@@ -1,6 +1,7 @@
 //! Routing at record time: which channels an alert goes to. Matched rules' `alert` actions name
 //! channels; when none does, the profile's `defaults` apply. Each channel's minimum severity and
-//! filters then apply, and identical drift within the dedupe window is counted, not re-sent.
+//! filters then apply, and identical drift within the dedupe window is counted, not re-sent to
+//! that channel.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::limit::{Dedupe, Deduper, dedupe_key};
-use super::{Channels, Envelope};
+use super::{Channel, ChannelKind, Channels, Envelope};
 use crate::alert::Alert;
 use crate::pipeline::engine::OutboxRouter;
 use crate::rules::RuleSet;
@@ -86,12 +87,16 @@ impl NotifyRouter {
 }
 
 impl OutboxRouter for NotifyRouter {
+    fn set_rules(&self, rules: &RuleSet) {
+        NotifyRouter::set_rules(self, rules);
+    }
+
     fn route(&self, alert: &Alert) -> Vec<OutboxItem> {
-        let targets: Vec<&str> = self
+        let targets: Vec<&Channel> = self
             .targets(alert)
             .into_iter()
             .filter_map(|name| match self.channels.by_name.get(&name) {
-                Some(c) if c.accepts(alert) => Some(c.name.as_str()),
+                Some(c) if c.accepts(alert) => Some(c.as_ref()),
                 Some(_) => None,
                 None => {
                     tracing::warn!(channel = %name, rule_ids = ?alert.rules, "A rule names a channel the profile does not configure; skipped");
@@ -102,27 +107,33 @@ impl OutboxRouter for NotifyRouter {
         if targets.is_empty() {
             return Vec::new();
         }
-        let repeats = match self.dedupe.lock() {
-            Ok(mut d) => match d.check(&dedupe_key(alert), tokio::time::Instant::now()) {
-                Dedupe::Notify { repeats } => repeats,
-                Dedupe::Suppressed => {
-                    self.deduped.fetch_add(1, Ordering::Relaxed);
-                    return Vec::new();
-                }
-            },
-            Err(_) => 0,
+        // Dedupe per channel: each channel hears about a drift once per window, even when it
+        // starts receiving it later (a rule reload, a different matching rule).
+        let key = dedupe_key(alert);
+        let now = tokio::time::Instant::now();
+        let Ok(mut dedupe) = self.dedupe.lock() else {
+            return Vec::new();
         };
-        let payload = Envelope::Alert {
-            alert: Box::new(alert.clone()),
-            repeats,
-        }
-        .to_payload();
         targets
             .into_iter()
-            .map(|c| OutboxItem {
-                channel: c.to_string(),
-                alert_id: alert.id.clone(),
-                payload: payload.clone(),
+            .filter_map(|c| {
+                let repeats = match dedupe.check(&format!("{}\0{key}", c.name), now) {
+                    Dedupe::Notify { repeats } => repeats,
+                    Dedupe::Suppressed => {
+                        self.deduped.fetch_add(1, Ordering::Relaxed);
+                        return None;
+                    }
+                };
+                Some(OutboxItem {
+                    channel: c.name.clone(),
+                    alert_id: alert.id.clone(),
+                    payload: Envelope::Alert {
+                        alert: Box::new(alert.clone()),
+                        repeats,
+                        resolve_on_ack: c.kind == ChannelKind::Pagerduty,
+                    }
+                    .to_payload(),
+                })
             })
             .collect()
     }

@@ -267,4 +267,18 @@ mod tests {
         let e = read_secret("c", "URL", Some("TFDRIFT_SURELY_UNSET_VAR"), None).unwrap_err();
         assert!(e.contains("TFDRIFT_SURELY_UNSET_VAR"));
     }
+
+    #[test]
+    fn metrics_listen_on_loopback_by_default() {
+        let m: MetricsSettings = serde_saphyr::from_str("token_env: T\n").unwrap();
+        let addr: std::net::SocketAddr = m.listen.parse().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_eq!(
+            m,
+            MetricsSettings {
+                token_env: Some("T".into()),
+                ..MetricsSettings::default()
+            }
+        );
+    }
 }

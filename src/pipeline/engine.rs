@@ -88,6 +88,10 @@ pub struct Signals {
 pub trait OutboxRouter: Send + Sync {
     /// Outbox items (channel + rendered payload) for one alert; empty for none.
     fn route(&self, alert: &Alert) -> Vec<OutboxItem>;
+
+    /// Rules were reloaded: routing by rule `actions` must follow the rules the engine now
+    /// evaluates. Routers that do not route by rule ignore it.
+    fn set_rules(&self, _rules: &RuleSet) {}
 }
 
 impl std::fmt::Debug for dyn OutboxRouter {
@@ -220,6 +224,9 @@ impl Engine {
 
     /// Swaps in a rule set (hot reload: the next event uses it).
     pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+        if let Some(r) = &self.router {
+            r.set_rules(&rules);
+        }
         self.rules = rules;
     }
 

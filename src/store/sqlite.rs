@@ -332,13 +332,24 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let (a, f) = target_cols(target);
-        let conn = self.conn();
-        conn.execute(
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err("begin"))?;
+        tx.execute(
             "INSERT INTO acks (alert_id, fingerprint, who, note, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![a, f, who, note, ms(at)],
         )
         .map_err(self.err("record acknowledgement"))?;
-        Ok(conn.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        if note != Some(super::NOTE_REOPENED) {
+            // Acknowledged or resolved: resolve the incidents its triggers opened, atomically
+            // with the ack (a crash cannot keep one without the other).
+            super::sqlite_outbox::enqueue_resolves(&tx, a, f, ms(Utc::now()))
+                .map_err(self.err("enqueue resolve"))?;
+        }
+        tx.commit().map_err(self.err("commit"))?;
+        Ok(id)
     }
 
     fn acks_for(&self, alert: &Alert) -> Result<Vec<Ack>, StoreError> {
@@ -448,6 +459,18 @@ impl Store for SqliteStore {
             )
             .map(drop)
             .map_err(self.err("mark outbox item failed"))
+    }
+
+    fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, u64)>, StoreError> {
+        super::sqlite_outbox::counts(&self.conn()).map_err(self.err("count outbox"))
+    }
+
+    fn outbox_counts_by_channel(
+        &self,
+        status: OutboxStatus,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        super::sqlite_outbox::counts_by_channel(&self.conn(), status)
+            .map_err(self.err("count outbox"))
     }
 
     fn outbox_list(

@@ -46,6 +46,31 @@ pub(super) fn enqueue(
     Ok(())
 }
 
+/// Enqueues a `resolve` for every channel that was sent a trigger for the acknowledged alert
+/// (or, for a fingerprint target, any alert with that fingerprint) and asked for one
+/// (`$.resolve_on_ack` in the stored payload: PagerDuty channels). A channel already given a
+/// resolve after its last trigger gets none again. The payload is the notifier's
+/// `{"type": "resolve", "alert": …}` envelope. Runs in the ack's transaction. Returns how many.
+pub(super) fn enqueue_resolves(
+    tx: &Transaction<'_>,
+    alert_id: Option<&str>,
+    fingerprint: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO outbox (channel, alert_id, payload, created_at, next_attempt_at, attempts, status) \
+         SELECT o.channel, o.alert_id, json_object('type', 'resolve', 'alert', json(a.json)), ?3, ?3, 0, 'pending' \
+         FROM outbox o JOIN alerts a ON a.id = o.alert_id \
+         WHERE (o.alert_id = ?1 OR a.fingerprint = ?2) \
+           AND json_extract(o.payload, '$.type') = 'alert' \
+           AND json_extract(o.payload, '$.resolve_on_ack') = 1 \
+           AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.alert_id = o.alert_id AND r.channel = o.channel \
+                           AND r.id > o.id AND json_extract(r.payload, '$.type') = 'resolve') \
+         GROUP BY o.channel, o.alert_id",
+        params![alert_id, fingerprint, now],
+    )
+}
+
 /// Claims due items: pending ones whose time has come, and sending ones whose lease expired.
 pub(super) fn claim(
     conn: &mut Connection,
@@ -75,6 +100,31 @@ pub(super) fn claim(
     }
     tx.commit()?;
     Ok(out)
+}
+
+/// Item counts by status (one `COUNT … GROUP BY`, for `/metrics`).
+pub(super) fn counts(conn: &Connection) -> rusqlite::Result<Vec<(OutboxStatus, u64)>> {
+    let mut st = conn.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+    st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .filter_map(|r| match r {
+            Ok((s, n)) => OutboxStatus::parse(&s).map(|s| Ok((s, u64::try_from(n).unwrap_or(0)))),
+            Err(e) => Some(Err(e)),
+        })
+        .collect()
+}
+
+/// Item counts by channel for one status (failed deliveries per channel, for `/metrics`).
+pub(super) fn counts_by_channel(
+    conn: &Connection,
+    status: OutboxStatus,
+) -> rusqlite::Result<Vec<(String, u64)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT channel, COUNT(*) FROM outbox WHERE status = ?1 GROUP BY channel ORDER BY channel",
+    )?;
+    st.query_map([status.as_str()], |r| {
+        Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+    })?
+    .collect()
 }
 
 /// Items with a status, oldest first.
