@@ -1,9 +1,10 @@
-//! Live event sources: CloudTrail over SQS (log files fetched from S3) and Falco's
-//! `http_output`. Each runs as a task of the pipeline, hands what it reads to the engine on
+//! Live event sources: CloudTrail over SQS (log files fetched from S3), a CloudTrail backfill
+//! from S3 and Falco's `http_output`. Each runs as a task of the pipeline, hands what it reads to the engine on
 //! the bounded source channel (backpressure, nothing dropped) and reports its health.
 
 pub mod falco_http;
 pub mod health;
+pub mod s3_backfill;
 pub mod sqs;
 
 use serde::Deserialize;
@@ -24,6 +25,8 @@ pub enum SourceSpec {
     Sqs(sqs::SqsSettings),
     /// Falco `http_output` receiver.
     FalcoHttp(falco_http::FalcoHttpSettings),
+    /// A time window of CloudTrail log files read once from the trail's bucket.
+    S3Backfill(s3_backfill::S3BackfillSettings),
 }
 
 impl SourceSpec {
@@ -33,6 +36,7 @@ impl SourceSpec {
         match self {
             SourceSpec::Sqs(s) => format!("sqs:{}", s.queue_url),
             SourceSpec::FalcoHttp(s) => format!("falco_http:{}", s.listen),
+            SourceSpec::S3Backfill(s) => format!("s3_backfill:s3://{}/{}", s.bucket, s.prefix),
         }
     }
 }
@@ -64,6 +68,13 @@ pub fn spawn_source(
                     tracing::error!(source = %name, error = %e, "Falco HTTP receiver stopped");
                     health.error(&name, "falco_http", &e.to_string());
                 }
+            });
+        }
+        SourceSpec::S3Backfill(s) => {
+            tasks.spawn(async move {
+                let sdk =
+                    aws_sdk_config(&s.region, s.endpoint_url.as_deref(), sdk_base.as_ref()).await;
+                s3_backfill::run_source(s, &sdk, &name, tx, health, cancel).await;
             });
         }
     }
