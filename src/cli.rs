@@ -40,6 +40,8 @@ Examples:
   tfdrift replay --profile prod --fail-on-drift today.jsonl    # exit 2 if anything drifted
   zcat trail.json.gz | tfdrift replay --state s.tfstate -      # stdin
   tfdrift replay --state s.tfstate --stats-json stats.json logs/
+  tfdrift replay --state s.tfstate s3://trail-bucket/ --since 2h   # CloudTrail backfill from S3
+  tfdrift replay s3://trail-bucket/AWSLogs/o-abc123/ --since 2024-05-01 --until 2024-05-02
 
 Exit status: 0 done, 1 usage or config error, 2 drift found (with --fail-on-drift).")]
     Replay(ReplayArgs),
@@ -189,7 +191,21 @@ pub struct ReplayArgs {
     /// Without it a replay writes nothing.
     #[arg(long, value_name = "PATH")]
     pub store: Option<PathBuf>,
-    /// Files, directories (recursed) or `-` for stdin.
+    /// `s3://` inputs: start of the window, a duration back from now (`2h`, `7d`) or an RFC 3339
+    /// time. Only the window's day folders are listed; records outside it are counted, not run.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// `s3://` inputs: end of the window (same forms; default now).
+    #[arg(long, value_name = "WHEN", requires = "since")]
+    pub until: Option<String>,
+    /// `s3://` inputs: the bucket's region (default $AWS_REGION, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// `s3://` inputs: a custom S3 endpoint (a local server; path-style addressing).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Files, directories (recursed), `-` for stdin, or `s3://bucket/prefix` (a CloudTrail
+    /// bucket: needs --since).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
 }

@@ -1,12 +1,13 @@
-//! Live event sources: CloudTrail over SQS (log files fetched from S3), Falco's
-//! `http_output`, Falco's legacy gRPC output API and GCP audit logs from a Pub/Sub subscription.
-//! Each runs as a task of the pipeline, hands what it reads to the engine on
+//! Live event sources: CloudTrail over SQS (log files fetched from S3), a CloudTrail backfill
+//! from S3, Falco's `http_output`, Falco's legacy gRPC output API and GCP audit logs from a
+//! Pub/Sub subscription. Each runs as a task of the pipeline, hands what it reads to the engine on
 //! the bounded source channel (backpressure, nothing dropped) and reports its health.
 
 pub mod falco_grpc;
 pub mod falco_http;
 pub mod health;
 pub mod pubsub;
+pub mod s3_backfill;
 pub mod sqs;
 
 use serde::Deserialize;
@@ -31,6 +32,8 @@ pub enum SourceSpec {
     FalcoGrpc(falco_grpc::FalcoGrpcSettings),
     /// GCP Cloud Audit Logs from a log sink's Pub/Sub subscription.
     Pubsub(pubsub::PubsubSettings),
+    /// A time window of CloudTrail log files read once from the trail's bucket.
+    S3Backfill(s3_backfill::S3BackfillSettings),
 }
 
 impl SourceSpec {
@@ -42,6 +45,7 @@ impl SourceSpec {
             SourceSpec::FalcoHttp(s) => format!("falco_http:{}", s.listen),
             SourceSpec::FalcoGrpc(s) => format!("falco_grpc:{}", s.address),
             SourceSpec::Pubsub(s) => format!("pubsub:{}", s.subscription),
+            SourceSpec::S3Backfill(s) => format!("s3_backfill:s3://{}/{}", s.bucket, s.prefix),
         }
     }
 }
@@ -81,6 +85,13 @@ pub fn spawn_source(
         SourceSpec::Pubsub(s) => {
             tasks.spawn(async move {
                 Box::pin(pubsub::PubsubSource::new(s).run(&name, tx, health, cancel)).await;
+            });
+        }
+        SourceSpec::S3Backfill(s) => {
+            tasks.spawn(async move {
+                let sdk =
+                    aws_sdk_config(&s.region, s.endpoint_url.as_deref(), sdk_base.as_ref()).await;
+                s3_backfill::run_source(s, &sdk, &name, tx, health, cancel).await;
             });
         }
     }

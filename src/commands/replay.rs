@@ -1,14 +1,38 @@
 //! `tfdrift replay`: recorded logs through the pipeline, alerts as JSON lines on stdout.
+//! `s3://bucket/prefix` inputs are a CloudTrail backfill: the log files of the `--since` /
+//! `--until` window, read from the trail's bucket (see `tfdrift::collect::s3_backfill`).
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use tfdrift::pipeline::{Engine, Stats, replay::replay_paths};
+use tfdrift::alert::Alert;
+use tfdrift::collect::s3_backfill::{Backfill, Window};
+use tfdrift::pipeline::{Engine, Signals, SourceItem, Stats, replay::replay_paths};
 
 use crate::cli::ReplayArgs;
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let (remote, local): (Vec<PathBuf>, Vec<PathBuf>) = args
+        .inputs
+        .iter()
+        .cloned()
+        .partition(|p| p.to_str().is_some_and(|s| s.starts_with("s3://")));
+    let window = match (&args.since, remote.is_empty()) {
+        (Some(since), false) => Some(
+            Window::parse(since, args.until.as_deref(), chrono::Utc::now())
+                .context("--since / --until")?,
+        ),
+        (None, false) => anyhow::bail!(
+            "{} is an S3 backfill: give the window with --since (e.g. --since 2h, or --since 2024-05-01T00:00:00Z --until 2024-05-02T00:00:00Z)",
+            remote[0].display()
+        ),
+        (Some(_), true) => {
+            anyhow::bail!("--since applies to s3:// inputs only; local files are replayed whole")
+        }
+        (None, true) => None,
+    };
     let setup = super::setup(&args.profile, &args.state, &args.rules)?;
     let mut engine = Engine::new(setup.catalog, setup.state, &setup.engine)
         .context("invalid terraform_principals glob in the profile")?;
@@ -26,13 +50,26 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut write_error = None;
-    replay_paths(&mut engine, &args.inputs, &mut stats, &mut |alert| {
+    let mut on_alert = |alert: Alert| {
         if write_error.is_none()
             && let Err(e) = writeln!(out, "{}", alert.to_json_line())
         {
             write_error = Some(e);
         }
-    })?;
+    };
+    if !local.is_empty() {
+        replay_paths(&mut engine, &local, &mut stats, &mut on_alert)?;
+    }
+    if let Some(window) = window {
+        backfill(
+            args,
+            &remote,
+            window,
+            &mut engine,
+            &mut stats,
+            &mut on_alert,
+        )?;
+    }
     out.flush().context("writing alerts to stdout")?;
     if let Some(e) = write_error {
         return Err(e).context("writing alerts to stdout");
@@ -48,4 +85,73 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Runs every `s3://` input's window through the engine, file by file in delivery order.
+fn backfill(
+    args: &ReplayArgs,
+    remote: &[PathBuf],
+    window: Window,
+    engine: &mut Engine,
+    stats: &mut Stats,
+    on_alert: &mut dyn FnMut(Alert),
+) -> anyhow::Result<()> {
+    let region = args
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_string());
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let sdk = rt.block_on(tfdrift::collect::aws_sdk_config(
+        &region,
+        args.endpoint_url.as_deref(),
+        None,
+    ));
+    let s3 = tfdrift::collect::s3_client(&sdk);
+    let mut signals = Signals::default();
+    for input in remote {
+        let url = input.display().to_string();
+        let loc = tfdrift::state::remote::S3Location::parse(&url).map_err(anyhow::Error::msg)?;
+        let bf = Backfill::new(s3.clone(), &loc.bucket, &loc.key, window, 8);
+        let keys = rt
+            .block_on(bf.list())
+            .with_context(|| format!("backfill {url}"))?;
+        tracing::info!(input = %url, files = keys.len(), "Backfilling CloudTrail log files");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let fetcher = rt.spawn(async move { bf.fetch_all(keys, tx).await });
+        while let Some(file) = rx.blocking_recv() {
+            if let Some(e) = &file.error {
+                eprintln!("warning: {}: {e}; counted as unparseable", file.origin);
+            }
+            for item in file.items {
+                feed(engine, item, stats, &mut signals, on_alert);
+            }
+        }
+        rt.block_on(fetcher).context("the S3 fetch task failed")?;
+    }
+    Ok(())
+}
+
+/// One source item through the engine (batches are flattened).
+fn feed(
+    engine: &mut Engine,
+    item: SourceItem,
+    stats: &mut Stats,
+    signals: &mut Signals,
+    on_alert: &mut dyn FnMut(Alert),
+) {
+    match item {
+        SourceItem::Event(ev) => engine
+            .process(&ev, stats, signals)
+            .into_iter()
+            .for_each(on_alert),
+        SourceItem::Skipped(kind) => stats.skipped(kind),
+        SourceItem::Unparseable { origin, reason } => stats.unparseable(&origin, &reason),
+        SourceItem::Batch { items, ack: _ } => {
+            for i in items {
+                feed(engine, i, stats, signals, on_alert);
+            }
+        }
+        SourceItem::State { .. } | SourceItem::Tick => {}
+    }
 }
