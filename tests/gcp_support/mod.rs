@@ -284,4 +284,13 @@ impl Store for FlakyStore {
     fn prune(&self, older_than: DateTime<Utc>) -> Result<Pruned, StoreError> {
         self.inner.prune(older_than)
     }
+    fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, u64)>, StoreError> {
+        self.inner.outbox_counts()
+    }
+    fn outbox_counts_by_channel(
+        &self,
+        status: OutboxStatus,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        self.inner.outbox_counts_by_channel(status)
+    }
 }
