@@ -7,7 +7,12 @@
 //!
 //! `cargo bench --bench live_sqs` measures; without `--bench` (as `cargo test --all-targets`
 //! runs it) it does one small smoke run and checks that every record came through.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_precision_loss,
+    missing_docs
+)]
 
 #[path = "../tests/live_support/mod.rs"]
 mod live_support;
@@ -150,6 +155,60 @@ async fn baseline(
     start.elapsed()
 }
 
+/// The SDK alone with `workers` consumers at once: what moto allows a concurrent client.
+async fn baseline_concurrent(
+    sqs: &aws_sdk_sqs::Client,
+    s3: &aws_sdk_s3::Client,
+    url: &str,
+    messages: usize,
+    workers: usize,
+) -> Duration {
+    let start = Instant::now();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (sqs, s3, url, done) = (sqs.clone(), s3.clone(), url.to_string(), done.clone());
+        set.spawn(async move {
+            while done.load(std::sync::atomic::Ordering::SeqCst) < messages {
+                let out = sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(0)
+                    .send()
+                    .await
+                    .unwrap();
+                for m in out.messages() {
+                    let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                    let key = body["s3ObjectKey"][0].as_str().unwrap();
+                    let obj = s3
+                        .get_object()
+                        .bucket(BUCKET)
+                        .key(key)
+                        .send()
+                        .await
+                        .unwrap();
+                    let bytes = obj.body.collect().await.unwrap().into_bytes().to_vec();
+                    assert!(
+                        tfdrift::input::maybe_gunzip(bytes)
+                            .unwrap()
+                            .starts_with(b"{")
+                    );
+                    sqs.delete_message()
+                        .queue_url(&url)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+    start.elapsed()
+}
+
 /// The live pipeline until every record is parsed and the queue is empty.
 async fn pipeline(
     sdk: &aws_config::SdkConfig,
@@ -235,23 +294,27 @@ fn main() {
             "live_sqs: {} messages, {records} CloudTrail records per run, {runs} runs",
             files.len()
         );
-        let (mut base, mut live) = (Vec::new(), Vec::new());
+        let (mut base, mut conc, mut live) = (Vec::new(), Vec::new(), Vec::new());
         for run in 0..runs {
             let url = fill_queue(&sqs, &format!("base-{run}"), &files).await;
             let t = baseline(&sqs, &s3, &url, files.len()).await;
             base.push(records as f64 / t.as_secs_f64());
+            let url = fill_queue(&sqs, &format!("conc-{run}"), &files).await;
+            let t = baseline_concurrent(&sqs, &s3, &url, files.len(), 8).await;
+            conc.push(records as f64 / t.as_secs_f64());
             let url = fill_queue(&sqs, &format!("live-{run}"), &files).await;
             let t = pipeline(&sdk, &moto.url, &url, records as u64).await;
             live.push(records as f64 / t.as_secs_f64());
             println!(
-                "  run {run}: pipeline {:.0} rec/s, SDK-alone baseline {:.0} rec/s",
-                live[run], base[run]
+                "  run {run}: pipeline {:.0} rec/s; SDK alone: sequential {:.0} rec/s, 8 consumers {:.0} rec/s",
+                live[run], base[run], conc[run]
             );
         }
         println!(
-            "live_sqs median: pipeline {:.0} records/s (end to end, messages deleted); baseline (SDK alone, sequential) {:.0} records/s",
+            "live_sqs median: pipeline {:.0} records/s (end to end, messages deleted); baselines, SDK alone: sequential {:.0} records/s, 8 consumers {:.0} records/s",
             median(live),
-            median(base)
+            median(base),
+            median(conc)
         );
     });
 }
