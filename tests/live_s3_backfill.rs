@@ -275,7 +275,7 @@ async fn replay_s3_backfills_only_the_window_in_time_order_per_file() {
         "the window's edge files hold records outside it: {stats}"
     );
     assert!(
-        (outside as usize) < total - in_window,
+        outside < (total - in_window) as u64,
         "files wholly outside the window were fetched: {outside}"
     );
     assert_eq!(

@@ -8,15 +8,18 @@
 //! anything that fails stays on the queue for redelivery, and redelivered records never
 //! alert twice (event-id dedupe in the engine and the store). The visibility timeout is
 //! extended while a message is being processed; messages received more than `max_receives`
-//! times are reported as poison.
+//! times are reported as poison. Several messages are processed at once (see
+//! [`SqsSource::run`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::health::HealthRegistry;
@@ -25,6 +28,9 @@ use crate::input::maybe_gunzip;
 use crate::pipeline::{BatchAck, SourceItem};
 
 const KIND: &str = "sqs";
+
+/// Messages processed at once (each fetches its log files and waits for the engine).
+pub const MAX_IN_FLIGHT: usize = 32;
 
 fn default_wait() -> i32 {
     20
@@ -165,6 +171,9 @@ impl SqsSource {
     }
 
     /// Polls until `cancel`; each message is processed, acknowledged by the engine, deleted.
+    /// Up to [`MAX_IN_FLIGHT`] messages are processed at once (their log files fetched in
+    /// parallel), and the next receive is issued as soon as ten slots are free, so the
+    /// queue's and the bucket's round trips overlap. On cancel, messages in flight finish.
     pub async fn run(
         self,
         name: &str,
@@ -172,19 +181,35 @@ impl SqsSource {
         health: HealthRegistry,
         cancel: CancellationToken,
     ) {
+        let this = Arc::new(self);
+        let (deletes, to_delete) = mpsc::channel::<String>(MAX_IN_FLIGHT);
+        let deleter = tokio::spawn(this.clone().deleter(
+            name.to_string(),
+            health.clone(),
+            to_delete,
+        ));
+        let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let mut tasks = JoinSet::new();
         let mut backoff = Duration::from_millis(200);
         loop {
-            let recv = self
+            while tasks.try_join_next().is_some() {}
+            // Only this loop takes slots: once ten are free, each message below gets one.
+            let ten = tokio::select! {
+                () = cancel.cancelled() => break,
+                p = slots.clone().acquire_many_owned(10) => p,
+            };
+            drop(ten);
+            let recv = this
                 .sqs
                 .receive_message()
-                .queue_url(&self.settings.queue_url)
+                .queue_url(&this.settings.queue_url)
                 .max_number_of_messages(10)
-                .wait_time_seconds(self.settings.wait_time_seconds)
-                .visibility_timeout(self.settings.visibility_timeout_seconds)
+                .wait_time_seconds(this.settings.wait_time_seconds)
+                .visibility_timeout(this.settings.visibility_timeout_seconds)
                 .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                 .send();
             let out = tokio::select! {
-                () = cancel.cancelled() => return,
+                () = cancel.cancelled() => break,
                 out = recv => out,
             };
             let messages = match out {
@@ -198,18 +223,89 @@ impl SqsSource {
                     tracing::warn!(source = %name, error = %msg, "SQS receive failed; retrying");
                     health.error(name, KIND, &msg);
                     tokio::select! {
-                        () = cancel.cancelled() => return,
+                        () = cancel.cancelled() => break,
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                     continue;
                 }
             };
-            for m in &messages {
+            for m in messages {
                 if tx.is_closed() {
-                    return;
+                    break;
                 }
-                Box::pin(self.handle(name, m, &tx, &health)).await;
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let (this, tx, health, name, deletes) = (
+                    this.clone(),
+                    tx.clone(),
+                    health.clone(),
+                    name.to_string(),
+                    deletes.clone(),
+                );
+                tasks.spawn(async move {
+                    let _slot = slot;
+                    Box::pin(this.handle(&name, &m, &tx, &health, &deletes)).await;
+                });
+            }
+            if tx.is_closed() {
+                break;
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        drop(deletes);
+        let _ = deleter.await;
+    }
+
+    /// Deletes acknowledged messages, up to ten per `DeleteMessageBatch` call: whatever was
+    /// acknowledged while the previous call was in flight goes into the next one (no timer,
+    /// no added latency). A failed delete only means a redelivery, which is deduplicated.
+    async fn deleter(
+        self: Arc<Self>,
+        name: String,
+        health: HealthRegistry,
+        mut rx: mpsc::Receiver<String>,
+    ) {
+        while let Some(first) = rx.recv().await {
+            let mut receipts = vec![first];
+            while receipts.len() < 10
+                && let Ok(r) = rx.try_recv()
+            {
+                receipts.push(r);
+            }
+            let entries: Vec<DeleteMessageBatchRequestEntry> = receipts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(r)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let out = self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.settings.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            let failures: Vec<String> = match out {
+                Ok(o) => o
+                    .failed()
+                    .iter()
+                    .map(|f| format!("delete: {} {}", f.code(), f.message().unwrap_or_default()))
+                    .collect(),
+                Err(e) => vec![format!(
+                    "delete: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                )],
+            };
+            for msg in failures {
+                tracing::warn!(source = %name, error = %msg, "SQS delete failed; the message will be redelivered (deduplicated)");
+                health.error(&name, KIND, &msg);
             }
         }
     }
@@ -221,6 +317,7 @@ impl SqsSource {
         m: &Message,
         tx: &mpsc::Sender<SourceItem>,
         health: &HealthRegistry,
+        deletes: &mpsc::Sender<String>,
     ) {
         let Some(receipt) = m.receipt_handle() else {
             return;
@@ -240,17 +337,8 @@ impl SqsSource {
         match outcome {
             Ok((ack, n, newest)) if ack.store_errors == 0 => {
                 health.events(name, KIND, n, newest);
-                if let Err(e) = self
-                    .sqs
-                    .delete_message()
-                    .queue_url(&self.settings.queue_url)
-                    .receipt_handle(receipt)
-                    .send()
-                    .await
-                {
-                    let msg = format!("delete: {}", aws_sdk_sqs::error::DisplayErrorContext(&e));
-                    tracing::warn!(source = %name, error = %msg, "SQS delete failed; the message will be redelivered (deduplicated)");
-                    health.error(name, KIND, &msg);
+                if deletes.send(receipt.to_string()).await.is_err() {
+                    tracing::warn!(source = %name, "SQS deleter stopped; the message will be redelivered (deduplicated)");
                 }
             }
             Ok((ack, ..)) => {
