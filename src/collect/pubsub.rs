@@ -204,7 +204,6 @@ impl PubsubSource {
                         End::Failed(e)
                     } else {
                         health.ok(name, KIND);
-                        backoff = BACKOFF_START;
                         let mut stream = sub
                             .subscribe(self.settings.subscription.clone())
                             .set_max_outstanding_messages(self.settings.max_outstanding_messages)
@@ -214,9 +213,15 @@ impl PubsubSource {
                             .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
                             .build();
                         let token = stream.shutdown_token();
-                        let end = self
+                        let (end, delivered) = self
                             .consume(&mut stream, &admin, name, &tx, &health, &cancel)
                             .await;
+                        if delivered {
+                            // The stream worked: the next failure starts a fresh backoff
+                            // (not after a mere lookup, or a stream refused at once would
+                            // be retried every 200 ms for ever).
+                            backoff = BACKOFF_START;
+                        }
                         // Flushes the acknowledgements sent so far; the rest is nacked.
                         token.shutdown().await;
                         end
@@ -239,7 +244,8 @@ impl PubsubSource {
         }
     }
 
-    /// Reads batches off one stream until it fails or `cancel`.
+    /// Reads batches off one stream until it fails or `cancel`; also says whether the stream
+    /// delivered anything.
     async fn consume(
         &self,
         stream: &mut MessageStream,
@@ -248,10 +254,11 @@ impl PubsubSource {
         tx: &mpsc::Sender<SourceItem>,
         health: &HealthRegistry,
         cancel: &CancellationToken,
-    ) -> End {
+    ) -> (End, bool) {
+        let mut delivered = false;
         loop {
             let next = tokio::select! {
-                () = cancel.cancelled() => return End::Cancelled,
+                () = cancel.cancelled() => return (End::Cancelled, delivered),
                 n = stream.next() => Some(n),
                 () = tokio::time::sleep(PROBE_EVERY) => None,
             };
@@ -264,10 +271,15 @@ impl PubsubSource {
                     }
                     continue;
                 }
-                Some(None) => return End::Failed("the streaming pull ended".into()),
-                Some(Some(Err(e))) => return End::Failed(format!("streaming pull: {e}")),
+                Some(None) => {
+                    return (End::Failed("the streaming pull ended".into()), delivered);
+                }
+                Some(Some(Err(e))) => {
+                    return (End::Failed(format!("streaming pull: {e}")), delivered);
+                }
                 Some(Some(Ok(m))) => m,
             };
+            delivered = true;
             let mut batch = vec![first];
             let mut failure = None;
             let window = Instant::now() + BATCH_WINDOW;
@@ -287,10 +299,10 @@ impl PubsubSource {
             }
             self.process(batch, name, tx, health).await;
             if let Some(e) = failure {
-                return End::Failed(e);
+                return (End::Failed(e), delivered);
             }
             if tx.is_closed() {
-                return End::Cancelled;
+                return (End::Cancelled, delivered);
             }
         }
     }
