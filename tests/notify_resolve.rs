@@ -219,12 +219,15 @@ fn fingerprint_ack_resolves_once_per_alert_and_channel() {
             chrono::Utc::now(),
         )
         .unwrap();
-    let resolves: Vec<_> = store
+    let mut resolves: Vec<_> = store
         .outbox_list(OutboxStatus::Pending, 10)
         .unwrap()
         .into_iter()
         .filter(|e| e.payload.contains("\"resolve\""))
         .map(|e| e.alert_id)
         .collect();
-    assert_eq!(resolves, [a.id.clone(), b.id.clone()]);
+    resolves.sort();
+    let mut want = [a.id.clone(), b.id.clone()];
+    want.sort();
+    assert_eq!(resolves, want);
 }
