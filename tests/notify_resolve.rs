@@ -188,3 +188,46 @@ fn write_key() -> std::path::PathBuf {
     std::fs::write(&p, "R0UTINGKEY\n").unwrap();
     p
 }
+
+/// An acknowledgement by fingerprint (every alert of that drift) resolves through any of them.
+#[test]
+fn fingerprint_ack_resolves_once_per_alert_and_channel() {
+    let settings: NotifySettings = serde_saphyr::from_str(&format!(
+        "channels:\n  pager: {{type: pagerduty, url: \"http://127.0.0.1:9/\", secret_file: \"{}\"}}\ndefaults: [pager]\n",
+        write_key().display()
+    ))
+    .unwrap();
+    let channels = Arc::new(Channels::from_settings(&settings).unwrap());
+    let router = NotifyRouter::new(channels, &RuleSet::empty(), Duration::ZERO);
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let a = sample_alert();
+    let mut b = sample_alert();
+    b.id = "tfd-second".into();
+    b.event.id = "second-event".into();
+    for x in [&a, &b] {
+        let items = router.route(x);
+        assert_eq!(items.len(), 1);
+        store
+            .record_alerts(&[&x.event.id], None, std::slice::from_ref(x), &items)
+            .unwrap();
+    }
+    store
+        .ack(
+            &Target::Fingerprint(fingerprint(&a)),
+            "bob",
+            Some("ack"),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    let mut resolves: Vec<_> = store
+        .outbox_list(OutboxStatus::Pending, 10)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.payload.contains("\"resolve\""))
+        .map(|e| e.alert_id)
+        .collect();
+    resolves.sort();
+    let mut want = [a.id.clone(), b.id.clone()];
+    want.sort();
+    assert_eq!(resolves, want);
+}

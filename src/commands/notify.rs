@@ -132,16 +132,27 @@ pub fn alerts(cmd: &AlertsCommand) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "cli".into());
-    let before = store.outbox_counts()?;
+    let resolves = |store: &dyn tfdrift::store::Store| -> anyhow::Result<usize> {
+        Ok(store
+            .outbox_list(tfdrift::store::OutboxStatus::Pending, 100_000)?
+            .into_iter()
+            .filter(|e| {
+                e.alert_id == a.id
+                    && matches!(
+                        serde_json::from_str(&e.payload),
+                        Ok(tfdrift::notify::Envelope::Resolve { .. })
+                    )
+            })
+            .count())
+    };
+    let before = resolves(store.as_ref())?;
     store.ack(
         &tfdrift::store::Target::Alert(a.id.clone()),
         &who,
         Some(note),
         chrono::Utc::now(),
     )?;
-    let after = store.outbox_counts()?;
-    let total = |v: &[(tfdrift::store::OutboxStatus, u64)]| v.iter().map(|(_, n)| n).sum::<u64>();
-    let queued = total(&after).saturating_sub(total(&before));
+    let queued = resolves(store.as_ref())?.saturating_sub(before);
     println!(
         "{} {verb} by {who}; {queued} resolve notification(s) queued (a running `tfdrift tui --no-ui` delivers them)",
         a.id

@@ -57,16 +57,24 @@ pub(super) fn enqueue_resolves(
     fingerprint: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<usize> {
+    // Indexed either way: by alert id, or by the alerts with the fingerprint.
+    let which = if alert_id.is_some() {
+        "o.alert_id = ?1"
+    } else {
+        "o.alert_id IN (SELECT id FROM alerts WHERE fingerprint = ?2)"
+    };
     tx.execute(
-        "INSERT INTO outbox (channel, alert_id, payload, created_at, next_attempt_at, attempts, status) \
-         SELECT o.channel, o.alert_id, json_object('type', 'resolve', 'alert', json(a.json)), ?3, ?3, 0, 'pending' \
-         FROM outbox o JOIN alerts a ON a.id = o.alert_id \
-         WHERE (o.alert_id = ?1 OR a.fingerprint = ?2) \
-           AND json_extract(o.payload, '$.type') = 'alert' \
-           AND json_extract(o.payload, '$.resolve_on_ack') = 1 \
-           AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.alert_id = o.alert_id AND r.channel = o.channel \
-                           AND r.id > o.id AND json_extract(r.payload, '$.type') = 'resolve') \
-         GROUP BY o.channel, o.alert_id",
+        &format!(
+            "INSERT INTO outbox (channel, alert_id, payload, created_at, next_attempt_at, attempts, status) \
+             SELECT o.channel, o.alert_id, json_object('type', 'resolve', 'alert', json(a.json)), ?3, ?3, 0, 'pending' \
+             FROM outbox o JOIN alerts a ON a.id = o.alert_id \
+             WHERE {which} \
+               AND json_extract(o.payload, '$.type') = 'alert' \
+               AND json_extract(o.payload, '$.resolve_on_ack') = 1 \
+               AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.alert_id = o.alert_id AND r.channel = o.channel \
+                               AND r.id > o.id AND json_extract(r.payload, '$.type') = 'resolve') \
+             GROUP BY o.channel, o.alert_id"
+        ),
         params![alert_id, fingerprint, now],
     )
 }
