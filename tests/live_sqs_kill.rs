@@ -201,15 +201,15 @@ async fn sigkill_mid_batch_then_restart_stores_every_alert_exactly_once() {
     std::fs::write(
         &cfg,
         format!(
-            "profiles:\n  kill:\n    store: {{path: {db}, retention_days: 36500}}\n    sources:\n      - type: sqs\n        queue_url: {queue_url}\n        region: us-east-1\n        endpoint_url: {url}\n        wait_time_seconds: 1\n        visibility_timeout_seconds: 4\n",
+            "profiles:\n  kill:\n    store: {{path: {db}}}\n    sources:\n      - type: sqs\n        queue_url: {queue_url}\n        region: us-east-1\n        endpoint_url: {url}\n        wait_time_seconds: 1\n        visibility_timeout_seconds: 4\n",
             db = db.display(),
             url = moto.url,
         ),
     )
     .unwrap();
 
-    // The corpus is from 2023: a retention of 100 years keeps the hourly prune (which drops
-    // alerts by event time, at start-up too) from deleting run 1's rows before the check.
+    // The corpus is from 2023 and the default retention is 30 days: the prune at start-up must
+    // keep run 1's rows (alerts age by when they were recorded, not by event time).
 
     // Run 1: SIGKILL once alerts come out.
     let mut first = spawn_tfdrift(&cfg, dir.path());

@@ -242,3 +242,27 @@ async fn rate_limit_holds_alerts_into_one_digest() {
         5
     );
 }
+
+/// A rule that names only channels this profile lacks (the shipped packs say `slack`,
+/// `pagerduty`) must not silence the alert: the profile's defaults take it.
+#[test]
+fn a_rule_naming_only_unknown_channels_falls_back_to_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = jsonl_settings(dir.path(), &["ops", "sec"], "");
+    settings.defaults = vec!["ops".into()];
+    let channels = Arc::new(Channels::from_settings(&settings).unwrap());
+    let rules = rule("pagerduty");
+    let router = NotifyRouter::new(channels, &rules, Duration::ZERO);
+    let mut alert = sample_alert();
+    alert.rules = vec!["itype".into()];
+    assert_eq!(router.targets(&alert), ["ops"]);
+    assert_eq!(channels_of(&router.route(&alert)), ["ops"]);
+
+    // A rule naming a configured channel and an unknown one keeps just the configured one.
+    let router = NotifyRouter::new(
+        Arc::new(Channels::from_settings(&settings).unwrap()),
+        &rule("sec, pagerduty"),
+        Duration::ZERO,
+    );
+    assert_eq!(router.targets(&alert), ["sec"]);
+}

@@ -255,16 +255,20 @@ fn prune_removes_only_old_rows() {
     store
         .ack(&Target::Alert(old.id.clone()), "a", None, Utc::now())
         .unwrap();
+    // Alerts age by when they were recorded: the 40-day-old event's alert was recorded today
+    // (a backfill), so only its history row (by event time) goes.
     let pruned = store.prune(Utc::now() - Duration::days(30)).unwrap();
-    // old alert, its history row and its ack (event marks are recent: seen_at is now).
-    assert_eq!(pruned.rows, 3);
+    assert_eq!(pruned.rows, 1);
+    assert!(store.alert("tfd-old").unwrap().is_some());
+    assert_eq!(store.acks_for(&old).unwrap().len(), 1);
+    // Past the retention of their recording, alerts, their acks, history and marks go.
+    let pruned = store.prune(Utc::now() + Duration::minutes(1)).unwrap();
+    // 2 alerts, 1 ack, 1 history row, 2 event marks.
+    assert_eq!(pruned.rows, 6);
     assert!(store.alert("tfd-old").unwrap().is_none());
-    assert!(store.alert(&new.id).unwrap().is_some());
+    assert!(store.alert(&new.id).unwrap().is_none());
     assert!(store.acks_for(&old).unwrap().is_empty());
-    assert!(
-        store.is_seen("ev-old").unwrap(),
-        "dedupe marks age by when they were seen"
-    );
+    assert!(!store.is_seen("ev-old").unwrap());
 }
 
 #[test]

@@ -65,15 +65,19 @@ impl NotifyRouter {
         }
     }
 
-    /// Channel names for an alert before severity and filters: the union of what matched rules
-    /// name, else the defaults.
+    /// Channel names for an alert before severity and filters: the union of the configured
+    /// channels that matched rules name, else the defaults. A rule naming only channels this
+    /// profile does not configure (the shipped packs say `slack`, `pagerduty`) falls back to the
+    /// defaults with a warning: a typo in a rule must never silence an alert.
     #[must_use]
     pub fn targets(&self, a: &Alert) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         if let Ok(m) = self.rule_channels.lock() {
             for id in &a.rules {
                 for c in m.get(id).into_iter().flatten() {
-                    if !out.contains(c) {
+                    if !self.channels.by_name.contains_key(c) {
+                        tracing::warn!(channel = %c, rule = %id, "A rule names a channel the profile does not configure; the profile's defaults apply instead");
+                    } else if !out.contains(c) {
                         out.push(c.clone());
                     }
                 }
@@ -95,13 +99,12 @@ impl OutboxRouter for NotifyRouter {
         let targets: Vec<&Channel> = self
             .targets(alert)
             .into_iter()
-            .filter_map(|name| match self.channels.by_name.get(&name) {
-                Some(c) if c.accepts(alert) => Some(c.as_ref()),
-                Some(_) => None,
-                None => {
-                    tracing::warn!(channel = %name, rule_ids = ?alert.rules, "A rule names a channel the profile does not configure; skipped");
-                    None
-                }
+            .filter_map(|name| {
+                self.channels
+                    .by_name
+                    .get(&name)
+                    .filter(|c| c.accepts(alert))
+                    .map(AsRef::as_ref)
             })
             .collect();
         if targets.is_empty() {

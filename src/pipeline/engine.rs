@@ -58,6 +58,14 @@ impl SeenSet {
         true
     }
 
+    /// Forgets `id` (its processing failed and a redelivery must be processed again).
+    /// Linear in the window, which is fine on this rare path.
+    pub fn remove(&mut self, id: &str) {
+        if self.set.remove(id) {
+            self.order.retain(|x| &**x != id);
+        }
+    }
+
     /// Whether `id` was seen.
     #[must_use]
     pub fn contains(&self, id: &str) -> bool {
@@ -192,11 +200,10 @@ impl Engine {
         }
     }
 
-    /// Records the alerts durably. Returns false when another writer already recorded this
-    /// event (the alerts must then be dropped).
-    fn record(&self, ev: &CloudEvent, alerts: &[Alert], stats: &mut Stats) -> bool {
+    /// Records the alerts durably, with the event id, in one transaction.
+    fn record(&self, ev: &CloudEvent, alerts: &[Alert], stats: &mut Stats) -> Recorded {
         let Some(store) = &self.store else {
-            return true;
+            return Recorded::Yes;
         };
         let op_key = ev.operation.as_ref().map(|op| operation_key(&op.id));
         let mut keys = vec![ev.id.as_str()];
@@ -207,11 +214,12 @@ impl Engine {
             .map(|r| alerts.iter().flat_map(|a| r.route(a)).collect())
             .unwrap_or_default();
         match store.record_alerts(&keys, ev.time, alerts, &outbox) {
-            Ok(recorded) => recorded,
+            Ok(true) => Recorded::Yes,
+            Ok(false) => Recorded::Already,
             Err(e) => {
                 stats.store_errors += 1;
-                tracing::error!(event_id = %ev.id, error = %e, "Recording alerts failed; delivering them unrecorded");
-                true
+                tracing::error!(event_id = %ev.id, error = %e, "Recording alerts failed; delivering them unrecorded (a redelivery records them)");
+                Recorded::Failed
             }
         }
     }
@@ -375,11 +383,25 @@ impl Engine {
                 }
             }
         }
-        if !alerts.is_empty() && !self.record(ev, &alerts, stats) {
-            // Another instance (or an earlier delivery) recorded this event meanwhile.
-            stats.mapped -= 1;
-            stats.duplicates += 1;
-            return Vec::new();
+        if !alerts.is_empty() {
+            match self.record(ev, &alerts, stats) {
+                Recorded::Yes => {}
+                Recorded::Already => {
+                    // Another instance (or an earlier delivery) recorded this event meanwhile.
+                    stats.mapped -= 1;
+                    stats.duplicates += 1;
+                    return Vec::new();
+                }
+                Recorded::Failed => {
+                    // Nothing durable happened: forget the event so that a redelivery (the
+                    // source is not acknowledged after a store error) records it. The alert is
+                    // still shown now; a second copy downstream beats a lost record.
+                    self.seen.remove(&ev.id);
+                    if let Some(op) = &ev.operation {
+                        self.operations.remove(&op.id);
+                    }
+                }
+            }
         }
         for alert in &alerts {
             stats.alerts += 1;
@@ -390,6 +412,16 @@ impl Engine {
         }
         alerts
     }
+}
+
+/// What recording an event's alerts did.
+enum Recorded {
+    /// Committed (or there is no store).
+    Yes,
+    /// Another writer had recorded the event: drop the alerts.
+    Already,
+    /// The store failed: nothing was written.
+    Failed,
 }
 
 /// What the store knows about an event.

@@ -503,9 +503,12 @@ impl Store for SqliteStore {
         let mut rows = 0;
         for sql in [
             "DELETE FROM events_seen WHERE seen_at < ?1",
-            "DELETE FROM acks WHERE alert_id IN (SELECT id FROM alerts WHERE time < ?1)",
+            // Alerts age by when they were recorded, not by their event's time: a backfill or
+            // replay of month-old logs must not vanish at the next start.
+            "DELETE FROM acks WHERE alert_id IN (SELECT id FROM alerts WHERE recorded_at < ?1)",
             "DELETE FROM acks WHERE fingerprint IS NOT NULL AND at < ?1",
-            "DELETE FROM alerts WHERE time < ?1",
+            "DELETE FROM alerts WHERE recorded_at < ?1",
+            // History serves the 7 days before an event: rows for older events are useless.
             "DELETE FROM history WHERE time < ?1",
             "DELETE FROM snoozes WHERE until < ?1",
             "DELETE FROM outbox WHERE status IN ('delivered', 'failed') AND created_at < ?1",
