@@ -250,9 +250,11 @@ pub fn alert_json(r: &Response) -> Value {
         chrono::DateTime::from_timestamp(t.seconds, nanos)
             .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
     });
-    let fields: Map<String, Value> = r
-        .output_fields
-        .iter()
+    // Sorted: prost's map is a HashMap, and the gcpaudit fallback id hashes the alert's text,
+    // so the same alert must always serialise the same way.
+    let sorted: std::collections::BTreeMap<&String, &String> = r.output_fields.iter().collect();
+    let fields: Map<String, Value> = sorted
+        .into_iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     json!({
