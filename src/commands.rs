@@ -140,6 +140,19 @@ pub fn setup(
     })
 }
 
+/// A live profile needs something to watch: says which keys add a source.
+pub fn require_sources(name: &str, profile: &Profile) -> anyhow::Result<()> {
+    if profile.inputs.is_empty() && profile.sources.is_empty() {
+        anyhow::bail!(
+            "profile '{name}' has no event sources: add `inputs:` (recorded logs) or `sources:` \
+             (`{{type: sqs, queue_url, region}}`, `{{type: s3_backfill, bucket, since}}`, \
+             `{{type: falco_http, listen}}`, `{{type: falco_grpc, address}}`, \
+             `{{type: pubsub, subscription}}`) to it"
+        );
+    }
+    Ok(())
+}
+
 /// Loads rule files: disk paths and `embedded:rules` (the packs shipped in the binary).
 pub fn load_rules(specs: &[String]) -> anyhow::Result<(Vec<std::path::PathBuf>, RuleSet)> {
     let mut disk = Vec::new();

@@ -37,12 +37,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let setup = super::setup(&args.profile, &[], &[])?;
-    if setup.profile.inputs.is_empty() && setup.profile.sources.is_empty() {
-        anyhow::bail!(
-            "profile '{name}' has no event sources: add `inputs:` (recorded logs) or `sources:` \
-             (`{{type: sqs, queue_url, region}}`, `{{type: falco_http, listen}}`) to it"
-        );
-    }
+    super::require_sources(name, &setup.profile)?;
     let mut replay = setup.profile.replay.clone();
     if let Some(ms) = args.replay_interval_ms {
         replay.interval_ms = ms;

@@ -59,12 +59,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         .try_init();
 
     let setup = super::setup(&args.profile, &[], &[])?;
-    if setup.profile.inputs.is_empty() && setup.profile.sources.is_empty() {
-        anyhow::bail!(
-            "profile '{name}' has no event sources: add `inputs:` (recorded logs) or `sources:` \
-             (`{{type: sqs, queue_url, region}}`, `{{type: falco_http, listen}}`) to it"
-        );
-    }
+    super::require_sources(name, &setup.profile)?;
     let replay = &setup.profile.replay;
     let sources = setup
         .profile

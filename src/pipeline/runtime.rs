@@ -273,6 +273,9 @@ pub fn spawn(
                 stats_tx.send_replace(stats.clone());
             }
         }
+        // The last word includes the sources' final health (a test or the daemon's exit
+        // summary reads it after the sources stopped).
+        health.fill(&mut stats);
         stats_tx.send_replace(stats);
     });
 
