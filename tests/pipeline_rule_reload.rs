@@ -99,7 +99,15 @@ async fn rule_files_reload_live() {
         instance(a) && a.rules == ["live-2"] && a.severity == tfdrift::alert::Severity::Critical
     })
     .await;
-    assert!(handle.stats.borrow().rule_reloads >= 1);
+    // Stats are published once the engine's queue is empty, just after the alert went out.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while handle.stats.borrow().rule_reloads < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the reload was not counted in the stats"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(200), handle.alerts.recv()).await;
+    }
     handle.cancel();
     while handle.alerts.recv().await.is_some() {}
     handle.join().await;
