@@ -131,6 +131,35 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// Fetches a CloudTrail log object and gunzips it when it is gzipped. Errors name the object
+/// and the permission to check (they become `unparseable` reasons and health errors).
+pub async fn get_log_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, String> {
+    let obj = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "get s3://{bucket}/{key} (check s3:GetObject permission): {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        })?;
+    let bytes = obj
+        .body
+        .collect()
+        .await
+        .map_err(|e| format!("read s3://{bucket}/{key}: {e}"))?
+        .into_bytes()
+        .to_vec();
+    crate::input::maybe_gunzip(bytes).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))
+}
+
 /// Splits a body into documents and normalises each, in order.
 #[must_use]
 pub fn normalize_bytes(origin: &str, bytes: &[u8]) -> Vec<SourceItem> {

@@ -19,7 +19,6 @@ use tokio_util::sync::CancellationToken;
 use super::health::HealthRegistry;
 use super::sqs::skip_object;
 use super::{event_summary, normalize_bytes};
-use crate::input::maybe_gunzip;
 use crate::pipeline::SourceItem;
 
 const KIND: &str = "s3_backfill";
@@ -459,27 +458,7 @@ impl Backfill {
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, String> {
-        let obj = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "get failed (check s3:GetObject permission): {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                )
-            })?;
-        let bytes = obj
-            .body
-            .collect()
-            .await
-            .map_err(|e| format!("read failed: {e}"))?
-            .into_bytes()
-            .to_vec();
-        maybe_gunzip(bytes).map_err(|e| format!("not a gzip log file: {e}"))
+        super::get_log_object(&self.s3, &self.bucket, key).await
     }
 }
 

@@ -24,7 +24,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::health::HealthRegistry;
 use super::{event_summary, normalize_bytes, s3_client};
-use crate::input::maybe_gunzip;
 use crate::pipeline::{BatchAck, SourceItem};
 
 const KIND: &str = "sqs";
@@ -389,27 +388,7 @@ impl SqsSource {
     }
 
     async fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
-        let obj = self
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "get s3://{bucket}/{key}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                )
-            })?;
-        let bytes = obj
-            .body
-            .collect()
-            .await
-            .map_err(|e| format!("read s3://{bucket}/{key}: {e}"))?
-            .into_bytes()
-            .to_vec();
-        maybe_gunzip(bytes).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))
+        super::get_log_object(&self.s3, bucket, key).await
     }
 
     /// Runs `fut`, extending the message's visibility every half timeout meanwhile.
