@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod assets;
+pub mod backoff;
 pub mod catalog;
 pub mod collect;
 pub mod compare;

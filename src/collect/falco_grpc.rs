@@ -285,15 +285,8 @@ pub fn to_items(origin: &str, r: &Response) -> Vec<SourceItem> {
 /// "equal jitter" (between half and all of it) so that many clients do not retry in step.
 #[must_use]
 pub fn reconnect_delay(attempt: u32, max: Duration, seed: u64) -> Duration {
-    let exp = Duration::from_millis(250).saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    let d = exp.min(max);
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    #[allow(clippy::cast_precision_loss)]
-    let frac = (z % 10_000) as f64 / 10_000.0;
-    d.mul_f64(0.5 + 0.5 * frac)
+    let d = crate::backoff::exponential(Duration::from_millis(250), attempt, max);
+    d.mul_f64(0.5 + 0.5 * crate::backoff::jitter(seed))
 }
 
 /// Why a session ended.

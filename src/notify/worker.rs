@@ -91,18 +91,8 @@ impl NotifyStats {
 /// Delay before attempt `attempts + 1`: exponential with ±20 % jitter.
 #[must_use]
 pub fn backoff(cfg: &WorkerConfig, attempts: u32, seed: u64) -> Duration {
-    let exp = cfg
-        .backoff_base
-        .saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
-    let d = exp.min(cfg.backoff_max);
-    // Cheap deterministic-per-item jitter (splitmix64), enough to spread a thundering herd.
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    #[allow(clippy::cast_precision_loss)]
-    let frac = (z % 10_000) as f64 / 10_000.0;
-    d.mul_f64(0.8 + 0.4 * frac)
+    let d = crate::backoff::exponential(cfg.backoff_base, attempts, cfg.backoff_max);
+    d.mul_f64(0.8 + 0.4 * crate::backoff::jitter(seed))
 }
 
 /// A running worker.
