@@ -131,6 +131,21 @@ pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// Hands a batch to the engine and waits for its answer, sent once the batch's alerts are
+/// recorded: what every source that acknowledges upstream (SQS, Pub/Sub, S3 backfill) needs.
+pub async fn send_batch(
+    tx: &mpsc::Sender<SourceItem>,
+    items: Vec<SourceItem>,
+) -> Result<crate::pipeline::BatchAck, String> {
+    let (ack_tx, ack_rx) = tokio::sync::oneshot::channel();
+    tx.send(SourceItem::Batch { items, ack: ack_tx })
+        .await
+        .map_err(|_| "pipeline stopped".to_string())?;
+    ack_rx
+        .await
+        .map_err(|_| "pipeline stopped before acknowledging".to_string())
+}
+
 /// Fetches a CloudTrail log object and gunzips it when it is gzipped. Errors name the object
 /// and the permission to check (they become `unparseable` reasons and health errors).
 pub async fn get_log_object(

@@ -25,7 +25,7 @@ use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::handler::Handler;
 use google_cloud_pubsub::subscriber::{MessageStream, ShutdownBehavior};
 use serde::{Deserialize, Deserializer};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -332,14 +332,7 @@ impl PubsubSource {
             handlers.push(h);
         }
         let (events, newest_event) = event_summary(&items);
-        let (ack_tx, ack_rx) = oneshot::channel();
-        let outcome = match tx.send(SourceItem::Batch { items, ack: ack_tx }).await {
-            Ok(()) => ack_rx
-                .await
-                .map_err(|_| "pipeline stopped before acknowledging".to_string()),
-            Err(_) => Err("pipeline stopped".to_string()),
-        };
-        match outcome {
+        match super::send_batch(tx, items).await {
             Ok(ack) if ack.store_errors == 0 => {
                 for h in handlers {
                     h.ack();

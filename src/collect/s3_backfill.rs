@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::health::HealthRegistry;
@@ -510,14 +510,7 @@ pub async fn run_source(
                 health.error(name, KIND, &format!("{}: {e}", file.origin));
             }
             let (n, newest) = event_summary(&file.items);
-            let (ack_tx, ack_rx) = oneshot::channel();
-            let sent = tx
-                .send(SourceItem::Batch {
-                    items: file.items,
-                    ack: ack_tx,
-                })
-                .await;
-            if sent.is_err() || ack_rx.await.is_err() {
+            if super::send_batch(&tx, file.items).await.is_err() {
                 return files;
             }
             files += 1;

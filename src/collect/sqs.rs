@@ -18,7 +18,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -377,13 +377,7 @@ impl SqsSource {
             }
         };
         let (n, newest) = event_summary(&items);
-        let (ack_tx, ack_rx) = oneshot::channel();
-        tx.send(SourceItem::Batch { items, ack: ack_tx })
-            .await
-            .map_err(|_| "pipeline stopped".to_string())?;
-        let ack = ack_rx
-            .await
-            .map_err(|_| "pipeline stopped before acknowledging".to_string())?;
+        let ack = super::send_batch(tx, items).await?;
         Ok((ack, n, newest))
     }
 
