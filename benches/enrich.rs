@@ -151,6 +151,7 @@ fn bench(c: &mut Criterion) {
         event: &ev,
         resource,
         change: ChangeKind::Update,
+        pending: &[],
     };
     let base = alert(now);
     let mut probe = base.clone();

@@ -1,5 +1,6 @@
 //! Falco ingest throughput, end to end: recorded-shape alerts (cloudtrail plugin) from a local
-//! client into the live pipeline (receiver → engine with an in-memory store → alert stream).
+//! client into the live pipeline (receiver → engine with an on-disk store → alert stream). The
+//! alerts are spread over 1,000 security groups.
 //!
 //! - `falco_http`: 32 concurrent keep-alive reqwest clients POST one alert per request (Falco's
 //!   `http_output`) to the receiver; the clock stops when the last alert leaves the pipeline.
@@ -38,9 +39,14 @@ use tonic::{Status, Streaming};
 
 const CONNS: usize = 32;
 
-fn pipeline(source: SourceSpec, with_store: bool) -> PipelineHandle {
-    let store = with_store.then(|| {
-        Arc::new(tfdrift::store::open(std::path::Path::new(":memory:")).unwrap())
+/// Distinct security groups the alerts are spread over (a busy account: many resources, each
+/// changed a few dozen times per run, so the enrichment's history lookups do real work).
+const GROUPS: usize = 1000;
+
+/// The pipeline with an on-disk store (WAL, `synchronous=FULL`, as the daemon runs) in `dir`.
+fn pipeline(source: SourceSpec, store_dir: Option<&std::path::Path>) -> PipelineHandle {
+    let store = store_dir.map(|d| {
+        Arc::new(tfdrift::store::open(&d.join("store.db")).unwrap())
             as Arc<dyn tfdrift::store::Store>
     });
     let cfg = PipelineConfig {
@@ -107,16 +113,25 @@ async fn collect(handle: &mut PipelineHandle, n: usize) {
     }
 }
 
+/// The cloudtrail plugin's alert for event `id`, on one of [`GROUPS`] security groups.
+fn alert(id: &str, i: usize) -> serde_json::Value {
+    let mut v = falco_ct(id);
+    v["output_fields"]["ct.request"] =
+        serde_json::json!(format!("{{\"groupId\":\"sg-{:017x}\"}}", i % GROUPS));
+    v
+}
+
 fn bodies(run: usize, n: usize) -> Arc<Vec<Vec<u8>>> {
     Arc::new(
         (0..n)
-            .map(|i| serde_json::to_vec(&falco_ct(&format!("bench-{run}-{i}"))).unwrap())
+            .map(|i| serde_json::to_vec(&alert(&format!("bench-{run}-{i}"), i)).unwrap())
             .collect(),
     )
 }
 
 async fn run_http(run: usize, n: usize, with_store: bool) -> f64 {
     let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
     let mut handle = pipeline(
         SourceSpec::FalcoHttp(FalcoHttpSettings {
             listen: format!("127.0.0.1:{port}"),
@@ -124,7 +139,7 @@ async fn run_http(run: usize, n: usize, with_store: bool) -> f64 {
             token_file: None,
             max_body_bytes: 1024 * 1024,
         }),
-        with_store,
+        with_store.then_some(dir.path()),
     );
     wait_listening(port).await;
     let bodies = bodies(run, n);
@@ -197,8 +212,8 @@ impl Service for FakeFalco {
 }
 
 /// The cloudtrail alert of `falco_ct` as Falco's gRPC output sends it (values stringified).
-fn grpc_alert(id: &str) -> FalcoResponse {
-    let v = falco_ct(id);
+fn grpc_alert(id: &str, i: usize) -> FalcoResponse {
+    let v = alert(id, i);
     let fields = v["output_fields"]
         .as_object()
         .unwrap()
@@ -240,7 +255,8 @@ async fn run_grpc(run: usize, n: usize) -> f64 {
         .queue
         .lock()
         .unwrap()
-        .extend((0..n).map(|i| grpc_alert(&format!("grpc-{run}-{i}"))));
+        .extend((0..n).map(|i| grpc_alert(&format!("grpc-{run}-{i}"), i)));
+    let dir = tempfile::tempdir().unwrap();
     let start = Instant::now();
     let mut handle = pipeline(
         SourceSpec::FalcoGrpc(FalcoGrpcSettings {
@@ -249,7 +265,7 @@ async fn run_grpc(run: usize, n: usize) -> f64 {
             poll_interval_ms: 100,
             ..FalcoGrpcSettings::default()
         }),
-        true,
+        Some(dir.path()),
     );
     collect(&mut handle, n).await;
     let secs = start.elapsed().as_secs_f64();

@@ -268,6 +268,10 @@ pub struct ChangeHistory {
     pub recent: Vec<HistoryItem>,
     /// The same actor's other recent changes, newest first (at most 10).
     pub actor_recent: Vec<HistoryItem>,
+    /// The resource changed more often than the counts go (1,000 in 7 days): `days` stops
+    /// there, the oldest days are undercounted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub capped: bool,
 }
 
 /// One earlier change.

@@ -20,7 +20,7 @@ use crate::alert::{Alert, HistoryItem};
 use crate::catalog::ChangeKind;
 use crate::event::CloudEvent;
 use crate::state::{Resource, StateIndex};
-use crate::store::{HistoryEntry, Store, actor_key, resource_key};
+use crate::store::{HistoryEntry, Store, actor_key, add_day, resource_key};
 
 pub use graph::DependencyGraph;
 pub use tags::TagKeys;
@@ -31,6 +31,9 @@ const MAX_RECENT: usize = 20;
 const MAX_ACTOR_RECENT: usize = 10;
 /// History window.
 const HISTORY_DAYS: i64 = 7;
+/// Per-day counts stop after this many changes in the window (the alert says so): bounded
+/// work per alert however often a resource flaps.
+const HISTORY_COUNT_CAP: usize = 1000;
 
 /// `enrich:` in a profile.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -55,6 +58,9 @@ pub struct DriftContext<'a> {
     pub resource: Option<&'a Resource>,
     /// Create / update / delete / tag.
     pub change: ChangeKind,
+    /// History rows of alerts raised before this one but not committed yet (the engine's
+    /// current group): they count as earlier changes.
+    pub pending: &'a [HistoryEntry],
 }
 
 impl Enricher {
@@ -98,7 +104,7 @@ impl Enricher {
             e.blast_radius = self.graph.blast_radius(addr);
         }
         if let Some(store) = &self.store {
-            self.history(store.as_ref(), alert);
+            self.history(store.as_ref(), alert, ctx.pending);
         }
         let lines = remediation::lines(alert, ctx.change);
         for l in lines {
@@ -108,9 +114,11 @@ impl Enricher {
         }
     }
 
-    /// Seven days of earlier changes to the resource and by the actor. A store error leaves
-    /// the history empty (the alert matters more than its context).
-    fn history(&self, store: &dyn Store, alert: &mut Alert) {
+    /// Seven days of earlier changes to the resource and by the actor: the store's rows plus
+    /// `pending` (alerts raised but not yet committed: the engine records a group of events in
+    /// one transaction). A store error leaves the history empty (the alert matters more than
+    /// its context).
+    fn history(&self, store: &dyn Store, alert: &mut Alert, pending: &[HistoryEntry]) {
         let _ = self;
         let t = alert.time;
         let since = t - Duration::days(HISTORY_DAYS);
@@ -124,35 +132,43 @@ impl Enricher {
             alert_id: h.alert_id,
         };
         let key = resource_key(&alert.resource);
+        let earlier = |r: &HistoryEntry| r.time > since && r.time <= t && r.alert_id != alert.id;
         let h = &mut alert.enrichment.history;
-        match store.history(&key, since) {
-            Ok(rows) => {
-                let earlier: Vec<HistoryEntry> = rows
-                    .into_iter()
-                    .filter(|r| r.time <= t && r.alert_id != alert.id)
-                    .collect();
-                for r in &earlier {
-                    let age = (t - r.time).num_seconds().max(0);
-                    let day = usize::try_from(age / 86_400).unwrap_or(usize::MAX);
-                    if day < 7 {
-                        h.days[6 - day] += 1;
-                    }
-                }
-                h.recent = earlier
-                    .into_iter()
+        match store.history_summary(&key, t, MAX_RECENT + 1, HISTORY_COUNT_CAP) {
+            Ok(sum) => {
+                // Staged rows are newer than stored ones of the same time, the last staged
+                // newest: a stable sort of [staged newest first, stored newest first] keeps that.
+                let mut rows: Vec<HistoryEntry> = pending
+                    .iter()
                     .rev()
-                    .take(MAX_RECENT)
-                    .map(item)
+                    .filter(|p| p.resource_key == key && earlier(p))
+                    .cloned()
                     .collect();
+                h.days = sum.days;
+                for p in &rows {
+                    add_day(&mut h.days, t, p.time);
+                }
+                h.capped = sum.capped;
+                rows.extend(sum.recent.into_iter().filter(|r| earlier(r)));
+                rows.sort_by(|a, b| b.time.cmp(&a.time));
+                h.recent = rows.into_iter().take(MAX_RECENT).map(item).collect();
             }
             Err(e) => tracing::warn!(error = %e, "History lookup failed"),
         }
         if let Some(actor) = actor_key(&alert.actor) {
             match store.actor_recent(&actor, since, MAX_ACTOR_RECENT + 1) {
-                Ok(rows) => {
+                Ok(stored) => {
+                    let mut rows: Vec<HistoryEntry> = pending
+                        .iter()
+                        .rev()
+                        .filter(|p| p.actor.as_deref() == Some(actor.as_str()))
+                        .cloned()
+                        .collect();
+                    rows.extend(stored);
+                    rows.retain(|r| earlier(r));
+                    rows.sort_by(|a, b| b.time.cmp(&a.time));
                     h.actor_recent = rows
                         .into_iter()
-                        .filter(|r| r.time <= t && r.alert_id != alert.id)
                         .take(MAX_ACTOR_RECENT)
                         .map(item)
                         .collect();

@@ -313,6 +313,42 @@ impl HistoryEntry {
     }
 }
 
+/// One event's share of a [`Store::record_batch`].
+#[derive(Debug, Clone, Copy)]
+pub struct EventRecord<'a> {
+    /// Keys marked processed: the event id first (the one that decides "already recorded"),
+    /// then its GCP operation key, if any.
+    pub seen: &'a [&'a str],
+    /// The event's time.
+    pub time: Option<DateTime<Utc>>,
+    /// Its alerts.
+    pub alerts: &'a [Alert],
+    /// Notifications enqueued with them.
+    pub outbox: &'a [OutboxItem],
+}
+
+/// What [`Store::history_summary`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistorySummary {
+    /// Changes per day, oldest first; the last entry is the 24 hours up to `until`.
+    pub days: [u32; 7],
+    /// The newest changes, newest first.
+    pub recent: Vec<HistoryEntry>,
+    /// More rows than the cap: the counts stop there (the oldest days are undercounted).
+    pub capped: bool,
+}
+
+/// Counts a change at `time` into its day of `days` (oldest first, the last one the 24 hours up
+/// to `until`); outside the 7 days: ignored.
+pub fn add_day(days: &mut [u32; 7], until: DateTime<Utc>, time: DateTime<Utc>) {
+    let age = (until - time).num_milliseconds();
+    if let Ok(day) = usize::try_from(age / 86_400_000)
+        && day < 7
+    {
+        days[6 - day] += 1;
+    }
+}
+
 /// What pruning removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Pruned {
@@ -345,6 +381,54 @@ pub trait Store: Send + Sync {
         alerts: &[Alert],
         outbox: &[OutboxItem],
     ) -> Result<bool, StoreError>;
+
+    /// Records several events' alerts together: one transaction, one fsync, for a group of
+    /// events the engine drained at once (group commit). Each entry behaves as
+    /// [`Store::record_alerts`] (`false`: its first key was already processed and nothing of it
+    /// was written). `Err`: nothing of the batch was written by this call's transaction — the
+    /// caller treats every entry as unrecorded and lets the inputs be redelivered.
+    ///
+    /// The default records one entry after another (not atomic: on `Err` the entries before the
+    /// failing one may be durable, which is safe, because a redelivery of a recorded event is
+    /// answered `false`, i.e. taken as a duplicate).
+    fn record_batch(&self, batch: &[EventRecord<'_>]) -> Result<Vec<bool>, StoreError> {
+        batch
+            .iter()
+            .map(|r| self.record_alerts(&r.seen, r.time, r.alerts, r.outbox))
+            .collect()
+    }
+
+    /// Changes to `resource_key` in the 7 days up to `until`, in bounded work however often
+    /// the resource changed: per-day counts of at most the newest `cap` rows, and the newest
+    /// `recent` rows. A resource changed thousands of times a week (an automation fighting
+    /// Terraform) would otherwise make every alert on it read all of them.
+    ///
+    /// The default reads [`Store::history`] whole.
+    fn history_summary(
+        &self,
+        resource_key: &str,
+        until: DateTime<Utc>,
+        recent: usize,
+        cap: usize,
+    ) -> Result<HistorySummary, StoreError> {
+        let since = until - chrono::Duration::days(7);
+        let mut rows: Vec<HistoryEntry> = self
+            .history(resource_key, since)?
+            .into_iter()
+            .filter(|r| r.time > since && r.time <= until)
+            .collect();
+        rows.reverse();
+        let mut s = HistorySummary {
+            capped: rows.len() > cap,
+            ..HistorySummary::default()
+        };
+        for r in rows.iter().take(cap) {
+            add_day(&mut s.days, until, r.time);
+        }
+        rows.truncate(recent);
+        s.recent = rows;
+        Ok(s)
+    }
 
     /// A stored alert.
     fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError>;

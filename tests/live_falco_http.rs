@@ -191,8 +191,8 @@ async fn falco_http_receives_alerts_with_auth_limits_gzip_and_burst() {
     );
 }
 
-/// Throughput of the receiver into the engine (no store), from a local client with 32
-/// connections. The figure is printed; the assertion is a loose floor for a debug build.
+/// A load of 20,000 alerts from 32 concurrent connections into the engine (no store): every one
+/// comes out once. (Speed is measured by `benches/live_falco.rs`, not here.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn falco_http_throughput() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,9 +238,71 @@ async fn falco_http_throughput() {
     let secs = start.elapsed().as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let rate = n as f64 / secs;
-    eprintln!("falco_http throughput: {n} alerts in {secs:.2} s = {rate:.0} alerts/s");
+    eprintln!("falco_http load: {n} alerts in {secs:.2} s = {rate:.0} alerts/s");
     assert_eq!(n, total);
-    assert!(rate > 500.0, "{rate:.0} alerts/s");
     handle.cancel();
     handle.join().await;
+}
+
+/// Group commit: while the store is busy (another connection holds SQLite's write lock), the
+/// engine's first commit waits and everything posted meanwhile queues up; once the lock goes,
+/// the whole backlog is recorded in ONE more transaction (not one per alert), in order, and
+/// each alert's history counts the earlier alerts of its own group, not yet committed when it
+/// was enriched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_recorded_in_one_transaction_with_history_across_the_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut handle, base) = start(dir.path(), false, true, 64 * 1024).await;
+    let blocker = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let client = reqwest::Client::new();
+    let n = 100;
+    for i in 0..n {
+        // Each POST answers once its alert is queued for the engine.
+        let r = client
+            .post(&base)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&falco_ct(&format!("grp-{i:03}"))).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert!(
+        handle.alerts.try_recv().is_err(),
+        "no alert is delivered before it is recorded"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+
+    let alerts = drain(&mut handle, n).await;
+    assert_eq!(alerts.len(), n);
+    let ids: Vec<_> = alerts.iter().map(|a| a.event.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "delivered in arrival order");
+    // Every alert is on the same security group: the k-th counts the k-1 before it, whether
+    // they were committed (the first group) or only staged with it (the second).
+    for (k, a) in alerts.iter().enumerate() {
+        let h = &a.enrichment.history;
+        assert_eq!(h.days.iter().sum::<u32>() as usize, k, "history of alert {k}");
+        assert_eq!(h.recent.len(), k.min(20), "recent changes of alert {k}");
+        if let Some(newest) = h.recent.first() {
+            assert_eq!(newest.alert_id, alerts[k - 1].id, "newest earlier change first");
+        }
+    }
+    handle.cancel();
+    handle.join().await;
+    let stats = handle.stats.borrow().clone();
+    assert_eq!(stats.store_errors, 0, "{stats:?}");
+    assert_eq!(stats.alerts, n as u64);
+    assert_eq!(
+        stats.store_commits, 2,
+        "the first group (what the engine held when the store blocked) and the backlog: {stats:?}"
+    );
+    let store = tfdrift::store::open(&dir.path().join("store.db")).unwrap();
+    for a in &alerts {
+        let stored = tfdrift::store::Store::alert(&store, &a.id).unwrap();
+        assert!(stored.is_some(), "{} recorded", a.id);
+    }
 }

@@ -111,6 +111,122 @@ fn actor_recent_is_newest_first_and_limited() {
     );
 }
 
+/// `record_batch`: one call for several events; an event already recorded is answered `false`
+/// and writes nothing, the others are all recorded (with history and outbox rows).
+#[test]
+fn record_batch_records_each_new_event_and_skips_recorded_ones() {
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let alerts = demo_alerts();
+    let (a, b, c) = (&alerts[0], &alerts[1], &alerts[2]);
+    assert!(
+        store
+            .record_alerts(&[b.event.id.as_str()], None, std::slice::from_ref(b), &[])
+            .unwrap()
+    );
+    let outbox = [item("ops", &a.id)];
+    let seen_a = [a.event.id.as_str(), "op:long-running-1"];
+    let (seen_b, seen_c) = ([b.event.id.as_str()], [c.event.id.as_str()]);
+    fn rec<'a>(
+        seen: &'a [&'a str],
+        alert: &'a Alert,
+        outbox: &'a [OutboxItem],
+    ) -> tfdrift::store::EventRecord<'a> {
+        tfdrift::store::EventRecord {
+            seen,
+            time: Some(alert.time),
+            alerts: std::slice::from_ref(alert),
+            outbox,
+        }
+    }
+    let done = store
+        .record_batch(&[
+            rec(&seen_a, a, &outbox),
+            rec(&seen_b, b, &[]),
+            rec(&seen_c, c, &[]),
+        ])
+        .unwrap();
+    assert_eq!(done, [true, false, true]);
+    for key in [a.event.id.as_str(), "op:long-running-1", c.event.id.as_str()] {
+        assert!(store.is_seen(key).unwrap(), "{key}");
+    }
+    for x in [a, b, c] {
+        assert!(store.alert(&x.id).unwrap().is_some(), "{}", x.id);
+        let h = store
+            .history(&resource_key(&x.resource), x.time - Duration::days(1))
+            .unwrap();
+        assert_eq!(
+            h.iter().filter(|h| h.alert_id == x.id).count(),
+            1,
+            "one history row for {}",
+            x.id
+        );
+    }
+    assert_eq!(store.outbox_list(OutboxStatus::Pending, 10).unwrap().len(), 1);
+}
+
+/// `history_summary` against an oracle computed from the rows themselves: per-day counts
+/// relative to `until` (rows after `until` or 7 days before it left out), the newest rows
+/// first, and the count cap (a resource changed more often than the cap says so).
+#[test]
+fn history_summary_counts_days_and_stops_at_the_cap() {
+    use tfdrift::store::HistoryEntry;
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let until = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+    let row = |key: &str, i: i64, minutes_before: i64| HistoryEntry {
+        time: until - Duration::minutes(minutes_before),
+        resource_key: key.into(),
+        address: None,
+        actor: Some("alice".into()),
+        kind: "attribute_drift".into(),
+        event_name: "AuthorizeSecurityGroupIngress".into(),
+        event_id: format!("ev-{key}-{i}"),
+        alert_id: format!("tfd-{key}-{i}"),
+    };
+    // Rows from 9 days before `until` to 1 day after it, at irregular steps.
+    let mut rows = Vec::new();
+    let mut m = -24 * 60;
+    for i in 0..400 {
+        rows.push(row("sg:a", i, m));
+        rows.push(row("sg:b", i, m + 7));
+        m += 1 + (i * 37) % 61;
+    }
+    store.insert_history(&rows).unwrap();
+
+    let oracle = |key: &str, cap: usize| {
+        let mut mine: Vec<&HistoryEntry> = rows
+            .iter()
+            .filter(|r| {
+                r.resource_key == key && r.time <= until && r.time > until - Duration::days(7)
+            })
+            .collect();
+        mine.sort_by(|a, b| b.time.cmp(&a.time));
+        let mut days = [0u32; 7];
+        for r in mine.iter().take(cap) {
+            let day = usize::try_from((until - r.time).num_milliseconds() / 86_400_000).unwrap();
+            days[6 - day] += 1;
+        }
+        let recent: Vec<String> = mine.iter().take(5).map(|r| r.alert_id.clone()).collect();
+        (days, recent, mine.len() > cap)
+    };
+    for cap in [10_000, 100, 1] {
+        let got = store.history_summary("sg:a", until, 5, cap).unwrap();
+        let (days, recent, capped) = oracle("sg:a", cap);
+        assert_eq!(got.days, days, "cap {cap}");
+        assert_eq!(got.capped, capped, "cap {cap}");
+        let ids: Vec<String> = got.recent.iter().map(|r| r.alert_id.clone()).collect();
+        assert_eq!(ids, recent, "cap {cap}");
+    }
+    let all = store.history_summary("sg:a", until, 5, 10_000).unwrap();
+    assert!(all.days.iter().sum::<u32>() > 100 && all.days.iter().all(|d| *d > 0));
+    assert!(
+        store
+            .history_summary("sg:none", until, 5, 100)
+            .unwrap()
+            .recent
+            .is_empty()
+    );
+}
+
 #[test]
 fn acks_and_snoozes_by_id_and_fingerprint() {
     let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();

@@ -117,6 +117,13 @@ pub async fn render(st: &MetricsState) -> String {
         "counter",
         &[(String::new(), s.store_errors)],
     );
+    counter(
+        &mut out,
+        "tfdrift_store_commits_total",
+        "Store transactions that recorded alerts (one per group of events).",
+        "counter",
+        &[(String::new(), s.store_commits)],
+    );
     if let Some(n) = &st.notify {
         let snap = n.snapshot();
         let per = |f: fn(&super::worker::ChannelCounters) -> u64| -> Vec<(String, u64)> {

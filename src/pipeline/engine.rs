@@ -17,7 +17,7 @@ use crate::event::CloudEvent;
 use crate::map::map_event;
 use crate::rules::{EvalContext, RuleSet, Verdict};
 use crate::state::StateIndex;
-use crate::store::{OutboxItem, Store};
+use crate::store::{EventRecord, HistoryEntry, OutboxItem, Store};
 
 /// How many event ids (and GCP operation ids) to remember for dedupe. Redeliveries arrive
 /// within minutes, so a bounded window is enough and keeps memory flat.
@@ -123,6 +123,22 @@ pub struct Engine {
     router: Option<Arc<dyn OutboxRouter>>,
     /// Identity, tags, history, blast radius, remediation; holds the state's dependency graph.
     enricher: Enricher,
+    /// Events whose alerts wait for [`Engine::commit`], in order.
+    staged: Vec<Staged>,
+    /// History rows of the staged alerts (enrichment counts them as earlier changes).
+    staged_history: Vec<HistoryEntry>,
+}
+
+/// One event's alerts between [`Engine::stage`] and [`Engine::commit`].
+struct Staged {
+    event_id: String,
+    /// The GCP operation id, when the event has one.
+    operation: Option<String>,
+    /// Keys marked processed with the alerts: the event id, then the operation key.
+    keys: Vec<String>,
+    time: Option<chrono::DateTime<chrono::Utc>>,
+    alerts: Vec<Alert>,
+    outbox: Vec<OutboxItem>,
 }
 
 impl Engine {
@@ -148,6 +164,8 @@ impl Engine {
             operations: SeenSet::new(DEDUPE_WINDOW),
             store: None,
             router: None,
+            staged: Vec::new(),
+            staged_history: Vec::new(),
         })
     }
 
@@ -200,28 +218,79 @@ impl Engine {
         }
     }
 
-    /// Records the alerts durably, with the event id, in one transaction.
-    fn record(&self, ev: &CloudEvent, alerts: &[Alert], stats: &mut Stats) -> Recorded {
-        let Some(store) = &self.store else {
-            return Recorded::Yes;
+    /// How many events have alerts waiting for [`Engine::commit`].
+    #[must_use]
+    pub fn staged(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Records every staged event's alerts durably in ONE store transaction (group commit: one
+    /// fsync for a group of events instead of one each) and returns the alerts to deliver, in
+    /// staging order. An event another writer recorded meanwhile is dropped as a duplicate. When
+    /// the store fails, every staged event is forgotten so that its redelivery (the source is
+    /// not acknowledged after a store error) records it, and its alerts are still returned: a
+    /// second copy on screen beats a lost alert.
+    pub fn commit(&mut self, stats: &mut Stats) -> Vec<Alert> {
+        self.staged_history.clear();
+        if self.staged.is_empty() {
+            return Vec::new();
+        }
+        let staged = std::mem::take(&mut self.staged);
+        let outcome = match &self.store {
+            None => Ok(vec![true; staged.len()]),
+            Some(store) => {
+                let keys: Vec<Vec<&str>> = staged
+                    .iter()
+                    .map(|s| s.keys.iter().map(String::as_str).collect())
+                    .collect();
+                let batch: Vec<EventRecord<'_>> = staged
+                    .iter()
+                    .zip(&keys)
+                    .map(|(s, k)| EventRecord {
+                        seen: k,
+                        time: s.time,
+                        alerts: &s.alerts,
+                        outbox: &s.outbox,
+                    })
+                    .collect();
+                store.record_batch(&batch)
+            }
         };
-        let op_key = ev.operation.as_ref().map(|op| operation_key(&op.id));
-        let mut keys = vec![ev.id.as_str()];
-        keys.extend(op_key.as_deref());
-        let outbox: Vec<OutboxItem> = self
-            .router
-            .as_ref()
-            .map(|r| alerts.iter().flat_map(|a| r.route(a)).collect())
-            .unwrap_or_default();
-        match store.record_alerts(&keys, ev.time, alerts, &outbox) {
-            Ok(true) => Recorded::Yes,
-            Ok(false) => Recorded::Already,
+        let recorded = match outcome {
+            Ok(r) => {
+                stats.store_commits += u64::from(self.store.is_some());
+                r
+            }
             Err(e) => {
                 stats.store_errors += 1;
-                tracing::error!(event_id = %ev.id, error = %e, "Recording alerts failed; delivering them unrecorded (a redelivery records them)");
-                Recorded::Failed
+                tracing::error!(events = staged.len(), first_event_id = %staged[0].event_id, error = %e, "Recording alerts failed; delivering them unrecorded (a redelivery records them)");
+                for s in &staged {
+                    self.seen.remove(&s.event_id);
+                    if let Some(op) = &s.operation {
+                        self.operations.remove(op);
+                    }
+                }
+                vec![true; staged.len()]
             }
+        };
+        let mut out = Vec::new();
+        for (s, fresh) in staged.into_iter().zip(recorded) {
+            if !fresh {
+                // Another instance (or an earlier delivery) recorded this event meanwhile.
+                stats.mapped -= 1;
+                stats.duplicates += 1;
+                continue;
+            }
+            for alert in &s.alerts {
+                stats.alerts += 1;
+                *stats
+                    .alerts_by_kind
+                    .entry(alert.kind.as_str().to_string())
+                    .or_default() += 1;
+            }
+            out.extend(s.alerts);
         }
+        out
     }
 
     /// Swaps in a refreshed state index (the old one stays valid for whoever holds it).
@@ -265,43 +334,50 @@ impl Engine {
         .any(|s| self.terraform_principals.is_match(s))
     }
 
-    /// Processes one event: counts it and returns its alerts.
+    /// Processes one event: counts it, records its alerts and returns them.
     pub fn process(
         &mut self,
         ev: &CloudEvent,
         stats: &mut Stats,
         signals: &mut Signals,
     ) -> Vec<Alert> {
+        self.stage(ev, stats, signals);
+        self.commit(stats)
+    }
+
+    /// Evaluates one event and counts it; its alerts wait, with earlier staged ones, for
+    /// [`Engine::commit`] (the live runtime stages everything it drained, then commits once).
+    pub fn stage(&mut self, ev: &CloudEvent, stats: &mut Stats, signals: &mut Signals) {
         stats.records_read += 1;
         stats.parsed += 1;
         if !self.seen.insert(&ev.id) {
             stats.duplicates += 1;
-            return Vec::new();
+            return;
         }
         if let Some(op) = &ev.operation {
             // One alert per long-running operation: the first entry we see carries it.
             if !self.operations.insert(&op.id) {
                 stats.operation_continuations += 1;
-                return Vec::new();
+                return;
             }
         }
         match classify(ev, self.is_terraform_principal(ev)) {
             Some(Silent::FailedCall) => {
                 stats.failed_calls += 1;
-                return Vec::new();
+                return;
             }
             Some(Silent::ReadOnly) => {
                 stats.read_only += 1;
-                return Vec::new();
+                return;
             }
             Some(Silent::DataPlane) => {
                 stats.data_plane += 1;
-                return Vec::new();
+                return;
             }
             Some(Silent::TerraformOriginated) => {
                 stats.terraform_originated += 1;
                 signals.refresh_state = true;
-                return Vec::new();
+                return;
             }
             None => {}
         }
@@ -309,18 +385,18 @@ impl Engine {
             Lookup::Found(m) => m,
             Lookup::Operational => {
                 stats.operational += 1;
-                return Vec::new();
+                return;
             }
             Lookup::Unknown => {
                 stats.unsupported += 1;
                 let key = format!("{}:{}", ev.service, ev.action);
                 *stats.unsupported_by_name.entry(key).or_default() += 1;
-                return Vec::new();
+                return;
             }
             Lookup::Ambiguous(types) => {
                 let key = format!("{}:{} [{}]", ev.service, ev.action, types.join("|"));
                 *stats.ambiguous.entry(key).or_default() += 1;
-                return Vec::new();
+                return;
             }
         };
         let touches = map_event(ev, mapping);
@@ -329,16 +405,16 @@ impl Engine {
                 .no_resource
                 .entry(format!("{}:{}", ev.service, ev.action))
                 .or_default() += 1;
-            return Vec::new();
+            return;
         }
         match self.seen_in_store(ev, stats) {
             StoreSeen::Event => {
                 stats.duplicates += 1;
-                return Vec::new();
+                return;
             }
             StoreSeen::Operation => {
                 stats.operation_continuations += 1;
-                return Vec::new();
+                return;
             }
             StoreSeen::No => {}
         }
@@ -377,51 +453,35 @@ impl Engine {
                             event: ev,
                             resource: drift.resource,
                             change: drift.change.kind,
+                            pending: &self.staged_history,
                         },
                     );
+                    if self.store.is_some() {
+                        self.staged_history.push(HistoryEntry::from_alert(&alert));
+                    }
                     alerts.push(alert);
                 }
             }
         }
-        if !alerts.is_empty() {
-            match self.record(ev, &alerts, stats) {
-                Recorded::Yes => {}
-                Recorded::Already => {
-                    // Another instance (or an earlier delivery) recorded this event meanwhile.
-                    stats.mapped -= 1;
-                    stats.duplicates += 1;
-                    return Vec::new();
-                }
-                Recorded::Failed => {
-                    // Nothing durable happened: forget the event so that a redelivery (the
-                    // source is not acknowledged after a store error) records it. The alert is
-                    // still shown now; a second copy downstream beats a lost record.
-                    self.seen.remove(&ev.id);
-                    if let Some(op) = &ev.operation {
-                        self.operations.remove(&op.id);
-                    }
-                }
-            }
+        if alerts.is_empty() {
+            return;
         }
-        for alert in &alerts {
-            stats.alerts += 1;
-            *stats
-                .alerts_by_kind
-                .entry(alert.kind.as_str().to_string())
-                .or_default() += 1;
-        }
-        alerts
+        let outbox: Vec<OutboxItem> = match (&self.store, &self.router) {
+            (Some(_), Some(r)) => alerts.iter().flat_map(|a| r.route(a)).collect(),
+            _ => Vec::new(),
+        };
+        let operation = ev.operation.as_ref().map(|op| op.id.clone());
+        let mut keys = vec![ev.id.clone()];
+        keys.extend(operation.as_deref().map(operation_key));
+        self.staged.push(Staged {
+            event_id: ev.id.clone(),
+            operation,
+            keys,
+            time: ev.time,
+            alerts,
+            outbox,
+        });
     }
-}
-
-/// What recording an event's alerts did.
-enum Recorded {
-    /// Committed (or there is no store).
-    Yes,
-    /// Another writer had recorded the event: drop the alerts.
-    Already,
-    /// The store failed: nothing was written.
-    Failed,
 }
 
 /// What the store knows about an event.

@@ -28,6 +28,9 @@ use crate::store::Store;
 /// Capacity of the source → engine and engine → consumer channels.
 const CHANNEL_CAPACITY: usize = 1024;
 
+/// Most queued items taken for one group commit (one store transaction).
+const GROUP_MAX: usize = 256;
+
 /// How often the store is pruned of rows older than the retention.
 const PRUNE_EVERY: Duration = Duration::from_hours(1);
 
@@ -263,7 +266,17 @@ pub fn spawn(
                     );
                 }
             }
+            // Group commit: stage what is queued (up to GROUP_MAX items), record it in one
+            // transaction, then deliver. One event at a time when the sources are slow (no
+            // added latency), bigger groups exactly when the engine falls behind.
             handle_item(item, &mut engine, &mut stats, &mut signals, &alert_tx);
+            for _ in 1..GROUP_MAX {
+                match event_rx.try_recv() {
+                    Ok(item) => handle_item(item, &mut engine, &mut stats, &mut signals, &alert_tx),
+                    Err(_) => break,
+                }
+            }
+            deliver(engine.commit(&mut stats), &alert_tx);
             if signals.refresh_state {
                 signals.refresh_state = false;
                 refresh.notify_one();
@@ -304,7 +317,19 @@ async fn wait_ready(ready: &CancellationToken) {
     }
 }
 
-/// Runs one item through the engine; a batch is acknowledged after its last item.
+/// Hands recorded alerts to the consumer.
+fn deliver(alerts: Vec<Alert>, alert_tx: &mpsc::Sender<Alert>) {
+    for alert in alerts {
+        if alert_tx.blocking_send(alert).is_err() {
+            // The consumer is gone: keep counting, nobody reads alerts.
+            tracing::debug!("alert consumer closed");
+        }
+    }
+}
+
+/// Runs one item through the engine. Events are staged for the caller's group commit; a
+/// batch is committed (with whatever was staged before it) and acknowledged at its end, so
+/// its ack covers exactly its own items.
 fn handle_item(
     item: SourceItem,
     engine: &mut Engine,
@@ -313,21 +338,16 @@ fn handle_item(
     alert_tx: &mpsc::Sender<Alert>,
 ) {
     match item {
-        SourceItem::Event(ev) => {
-            for alert in engine.process(&ev, stats, signals) {
-                if alert_tx.blocking_send(alert).is_err() {
-                    // The consumer is gone: keep counting, nobody reads alerts.
-                    tracing::debug!("alert consumer closed");
-                }
-            }
-        }
+        SourceItem::Event(ev) => engine.stage(&ev, stats, signals),
         SourceItem::Skipped(kind) => stats.skipped(kind),
         SourceItem::Unparseable { origin, reason } => stats.unparseable(&origin, &reason),
         SourceItem::Batch { items, ack } => {
+            deliver(engine.commit(stats), alert_tx);
             let (errors0, alerts0, parsed0) = (stats.store_errors, stats.alerts, stats.parsed);
             for item in items {
                 handle_item(item, engine, stats, signals, alert_tx);
             }
+            deliver(engine.commit(stats), alert_tx);
             let _ = ack.send(BatchAck {
                 events: stats.parsed - parsed0,
                 alerts: stats.alerts - alerts0,

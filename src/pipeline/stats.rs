@@ -72,6 +72,9 @@ pub struct Stats {
     pub alerts_by_kind: BTreeMap<String, u64>,
     /// Store reads or writes that failed (alerts were still delivered, but not recorded).
     pub store_errors: u64,
+    /// Store transactions that recorded alerts: fewer than events with alerts when the engine
+    /// groups a backlog into one commit.
+    pub store_commits: u64,
     /// State files that failed to load (file → reason).
     pub state_errors: BTreeMap<String, String>,
     /// When the state index in use was loaded (start, or the last remote refresh).
@@ -144,6 +147,7 @@ impl Stats {
         self.alerts += other.alerts;
         add(&mut self.alerts_by_kind, &other.alerts_by_kind);
         self.store_errors += other.store_errors;
+        self.store_commits += other.store_commits;
         self.state_errors.extend(
             other
                 .state_errors

@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::schema;
 use super::{
-    Ack, HistoryEntry, OutboxEntry, OutboxItem, OutboxStatus, Pruned, Snooze, Store, StoreError,
+    Ack, EventRecord, HistoryEntry, HistorySummary, OutboxEntry, OutboxItem, OutboxStatus, Pruned, Snooze, Store, StoreError,
     Target, fingerprint,
 };
 use crate::alert::Alert;
@@ -206,61 +206,80 @@ impl Store for SqliteStore {
         alerts: &[Alert],
         outbox: &[OutboxItem],
     ) -> Result<bool, StoreError> {
+        let rec = EventRecord {
+            seen,
+            time,
+            alerts,
+            outbox,
+        };
+        Ok(self.record_batch(&[rec])?.first().copied().unwrap_or(false))
+    }
+
+    fn record_batch(&self, batch: &[EventRecord<'_>]) -> Result<Vec<bool>, StoreError> {
         let now = ms(Utc::now());
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.err("begin"))?;
-        {
-            let mut st = tx
-                .prepare_cached(INSERT_SEEN)
-                .map_err(self.err("record event"))?;
-            for (i, key) in seen.iter().enumerate() {
-                let n = st
-                    .execute(params![key, time.map(ms), now])
-                    .map_err(self.err("record event"))?;
-                if i == 0 && n == 0 {
-                    // Already processed: dropping `tx` rolls back; nothing is written.
-                    return Ok(false);
-                }
-            }
-            let mut ins = tx
-                .prepare_cached(INSERT_ALERT)
-                .map_err(self.err("insert alert"))?;
-            let mut hist = tx
-                .prepare_cached(INSERT_HISTORY)
-                .map_err(self.err("insert history"))?;
-            for a in alerts {
-                let json = serde_json::to_string(a).unwrap_or_default();
-                let n = ins
-                    .execute(params![
-                        a.id,
-                        ms(a.time),
-                        a.kind.as_str(),
-                        a.severity.as_str(),
-                        a.provider,
-                        a.resource.rtype,
-                        a.resource.id,
-                        a.resource.address,
-                        fingerprint(a),
-                        a.actor.principal,
-                        a.actor.arn,
-                        a.actor.email,
-                        a.event.id,
-                        a.event.name,
-                        now,
-                        json
-                    ])
-                    .map_err(self.err("insert alert"))?;
-                if n == 1 {
-                    let h = HistoryEntry::from_alert(a);
-                    insert_history(&mut hist, &h).map_err(self.err("insert history"))?;
-                }
-            }
-            super::sqlite_outbox::enqueue(&tx, outbox, now).map_err(self.err("enqueue"))?;
+        let mut done = Vec::with_capacity(batch.len());
+        for rec in batch {
+            done.push(record_one(&tx, rec, now).map_err(|(op, e)| self.err(op)(e))?);
         }
         tx.commit().map_err(self.err("commit"))?;
-        Ok(true)
+        Ok(done)
+    }
+
+    fn history_summary(
+        &self,
+        resource_key: &str,
+        until: DateTime<Utc>,
+        recent: usize,
+        cap: usize,
+    ) -> Result<HistorySummary, StoreError> {
+        let (u, since) = (ms(until), ms(until - chrono::Duration::days(7)));
+        let conn = self.conn();
+        let mut s = HistorySummary::default();
+        // Counts per day over the covering (resource_key, time) index, newest `cap` rows only.
+        let mut st = conn
+            .prepare_cached(
+                "SELECT (?3 - time) / 86400000, COUNT(*) FROM (SELECT time FROM history \
+                 WHERE resource_key = ?1 AND time > ?2 AND time <= ?3 \
+                 ORDER BY time DESC LIMIT ?4) GROUP BY 1",
+            )
+            .map_err(self.err("read history"))?;
+        let mut rows = st
+            .query(params![resource_key, since, u, limit_i64(cap.saturating_add(1))])
+            .map_err(self.err("read history"))?;
+        let mut counted = 0usize;
+        while let Some(r) = rows.next().map_err(self.err("read history"))? {
+            let (day, n): (i64, i64) = (r.get(0).unwrap_or(7), r.get(1).unwrap_or(0));
+            let n = usize::try_from(n).unwrap_or(0);
+            counted += n;
+            if let Ok(day) = usize::try_from(day)
+                && day < 7
+            {
+                s.days[6 - day] += u32::try_from(n).unwrap_or(u32::MAX);
+            }
+        }
+        if counted > cap {
+            // The query read one row past the cap to tell; take it back off the oldest day.
+            s.capped = true;
+            if let Some(d) = s.days.iter_mut().find(|d| **d > 0) {
+                *d -= 1;
+            }
+        }
+        let mut st = conn
+            .prepare_cached(
+                "SELECT resource_key, time, address, actor, kind, event_name, event_id, alert_id \
+                 FROM history WHERE resource_key = ?1 AND time > ?2 AND time <= ?3 \
+                 ORDER BY time DESC, id DESC LIMIT ?4",
+            )
+            .map_err(self.err("read history"))?;
+        s.recent = st
+            .query_map(params![resource_key, since, u, limit_i64(recent)], history_row)
+            .and_then(Iterator::collect)
+            .map_err(self.err("read history"))?;
+        Ok(s)
     }
 
     fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
@@ -522,6 +541,62 @@ impl Store for SqliteStore {
 
 /// One history row through the prepared `INSERT_HISTORY` statement (shared by the bulk import
 /// and the per-alert path so the column order lives in one place).
+/// One entry of a batch inside the caller's transaction: `Ok(false)` and nothing written when
+/// its first key was already processed. Errors name the step for the message.
+fn record_one(
+    tx: &rusqlite::Transaction<'_>,
+    rec: &EventRecord<'_>,
+    now: i64,
+) -> Result<bool, (&'static str, rusqlite::Error)> {
+    let mut st = tx
+        .prepare_cached(INSERT_SEEN)
+        .map_err(|e| ("record event", e))?;
+    for (i, key) in rec.seen.iter().enumerate() {
+        let n = st
+            .execute(params![key, rec.time.map(ms), now])
+            .map_err(|e| ("record event", e))?;
+        if i == 0 && n == 0 {
+            // Already processed (the first key is the event id): write nothing for it.
+            return Ok(false);
+        }
+    }
+    let mut ins = tx
+        .prepare_cached(INSERT_ALERT)
+        .map_err(|e| ("insert alert", e))?;
+    let mut hist = tx
+        .prepare_cached(INSERT_HISTORY)
+        .map_err(|e| ("insert history", e))?;
+    for a in rec.alerts {
+        let json = serde_json::to_string(a).unwrap_or_default();
+        let n = ins
+            .execute(params![
+                a.id,
+                ms(a.time),
+                a.kind.as_str(),
+                a.severity.as_str(),
+                a.provider,
+                a.resource.rtype,
+                a.resource.id,
+                a.resource.address,
+                fingerprint(a),
+                a.actor.principal,
+                a.actor.arn,
+                a.actor.email,
+                a.event.id,
+                a.event.name,
+                now,
+                json
+            ])
+            .map_err(|e| ("insert alert", e))?;
+        if n == 1 {
+            let h = HistoryEntry::from_alert(a);
+            insert_history(&mut hist, &h).map_err(|e| ("insert history", e))?;
+        }
+    }
+    super::sqlite_outbox::enqueue(tx, rec.outbox, now).map_err(|e| ("enqueue", e))?;
+    Ok(true)
+}
+
 fn insert_history(
     st: &mut rusqlite::CachedStatement<'_>,
     h: &HistoryEntry,

@@ -335,7 +335,8 @@ fn context(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
             Span::styled(format!("  {:<15} ", "changes/day"), app.theme.muted),
             Span::styled(sparkline_text(&h.days), app.theme.header),
             Span::raw(format!(
-                "  {total} earlier change{} in 7 days (oldest day left, alert day right)",
+                "  {total}{} earlier change{} in 7 days (oldest day left, alert day right)",
+                if h.capped { "+" } else { "" },
                 if total == 1 { "" } else { "s" }
             )),
         ]));
