@@ -264,9 +264,9 @@ pub struct ChangeHistory {
     /// Changes to this resource per day, oldest first; the last entry is the 24 hours before
     /// this alert (this alert not included). For a sparkline.
     pub days: [u32; 7],
-    /// Earlier changes to this resource, newest first (at most 20).
+    /// Earlier changes to this resource, newest first (at most 10; `days` counts them all).
     pub recent: Vec<HistoryItem>,
-    /// The same actor's other recent changes, newest first (at most 10).
+    /// The same actor's other recent changes, newest first (at most 5).
     pub actor_recent: Vec<HistoryItem>,
     /// The resource changed more often than the counts go (1,000 in 7 days): `days` stops
     /// there, the oldest days are undercounted.

@@ -25,10 +25,11 @@ use crate::store::{HistoryEntry, Store, actor_key, add_day, resource_key};
 pub use graph::DependencyGraph;
 pub use tags::TagKeys;
 
-/// Earlier changes to the resource listed at most.
-const MAX_RECENT: usize = 20;
+/// Earlier changes to the resource listed at most (the counts cover the rest). Every item is
+/// stored and sent with the alert, so the list stays short.
+const MAX_RECENT: usize = 10;
 /// The actor's other changes listed at most.
-const MAX_ACTOR_RECENT: usize = 10;
+const MAX_ACTOR_RECENT: usize = 5;
 /// History window.
 const HISTORY_DAYS: i64 = 7;
 /// Per-day counts stop after this many changes in the window (the alert says so): bounded

@@ -286,7 +286,7 @@ async fn a_backlog_is_recorded_in_one_transaction_with_history_across_the_group(
     for (k, a) in alerts.iter().enumerate() {
         let h = &a.enrichment.history;
         assert_eq!(h.days.iter().sum::<u32>() as usize, k, "history of alert {k}");
-        assert_eq!(h.recent.len(), k.min(20), "recent changes of alert {k}");
+        assert_eq!(h.recent.len(), k.min(10), "recent changes of alert {k}");
         if let Some(newest) = h.recent.first() {
             assert_eq!(newest.alert_id, alerts[k - 1].id, "newest earlier change first");
         }
@@ -296,9 +296,10 @@ async fn a_backlog_is_recorded_in_one_transaction_with_history_across_the_group(
     let stats = handle.stats.borrow().clone();
     assert_eq!(stats.store_errors, 0, "{stats:?}");
     assert_eq!(stats.alerts, n as u64);
-    assert_eq!(
-        stats.store_commits, 2,
-        "the first group (what the engine held when the store blocked) and the backlog: {stats:?}"
+    assert!(
+        (1..=2).contains(&stats.store_commits),
+        "at most the first group (what the engine held when the store blocked) and the \
+         backlog, not one commit per alert: {stats:?}"
     );
     let store = tfdrift::store::open(&dir.path().join("store.db")).unwrap();
     for a in &alerts {

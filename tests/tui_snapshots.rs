@@ -288,7 +288,7 @@ fn enrichment_full() {
         "Env=prod",
         "team payments · env prod · cost centre cc-42",
         "11 earlier changes in 7 days",
-        "… 2 more",
+        "… 6 more",
         "PutBucketPolicy on aws_s3_bucket_policy.logs",
         "3 resources, depth 2",
         "← aws_route53_record.web",

@@ -233,7 +233,7 @@ pub fn spawn(
         });
     }
 
-    // The engine is synchronous and, with a store, waits for an fsync per alerting event: it
+    // The engine is synchronous and, with a store, waits for an fsync per group commit: it
     // runs on a blocking thread so it never stalls the async workers.
     let engine_done = CancellationToken::new();
     let done = engine_done.clone();

@@ -99,6 +99,17 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX outbox_alert ON outbox (alert_id);
 ",
+    // 2: drop the alert indexes no query uses (every alert insert paid for five extra b-trees);
+    // index `recorded_at`, which the hourly prune deletes by (a full scan of a large alert table
+    // would hold the store, and so the engine, for seconds).
+    r"
+DROP INDEX IF EXISTS alerts_resource;
+DROP INDEX IF EXISTS alerts_address;
+DROP INDEX IF EXISTS alerts_actor_principal;
+DROP INDEX IF EXISTS alerts_actor_arn;
+DROP INDEX IF EXISTS alerts_actor_email;
+CREATE INDEX alerts_recorded ON alerts (recorded_at);
+",
 ];
 
 /// The newest schema version this build knows.

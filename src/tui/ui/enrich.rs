@@ -294,10 +294,12 @@ fn ago(app: &App, t: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
+/// Lists the first few `items`; `total` is how many there are in all (the alert carries only
+/// the newest; the day counts cover the rest).
 fn history_lines(
     app: &App,
     label: &str,
-    items: &[HistoryItem],
+    (items, total): (&[HistoryItem], usize),
     what: impl Fn(&HistoryItem) -> String,
     out: &mut Vec<Line<'static>>,
 ) {
@@ -311,12 +313,9 @@ fn history_lines(
             Span::raw(what(h)),
         ]));
     }
-    if items.len() > MAX_LISTED {
-        out.push(muted_kv(
-            app,
-            "",
-            format!("… {} more", items.len() - MAX_LISTED),
-        ));
+    let total = total.max(items.len());
+    if total > MAX_LISTED {
+        out.push(muted_kv(app, "", format!("… {} more", total - MAX_LISTED)));
     }
 }
 
@@ -350,7 +349,7 @@ fn context(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
         history_lines(
             app,
             "recent",
-            &h.recent,
+            (&h.recent, total as usize),
             |i| {
                 format!(
                     "{} {} by {}",
@@ -371,7 +370,7 @@ fn context(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
         history_lines(
             app,
             "actor also",
-            &h.actor_recent,
+            (&h.actor_recent, h.actor_recent.len()),
             |i| {
                 format!(
                     "{} on {}",
