@@ -83,6 +83,10 @@ impl SqliteStore {
         // every alert then stay in memory instead of a pread per page.
         conn.pragma_update(None, "cache_size", -32_768)
             .map_err(open_err)?;
+        // More distinct statements than rusqlite's default cache of 16 run on the hot path
+        // (dedupe, history, actor, three inserts, outbox, acks …): an evicted one is parsed
+        // and planned again, which cost the engine more than the queries themselves.
+        conn.set_prepared_statement_cache_capacity(64);
         let found = schema::version(&conn).map_err(open_err)?;
         let known = schema::latest();
         if found > known {
