@@ -91,6 +91,14 @@ async fn state_show_reads_s3_and_gcs_states_of_the_profile() {
         .send()
         .await
         .unwrap();
+    // Cut off mid-write.
+    s3.put_object()
+        .bucket(BUCKET)
+        .key("bad/terraform.tfstate")
+        .body(b"{\"version\": 4, \"resources\": [".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let gcs = gcs_support::fake_gcs();
     let http = reqwest::Client::new();
     let r = http
@@ -119,7 +127,7 @@ async fn state_show_reads_s3_and_gcs_states_of_the_profile() {
         format!(
             "profiles:\n  ok:\n    state: ['{local}', s3://{BUCKET}/app/terraform.tfstate, gs://{BUCKET}/app]\n    \
              remote_state: {{endpoint_url: '{}', gcs_endpoint_url: '{}'}}\n  \
-             broken:\n    state: ['{local}', s3://{BUCKET}/app/terraform.tfstate, gs://{BUCKET}/app, s3://no-such-bucket/x.tfstate, gs://no-such-bucket/app]\n    \
+             broken:\n    state: ['{local}', s3://{BUCKET}/app/terraform.tfstate, gs://{BUCKET}/app, s3://no-such-bucket/x.tfstate, gs://no-such-bucket/app, s3://{BUCKET}/bad/terraform.tfstate]\n    \
              remote_state: {{endpoint_url: '{}', gcs_endpoint_url: '{}'}}\n",
             moto.url, gcs.url, moto.url, gcs.url
         ),
@@ -180,8 +188,17 @@ async fn state_show_reads_s3_and_gcs_states_of_the_profile() {
             .unwrap_or_else(|| panic!("{location} not named in\n{stderr}"));
         assert!(line.contains(hint), "{line}");
     }
+    // A corrupt object: its parse error says what to do; no credential hint.
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: remote state not read: s3://tfstate/bad/terraform.tfstate"))
+        .unwrap_or_else(|| panic!("the corrupt state is not named in\n{stderr}"));
     assert!(
-        stderr.contains("2 remote state location(s) could not be read"),
+        line.contains("not valid JSON") && !line.contains("credentials"),
+        "{line}"
+    );
+    assert!(
+        stderr.contains("3 remote state location(s) could not be read"),
         "{stderr}"
     );
     assert!(!stderr.contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));

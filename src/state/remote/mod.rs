@@ -317,9 +317,12 @@ pub async fn load_once(cfg: &RemoteStateConfig, aws: Option<&aws_config::SdkConf
         out.failed.extend(g.stale().clone());
     }
     for (location, why) in &mut out.failed {
-        why.push_str(" (");
-        why.push_str(failure_hint(location));
-        why.push(')');
+        // A parse error already names the object and the fix; a read error gets what to check.
+        if !why.contains(&format!("'{location}'")) {
+            why.push_str(" (");
+            why.push_str(failure_hint(location));
+            why.push(')');
+        }
     }
     out
 }
