@@ -21,11 +21,16 @@
 //!
 //! Needs terraform, the provider mirror at /opt/tf-plugins and python with moto[server] + boto3
 //! (`scripts/ci-deps.sh`); the test fails, naming what is missing, when they are not there.
+//! Terraform's side is checked with `tests/tf_support` (as every terraform test), and the script
+//! runs terraform with the same mirror (`TF_PLUGIN_MIRROR`) and the same CLI config file
+//! (`tests/tf_support/cli.tfrc`).
 //! Runtime: 70-90 s on two cores (apply ~45-55 s, refresh-only plan ~20 s), see `scripts/proof/run.sh`.
 //!
 //! To debug the comparison without re-running Terraform, `TFDRIFT_PROOF_REUSE=DIR` compares the
 //! outputs a previous `scripts/proof/run.sh DIR` left there.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod tf_support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -233,11 +238,13 @@ fn noise_reason(rtype: &str, path: &str) -> Option<&'static str> {
 }
 
 fn run_proof(out: &Path) {
+    tf_support::require();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/proof/run.sh");
     let started = Instant::now();
     let status = Process::new("bash")
         .arg(&script)
         .arg(out)
+        .env("TF_PLUGIN_MIRROR", tf_support::mirror())
         .status()
         .expect("bash must be on PATH to run scripts/proof/run.sh");
     match status.code() {
@@ -303,6 +310,59 @@ fn run_tfdrift(out: &Path) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("alert JSON line"))
         .collect()
+}
+
+/// The terraform CLI config exists once (`tests/tf_support/cli.tfrc`): the Rust helper renders
+/// it, `scripts/proof/run.sh` renders the same file, and no test or proof script writes an
+/// installation block of its own.
+#[test]
+fn terraform_cli_config_is_the_shared_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mirror = Path::new("/some/mirror");
+    let rendered = tf_support::cli_config(mirror);
+    assert!(!rendered.contains("@MIRROR@"), "{rendered}");
+    for needle in [
+        "path    = \"/some/mirror\"",
+        "include = [\"registry.terraform.io/*/*\"]",
+        "exclude = [\"registry.terraform.io/*/*\"]",
+    ] {
+        assert!(
+            rendered.contains(needle),
+            "{needle} missing from\n{rendered}"
+        );
+    }
+    let script = std::fs::read_to_string(root.join("scripts/proof/run.sh")).unwrap();
+    assert!(
+        script.contains("tests/tf_support/cli.tfrc"),
+        "scripts/proof/run.sh must render the shared CLI config"
+    );
+    let mut own = Vec::new();
+    let mut files = vec![root.join("scripts/proof")];
+    files.extend(
+        std::fs::read_dir(root.join("tests"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let is_code = p
+            .extension()
+            .is_some_and(|e| e == "rs" || e == "sh" || e == "py");
+        if is_code
+            && std::fs::read_to_string(&p)
+                .unwrap_or_default()
+                .contains(&["provider", "installation"].join("_"))
+        {
+            own.push(p);
+        }
+    }
+    assert!(
+        own.is_empty(),
+        "these write their own terraform CLI config; use tests/tf_support/cli.tfrc: {own:?}"
+    );
 }
 
 #[test]
