@@ -201,5 +201,11 @@ async fn state_show_reads_s3_and_gcs_states_of_the_profile() {
         stderr.contains("3 remote state location(s) could not be read"),
         "{stderr}"
     );
+    // One line per failure: not the live refresher's "keeping the last good copy" log too,
+    // and no raw HTTP response.
+    assert!(
+        !stderr.contains("last good copy") && !stderr.contains("raw: Response"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));
 }

@@ -139,6 +139,8 @@ pub struct RemoteStates<B: Backend> {
     locations: Vec<(String, Result<B::Location, String>)>,
     objects: BTreeMap<String, Object>,
     stale: BTreeMap<String, String>,
+    /// Log each new `state_stale` (the live refresher); a one-shot read reports them itself.
+    log_stale: bool,
 }
 
 impl<B: Backend> RemoteStates<B> {
@@ -150,7 +152,15 @@ impl<B: Backend> RemoteStates<B> {
             locations: urls.iter().map(|u| (u.clone(), B::parse(u))).collect(),
             objects: BTreeMap::new(),
             stale: BTreeMap::new(),
+            log_stale: true,
         }
+    }
+
+    /// Stops logging failed reads (the caller reports [`RemoteStates::stale`] itself).
+    #[must_use]
+    pub fn quiet(mut self) -> Self {
+        self.log_stale = false;
+        self
     }
 
     /// Locations (or objects) whose last refresh failed, with why.
@@ -253,7 +263,7 @@ impl<B: Backend> RemoteStates<B> {
             r.changed = true;
         }
         for (loc, why) in &stale {
-            if self.stale.get(loc) != Some(why) {
+            if self.log_stale && self.stale.get(loc) != Some(why) {
                 tracing::warn!(state = %loc, reason = %why, "state_stale: refresh failed; keeping the last good copy");
             }
         }
@@ -302,7 +312,9 @@ pub struct LoadedOnce {
 /// Reads every remote location of `cfg` once (`tfdrift state show`), with the same clients
 /// and settings as the live refresher; the local paths of `cfg` are not read here.
 pub async fn load_once(cfg: &RemoteStateConfig, aws: Option<&aws_config::SdkConfig>) -> LoadedOnce {
-    let (mut s3, mut gs) = open_sets(cfg, aws).await;
+    let (s3, gs) = open_sets(cfg, aws).await;
+    // The caller names every failure with what to check: no "keeping the last good copy" log.
+    let (mut s3, mut gs) = (s3.map(RemoteStates::quiet), gs.map(RemoteStates::quiet));
     let mut out = LoadedOnce::default();
     if let Some(s) = &mut s3 {
         Box::pin(s.refresh()).await;

@@ -68,12 +68,22 @@ impl S3Location {
 fn sdk_error<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
     E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    match e.as_service_error() {
-        Some(service) => aws_sdk_s3::error::DisplayErrorContext(service).to_string(),
-        None => aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+    if let Some(service) = e.as_service_error() {
+        return aws_sdk_s3::error::DisplayErrorContext(service).to_string();
     }
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// Reads state objects with the AWS SDK (credentials from the default chain or the pipeline's
