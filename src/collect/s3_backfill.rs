@@ -7,7 +7,9 @@
 //! a file's name carries its delivery time, so files delivered before the window (or long after
 //! it) are not even fetched. Digest and Insight files are never listed. Each file is fetched
 //! (several in parallel, handed on in order), gunzipped, its records outside the window counted
-//! as `outside_window`, the rest handed to the engine in `eventTime` order.
+//! as `outside_window`, the rest handed to the engine in `eventTime` order. A file whose alerts
+//! the store failed to record (the ack's `store_errors`) is handed over once more; failing again,
+//! it becomes a health error naming the file.
 
 use std::collections::VecDeque;
 
@@ -257,6 +259,8 @@ pub fn classify(prefix: &str) -> Level {
 pub struct FileBatch {
     /// `s3://bucket/key`.
     pub origin: String,
+    /// The object's key (to fetch it again); empty when the fetch task itself failed.
+    pub key: String,
     /// Skipped / unparseable items first, then the window's events in time order.
     pub items: Vec<SourceItem>,
     /// Why the file could not be read (it is also an `Unparseable` item).
@@ -417,6 +421,7 @@ impl Backfill {
             };
             let batch = next.await.unwrap_or_else(|e| FileBatch {
                 origin: format!("s3://{}", self.bucket),
+                key: String::new(),
                 items: Vec::new(),
                 error: Some(format!("fetch task failed: {e}")),
             });
@@ -428,20 +433,23 @@ impl Backfill {
     }
 
     /// One log file as a batch; a failure becomes an `Unparseable` item naming the object.
-    async fn fetch_one(&self, key: &str) -> FileBatch {
+    pub async fn fetch_one(&self, key: &str) -> FileBatch {
         let origin = format!("s3://{}/{key}", self.bucket);
-        if let Some(kind) = skip_object(key) {
+        let key = key.to_string();
+        if let Some(kind) = skip_object(&key) {
             return FileBatch {
                 origin,
+                key,
                 items: vec![SourceItem::Skipped(kind)],
                 error: None,
             };
         }
-        match self.get(key).await {
+        match self.get(&key).await {
             Ok(bytes) => {
                 let items = window_items(normalize_bytes(&origin, &bytes), &self.window);
                 FileBatch {
                     origin,
+                    key,
                     items,
                     error: None,
                 }
@@ -452,6 +460,7 @@ impl Backfill {
                     reason: reason.clone(),
                 }],
                 origin,
+                key,
                 error: Some(reason),
             },
         }
@@ -504,25 +513,65 @@ pub async fn run_source(
     let (ftx, mut frx) = mpsc::channel::<FileBatch>(settings.concurrency.max(1));
     let consume = async {
         let mut files = 0u64;
+        let mut unrecorded = Vec::new();
         while let Some(file) = frx.recv().await {
             if let Some(e) = &file.error {
                 tracing::warn!(source = %name, object = %file.origin, error = %e, "Log file not read; counted as unparseable");
                 health.error(name, KIND, &format!("{}: {e}", file.origin));
             }
+            let origin = file.origin.clone();
             let (n, newest) = event_summary(&file.items);
-            if super::send_batch(&tx, file.items).await.is_err() {
-                return files;
-            }
+            // Boxed: a retry holds a fetch and two hand-overs, too large to keep inline.
+            let Ok(recorded) = Box::pin(send_recorded(&bf, &tx, file, name)).await else {
+                return (files, unrecorded);
+            };
             files += 1;
+            if !recorded {
+                let msg = format!(
+                    "{origin}: its alerts were not recorded in the store (failed twice); check the store (disk space, permissions, the log), then run the backfill again (alerts already recorded are not repeated)"
+                );
+                tracing::error!(source = %name, object = %origin, "Log file's alerts not recorded; backfill it again");
+                health.error(name, KIND, &msg);
+                unrecorded.push(origin);
+            }
             health.events(name, KIND, n, newest);
         }
-        files
+        (files, unrecorded)
     };
-    let files = tokio::select! {
+    let (files, unrecorded) = tokio::select! {
         () = cancel.cancelled() => return,
-        ((), files) = async { tokio::join!(bf.fetch_all(keys, ftx), consume) } => files,
+        ((), done) = async { tokio::join!(bf.fetch_all(keys, ftx), consume) } => done,
     };
-    tracing::info!(source = %name, files, "S3 backfill done");
+    if unrecorded.is_empty() {
+        tracing::info!(source = %name, files, "S3 backfill done");
+    } else {
+        tracing::error!(source = %name, files, unrecorded = unrecorded.len(), objects = %unrecorded.join(", "),
+            "S3 backfill done, but some files' alerts were not recorded; backfill them again");
+    }
+}
+
+/// Hands one file to the engine; when its alerts could not all be recorded (the ack's
+/// `store_errors`), fetches and hands it once more (the engine deduplicates what was recorded
+/// the first time). `Ok(false)`: still not recorded after the retry. `Err`: the pipeline
+/// stopped.
+async fn send_recorded(
+    bf: &Backfill,
+    tx: &mpsc::Sender<SourceItem>,
+    file: FileBatch,
+    name: &str,
+) -> Result<bool, String> {
+    let ack = super::send_batch(tx, file.items).await?;
+    if ack.store_errors == 0 {
+        return Ok(true);
+    }
+    tracing::warn!(source = %name, object = %file.origin, store_errors = ack.store_errors,
+        "Log file's alerts not all recorded; handing it to the engine once more");
+    if file.key.is_empty() {
+        return Ok(false);
+    }
+    let again = bf.fetch_one(&file.key).await;
+    let ack = super::send_batch(tx, again.items).await?;
+    Ok(ack.store_errors == 0)
 }
 
 #[cfg(test)]

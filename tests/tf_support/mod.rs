@@ -1,7 +1,8 @@
 //! Runs the real `terraform` CLI in tests: the AWS provider comes from the filesystem mirror
-//! (`/opt/tf-plugins`, or `TF_PLUGIN_MIRROR`) through a CLI config that forbids downloads,
-//! exactly as `scripts/proof/run.sh` and `scripts/demo/generate.sh` do. A missing terraform or
-//! provider fails the test with what to install; it never skips.
+//! (`/opt/tf-plugins`, or `TF_PLUGIN_MIRROR`) through a CLI config that forbids downloads. The
+//! config is one file, `tests/tf_support/cli.tfrc` (a template: `@MIRROR@` is the mirror's
+//! path), shared with `scripts/proof/run.sh`. A missing terraform or provider fails the test
+//! with what to install; it never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,19 @@ pub fn require() {
     );
 }
 
+/// The shared CLI config template (`@MIRROR@` stands for the mirror's path).
+pub const CLI_CONFIG_TEMPLATE: &str = include_str!("cli.tfrc");
+
+/// The CLI config for `mirror`: providers from the filesystem mirror only, never downloaded.
+pub fn cli_config(mirror: &Path) -> String {
+    CLI_CONFIG_TEMPLATE.replace("@MIRROR@", &mirror.display().to_string())
+}
+
+/// Writes the CLI config for [`mirror`] to `path` (for `TF_CLI_CONFIG_FILE`).
+pub fn write_cli_config(path: &Path) {
+    std::fs::write(path, cli_config(&mirror())).unwrap();
+}
+
 /// A terraform working directory with its own CLI config (mirror only, no downloads).
 pub struct Terraform {
     pub dir: PathBuf,
@@ -54,16 +68,7 @@ impl Terraform {
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("main.tf"), main_tf).unwrap();
         let cli_config = dir.join("cli.tfrc");
-        std::fs::write(
-            &cli_config,
-            format!(
-                "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    \
-                 include = [\"registry.terraform.io/*/*\"]\n  }}\n  direct {{\n    \
-                 exclude = [\"registry.terraform.io/*/*\"]\n  }}\n}}\n",
-                mirror().display()
-            ),
-        )
-        .unwrap();
+        write_cli_config(&cli_config);
         Self {
             dir: dir.to_path_buf(),
             cli_config,

@@ -254,12 +254,14 @@ impl Backend for GcsBackend {
                 .headers(headers.clone())
                 .send()
                 .await
-                .map_err(|e| format!("{what}: {}", e.without_url()))?;
+                .map_err(|e| format!("{what}: {}", error_chain(&e.without_url())))?;
             let status = resp.status();
-            let body = resp
-                .text()
-                .await
-                .map_err(|e| format!("{what}: reading the reply: {}", e.without_url()))?;
+            let body = resp.text().await.map_err(|e| {
+                format!(
+                    "{what}: reading the reply: {}",
+                    error_chain(&e.without_url())
+                )
+            })?;
             if !status.is_success() {
                 return Err(format!("{what}: HTTP {status}: {}", api_error(&body)));
             }
@@ -299,4 +301,21 @@ impl Backend for GcsBackend {
         }
         Ok(Fetched { bytes, version })
     }
+}
+
+/// An error and its causes on one line (reqwest's own message is often just "error sending
+/// request"; the cause says "Connection refused"). The URL is left out by the caller: an
+/// endpoint URL may carry credentials.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }

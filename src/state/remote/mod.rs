@@ -139,6 +139,8 @@ pub struct RemoteStates<B: Backend> {
     locations: Vec<(String, Result<B::Location, String>)>,
     objects: BTreeMap<String, Object>,
     stale: BTreeMap<String, String>,
+    /// Log each new `state_stale` (the live refresher); a one-shot read reports them itself.
+    log_stale: bool,
 }
 
 impl<B: Backend> RemoteStates<B> {
@@ -150,7 +152,15 @@ impl<B: Backend> RemoteStates<B> {
             locations: urls.iter().map(|u| (u.clone(), B::parse(u))).collect(),
             objects: BTreeMap::new(),
             stale: BTreeMap::new(),
+            log_stale: true,
         }
+    }
+
+    /// Stops logging failed reads (the caller reports [`RemoteStates::stale`] itself).
+    #[must_use]
+    pub fn quiet(mut self) -> Self {
+        self.log_stale = false;
+        self
     }
 
     /// Locations (or objects) whose last refresh failed, with why.
@@ -253,12 +263,89 @@ impl<B: Backend> RemoteStates<B> {
             r.changed = true;
         }
         for (loc, why) in &stale {
-            if self.stale.get(loc) != Some(why) {
+            if self.log_stale && self.stale.get(loc) != Some(why) {
                 tracing::warn!(state = %loc, reason = %why, "state_stale: refresh failed; keeping the last good copy");
             }
         }
         self.stale = stale;
         r
+    }
+}
+
+/// The S3 and GCS sets of `cfg.remote`, with the clients the settings ask for (endpoint,
+/// region, credentials): the live refresher and `tfdrift state show` read remote state alike.
+async fn open_sets(
+    cfg: &RemoteStateConfig,
+    aws: Option<&aws_config::SdkConfig>,
+) -> (Option<S3States>, Option<GcsStates>) {
+    let (gs_urls, s3_urls): (Vec<String>, Vec<String>) = cfg
+        .remote
+        .iter()
+        .cloned()
+        .partition(|u| u.starts_with(gcs::SCHEME));
+    let mut s3 = None;
+    if !s3_urls.is_empty() {
+        let sdk = Box::pin(crate::collect::aws_sdk_config(
+            &cfg.region,
+            cfg.endpoint_url.as_deref(),
+            aws,
+        ))
+        .await;
+        s3 = Some(S3States::new(crate::collect::s3_client(&sdk), &s3_urls));
+    }
+    let gs = (!gs_urls.is_empty())
+        .then(|| GcsStates::new(GcsBackend::new(cfg.gcs_endpoint_url.clone()), &gs_urls));
+    (s3, gs)
+}
+
+/// Remote state read once.
+#[derive(Debug, Default)]
+pub struct LoadedOnce {
+    /// Every resource of every object read.
+    pub resources: Vec<Resource>,
+    /// State objects read, by full name.
+    pub objects: Vec<String>,
+    /// Locations (or objects) that could not be read, with why and what to check.
+    pub failed: BTreeMap<String, String>,
+}
+
+/// Reads every remote location of `cfg` once (`tfdrift state show`), with the same clients
+/// and settings as the live refresher; the local paths of `cfg` are not read here.
+pub async fn load_once(cfg: &RemoteStateConfig, aws: Option<&aws_config::SdkConfig>) -> LoadedOnce {
+    let (s3, gs) = open_sets(cfg, aws).await;
+    // The caller names every failure with what to check: no "keeping the last good copy" log.
+    let (mut s3, mut gs) = (s3.map(RemoteStates::quiet), gs.map(RemoteStates::quiet));
+    let mut out = LoadedOnce::default();
+    if let Some(s) = &mut s3 {
+        Box::pin(s.refresh()).await;
+        out.resources.extend(s.resources());
+        out.objects.extend(s.objects());
+        out.failed.extend(s.stale().clone());
+    }
+    if let Some(g) = &mut gs {
+        Box::pin(g.refresh()).await;
+        out.resources.extend(g.resources());
+        out.objects.extend(g.objects());
+        out.failed.extend(g.stale().clone());
+    }
+    for (location, why) in &mut out.failed {
+        // A parse error already names the object and the fix; a read error gets what to check.
+        if !why.contains(&format!("'{location}'")) {
+            why.push_str(" (");
+            why.push_str(failure_hint(location));
+            why.push(')');
+        }
+    }
+    out
+}
+
+/// What to check when `location` cannot be read.
+#[must_use]
+pub fn failure_hint(location: &str) -> &'static str {
+    if location.starts_with(gcs::SCHEME) {
+        "check the bucket and object prefix, `remote_state.gcs_endpoint_url`, and the credentials: Application Default Credentials with storage.objects.list and storage.objects.get"
+    } else {
+        "check the bucket and key (or prefix ending in /), `remote_state.region` and `remote_state.endpoint_url`, and the AWS credentials: s3:ListBucket and s3:GetObject"
     }
 }
 
@@ -272,23 +359,7 @@ pub async fn refresh_loop(
     cancel: CancellationToken,
     ready: CancellationToken,
 ) {
-    let (gs_urls, s3_urls): (Vec<String>, Vec<String>) = cfg
-        .remote
-        .iter()
-        .cloned()
-        .partition(|u| u.starts_with(gcs::SCHEME));
-    let mut s3 = None;
-    if !s3_urls.is_empty() {
-        let sdk = Box::pin(crate::collect::aws_sdk_config(
-            &cfg.region,
-            cfg.endpoint_url.as_deref(),
-            aws.as_ref(),
-        ))
-        .await;
-        s3 = Some(S3States::new(crate::collect::s3_client(&sdk), &s3_urls));
-    }
-    let mut gs = (!gs_urls.is_empty())
-        .then(|| GcsStates::new(GcsBackend::new(cfg.gcs_endpoint_url.clone()), &gs_urls));
+    let (mut s3, mut gs) = open_sets(&cfg, aws.as_ref()).await;
     let (local, _failures) = load_states(&cfg.local);
     let local: Vec<Resource> = local.resources().to_vec();
     let mut last_stale = None;

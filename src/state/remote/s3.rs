@@ -62,6 +62,30 @@ impl S3Location {
     }
 }
 
+/// An SDK error on one line: the service's code and message when S3 answered
+/// (`NoSuchBucket: The specified bucket does not exist`), else the whole cause chain (a refused
+/// connection, a timeout). Never the raw response, which is long and says nothing more.
+fn sdk_error<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if let Some(service) = e.as_service_error() {
+        return aws_sdk_s3::error::DisplayErrorContext(service).to_string();
+    }
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 /// Reads state objects with the AWS SDK (credentials from the default chain or the pipeline's
 /// `SdkConfig`).
 #[derive(Debug, Clone)]
@@ -98,13 +122,7 @@ impl Backend for S3Backend {
                     .set_continuation_token(token.take())
                     .send()
                     .await
-                    .map_err(|e| {
-                        format!(
-                            "list s3://{}/{prefix}: {}",
-                            loc.bucket,
-                            aws_sdk_s3::error::DisplayErrorContext(&e)
-                        )
-                    })?;
+                    .map_err(|e| format!("list s3://{}/{prefix}: {}", loc.bucket, sdk_error(&e)))?;
                 for o in page.contents() {
                     if let Some(k) = o.key()
                         && loc.matches(k)
@@ -136,7 +154,7 @@ impl Backend for S3Backend {
             .key(&obj.key)
             .send()
             .await
-            .map_err(|e| format!("get: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+            .map_err(|e| format!("get: {}", sdk_error(&e)))?;
         let version = got.e_tag().map(str::to_string);
         let bytes = got
             .body
