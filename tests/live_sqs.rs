@@ -10,16 +10,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
+use live_support::cloudtrail::{BUCKET, DIR, queue_depth, sns};
 use serde_json::json;
 use tfdrift::catalog::Catalog;
 use tfdrift::collect::SourceSpec;
 use tfdrift::collect::sqs::SqsSettings;
 use tfdrift::pipeline::{EngineOptions, PipelineConfig, PipelineHandle, spawn};
 use tfdrift::state::StateIndex;
-
-const BUCKET: &str = "trail-logs";
-const DIR: &str = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10";
 
 fn corpus_files() -> Vec<(String, Vec<u8>)> {
     let dir = common::corpus().join("cloudtrail/invictus-ir__aws_dataset/CloudTrail");
@@ -52,13 +49,6 @@ fn s3_notification(key_encoded: &str) -> String {
     .to_string()
 }
 
-fn sns(inner: &str) -> String {
-    json!({"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:123456789012:t",
-      "Subject":"Amazon S3 Notification","Message":inner,"Timestamp":"2024-05-01T14:16:03.000Z",
-      "SignatureVersion":"1","Signature":"x","SigningCertURL":"x","UnsubscribeURL":"x"})
-    .to_string()
-}
-
 fn eventbridge() -> (String, String) {
     let record = json!({"eventVersion":"1.08","eventSource":"ec2.amazonaws.com",
       "eventName":"AuthorizeSecurityGroupIngress","awsRegion":"us-east-1",
@@ -71,26 +61,6 @@ fn eventbridge() -> (String, String) {
       "source":"aws.ec2","account":"123456789012","time":"2024-05-01T14:11:38Z",
       "region":"us-east-1","resources":[],"detail":record});
     (body.to_string(), json!({"Records":[record]}).to_string())
-}
-
-async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> (i64, i64) {
-    let a = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let get = |n: QueueAttributeName| -> i64 {
-        a.attributes()
-            .and_then(|m| m.get(&n))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (
-        get(QueueAttributeName::ApproximateNumberOfMessages),
-        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    )
 }
 
 struct Env {
