@@ -9,7 +9,8 @@
 //! alert twice (event-id dedupe in the engine and the store). The visibility timeout is
 //! extended while a message is being processed; messages received more than `max_receives`
 //! times are reported as poison. Several messages are processed at once (see
-//! [`SqsSource::run`]).
+//! [`SqsSource::run`]), and the log files of one notification are fetched at once too, then
+//! handed to the engine in the notification's order.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,11 @@ const KIND: &str = "sqs";
 
 /// Messages processed at once (each fetches its log files and waits for the engine).
 pub const MAX_IN_FLIGHT: usize = 32;
+
+/// Log files fetched and parsed at once, all messages together. CloudTrail's own notification
+/// can name several files, each fetched in parallel; this bound keeps memory where one file
+/// per message in flight would put it, however many keys the notifications carry.
+pub const MAX_FETCHES: usize = MAX_IN_FLIGHT;
 
 fn default_wait() -> i32 {
     20
@@ -156,6 +162,7 @@ pub struct SqsSource {
     settings: SqsSettings,
     sqs: aws_sdk_sqs::Client,
     s3: aws_sdk_s3::Client,
+    fetches: Arc<Semaphore>,
 }
 
 impl SqsSource {
@@ -166,6 +173,7 @@ impl SqsSource {
             settings,
             sqs: aws_sdk_sqs::Client::new(sdk),
             s3: s3_client(sdk),
+            fetches: Arc::new(Semaphore::new(MAX_FETCHES)),
         }
     }
 
@@ -363,26 +371,40 @@ impl SqsSource {
         let items = match sniff(body) {
             Work::Drop(kind) => vec![SourceItem::Skipped(kind)],
             Work::Inline(text) => normalize_bytes("sqs", text.as_bytes()),
-            Work::Objects(objects) => {
-                let mut items = Vec::new();
-                for (bucket, key) in objects {
-                    if let Some(kind) = skip_object(&key) {
-                        items.push(SourceItem::Skipped(kind));
-                        continue;
-                    }
-                    let bytes = self.fetch(&bucket, &key).await?;
-                    items.extend(normalize_bytes(&format!("s3://{bucket}/{key}"), &bytes));
-                }
-                items
-            }
+            Work::Objects(objects) => self.fetch_all(objects).await?,
         };
         let (n, newest) = event_summary(&items);
         let ack = super::send_batch(tx, items).await?;
         Ok((ack, n, newest))
     }
 
-    async fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
-        super::get_log_object(&self.s3, bucket, key).await
+    /// The items of every log file `objects` names, in that order. The files are fetched,
+    /// gunzipped and parsed at once (bounded by [`MAX_FETCHES`] across the source); the first
+    /// failure fails the whole message (it stays on the queue) and cancels the other fetches.
+    async fn fetch_all(&self, objects: Vec<(String, String)>) -> Result<Vec<SourceItem>, String> {
+        let mut parts: Vec<Option<Vec<SourceItem>>> = Vec::with_capacity(objects.len());
+        let mut fetches = JoinSet::new();
+        for (i, (bucket, key)) in objects.into_iter().enumerate() {
+            if let Some(kind) = skip_object(&key) {
+                parts.push(Some(vec![SourceItem::Skipped(kind)]));
+                continue;
+            }
+            parts.push(None);
+            let (s3, permits) = (self.s3.clone(), self.fetches.clone());
+            fetches.spawn(async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| "SQS source stopped".to_string())?;
+                let bytes = super::get_log_object(&s3, &bucket, &key).await?;
+                Ok::<_, String>((i, normalize_bytes(&format!("s3://{bucket}/{key}"), &bytes)))
+            });
+        }
+        while let Some(done) = fetches.join_next().await {
+            let (i, items) = done.map_err(|e| format!("log file fetch task failed: {e}"))??;
+            parts[i] = Some(items);
+        }
+        Ok(parts.into_iter().flatten().flatten().collect())
     }
 
     /// Runs `fut`, extending the message's visibility every half timeout meanwhile.
