@@ -44,6 +44,8 @@ struct Case {
     name: &'static str,
     files: Vec<LogFile>,
     bodies: Vec<String>,
+    /// The engine records alerts in an on-disk store (one transaction per alerting event).
+    store: bool,
 }
 
 impl Case {
@@ -75,16 +77,25 @@ fn cases(full: bool) -> Vec<Case> {
             name: "corpus",
             bodies: cloudtrail::one_key_each(&corpus),
             files: corpus,
+            store: true,
         },
         Case {
             name: "busy",
             bodies: cloudtrail::one_key_each(&busy),
             files: busy.clone(),
+            store: true,
+        },
+        Case {
+            name: "busy_nostore",
+            bodies: cloudtrail::one_key_each(&busy),
+            files: busy.clone(),
+            store: false,
         },
         Case {
             name: "busy_multikey",
             bodies: multi_bodies,
             files: busy,
+            store: true,
         },
     ]
 }
@@ -158,15 +169,20 @@ async fn baseline(
         .expect("every message consumed")
 }
 
-/// The live pipeline until every record is parsed and the queue is empty.
+/// The live pipeline until every record is parsed and the queue is empty: the time and the
+/// alerts raised.
 async fn pipeline(
     sdk: &aws_config::SdkConfig,
     endpoint: &str,
     url: &str,
     records: u64,
-) -> Duration {
+    with_store: bool,
+) -> (Duration, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(tfdrift::store::open(&dir.path().join("store.db")).unwrap());
+    let store = with_store.then(|| {
+        Arc::new(tfdrift::store::open(&dir.path().join("store.db")).unwrap())
+            as Arc<dyn tfdrift::store::Store>
+    });
     let cfg = PipelineConfig {
         sources: vec![SourceSpec::Sqs(SqsSettings {
             queue_url: url.to_string(),
@@ -176,7 +192,7 @@ async fn pipeline(
             visibility_timeout_seconds: 60,
             max_receives: 5,
         })],
-        store: Some(store),
+        store,
         aws: Some(sdk.clone()),
         ..PipelineConfig::default()
     };
@@ -207,7 +223,7 @@ async fn pipeline(
     let stats = handle.stats.borrow().clone();
     assert_eq!(stats.parsed, records, "every record exactly once");
     assert_eq!(stats.duplicates, 0, "{stats:?}");
-    elapsed
+    (elapsed, stats.alerts)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -234,13 +250,16 @@ async fn run_case(case: &Case, runs: usize, sdk: &aws_config::SdkConfig, endpoin
     );
     let rate = |t: Duration| records as f64 / t.as_secs_f64();
     let (mut seq, mut conc, mut live) = (Vec::new(), Vec::new(), Vec::new());
+    let mut alerts = 0;
     for run in 0..runs {
         let url = fill_queue(&sqs, &format!("{name}-seq-{run}"), &case.bodies).await;
         seq.push(rate(baseline(&sqs, &s3, &url, messages, 1).await));
         let url = fill_queue(&sqs, &format!("{name}-conc-{run}"), &case.bodies).await;
         conc.push(rate(baseline(&sqs, &s3, &url, messages, 8).await));
         let url = fill_queue(&sqs, &format!("{name}-live-{run}"), &case.bodies).await;
-        live.push(rate(pipeline(sdk, endpoint, &url, records as u64).await));
+        let (t, a) = pipeline(sdk, endpoint, &url, records as u64, case.store).await;
+        live.push(rate(t));
+        alerts = a;
         println!(
             "  run {run}: pipeline {:.0} rec/s; SDK alone: sequential {:.0} rec/s, 8 consumers {:.0} rec/s (load {})",
             live[run],
@@ -249,8 +268,13 @@ async fn run_case(case: &Case, runs: usize, sdk: &aws_config::SdkConfig, endpoin
             load()
         );
     }
+    let store = if case.store {
+        "on-disk store"
+    } else {
+        "no store"
+    };
     println!(
-        "{name} median: pipeline {:.0} records/s (end to end, messages deleted); SDK alone: sequential {:.0} records/s, 8 consumers {:.0} records/s (load {})",
+        "{name} median: pipeline {:.0} records/s (end to end, messages deleted; {alerts} alerts, {store}); SDK alone: sequential {:.0} records/s, 8 consumers {:.0} records/s (load {})",
         median(live),
         median(seq),
         median(conc),

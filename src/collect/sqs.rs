@@ -157,6 +157,13 @@ pub fn skip_object(key: &str) -> Option<&'static str> {
     }
 }
 
+/// A fetched log object (gzipped or not) as source items, each naming the object.
+fn parse_log_object(bucket: &str, key: &str, raw: Vec<u8>) -> Result<Vec<SourceItem>, String> {
+    let bytes =
+        crate::input::maybe_gunzip(raw).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))?;
+    Ok(normalize_bytes(&format!("s3://{bucket}/{key}"), &bytes))
+}
+
 /// The SQS source.
 pub struct SqsSource {
     settings: SqsSettings,
@@ -379,8 +386,9 @@ impl SqsSource {
     }
 
     /// The items of every log file `objects` names, in that order. The files are fetched,
-    /// gunzipped and parsed at once (bounded by [`MAX_FETCHES`] across the source); the first
-    /// failure fails the whole message (it stays on the queue) and cancels the other fetches.
+    /// gunzipped and parsed at once (bounded by [`MAX_FETCHES`] across the source; gunzip and
+    /// parse on the blocking pool); the first failure fails the whole message (it stays on the
+    /// queue) and cancels the other fetches.
     async fn fetch_all(&self, objects: Vec<(String, String)>) -> Result<Vec<SourceItem>, String> {
         let mut parts: Vec<Option<Vec<SourceItem>>> = Vec::with_capacity(objects.len());
         let mut fetches = JoinSet::new();
@@ -396,8 +404,14 @@ impl SqsSource {
                     .acquire_owned()
                     .await
                     .map_err(|_| "SQS source stopped".to_string())?;
-                let bytes = super::get_log_object(&s3, &bucket, &key).await?;
-                Ok::<_, String>((i, normalize_bytes(&format!("s3://{bucket}/{key}"), &bytes)))
+                let raw = super::get_object_bytes(&s3, &bucket, &key).await?;
+                // Gunzip and parse take milliseconds for a busy account's file: off the
+                // async workers, which keep receiving, fetching and extending visibility.
+                let items =
+                    tokio::task::spawn_blocking(move || parse_log_object(&bucket, &key, raw))
+                        .await
+                        .map_err(|e| format!("log file parse task failed: {e}"))??;
+                Ok::<_, String>((i, items))
             });
         }
         while let Some(done) = fetches.join_next().await {
@@ -428,5 +442,54 @@ impl SqsSource {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    const LOG: &str = r#"{"Records":[
+      {"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress",
+       "awsRegion":"us-east-1","eventTime":"2024-05-01T14:11:38Z","eventID":"e-1","eventType":"AwsApiCall",
+       "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/alice"},
+       "requestParameters":{"groupId":"sg-1"},"recipientAccountId":"123456789012"},
+      {"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy",
+       "awsRegion":"us-east-1","eventTime":"2024-05-01T14:11:39Z","eventID":"e-2","eventType":"AwsApiCall",
+       "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/alice"},
+       "requestParameters":{"bucketName":"b"},"recipientAccountId":"123456789012"}]}"#;
+
+    #[test]
+    fn a_gzipped_log_object_becomes_its_events_in_order() {
+        let items = parse_log_object("b", "k.json.gz", gzip(LOG.as_bytes())).unwrap();
+        let ids: Vec<&str> = items
+            .iter()
+            .filter_map(|i| match i {
+                SourceItem::Event(ev) => Some(ev.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["e-1", "e-2"]);
+        // Not gzipped: read as is.
+        assert_eq!(
+            parse_log_object("b", "k.json", LOG.into()).unwrap().len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_corrupt_gzip_object_is_an_error_naming_it() {
+        let mut bad = gzip(LOG.as_bytes());
+        bad.truncate(bad.len() / 2);
+        let err = parse_log_object("trail", "AWSLogs/x.json.gz", bad).unwrap_err();
+        assert!(err.contains("gunzip s3://trail/AWSLogs/x.json.gz"), "{err}");
     }
 }
