@@ -157,8 +157,8 @@ pub async fn get_log_object(
     crate::input::maybe_gunzip(bytes).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))
 }
 
-/// An object's bytes as stored (still gzipped), for a caller that decodes them off the async
-/// workers. Errors as [`get_log_object`]'s.
+/// An object's bytes as stored (still gzipped), for a caller that decodes them itself.
+/// Errors as [`get_log_object`]'s.
 pub async fn get_object_bytes(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
