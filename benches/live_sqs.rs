@@ -1,12 +1,20 @@
-//! CloudTrail over SQS, end to end against moto: real corpus log files (invictus-ir, copied
-//! with tagged event ids) gzipped in a bucket, one S3 notification per file on a queue, the
-//! live pipeline (SQS source, engine, on-disk store) run until every record is processed and
-//! every message deleted. Reports records/s as the median of several runs, next to the
-//! in-run baseline: the same receive + get + gunzip + delete done with the SDK alone, one
-//! message after another (what moto serves to a plain sequential consumer).
+//! CloudTrail over SQS, end to end against moto: real corpus log files (invictus-ir, records
+//! copied with tagged event ids) gzipped in a bucket, notifications on a queue, the live
+//! pipeline (SQS source, engine, on-disk store) run until every record is processed and every
+//! message deleted. Each case reports records/s as the median of several runs, next to its
+//! in-run baselines: the same receive + get + gunzip + delete of the same messages done with
+//! the SDK alone, one message after another and with 8 consumers (what moto serves a plain
+//! client).
 //!
-//! `cargo bench --bench live_sqs` measures; without `--bench` (as `cargo test --all-targets`
-//! runs it) it does one small smoke run and checks that every record came through.
+//! - `corpus`: the corpus's files as they are (~53 records each), one S3 notification per file.
+//! - `busy`: a busy account's files (500 records each, built from the corpus's records),
+//!   one CloudTrail notification per file: moto's per-file cost amortises.
+//! - `busy_multikey`: the same files announced by CloudTrail's own SNS notification, four
+//!   `s3ObjectKey`s per message (the source fetches them in parallel).
+//!
+//! `cargo bench --bench live_sqs [CASE]` measures (a case is chosen by a substring of its
+//! name); without `--bench` (as `cargo test --all-targets` runs it) it does one small smoke run
+//! per case and checks that every record came through.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,146 +25,103 @@
 #[path = "../tests/live_support/mod.rs"]
 mod live_support;
 
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
-use serde_json::{Value, json};
+use live_support::cloudtrail::{self, LogFile, fill_queue, queue_depth};
 use tfdrift::catalog::Catalog;
 use tfdrift::collect::SourceSpec;
-use tfdrift::collect::sqs::SqsSettings;
+use tfdrift::collect::sqs::{SqsSettings, Work, sniff};
 use tfdrift::pipeline::{PipelineConfig, spawn};
 use tfdrift::state::StateIndex;
 
-const BUCKET: &str = "trail-logs";
+/// Keys per message in the `busy_multikey` case.
+const KEYS_PER_MESSAGE: usize = 4;
 
-/// Gzipped log files (key, body, record count): the corpus, `copies` times.
-fn log_files(copies: usize, limit: usize) -> Vec<(String, Vec<u8>, usize)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/cloudtrail/invictus-ir__aws_dataset/CloudTrail");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("CloudTrail corpus missing at {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+/// One case: the log files it uploads and the message bodies that announce them.
+struct Case {
+    name: &'static str,
+    files: Vec<LogFile>,
+    bodies: Vec<String>,
+    /// The engine records alerts in an on-disk store (one transaction per alerting event).
+    store: bool,
+}
+
+impl Case {
+    fn records(&self) -> usize {
+        self.files.iter().map(|f| f.records.len()).sum()
+    }
+}
+
+fn cases(full: bool) -> Vec<Case> {
+    let corpus = if full {
+        cloudtrail::corpus_files(4, usize::MAX)
+    } else {
+        cloudtrail::corpus_files(1, 6)
+    };
+    let busy = if full {
+        cloudtrail::busy_files(48, 500)
+    } else {
+        cloudtrail::busy_files(4, 60)
+    };
+    let multi_bodies = busy
+        .chunks(KEYS_PER_MESSAGE)
+        .map(|c| {
+            let keys: Vec<&str> = c.iter().map(|f| f.key.as_str()).collect();
+            cloudtrail::sns(&cloudtrail::trail_notification(&keys))
+        })
         .collect();
-    paths.sort();
-    paths.truncate(limit);
-    let mut out = Vec::new();
-    for copy in 0..copies {
-        for p in &paths {
-            let mut v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-            let records = v["Records"].as_array_mut().unwrap();
-            for r in records.iter_mut() {
-                r["eventID"] = json!(format!("{}-c{copy}", r["eventID"].as_str().unwrap()));
-            }
-            let n = records.len();
-            let stem = p.file_stem().unwrap().to_str().unwrap();
-            let key = format!(
-                "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/{stem}-c{copy}.json.gz"
-            );
-            out.push((key, live_support::gzip(v.to_string().as_bytes()), n));
-        }
-    }
-    out
-}
-
-async fn fill_queue(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-    files: &[(String, Vec<u8>, usize)],
-) -> String {
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    for chunk in files.chunks(10) {
-        let mut b = sqs.send_message_batch().queue_url(&url);
-        for (i, (key, ..)) in chunk.iter().enumerate() {
-            b = b.entries(
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(json!({"s3Bucket": BUCKET, "s3ObjectKey": [key]}).to_string())
-                    .build()
-                    .unwrap(),
-            );
-        }
-        b.send().await.unwrap();
-    }
-    url
-}
-
-async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> i64 {
-    let a = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    [
-        QueueAttributeName::ApproximateNumberOfMessages,
-        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    vec![
+        Case {
+            name: "corpus",
+            bodies: cloudtrail::one_key_each(&corpus),
+            files: corpus,
+            store: true,
+        },
+        Case {
+            name: "busy",
+            bodies: cloudtrail::one_key_each(&busy),
+            files: busy.clone(),
+            store: true,
+        },
+        Case {
+            name: "busy_nostore",
+            bodies: cloudtrail::one_key_each(&busy),
+            files: busy.clone(),
+            store: false,
+        },
+        Case {
+            name: "busy_multikey",
+            bodies: multi_bodies,
+            files: busy,
+            store: true,
+        },
     ]
-    .iter()
-    .map(|n| {
-        a.attributes()
-            .and_then(|m| m.get(n))
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    })
-    .sum()
 }
 
-/// The SDK alone, one message after another: receive, get, gunzip, delete.
-async fn baseline(
-    sqs: &aws_sdk_sqs::Client,
-    s3: &aws_sdk_s3::Client,
-    url: &str,
-    messages: usize,
-) -> Duration {
-    let start = Instant::now();
-    let mut done = 0;
-    while done < messages {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
+/// What a plain client does with one message: every key fetched, gunzipped, one after another.
+async fn consume(s3: &aws_sdk_s3::Client, body: &str) {
+    let Work::Objects(objects) = sniff(body) else {
+        panic!("not a log file notification: {body}")
+    };
+    for (bucket, key) in objects {
+        let obj = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
             .send()
             .await
             .unwrap();
-        for m in out.messages() {
-            let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            let key = body["s3ObjectKey"][0].as_str().unwrap();
-            let obj = s3
-                .get_object()
-                .bucket(BUCKET)
-                .key(key)
-                .send()
-                .await
-                .unwrap();
-            let bytes = obj.body.collect().await.unwrap().into_bytes().to_vec();
-            let json = tfdrift::input::maybe_gunzip(bytes).unwrap();
-            assert!(json.starts_with(b"{"));
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-            done += 1;
-        }
+        let bytes = obj.body.collect().await.unwrap().into_bytes().to_vec();
+        let json = tfdrift::input::maybe_gunzip(bytes).unwrap();
+        assert!(json.starts_with(b"{"));
     }
-    start.elapsed()
 }
 
-/// The SDK alone with `workers` consumers at once: what moto allows a concurrent client.
-async fn baseline_concurrent(
+/// The SDK alone with `workers` consumers at once (1: one message after another): receive,
+/// get + gunzip every key, delete.
+async fn baseline(
     sqs: &aws_sdk_sqs::Client,
     s3: &aws_sdk_s3::Client,
     url: &str,
@@ -164,60 +129,60 @@ async fn baseline_concurrent(
     workers: usize,
 ) -> Duration {
     let start = Instant::now();
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(std::sync::Mutex::new(None));
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (sqs, s3, url, done) = (sqs.clone(), s3.clone(), url.to_string(), done.clone());
+        let (sqs, s3, url) = (sqs.clone(), s3.clone(), url.to_string());
+        let (done, finished) = (done.clone(), finished.clone());
         set.spawn(async move {
-            while done.load(std::sync::atomic::Ordering::SeqCst) < messages {
+            while done.load(Ordering::SeqCst) < messages {
+                // Long polling, as a real consumer does (an idle one must not spin on moto).
                 let out = sqs
                     .receive_message()
                     .queue_url(&url)
                     .max_number_of_messages(10)
-                    .wait_time_seconds(0)
+                    .wait_time_seconds(1)
                     .send()
                     .await
                     .unwrap();
                 for m in out.messages() {
-                    let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-                    let key = body["s3ObjectKey"][0].as_str().unwrap();
-                    let obj = s3
-                        .get_object()
-                        .bucket(BUCKET)
-                        .key(key)
-                        .send()
-                        .await
-                        .unwrap();
-                    let bytes = obj.body.collect().await.unwrap().into_bytes().to_vec();
-                    assert!(
-                        tfdrift::input::maybe_gunzip(bytes)
-                            .unwrap()
-                            .starts_with(b"{")
-                    );
+                    consume(&s3, m.body().unwrap()).await;
                     sqs.delete_message()
                         .queue_url(&url)
                         .receipt_handle(m.receipt_handle().unwrap())
                         .send()
                         .await
                         .unwrap();
-                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if done.fetch_add(1, Ordering::SeqCst) + 1 == messages {
+                        *finished.lock().unwrap() = Some(start.elapsed());
+                    }
                 }
             }
         });
     }
     while set.join_next().await.is_some() {}
-    start.elapsed()
+    finished
+        .lock()
+        .unwrap()
+        .take()
+        .expect("every message consumed")
 }
 
-/// The live pipeline until every record is parsed and the queue is empty.
+/// The live pipeline until every record is parsed and the queue is empty: the time and the
+/// alerts raised.
 async fn pipeline(
     sdk: &aws_config::SdkConfig,
     endpoint: &str,
     url: &str,
     records: u64,
-) -> Duration {
+    with_store: bool,
+) -> (Duration, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(tfdrift::store::open(&dir.path().join("store.db")).unwrap());
+    let store = with_store.then(|| {
+        Arc::new(tfdrift::store::open(&dir.path().join("store.db")).unwrap())
+            as Arc<dyn tfdrift::store::Store>
+    });
     let cfg = PipelineConfig {
         sources: vec![SourceSpec::Sqs(SqsSettings {
             queue_url: url.to_string(),
@@ -227,7 +192,7 @@ async fn pipeline(
             visibility_timeout_seconds: 60,
             max_receives: 5,
         })],
-        store: Some(store),
+        store,
         aws: Some(sdk.clone()),
         ..PipelineConfig::default()
     };
@@ -243,7 +208,7 @@ async fn pipeline(
     let elapsed = loop {
         while handle.alerts.try_recv().is_ok() {}
         let parsed = handle.stats.borrow().parsed;
-        if parsed >= records && depth(&sqs, url).await == 0 {
+        if parsed >= records && queue_depth(&sqs, url).await == (0, 0) {
             break start.elapsed();
         }
         assert!(
@@ -258,7 +223,7 @@ async fn pipeline(
     let stats = handle.stats.borrow().clone();
     assert_eq!(stats.parsed, records, "every record exactly once");
     assert_eq!(stats.duplicates, 0, "{stats:?}");
-    elapsed
+    (elapsed, stats.alerts)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -266,9 +231,64 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Runs one case `runs` times; prints each run and the medians.
+async fn run_case(case: &Case, runs: usize, sdk: &aws_config::SdkConfig, endpoint: &str) {
+    let s3 = tfdrift::collect::s3_client(sdk);
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    cloudtrail::upload(&s3, &case.files).await;
+    let (records, messages) = (case.records(), case.bodies.len());
+    let name = case.name;
+    println!(
+        "{name}: {} files, {messages} messages, {records} CloudTrail records per run, {runs} runs",
+        case.files.len()
+    );
+    let rate = |t: Duration| records as f64 / t.as_secs_f64();
+    let (mut seq, mut conc, mut live) = (Vec::new(), Vec::new(), Vec::new());
+    let mut alerts = 0;
+    for run in 0..runs {
+        let url = fill_queue(&sqs, &format!("{name}-seq-{run}"), &case.bodies).await;
+        seq.push(rate(baseline(&sqs, &s3, &url, messages, 1).await));
+        let url = fill_queue(&sqs, &format!("{name}-conc-{run}"), &case.bodies).await;
+        conc.push(rate(baseline(&sqs, &s3, &url, messages, 8).await));
+        let url = fill_queue(&sqs, &format!("{name}-live-{run}"), &case.bodies).await;
+        let (t, a) = pipeline(sdk, endpoint, &url, records as u64, case.store).await;
+        live.push(rate(t));
+        alerts = a;
+        println!(
+            "  run {run}: pipeline {:.0} rec/s; SDK alone: sequential {:.0} rec/s, 8 consumers {:.0} rec/s (load {})",
+            live[run],
+            seq[run],
+            conc[run],
+            load()
+        );
+    }
+    let store = if case.store {
+        "on-disk store"
+    } else {
+        "no store"
+    };
+    println!(
+        "{name} median: pipeline {:.0} records/s (end to end, messages deleted; {alerts} alerts, {store}); SDK alone: sequential {:.0} records/s, 8 consumers {:.0} records/s (load {})",
+        median(live),
+        median(seq),
+        median(conc),
+        load()
+    );
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (copies, limit, runs) = if full { (4, usize::MAX, 5) } else { (1, 6, 1) };
+    let filter: Option<String> = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .filter(|_| full);
+    let runs = if full { 5 } else { 1 };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -276,45 +296,22 @@ fn main() {
     rt.block_on(async {
         let moto = live_support::moto();
         let sdk = live_support::sdk(&moto.url).await;
-        let s3 = tfdrift::collect::s3_client(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-        let files = log_files(copies, limit);
-        for (key, body, _) in &files {
-            s3.put_object()
-                .bucket(BUCKET)
-                .key(key)
-                .body(body.clone().into())
-                .send()
-                .await
-                .unwrap();
+        tfdrift::collect::s3_client(&sdk)
+            .create_bucket()
+            .bucket(cloudtrail::BUCKET)
+            .send()
+            .await
+            .unwrap();
+        let cases = cases(full);
+        // A case's exact name selects it alone; otherwise every case whose name contains it.
+        let exact = cases.iter().any(|c| filter.as_deref() == Some(c.name));
+        for case in &cases {
+            let wanted = filter
+                .as_deref()
+                .is_none_or(|f| case.name == f || (!exact && case.name.contains(f)));
+            if wanted {
+                run_case(case, runs, &sdk, &moto.url).await;
+            }
         }
-        let records: usize = files.iter().map(|f| f.2).sum();
-        println!(
-            "live_sqs: {} messages, {records} CloudTrail records per run, {runs} runs",
-            files.len()
-        );
-        let (mut base, mut conc, mut live) = (Vec::new(), Vec::new(), Vec::new());
-        for run in 0..runs {
-            let url = fill_queue(&sqs, &format!("base-{run}"), &files).await;
-            let t = baseline(&sqs, &s3, &url, files.len()).await;
-            base.push(records as f64 / t.as_secs_f64());
-            let url = fill_queue(&sqs, &format!("conc-{run}"), &files).await;
-            let t = baseline_concurrent(&sqs, &s3, &url, files.len(), 8).await;
-            conc.push(records as f64 / t.as_secs_f64());
-            let url = fill_queue(&sqs, &format!("live-{run}"), &files).await;
-            let t = pipeline(&sdk, &moto.url, &url, records as u64).await;
-            live.push(records as f64 / t.as_secs_f64());
-            println!(
-                "  run {run}: pipeline {:.0} rec/s; SDK alone: sequential {:.0} rec/s, 8 consumers {:.0} rec/s",
-                live[run], base[run], conc[run]
-            );
-        }
-        println!(
-            "live_sqs median: pipeline {:.0} records/s (end to end, messages deleted); baselines, SDK alone: sequential {:.0} records/s, 8 consumers {:.0} records/s",
-            median(live),
-            median(base),
-            median(conc)
-        );
     });
 }

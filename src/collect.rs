@@ -153,6 +153,17 @@ pub async fn get_log_object(
     bucket: &str,
     key: &str,
 ) -> Result<Vec<u8>, String> {
+    let bytes = get_object_bytes(s3, bucket, key).await?;
+    crate::input::maybe_gunzip(bytes).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))
+}
+
+/// An object's bytes as stored (still gzipped), for a caller that decodes them itself.
+/// Errors as [`get_log_object`]'s.
+pub async fn get_object_bytes(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, String> {
     let obj = s3
         .get_object()
         .bucket(bucket)
@@ -165,14 +176,13 @@ pub async fn get_log_object(
                 aws_sdk_s3::error::DisplayErrorContext(&e)
             )
         })?;
-    let bytes = obj
+    Ok(obj
         .body
         .collect()
         .await
         .map_err(|e| format!("read s3://{bucket}/{key}: {e}"))?
         .into_bytes()
-        .to_vec();
-    crate::input::maybe_gunzip(bytes).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))
+        .to_vec())
 }
 
 /// Splits a body into documents and normalises each, in order.

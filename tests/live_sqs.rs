@@ -10,16 +10,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
+use live_support::cloudtrail::{self, BUCKET, DIR, queue_depth, sns};
 use serde_json::json;
 use tfdrift::catalog::Catalog;
 use tfdrift::collect::SourceSpec;
 use tfdrift::collect::sqs::SqsSettings;
 use tfdrift::pipeline::{EngineOptions, PipelineConfig, PipelineHandle, spawn};
 use tfdrift::state::StateIndex;
-
-const BUCKET: &str = "trail-logs";
-const DIR: &str = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10";
 
 fn corpus_files() -> Vec<(String, Vec<u8>)> {
     let dir = common::corpus().join("cloudtrail/invictus-ir__aws_dataset/CloudTrail");
@@ -52,13 +49,6 @@ fn s3_notification(key_encoded: &str) -> String {
     .to_string()
 }
 
-fn sns(inner: &str) -> String {
-    json!({"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:123456789012:t",
-      "Subject":"Amazon S3 Notification","Message":inner,"Timestamp":"2024-05-01T14:16:03.000Z",
-      "SignatureVersion":"1","Signature":"x","SigningCertURL":"x","UnsubscribeURL":"x"})
-    .to_string()
-}
-
 fn eventbridge() -> (String, String) {
     let record = json!({"eventVersion":"1.08","eventSource":"ec2.amazonaws.com",
       "eventName":"AuthorizeSecurityGroupIngress","awsRegion":"us-east-1",
@@ -71,26 +61,6 @@ fn eventbridge() -> (String, String) {
       "source":"aws.ec2","account":"123456789012","time":"2024-05-01T14:11:38Z",
       "region":"us-east-1","resources":[],"detail":record});
     (body.to_string(), json!({"Records":[record]}).to_string())
-}
-
-async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> (i64, i64) {
-    let a = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let get = |n: QueueAttributeName| -> i64 {
-        a.attributes()
-            .and_then(|m| m.get(&n))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (
-        get(QueueAttributeName::ApproximateNumberOfMessages),
-        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    )
 }
 
 struct Env {
@@ -402,4 +372,98 @@ async fn sqs_redelivery_after_restart_never_alerts_twice() {
     let stats = second.stats.borrow().clone();
     assert_eq!(stats.alerts, 0, "{stats:?}");
     assert!(stats.duplicates >= got.len() as u64, "{stats:?}");
+}
+
+/// CloudTrail's own notification naming several log files: they are fetched in parallel, yet
+/// the engine gets them in the notification's order (the alerts come out exactly as an offline
+/// replay of the files in that order). One file missing fails the whole message: nothing of it
+/// reaches the engine, it stays on the queue, and once the file exists the redelivered message
+/// is processed once and deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_multi_key_notification_keeps_file_order_and_fails_whole() {
+    let e = env().await;
+    // Alerting files, biggest first, so that parallel fetches tend to finish out of order.
+    let mut files: Vec<_> = cloudtrail::corpus_files(1, usize::MAX)
+        .into_iter()
+        .filter(|f| {
+            let mut engine = common::engine(&[], &EngineOptions::default());
+            !common::replay(&mut engine, &f.key, f.body().as_bytes())
+                .0
+                .is_empty()
+        })
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.body().len()));
+    files.truncate(6);
+    assert_eq!(files.len(), 6, "the corpus should have 6 alerting files");
+    let mut engine = common::engine(&[], &EngineOptions::default());
+    let expected: Vec<String> = files
+        .iter()
+        .flat_map(|f| common::replay(&mut engine, &f.key, f.body().as_bytes()).0)
+        .map(|a| a.event.id)
+        .collect();
+    let records: usize = files.iter().map(|f| f.records.len()).sum();
+
+    // The third file is not there yet.
+    let (missing, present): (Vec<_>, Vec<_>) = files
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| *i == 2);
+    let present: Vec<_> = present.into_iter().map(|(_, f)| f).collect();
+    let missing: Vec<_> = missing.into_iter().map(|(_, f)| f).collect();
+    cloudtrail::upload(&e.s3, &present).await;
+    let keys: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
+    e.sqs
+        .send_message()
+        .queue_url(&e.queue_url)
+        .message_body(sns(&cloudtrail::trail_notification(&keys)))
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut handle = pipeline(&e, dir.path(), 1, 5);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = handle.stats.borrow().clone();
+        if s.sources.values().any(|h| h.errors > 1) {
+            assert_eq!(
+                s.parsed, 0,
+                "records of a failed message reached the engine"
+            );
+            let h = s.sources.values().next().unwrap();
+            assert!(
+                h.last_error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains(&files[2].key),
+                "the error names the missing object: {h:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no error reported: {:?}",
+            s.sources
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (visible, in_flight) = queue_depth(&e.sqs, &e.queue_url).await;
+    assert_eq!(
+        visible + in_flight,
+        1,
+        "the failed message stays on the queue"
+    );
+
+    cloudtrail::upload(&e.s3, &missing).await;
+    let got = collect_ids(&mut handle, expected.len(), Duration::from_secs(3)).await;
+    wait_empty(&e).await;
+    handle.cancel();
+    handle.join().await;
+    assert_eq!(
+        got, expected,
+        "alerts in the notification's file order, once"
+    );
+    let stats = handle.stats.borrow().clone();
+    assert_eq!(stats.parsed, records as u64, "every record once: {stats:?}");
 }

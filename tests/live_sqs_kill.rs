@@ -28,52 +28,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
-use serde_json::{Value, json};
+use live_support::cloudtrail::{self, BUCKET};
+use serde_json::Value;
 use tfdrift::pipeline::EngineOptions;
 
-const BUCKET: &str = "trail-logs";
-const DIR: &str = "AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10";
 /// Copies of the corpus (event ids tagged per copy): enough messages that a kill after the
 /// first alerts always lands mid-stream.
 const COPIES: usize = 4;
 /// Alert lines to see on stdout before the SIGKILL.
 const KILL_AFTER: usize = 3;
-
-/// Each corpus file, `COPIES` times, with event ids tagged by copy.
-fn log_files() -> Vec<(String, Vec<Value>)> {
-    let dir = common::corpus().join("cloudtrail/invictus-ir__aws_dataset/CloudTrail");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() > 40,
-        "CloudTrail corpus missing at {}",
-        dir.display()
-    );
-    let mut out = Vec::new();
-    for copy in 0..COPIES {
-        for p in &files {
-            let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-            let records = v["Records"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    let mut r = r.clone();
-                    r["eventID"] = json!(format!("{}-c{copy}", r["eventID"].as_str().unwrap()));
-                    r
-                })
-                .collect();
-            let stem = p.file_stem().unwrap().to_str().unwrap();
-            out.push((format!("{DIR}/{stem}-c{copy}.json.gz"), records));
-        }
-    }
-    out
-}
 
 fn spawn_tfdrift(cfg: &Path, home: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tfdrift"))
@@ -121,25 +84,8 @@ fn stored(db: &Path) -> Vec<(String, String)> {
 }
 
 async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> i64 {
-    let a = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    [
-        QueueAttributeName::ApproximateNumberOfMessages,
-        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-    ]
-    .iter()
-    .map(|n| {
-        a.attributes()
-            .and_then(|m| m.get(n))
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    })
-    .sum()
+    let (visible, in_flight) = cloudtrail::queue_depth(sqs, url).await;
+    visible + in_flight
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,46 +95,26 @@ async fn sigkill_mid_batch_then_restart_stores_every_alert_exactly_once() {
     let s3 = tfdrift::collect::s3_client(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("cloudtrail")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
 
-    let files = log_files();
+    let files = cloudtrail::corpus_files(COPIES, usize::MAX);
     let mut engine = common::engine(&[], &EngineOptions::default());
     let mut expected = BTreeSet::new();
     let mut about = std::collections::BTreeMap::new();
-    for (key, records) in &files {
-        let body = json!({ "Records": records }).to_string();
-        for a in common::replay(&mut engine, key, body.as_bytes()).0 {
+    for f in &files {
+        for a in common::replay(&mut engine, &f.key, f.body().as_bytes()).0 {
             about.insert(
                 a.id.clone(),
                 format!(
-                    "{} {} {}:{} in {key}",
-                    a.event.id, a.event.name, a.resource.rtype, a.resource.id
+                    "{} {} {}:{} in {}",
+                    a.event.id, a.event.name, a.resource.rtype, a.resource.id, f.key
                 ),
             );
             expected.insert(a.id);
         }
-        s3.put_object()
-            .bucket(BUCKET)
-            .key(key)
-            .body(live_support::gzip(body.as_bytes()).into())
-            .send()
-            .await
-            .unwrap();
-        let note = json!({"s3Bucket": BUCKET, "s3ObjectKey": [key]}).to_string();
-        sqs.send_message()
-            .queue_url(&queue_url)
-            .message_body(note)
-            .send()
-            .await
-            .unwrap();
     }
+    cloudtrail::upload(&s3, &files).await;
+    let queue_url =
+        cloudtrail::fill_queue(&sqs, "cloudtrail", &cloudtrail::one_key_each(&files)).await;
     assert!(
         expected.len() > 4 * KILL_AFTER,
         "the corpus should alert: {}",

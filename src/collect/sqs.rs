@@ -9,7 +9,8 @@
 //! alert twice (event-id dedupe in the engine and the store). The visibility timeout is
 //! extended while a message is being processed; messages received more than `max_receives`
 //! times are reported as poison. Several messages are processed at once (see
-//! [`SqsSource::run`]).
+//! [`SqsSource::run`]), and the log files of one notification are fetched at once too, then
+//! handed to the engine in the notification's order.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,11 @@ const KIND: &str = "sqs";
 
 /// Messages processed at once (each fetches its log files and waits for the engine).
 pub const MAX_IN_FLIGHT: usize = 32;
+
+/// Log files fetched and parsed at once, all messages together. CloudTrail's own notification
+/// can name several files, each fetched in parallel; this bound keeps memory where one file
+/// per message in flight would put it, however many keys the notifications carry.
+pub const MAX_FETCHES: usize = MAX_IN_FLIGHT;
 
 fn default_wait() -> i32 {
     20
@@ -151,11 +157,19 @@ pub fn skip_object(key: &str) -> Option<&'static str> {
     }
 }
 
+/// A fetched log object (gzipped or not) as source items, each naming the object.
+fn parse_log_object(bucket: &str, key: &str, raw: Vec<u8>) -> Result<Vec<SourceItem>, String> {
+    let bytes =
+        crate::input::maybe_gunzip(raw).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))?;
+    Ok(normalize_bytes(&format!("s3://{bucket}/{key}"), &bytes))
+}
+
 /// The SQS source.
 pub struct SqsSource {
     settings: SqsSettings,
     sqs: aws_sdk_sqs::Client,
     s3: aws_sdk_s3::Client,
+    fetches: Arc<Semaphore>,
 }
 
 impl SqsSource {
@@ -166,6 +180,7 @@ impl SqsSource {
             settings,
             sqs: aws_sdk_sqs::Client::new(sdk),
             s3: s3_client(sdk),
+            fetches: Arc::new(Semaphore::new(MAX_FETCHES)),
         }
     }
 
@@ -363,26 +378,42 @@ impl SqsSource {
         let items = match sniff(body) {
             Work::Drop(kind) => vec![SourceItem::Skipped(kind)],
             Work::Inline(text) => normalize_bytes("sqs", text.as_bytes()),
-            Work::Objects(objects) => {
-                let mut items = Vec::new();
-                for (bucket, key) in objects {
-                    if let Some(kind) = skip_object(&key) {
-                        items.push(SourceItem::Skipped(kind));
-                        continue;
-                    }
-                    let bytes = self.fetch(&bucket, &key).await?;
-                    items.extend(normalize_bytes(&format!("s3://{bucket}/{key}"), &bytes));
-                }
-                items
-            }
+            Work::Objects(objects) => self.fetch_all(objects).await?,
         };
         let (n, newest) = event_summary(&items);
         let ack = super::send_batch(tx, items).await?;
         Ok((ack, n, newest))
     }
 
-    async fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
-        super::get_log_object(&self.s3, bucket, key).await
+    /// The items of every log file `objects` names, in that order. The files are fetched,
+    /// gunzipped and parsed at once (bounded by [`MAX_FETCHES`] across the source); the first
+    /// failure fails the whole message (it stays on the queue) and cancels the other fetches.
+    async fn fetch_all(&self, objects: Vec<(String, String)>) -> Result<Vec<SourceItem>, String> {
+        let mut parts: Vec<Option<Vec<SourceItem>>> = Vec::with_capacity(objects.len());
+        let mut fetches = JoinSet::new();
+        for (i, (bucket, key)) in objects.into_iter().enumerate() {
+            if let Some(kind) = skip_object(&key) {
+                parts.push(Some(vec![SourceItem::Skipped(kind)]));
+                continue;
+            }
+            parts.push(None);
+            let (s3, permits) = (self.s3.clone(), self.fetches.clone());
+            fetches.spawn(async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| "SQS source stopped".to_string())?;
+                let raw = super::get_object_bytes(&s3, &bucket, &key).await?;
+                // Inline on the async worker: `spawn_blocking` measured no better here.
+                let items = parse_log_object(&bucket, &key, raw)?;
+                Ok::<_, String>((i, items))
+            });
+        }
+        while let Some(done) = fetches.join_next().await {
+            let (i, items) = done.map_err(|e| format!("log file fetch task failed: {e}"))??;
+            parts[i] = Some(items);
+        }
+        Ok(parts.into_iter().flatten().flatten().collect())
     }
 
     /// Runs `fut`, extending the message's visibility every half timeout meanwhile.
@@ -406,5 +437,54 @@ impl SqsSource {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    const LOG: &str = r#"{"Records":[
+      {"eventVersion":"1.08","eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress",
+       "awsRegion":"us-east-1","eventTime":"2024-05-01T14:11:38Z","eventID":"e-1","eventType":"AwsApiCall",
+       "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/alice"},
+       "requestParameters":{"groupId":"sg-1"},"recipientAccountId":"123456789012"},
+      {"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy",
+       "awsRegion":"us-east-1","eventTime":"2024-05-01T14:11:39Z","eventID":"e-2","eventType":"AwsApiCall",
+       "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/alice"},
+       "requestParameters":{"bucketName":"b"},"recipientAccountId":"123456789012"}]}"#;
+
+    #[test]
+    fn a_gzipped_log_object_becomes_its_events_in_order() {
+        let items = parse_log_object("b", "k.json.gz", gzip(LOG.as_bytes())).unwrap();
+        let ids: Vec<&str> = items
+            .iter()
+            .filter_map(|i| match i {
+                SourceItem::Event(ev) => Some(ev.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["e-1", "e-2"]);
+        // Not gzipped: read as is.
+        assert_eq!(
+            parse_log_object("b", "k.json", LOG.into()).unwrap().len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_corrupt_gzip_object_is_an_error_naming_it() {
+        let mut bad = gzip(LOG.as_bytes());
+        bad.truncate(bad.len() / 2);
+        let err = parse_log_object("trail", "AWSLogs/x.json.gz", bad).unwrap_err();
+        assert!(err.contains("gunzip s3://trail/AWSLogs/x.json.gz"), "{err}");
     }
 }

@@ -1,6 +1,9 @@
 //! Helpers for the live-source tests: a moto server started per test, AWS clients pointed at
-//! it, Falco alerts built per `FORMATS.md` §1.7, a pipeline over the embedded catalog.
+//! it, Falco alerts built per `FORMATS.md` §1.7, a pipeline over the embedded catalog, corpus
+//! CloudTrail log files on a bucket and a queue ([`cloudtrail`]).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)]
+
+pub mod cloudtrail;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
