@@ -248,19 +248,15 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut s = HistorySummary::default();
         // Counts per day over the covering (resource_key, time) index, newest `cap` rows only.
-        // LIMITs are written into the SQL, not bound: SQLite re-plans a statement at every
-        // step whose LIMIT is a bound parameter (measured: a re-parse per alert). The callers'
-        // limits are constants, so each text is prepared once and stays cached.
         let mut st = conn
-            .prepare_cached(&format!(
+            .prepare_cached(
                 "SELECT (?3 - time) / 86400000, COUNT(*) FROM (SELECT time FROM history \
                  WHERE resource_key = ?1 AND time > ?2 AND time <= ?3 \
-                 ORDER BY time DESC LIMIT {}) GROUP BY 1",
-                limit_i64(cap.saturating_add(1))
-            ))
+                 ORDER BY time DESC LIMIT ?4) GROUP BY 1",
+            )
             .map_err(self.err("read history"))?;
         let mut rows = st
-            .query(params![resource_key, since, u])
+            .query(params![resource_key, since, u, limit_i64(cap.saturating_add(1))])
             .map_err(self.err("read history"))?;
         let mut counted = 0usize;
         while let Some(r) = rows.next().map_err(self.err("read history"))? {
@@ -281,15 +277,14 @@ impl Store for SqliteStore {
             }
         }
         let mut st = conn
-            .prepare_cached(&format!(
+            .prepare_cached(
                 "SELECT resource_key, time, address, actor, kind, event_name, event_id, alert_id \
                  FROM history WHERE resource_key = ?1 AND time > ?2 AND time <= ?3 \
-                 ORDER BY time DESC, id DESC LIMIT {}",
-                limit_i64(recent)
-            ))
+                 ORDER BY time DESC, id DESC LIMIT ?4",
+            )
             .map_err(self.err("read history"))?;
         s.recent = st
-            .query_map(params![resource_key, since, u], history_row)
+            .query_map(params![resource_key, since, u, limit_i64(recent)], history_row)
             .and_then(Iterator::collect)
             .map_err(self.err("read history"))?;
         Ok(s)
@@ -346,14 +341,12 @@ impl Store for SqliteStore {
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         let conn = self.conn();
         let mut st = conn
-            .prepare_cached(&format!(
+            .prepare_cached(
                 "SELECT resource_key, time, address, actor, kind, event_name, event_id, alert_id \
-                 FROM history WHERE actor = ?1 AND time >= ?2 ORDER BY time DESC, id DESC \
-                 LIMIT {}",
-                limit_i64(limit)
-            ))
+                 FROM history WHERE actor = ?1 AND time >= ?2 ORDER BY time DESC, id DESC LIMIT ?3",
+            )
             .map_err(self.err("read actor history"))?;
-        st.query_map(params![actor, ms(since)], history_row)
+        st.query_map(params![actor, ms(since), limit_i64(limit)], history_row)
             .and_then(Iterator::collect)
             .map_err(self.err("read actor history"))
     }
