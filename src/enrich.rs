@@ -151,7 +151,7 @@ impl Enricher {
                 }
                 h.capped = sum.capped;
                 rows.extend(sum.recent.into_iter().filter(|r| earlier(r)));
-                rows.sort_by(|a, b| b.time.cmp(&a.time));
+                rows.sort_by_key(|r| std::cmp::Reverse(r.time));
                 h.recent = rows.into_iter().take(MAX_RECENT).map(item).collect();
             }
             Err(e) => tracing::warn!(error = %e, "History lookup failed"),
@@ -167,12 +167,8 @@ impl Enricher {
                         .collect();
                     rows.extend(stored);
                     rows.retain(|r| earlier(r));
-                    rows.sort_by(|a, b| b.time.cmp(&a.time));
-                    h.actor_recent = rows
-                        .into_iter()
-                        .take(MAX_ACTOR_RECENT)
-                        .map(item)
-                        .collect();
+                    rows.sort_by_key(|r| std::cmp::Reverse(r.time));
+                    h.actor_recent = rows.into_iter().take(MAX_ACTOR_RECENT).map(item).collect();
                 }
                 Err(e) => tracing::warn!(error = %e, "Actor history lookup failed"),
             }

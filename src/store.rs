@@ -394,7 +394,7 @@ pub trait Store: Send + Sync {
     fn record_batch(&self, batch: &[EventRecord<'_>]) -> Result<Vec<bool>, StoreError> {
         batch
             .iter()
-            .map(|r| self.record_alerts(&r.seen, r.time, r.alerts, r.outbox))
+            .map(|r| self.record_alerts(r.seen, r.time, r.alerts, r.outbox))
             .collect()
     }
 

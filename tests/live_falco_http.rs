@@ -285,10 +285,18 @@ async fn a_backlog_is_recorded_in_one_transaction_with_history_across_the_group(
     // they were committed (the first group) or only staged with it (the second).
     for (k, a) in alerts.iter().enumerate() {
         let h = &a.enrichment.history;
-        assert_eq!(h.days.iter().sum::<u32>() as usize, k, "history of alert {k}");
+        assert_eq!(
+            h.days.iter().sum::<u32>() as usize,
+            k,
+            "history of alert {k}"
+        );
         assert_eq!(h.recent.len(), k.min(10), "recent changes of alert {k}");
         if let Some(newest) = h.recent.first() {
-            assert_eq!(newest.alert_id, alerts[k - 1].id, "newest earlier change first");
+            assert_eq!(
+                newest.alert_id,
+                alerts[k - 1].id,
+                "newest earlier change first"
+            );
         }
     }
     handle.cancel();

@@ -23,6 +23,20 @@ fn demo_alerts() -> Vec<Alert> {
     alerts
 }
 
+/// One event's share of a `record_batch`.
+fn rec<'a>(
+    seen: &'a [&'a str],
+    alert: &'a Alert,
+    outbox: &'a [OutboxItem],
+) -> tfdrift::store::EventRecord<'a> {
+    tfdrift::store::EventRecord {
+        seen,
+        time: Some(alert.time),
+        alerts: std::slice::from_ref(alert),
+        outbox,
+    }
+}
+
 fn item(channel: &str, alert: &str) -> OutboxItem {
     OutboxItem {
         channel: channel.into(),
@@ -126,18 +140,6 @@ fn record_batch_records_each_new_event_and_skips_recorded_ones() {
     let outbox = [item("ops", &a.id)];
     let seen_a = [a.event.id.as_str(), "op:long-running-1"];
     let (seen_b, seen_c) = ([b.event.id.as_str()], [c.event.id.as_str()]);
-    fn rec<'a>(
-        seen: &'a [&'a str],
-        alert: &'a Alert,
-        outbox: &'a [OutboxItem],
-    ) -> tfdrift::store::EventRecord<'a> {
-        tfdrift::store::EventRecord {
-            seen,
-            time: Some(alert.time),
-            alerts: std::slice::from_ref(alert),
-            outbox,
-        }
-    }
     let done = store
         .record_batch(&[
             rec(&seen_a, a, &outbox),
@@ -146,7 +148,11 @@ fn record_batch_records_each_new_event_and_skips_recorded_ones() {
         ])
         .unwrap();
     assert_eq!(done, [true, false, true]);
-    for key in [a.event.id.as_str(), "op:long-running-1", c.event.id.as_str()] {
+    for key in [
+        a.event.id.as_str(),
+        "op:long-running-1",
+        c.event.id.as_str(),
+    ] {
         assert!(store.is_seen(key).unwrap(), "{key}");
     }
     for x in [a, b, c] {
@@ -161,7 +167,10 @@ fn record_batch_records_each_new_event_and_skips_recorded_ones() {
             x.id
         );
     }
-    assert_eq!(store.outbox_list(OutboxStatus::Pending, 10).unwrap().len(), 1);
+    assert_eq!(
+        store.outbox_list(OutboxStatus::Pending, 10).unwrap().len(),
+        1
+    );
 }
 
 /// `history_summary` against an oracle computed from the rows themselves: per-day counts
@@ -199,7 +208,7 @@ fn history_summary_counts_days_and_stops_at_the_cap() {
                 r.resource_key == key && r.time <= until && r.time > until - Duration::days(7)
             })
             .collect();
-        mine.sort_by(|a, b| b.time.cmp(&a.time));
+        mine.sort_by_key(|r| std::cmp::Reverse(r.time));
         let mut days = [0u32; 7];
         for r in mine.iter().take(cap) {
             let day = usize::try_from((until - r.time).num_milliseconds() / 86_400_000).unwrap();

@@ -18,8 +18,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::schema;
 use super::{
-    Ack, EventRecord, HistoryEntry, HistorySummary, OutboxEntry, OutboxItem, OutboxStatus, Pruned, Snooze, Store, StoreError,
-    Target, fingerprint,
+    Ack, EventRecord, HistoryEntry, HistorySummary, OutboxEntry, OutboxItem, OutboxStatus, Pruned,
+    Snooze, Store, StoreError, Target, fingerprint,
 };
 use crate::alert::Alert;
 
@@ -91,8 +91,11 @@ impl SqliteStore {
         // with range or LIMIT parameters for re-planning whenever they are rebound, and the
         // statement cache's clear_bindings then re-parsed the history queries on every alert
         // (measured: 15% of the engine's time). Our plans never depend on the values.
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
-            .map_err(open_err)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(open_err)?;
         let found = schema::version(&conn).map_err(open_err)?;
         let known = schema::latest();
         if found > known {
@@ -262,7 +265,12 @@ impl Store for SqliteStore {
             )
             .map_err(self.err("read history"))?;
         let mut rows = st
-            .query(params![resource_key, since, u, limit_i64(cap.saturating_add(1))])
+            .query(params![
+                resource_key,
+                since,
+                u,
+                limit_i64(cap.saturating_add(1))
+            ])
             .map_err(self.err("read history"))?;
         let mut counted = 0usize;
         while let Some(r) = rows.next().map_err(self.err("read history"))? {
@@ -290,7 +298,10 @@ impl Store for SqliteStore {
             )
             .map_err(self.err("read history"))?;
         s.recent = st
-            .query_map(params![resource_key, since, u, limit_i64(recent)], history_row)
+            .query_map(
+                params![resource_key, since, u, limit_i64(recent)],
+                history_row,
+            )
             .and_then(Iterator::collect)
             .map_err(self.err("read history"))?;
         Ok(s)
