@@ -123,7 +123,56 @@ impl Enricher {
         let _ = self;
         let t = alert.time;
         let since = t - Duration::days(HISTORY_DAYS);
-        let item = |h: HistoryEntry| HistoryItem {
+        let key = resource_key(&alert.resource);
+        let earlier = |r: &HistoryEntry| r.time > since && r.time <= t && r.alert_id != alert.id;
+        let h = &mut alert.enrichment.history;
+        match store.history_summary(&key, t, MAX_RECENT + 1, HISTORY_COUNT_CAP) {
+            Ok(sum) => {
+                let staged: Vec<&HistoryEntry> = pending
+                    .iter()
+                    .filter(|p| p.resource_key == key && earlier(p))
+                    .collect();
+                h.days = sum.days;
+                for p in &staged {
+                    add_day(&mut h.days, t, p.time);
+                }
+                h.capped = sum.capped;
+                h.recent = newest(&staged, sum.recent, &earlier, MAX_RECENT);
+            }
+            Err(e) => tracing::warn!(error = %e, "History lookup failed"),
+        }
+        if let Some(actor) = actor_key(&alert.actor) {
+            match store.actor_recent(&actor, since, MAX_ACTOR_RECENT + 1) {
+                Ok(stored) => {
+                    let staged: Vec<&HistoryEntry> = pending
+                        .iter()
+                        .filter(|p| p.actor.as_deref() == Some(actor.as_str()))
+                        .collect();
+                    h.actor_recent = newest(&staged, stored, &earlier, MAX_ACTOR_RECENT);
+                }
+                Err(e) => tracing::warn!(error = %e, "Actor history lookup failed"),
+            }
+        }
+    }
+}
+
+/// The newest `limit` of `staged` (raised in the engine's current group, oldest first) and
+/// `stored` (from the store, newest first) that pass `keep`, newest first. Staged rows are newer
+/// than stored ones of the same time, the last staged newest: a stable sort of [staged newest
+/// first, stored newest first] keeps that.
+fn newest(
+    staged: &[&HistoryEntry],
+    stored: Vec<HistoryEntry>,
+    keep: &impl Fn(&HistoryEntry) -> bool,
+    limit: usize,
+) -> Vec<HistoryItem> {
+    let mut rows: Vec<HistoryEntry> = staged.iter().rev().map(|h| (*h).clone()).collect();
+    rows.extend(stored);
+    rows.retain(|r| keep(r));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.time));
+    rows.into_iter()
+        .take(limit)
+        .map(|h| HistoryItem {
             time: h.time,
             resource: h.resource_key,
             address: h.address,
@@ -131,47 +180,6 @@ impl Enricher {
             kind: h.kind,
             event_name: h.event_name,
             alert_id: h.alert_id,
-        };
-        let key = resource_key(&alert.resource);
-        let earlier = |r: &HistoryEntry| r.time > since && r.time <= t && r.alert_id != alert.id;
-        let h = &mut alert.enrichment.history;
-        match store.history_summary(&key, t, MAX_RECENT + 1, HISTORY_COUNT_CAP) {
-            Ok(sum) => {
-                // Staged rows are newer than stored ones of the same time, the last staged
-                // newest: a stable sort of [staged newest first, stored newest first] keeps that.
-                let mut rows: Vec<HistoryEntry> = pending
-                    .iter()
-                    .rev()
-                    .filter(|p| p.resource_key == key && earlier(p))
-                    .cloned()
-                    .collect();
-                h.days = sum.days;
-                for p in &rows {
-                    add_day(&mut h.days, t, p.time);
-                }
-                h.capped = sum.capped;
-                rows.extend(sum.recent.into_iter().filter(|r| earlier(r)));
-                rows.sort_by_key(|r| std::cmp::Reverse(r.time));
-                h.recent = rows.into_iter().take(MAX_RECENT).map(item).collect();
-            }
-            Err(e) => tracing::warn!(error = %e, "History lookup failed"),
-        }
-        if let Some(actor) = actor_key(&alert.actor) {
-            match store.actor_recent(&actor, since, MAX_ACTOR_RECENT + 1) {
-                Ok(stored) => {
-                    let mut rows: Vec<HistoryEntry> = pending
-                        .iter()
-                        .rev()
-                        .filter(|p| p.actor.as_deref() == Some(actor.as_str()))
-                        .cloned()
-                        .collect();
-                    rows.extend(stored);
-                    rows.retain(|r| earlier(r));
-                    rows.sort_by_key(|r| std::cmp::Reverse(r.time));
-                    h.actor_recent = rows.into_iter().take(MAX_ACTOR_RECENT).map(item).collect();
-                }
-                Err(e) => tracing::warn!(error = %e, "Actor history lookup failed"),
-            }
-        }
-    }
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@
 
 pub mod schema;
 pub mod sqlite;
+mod sqlite_history;
 mod sqlite_outbox;
 
 use std::path::{Path, PathBuf};

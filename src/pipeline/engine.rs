@@ -134,8 +134,6 @@ struct Staged {
     event_id: String,
     /// The GCP operation id, when the event has one.
     operation: Option<String>,
-    /// Keys marked processed with the alerts: the event id, then the operation key.
-    keys: Vec<String>,
     time: Option<chrono::DateTime<chrono::Utc>>,
     alerts: Vec<Alert>,
     outbox: Vec<OutboxItem>,
@@ -239,9 +237,19 @@ impl Engine {
         let outcome = match &self.store {
             None => Ok(vec![true; staged.len()]),
             Some(store) => {
+                // Keys marked processed with the alerts: the event id, then the operation key.
+                let op_keys: Vec<Option<String>> = staged
+                    .iter()
+                    .map(|s| s.operation.as_deref().map(operation_key))
+                    .collect();
                 let keys: Vec<Vec<&str>> = staged
                     .iter()
-                    .map(|s| s.keys.iter().map(String::as_str).collect())
+                    .zip(&op_keys)
+                    .map(|(s, op)| {
+                        std::iter::once(s.event_id.as_str())
+                            .chain(op.as_deref())
+                            .collect()
+                    })
                     .collect();
                 let batch: Vec<EventRecord<'_>> = staged
                     .iter()
@@ -470,13 +478,9 @@ impl Engine {
             (Some(_), Some(r)) => alerts.iter().flat_map(|a| r.route(a)).collect(),
             _ => Vec::new(),
         };
-        let operation = ev.operation.as_ref().map(|op| op.id.clone());
-        let mut keys = vec![ev.id.clone()];
-        keys.extend(operation.as_deref().map(operation_key));
         self.staged.push(Staged {
             event_id: ev.id.clone(),
-            operation,
-            keys,
+            operation: ev.operation.as_ref().map(|op| op.id.clone()),
             time: ev.time,
             alerts,
             outbox,

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::schema;
+use super::sqlite_history::{self, INSERT_HISTORY, INSERT_SEEN, insert_history, record_one};
 use super::{
     Ack, EventRecord, HistoryEntry, HistorySummary, OutboxEntry, OutboxItem, OutboxStatus, Pruned,
     Snooze, Store, StoreError, Target, fingerprint,
@@ -160,26 +161,6 @@ impl SqliteStore {
     }
 }
 
-const INSERT_HISTORY: &str = "INSERT INTO history (resource_key, time, address, actor, kind, event_name, event_id, alert_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-
-const INSERT_ALERT: &str = "INSERT OR IGNORE INTO alerts (id, time, kind, severity, provider, resource_type, resource_id, resource_address, fingerprint, actor_principal, actor_arn, actor_email, event_id, event_name, recorded_at, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
-
-const INSERT_SEEN: &str =
-    "INSERT OR IGNORE INTO events_seen (key, event_time, seen_at) VALUES (?1, ?2, ?3)";
-
-fn history_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
-    Ok(HistoryEntry {
-        resource_key: r.get(0)?,
-        time: from_ms(r.get(1)?),
-        address: r.get(2)?,
-        actor: r.get(3)?,
-        kind: r.get(4)?,
-        event_name: r.get(5)?,
-        event_id: r.get(6)?,
-        alert_id: r.get(7)?,
-    })
-}
-
 fn target_of(alert_id: Option<String>, fp: Option<String>) -> Target {
     match (alert_id, fp) {
         (Some(a), _) => Target::Alert(a),
@@ -194,7 +175,7 @@ fn target_cols(t: &Target) -> (Option<&str>, Option<&str>) {
     }
 }
 
-fn limit_i64(limit: usize) -> i64 {
+pub(super) fn limit_i64(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
@@ -253,58 +234,8 @@ impl Store for SqliteStore {
         recent: usize,
         cap: usize,
     ) -> Result<HistorySummary, StoreError> {
-        let (u, since) = (ms(until), ms(until - chrono::Duration::days(7)));
-        let conn = self.conn();
-        let mut s = HistorySummary::default();
-        // Counts per day over the covering (resource_key, time) index, newest `cap` rows only.
-        let mut st = conn
-            .prepare_cached(
-                "SELECT (?3 - time) / 86400000, COUNT(*) FROM (SELECT time FROM history \
-                 WHERE resource_key = ?1 AND time > ?2 AND time <= ?3 \
-                 ORDER BY time DESC LIMIT ?4) GROUP BY 1",
-            )
-            .map_err(self.err("read history"))?;
-        let mut rows = st
-            .query(params![
-                resource_key,
-                since,
-                u,
-                limit_i64(cap.saturating_add(1))
-            ])
-            .map_err(self.err("read history"))?;
-        let mut counted = 0usize;
-        while let Some(r) = rows.next().map_err(self.err("read history"))? {
-            let (day, n): (i64, i64) = (r.get(0).unwrap_or(7), r.get(1).unwrap_or(0));
-            let n = usize::try_from(n).unwrap_or(0);
-            counted += n;
-            if let Ok(day) = usize::try_from(day)
-                && day < 7
-            {
-                s.days[6 - day] += u32::try_from(n).unwrap_or(u32::MAX);
-            }
-        }
-        if counted > cap {
-            // The query read one row past the cap to tell; take it back off the oldest day.
-            s.capped = true;
-            if let Some(d) = s.days.iter_mut().find(|d| **d > 0) {
-                *d -= 1;
-            }
-        }
-        let mut st = conn
-            .prepare_cached(
-                "SELECT resource_key, time, address, actor, kind, event_name, event_id, alert_id \
-                 FROM history WHERE resource_key = ?1 AND time > ?2 AND time <= ?3 \
-                 ORDER BY time DESC, id DESC LIMIT ?4",
-            )
-            .map_err(self.err("read history"))?;
-        s.recent = st
-            .query_map(
-                params![resource_key, since, u, limit_i64(recent)],
-                history_row,
-            )
-            .and_then(Iterator::collect)
-            .map_err(self.err("read history"))?;
-        Ok(s)
+        sqlite_history::summary(&self.conn(), resource_key, until, recent, cap)
+            .map_err(self.err("read history"))
     }
 
     fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
@@ -338,15 +269,7 @@ impl Store for SqliteStore {
         resource_key: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached(
-                "SELECT resource_key, time, address, actor, kind, event_name, event_id, alert_id \
-                 FROM history WHERE resource_key = ?1 AND time >= ?2 ORDER BY time, id",
-            )
-            .map_err(self.err("read history"))?;
-        st.query_map(params![resource_key, ms(since)], history_row)
-            .and_then(Iterator::collect)
+        sqlite_history::resource(&self.conn(), resource_key, since)
             .map_err(self.err("read history"))
     }
 
@@ -356,15 +279,7 @@ impl Store for SqliteStore {
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let conn = self.conn();
-        let mut st = conn
-            .prepare_cached(
-                "SELECT resource_key, time, address, actor, kind, event_name, event_id, alert_id \
-                 FROM history WHERE actor = ?1 AND time >= ?2 ORDER BY time DESC, id DESC LIMIT ?3",
-            )
-            .map_err(self.err("read actor history"))?;
-        st.query_map(params![actor, ms(since), limit_i64(limit)], history_row)
-            .and_then(Iterator::collect)
+        sqlite_history::actor_recent(&self.conn(), actor, since, limit)
             .map_err(self.err("read actor history"))
     }
 
@@ -562,78 +477,4 @@ impl Store for SqliteStore {
         tx.commit().map_err(self.err("commit"))?;
         Ok(Pruned { rows })
     }
-}
-
-/// One history row through the prepared `INSERT_HISTORY` statement (shared by the bulk import
-/// and the per-alert path so the column order lives in one place).
-/// One entry of a batch inside the caller's transaction: `Ok(false)` and nothing written when
-/// its first key was already processed. Errors name the step for the message.
-fn record_one(
-    tx: &rusqlite::Transaction<'_>,
-    rec: &EventRecord<'_>,
-    now: i64,
-) -> Result<bool, (&'static str, rusqlite::Error)> {
-    let mut st = tx
-        .prepare_cached(INSERT_SEEN)
-        .map_err(|e| ("record event", e))?;
-    for (i, key) in rec.seen.iter().enumerate() {
-        let n = st
-            .execute(params![key, rec.time.map(ms), now])
-            .map_err(|e| ("record event", e))?;
-        if i == 0 && n == 0 {
-            // Already processed (the first key is the event id): write nothing for it.
-            return Ok(false);
-        }
-    }
-    let mut ins = tx
-        .prepare_cached(INSERT_ALERT)
-        .map_err(|e| ("insert alert", e))?;
-    let mut hist = tx
-        .prepare_cached(INSERT_HISTORY)
-        .map_err(|e| ("insert history", e))?;
-    for a in rec.alerts {
-        let json = serde_json::to_string(a).unwrap_or_default();
-        let n = ins
-            .execute(params![
-                a.id,
-                ms(a.time),
-                a.kind.as_str(),
-                a.severity.as_str(),
-                a.provider,
-                a.resource.rtype,
-                a.resource.id,
-                a.resource.address,
-                fingerprint(a),
-                a.actor.principal,
-                a.actor.arn,
-                a.actor.email,
-                a.event.id,
-                a.event.name,
-                now,
-                json
-            ])
-            .map_err(|e| ("insert alert", e))?;
-        if n == 1 {
-            let h = HistoryEntry::from_alert(a);
-            insert_history(&mut hist, &h).map_err(|e| ("insert history", e))?;
-        }
-    }
-    super::sqlite_outbox::enqueue(tx, rec.outbox, now).map_err(|e| ("enqueue", e))?;
-    Ok(true)
-}
-
-fn insert_history(
-    st: &mut rusqlite::CachedStatement<'_>,
-    h: &HistoryEntry,
-) -> rusqlite::Result<usize> {
-    st.execute(params![
-        h.resource_key,
-        ms(h.time),
-        h.address,
-        h.actor,
-        h.kind,
-        h.event_name,
-        h.event_id,
-        h.alert_id
-    ])
 }
