@@ -293,27 +293,13 @@ async fn s3_backfill_source_feeds_the_live_pipeline_and_reports_health() {
     let (moto, sdk, layout) = setup().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(tfdrift::store::open(&dir.path().join("store.db")).unwrap());
-    let cfg = PipelineConfig {
-        sources: vec![SourceSpec::S3Backfill(S3BackfillSettings {
-            bucket: BUCKET.into(),
-            // The organisation trail's account only.
-            prefix: format!("AWSLogs/o-exampleorg1/{ACCOUNT}/"),
-            region: "us-east-1".into(),
-            endpoint_url: Some(moto.url.clone()),
-            since: SINCE.into(),
-            until: Some(UNTIL.into()),
-            concurrency: 4,
-        })],
-        store: Some(store),
-        aws: Some(sdk),
-        ..PipelineConfig::default()
-    };
-    let mut handle = spawn(
-        Arc::new(Catalog::embedded().unwrap()),
-        Arc::new(StateIndex::new(Vec::new())),
-        &cfg,
-    )
-    .unwrap();
+    // The organisation trail's account only.
+    let mut handle = backfill(
+        &moto.url,
+        sdk,
+        &format!("AWSLogs/o-exampleorg1/{ACCOUNT}/"),
+        store,
+    );
     // Expected for this prefix: the window's records of the organisation trail's files.
     let org_ids: BTreeSet<String> = layout
         .files
@@ -363,26 +349,7 @@ async fn window_backfill(
     store: Arc<dyn tfdrift::store::Store>,
 ) -> (BTreeSet<String>, tfdrift::pipeline::Stats, BTreeSet<String>) {
     let (moto, sdk, layout) = setup().await;
-    let cfg = PipelineConfig {
-        sources: vec![SourceSpec::S3Backfill(S3BackfillSettings {
-            bucket: BUCKET.into(),
-            prefix: String::new(),
-            region: "us-east-1".into(),
-            endpoint_url: Some(moto.url.clone()),
-            since: SINCE.into(),
-            until: Some(UNTIL.into()),
-            concurrency: 4,
-        })],
-        store: Some(store),
-        aws: Some(sdk),
-        ..PipelineConfig::default()
-    };
-    let mut handle = spawn(
-        Arc::new(Catalog::embedded().unwrap()),
-        Arc::new(StateIndex::new(Vec::new())),
-        &cfg,
-    )
-    .unwrap();
+    let mut handle = backfill(&moto.url, sdk, "", store);
     let mut got = BTreeSet::new();
     while let Ok(Some(a)) = tokio::time::timeout(Duration::from_secs(5), handle.alerts.recv()).await
     {
@@ -458,4 +425,33 @@ async fn s3_backfill_reports_a_file_whose_alerts_could_not_be_recorded() {
         expected.len(),
         "{stored:?} of {expected:?}"
     );
+}
+
+/// The live pipeline with one S3 backfill source over `prefix` of the test bucket's window.
+fn backfill(
+    endpoint: &str,
+    sdk: aws_config::SdkConfig,
+    prefix: &str,
+    store: Arc<dyn tfdrift::store::Store>,
+) -> tfdrift::pipeline::PipelineHandle {
+    let cfg = PipelineConfig {
+        sources: vec![SourceSpec::S3Backfill(S3BackfillSettings {
+            bucket: BUCKET.into(),
+            prefix: prefix.into(),
+            region: "us-east-1".into(),
+            endpoint_url: Some(endpoint.into()),
+            since: SINCE.into(),
+            until: Some(UNTIL.into()),
+            concurrency: 4,
+        })],
+        store: Some(store),
+        aws: Some(sdk),
+        ..PipelineConfig::default()
+    };
+    spawn(
+        Arc::new(Catalog::embedded().unwrap()),
+        Arc::new(StateIndex::new(Vec::new())),
+        &cfg,
+    )
+    .unwrap()
 }
