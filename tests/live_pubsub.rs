@@ -450,7 +450,7 @@ async fn pubsub_cancelled_pipeline_releases_its_subscription() {
     let _serial = SERIAL.lock().await;
     let emu = gcp_support::emulator();
     let port: u16 = emu.url.rsplit(':').next().unwrap().parse().unwrap();
-    let (topic, sub) = emu.topic_and_subscription("handover", 600).await;
+    let (topic, sub) = emu.topic_and_subscription("handover", 10).await;
     let payloads: Vec<Vec<u8>> = entries().into_iter().map(|(_, b)| b).collect();
     let n = payloads.len() as u64;
     let dir = tempfile::tempdir().unwrap();
