@@ -14,15 +14,27 @@ use tfdrift::pipeline::replay::replay_bytes;
 use tfdrift::pipeline::{Engine, EngineOptions, Stats};
 use tfdrift::state::{StateIndex, parse_state};
 
+/// The in-repository corpus (`tests/corpus`).
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+/// The 130-resource state the figures were measured on when the extended corpus is there
+/// (`TFDRIFT_CORPUS`), else the largest redistributable one.
+fn state_path() -> PathBuf {
+    std::env::var_os("TFDRIFT_CORPUS")
+        .map(|d| PathBuf::from(d).join("tfstate/isagues__terraform-demo/terraform.tfstate"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| {
+            corpus().join("tfstate/bufbuild__terraform-modules-bufstream/aws/terraform.tfstate")
+        })
 }
 
 /// Every CloudTrail record of the corpus's S3 log files, one per line.
 fn json_lines() -> (Vec<u8>, u64) {
     let dir = corpus().join("cloudtrail/invictus-ir__aws_dataset/CloudTrail");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("corpus at ../shared/corpus")
+        .expect("corpus at tests/corpus")
         .map(|e| e.expect("dir entry").path())
         .collect();
     files.sort();
@@ -42,9 +54,7 @@ fn json_lines() -> (Vec<u8>, u64) {
 
 fn bench(c: &mut Criterion) {
     let (lines, n) = json_lines();
-    let state_bytes =
-        std::fs::read(corpus().join("tfstate/isagues__terraform-demo/terraform.tfstate"))
-            .expect("state");
+    let state_bytes = std::fs::read(state_path()).expect("state");
     let state = Arc::new(StateIndex::new(
         parse_state("s", &state_bytes).expect("state parses"),
     ));

@@ -7,13 +7,12 @@ mod common;
 use serde_json::Value;
 use tfdrift::state::parse_state;
 
-#[test]
-fn every_manifest_state_loads_with_its_managed_count() {
-    let dir = common::corpus().join("tfstate");
+/// Every state a manifest lists loads with the managed-resource count the manifest gives.
+fn manifest_states_load(dir: &std::path::Path, want_files: usize) {
     let manifest: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("_manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(manifest.len(), 43);
+    assert_eq!(manifest.len(), want_files);
     for entry in &manifest {
         let file = entry["file"].as_str().unwrap();
         let want: u64 = entry["types"]
@@ -30,6 +29,18 @@ fn every_manifest_state_loads_with_its_managed_count() {
             resources.iter().all(|r| !r.address.starts_with("data.")),
             "{file}"
         );
+    }
+}
+
+#[test]
+fn every_manifest_state_loads_with_its_managed_count() {
+    manifest_states_load(&common::corpus().join("tfstate"), 16);
+}
+
+#[test]
+fn every_extended_manifest_state_loads_with_its_managed_count() {
+    if let Some(dir) = common::extended("tfstate/_manifest.json") {
+        manifest_states_load(dir.parent().unwrap(), 43);
     }
 }
 
@@ -66,7 +77,9 @@ fn opentofu_roundtrip_fixtures_load_including_legacy_and_duplicate_keys() {
 #[test]
 fn truncated_state_is_rejected_with_position() {
     let dir = common::corpus().join("tfstate");
-    let bytes = std::fs::read(dir.join("0xF7d__AWS_Terraform/terraform.tfstate")).unwrap();
+    let bytes =
+        std::fs::read(dir.join("bufbuild__terraform-modules-bufstream/aws/terraform.tfstate"))
+            .unwrap();
     let cut = &bytes[..bytes.len() / 2];
     let err = parse_state("half.tfstate", cut).unwrap_err().to_string();
     assert!(

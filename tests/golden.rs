@@ -12,19 +12,16 @@ use std::path::Path;
 use serde_json::{Value, json};
 use tfdrift::pipeline::EngineOptions;
 
-fn run_case(dir: &Path) -> (String, Value) {
+/// Replays one case; `None` when a state it needs is only in the extended corpus tier.
+fn run_case(dir: &Path) -> Option<(String, Value)> {
     let case: Value =
         serde_json::from_slice(&std::fs::read(dir.join("case.json")).unwrap()).unwrap();
-    let corpus = common::corpus();
-    let states: Vec<(String, Vec<u8>)> = case["states"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let rel = s.as_str().unwrap();
-            (rel.to_string(), std::fs::read(corpus.join(rel)).unwrap())
-        })
-        .collect();
+    let mut states: Vec<(String, Vec<u8>)> = Vec::new();
+    for s in case["states"].as_array().unwrap() {
+        let rel = s.as_str().unwrap();
+        let path = common::corpus_file(rel)?;
+        states.push((rel.to_string(), std::fs::read(path).unwrap()));
+    }
     let refs: Vec<(&str, &[u8])> = states
         .iter()
         .map(|(n, b)| (n.as_str(), b.as_slice()))
@@ -57,7 +54,7 @@ fn run_case(dir: &Path) -> (String, Value) {
         "operation_continuations": stats.operation_continuations,
         "unsupported_by_name": stats.unsupported_by_name,
     });
-    (out, stats)
+    Some((out, stats))
 }
 
 #[test]
@@ -70,8 +67,12 @@ fn golden_cases() {
         .collect();
     dirs.sort();
     assert!(dirs.len() >= 4, "golden cases missing");
+    let mut ran = 0;
     for dir in dirs {
-        let (alerts, stats) = run_case(&dir);
+        let Some((alerts, stats)) = run_case(&dir) else {
+            continue;
+        };
+        ran += 1;
         let stats_text = serde_json::to_string_pretty(&stats).unwrap() + "\n";
         if bless {
             std::fs::write(dir.join("alerts.jsonl"), &alerts).unwrap();
@@ -105,4 +106,5 @@ fn golden_cases() {
         }
         assert_eq!(stats_text, want_stats, "{}: stats", dir.display());
     }
+    assert!(ran >= 1, "no golden case ran");
 }

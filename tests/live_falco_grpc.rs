@@ -31,9 +31,9 @@ use tokio_stream::Stream;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Status, Streaming};
 
-/// The instance `aws_instance.web` of a real state in the corpus (`t2.micro`).
-const STATE: &str = "tfstate/hari-44456__multi-cloud-terraform/aws/terraform.tfstate";
-const INSTANCE: &str = "i-0ad250acffb05cafe";
+/// The instance `aws_instance.web` of the demo's state (`t3.micro`), applied by real Terraform.
+const STATE: &str = "assets/demo/terraform.tfstate";
+const INSTANCE: &str = "i-1cd73cb9f90ce7504";
 
 /// A cloudtrail-plugin alert as Falco's gRPC output sends it: ModifyInstanceAttribute setting
 /// the instance type; every field a string, absent ones `"null"`.
@@ -234,7 +234,7 @@ fn settings(address: String) -> FalcoGrpcSettings {
 }
 
 fn pipeline(settings: FalcoGrpcSettings) -> PipelineHandle {
-    let path = common::corpus().join(STATE);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(STATE);
     let resources = parse_state(STATE, &std::fs::read(&path).unwrap()).unwrap();
     let cfg = PipelineConfig {
         sources: vec![SourceSpec::FalcoGrpc(settings)],
@@ -271,7 +271,7 @@ fn check_alerts(alerts: &[Alert], ct_ids: &[&str]) {
         assert_eq!(a.resource.address.as_deref(), Some("aws_instance.web"));
         assert_eq!(a.diffs.len(), 1, "{:?}", a.diffs);
         assert_eq!(a.diffs[0].path, "instance_type");
-        assert_eq!(a.diffs[0].state, "t2.micro");
+        assert_eq!(a.diffs[0].state, "t3.micro");
         assert_eq!(a.diffs[0].observed, "t3.large");
         assert_eq!(a.event.name, "ModifyInstanceAttribute");
         assert_eq!(

@@ -59,10 +59,10 @@ async fn s3_state_workspaces_prefix_etag_and_corrupt_refresh() {
     let s3 = tfdrift::collect::s3_client(&sdk);
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
 
-    let a = state("0xF7d__AWS_Terraform/terraform.tfstate");
-    let b = state("Romanmc72__terraform-setup/lambda/terraform.tfstate");
+    let a = state("bufbuild__terraform-modules-bufstream/aws/terraform.tfstate");
+    let b = state("nl253__TerraformInfrastructure/iam-role/terraform.tfstate");
     let c = state("nl253__TerraformInfrastructure/sns/terraform.tfstate");
-    let d = state("marioloera__terraform101/learn-terraform-console/terraform.tfstate");
+    let d = state("nl253__TerraformInfrastructure/s3/terraform.tfstate");
     put(&s3, "app/terraform.tfstate", &a).await;
     put(&s3, "env:/staging/app/terraform.tfstate", &b).await;
     put(&s3, "env:/staging/other/terraform.tfstate", &d).await; // another key: not ours
@@ -170,7 +170,7 @@ async fn pipeline_refreshes_s3_state_after_a_terraform_event() {
     let sdk = live_support::sdk(&moto.url).await;
     let s3 = tfdrift::collect::s3_client(&sdk);
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let a = state("0xF7d__AWS_Terraform/terraform.tfstate");
+    let a = state("bufbuild__terraform-modules-bufstream/aws/terraform.tfstate");
     put(&s3, "app/terraform.tfstate", &a).await;
 
     let port = live_support::free_port();

@@ -17,8 +17,8 @@ use serde_json::Value;
 use tfdrift::state::parse_state;
 
 const BUCKET: &str = "tfstate";
-const S3_STATE: &str = "0xF7d__AWS_Terraform/terraform.tfstate";
-const GCS_STATE: &str = "isagues__terraform-demo/gcp/terraform.tfstate";
+const S3_STATE: &str = "bufbuild__terraform-modules-bufstream/aws/terraform.tfstate";
+const GCS_STATE: &str = "nl253__TerraformInfrastructure/iam-role/terraform.tfstate";
 const LOCAL_STATE: &str = "nl253__TerraformInfrastructure/sns/terraform.tfstate";
 /// A secret that must never reach the output.
 const SECRET: &str = "sekrit-5f2c9a";

@@ -42,14 +42,12 @@ async fn rule_files_reload_live() {
     std::fs::write(&rules_file, RULE_HIGH).unwrap();
     let initial = RuleSet::load(std::slice::from_ref(&rules_file)).unwrap();
 
-    let corpus = common::corpus();
     let state_bytes = std::fs::read(
-        corpus.join("tfstate/hari-44456__multi-cloud-terraform/aws/terraform.tfstate"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/terraform.tfstate"),
     )
     .unwrap();
     let state = Arc::new(StateIndex::new(parse_state("s", &state_bytes).unwrap()));
-    let events =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/aws-ec2/events.jsonl");
+    let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/events.jsonl");
     let cfg = PipelineConfig {
         inputs: vec![events.display().to_string()],
         replay: ReplaySettings {

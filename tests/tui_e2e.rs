@@ -86,11 +86,9 @@ fn profile_args(dir: &Path) -> Vec<String> {
     if root.join("assets/demo/events.jsonl").exists() {
         return vec!["--profile".into(), "demo".into()];
     }
-    let corpus = root.join("../shared/corpus");
-    assert!(
-        corpus.join("INDEX.json").exists(),
-        "neither assets/demo/events.jsonl nor the corpus at {} exists",
-        corpus.display()
+    let corpus = std::env::var_os("TFDRIFT_CORPUS").map_or_else(
+        || panic!("assets/demo/events.jsonl is missing and TFDRIFT_CORPUS is not set"),
+        PathBuf::from,
     );
     let states = [
         "tfstate/hari-44456__multi-cloud-terraform/aws/terraform.tfstate",

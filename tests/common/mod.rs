@@ -1,7 +1,6 @@
 //! Helpers shared by integration tests: corpus location, a fresh engine, replay to a Vec.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tfdrift::alert::Alert;
@@ -10,16 +9,9 @@ use tfdrift::pipeline::replay::replay_bytes;
 use tfdrift::pipeline::{Engine, EngineOptions, Stats};
 use tfdrift::state::{StateIndex, parse_state};
 
-/// `../shared/corpus`, next to the repository (CI lays it out the same way).
-pub fn corpus() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    assert!(
-        p.join("INDEX.json").exists(),
-        "the test corpus is missing at {}: the tests need ../shared/corpus next to the repository",
-        p.display()
-    );
-    p
-}
+mod tier;
+#[allow(unused_imports)]
+pub use tier::{corpus, extended, file as corpus_file};
 
 /// An engine over the embedded catalog and the given state files' bytes.
 pub fn engine(states: &[(&str, &[u8])], opts: &EngineOptions) -> Engine {

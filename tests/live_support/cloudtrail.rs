@@ -30,11 +30,11 @@ impl LogFile {
 /// The corpus's CloudTrail log files (sorted by name); fails when the corpus is missing.
 fn corpus_paths() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/cloudtrail/invictus-ir__aws_dataset/CloudTrail");
+        .join("tests/corpus/cloudtrail/invictus-ir__aws_dataset/CloudTrail");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| {
             panic!(
-                "CloudTrail corpus missing at {}: the tests need ../shared/corpus next to the repository ({e})",
+                "CloudTrail corpus missing at {}: it is part of the repository (tests/corpus) ({e})",
                 dir.display()
             )
         })
