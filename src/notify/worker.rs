@@ -483,6 +483,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dead_lease_owners_are_recognised() {
+        let me = lease_owner();
+        assert!(!lease_owner_dead(Some(me)), "this process is alive");
+        assert!(
+            lease_owner_dead(None),
+            "claimed by a tfdrift without owners"
+        );
+        let host = host();
+        let pid = std::process::id();
+        assert!(
+            lease_owner_dead(Some(&format!("{host}/{pid}/1"))),
+            "an earlier process with this pid (container restart)"
+        );
+        assert!(
+            !lease_owner_dead(Some(&format!("elsewhere-{host}/1/1"))),
+            "another host"
+        );
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        assert!(
+            lease_owner_dead(Some(&format!("{host}/{gone}/1"))),
+            "a process that exited"
+        );
+        assert!(
+            !lease_owner_dead(Some(&format!("{host}/1/1"))),
+            "init is alive"
+        );
+        assert!(!lease_owner_dead(Some("garbage")));
+    }
+
+    #[test]
     fn backoff_grows_with_jitter_and_caps() {
         let cfg = WorkerConfig::default();
         let d1 = backoff(&cfg, 1, 7);
