@@ -135,9 +135,8 @@ async fn run_http(run: usize, n: usize, with_store: bool) -> f64 {
     let mut handle = pipeline(
         SourceSpec::FalcoHttp(FalcoHttpSettings {
             listen: format!("127.0.0.1:{port}"),
-            token_env: None,
-            token_file: None,
             max_body_bytes: 1024 * 1024,
+            ..FalcoHttpSettings::default()
         }),
         with_store.then_some(dir.path()),
     );

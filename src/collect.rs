@@ -6,6 +6,7 @@
 pub mod falco_grpc;
 pub mod falco_http;
 pub mod health;
+pub mod listener;
 pub mod pubsub;
 pub mod s3_backfill;
 pub mod sqs;
@@ -80,6 +81,7 @@ pub fn spawn_source(
             });
         }
         SourceSpec::FalcoGrpc(s) => {
+            tracing::warn!(source = %name, "Falco's gRPC output has no acknowledgement: alerts Falco sent just before tfdrift stops or crashes can be lost, and Falco does not resend them. Use the falco_http source (answered only once recorded) where that matters");
             tasks.spawn(async move { falco_grpc::run(s, tx, health, &name, cancel).await });
         }
         SourceSpec::Pubsub(s) => {

@@ -176,7 +176,7 @@ pub enum OutboxStatus {
     /// Waiting for `next_attempt_at`.
     Pending,
     /// Claimed by a worker until `next_attempt_at` (a lease: if the worker dies it becomes due
-    /// again).
+    /// again, at once when a worker on the same host sees at start-up that it died).
     Sending,
     /// Sent.
     Delivered,
@@ -490,6 +490,33 @@ pub trait Store: Send + Sync {
         limit: usize,
         lease: chrono::Duration,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// [`Store::outbox_claim`], recording `owner` (the claiming process, `host/pid/start`) on
+    /// the lease so that [`Store::outbox_release_dead`] can tell whose leases are dead. The
+    /// default ignores the owner.
+    fn outbox_claim_for(
+        &self,
+        owner: Option<&str>,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let _ = owner;
+        self.outbox_claim(now, limit, lease)
+    }
+
+    /// Puts `sending` items back to `pending` (due `now`) when `dead` says their lease owner
+    /// (`None`: claimed without one, by an older tfdrift) is gone; returns how many. A worker
+    /// calls it at start-up so notifications in flight when a process died go out at once, not
+    /// after the lease. The default takes nothing back (the leases run out).
+    fn outbox_release_dead(
+        &self,
+        dead: &dyn Fn(Option<&str>) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let _ = (dead, now);
+        Ok(0)
+    }
 
     /// Marks an item delivered.
     fn outbox_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError>;

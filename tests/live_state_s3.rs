@@ -177,9 +177,8 @@ async fn pipeline_refreshes_s3_state_after_a_terraform_event() {
     let cfg = PipelineConfig {
         sources: vec![SourceSpec::FalcoHttp(FalcoHttpSettings {
             listen: format!("127.0.0.1:{port}"),
-            token_env: None,
-            token_file: None,
             max_body_bytes: 65536,
+            ..FalcoHttpSettings::default()
         })],
         remote_state: Some(RemoteStateConfig {
             local: Vec::new(),

@@ -362,6 +362,50 @@ fn outbox_lifecycle() {
     assert_eq!(retried[0].attempts, 1, "attempts reset on manual retry");
 }
 
+/// Leases name their owner; at start-up the items of dead owners (and of claims that named
+/// none, from an older tfdrift) are due again at once, a live owner's stay claimed.
+#[test]
+fn outbox_leases_of_dead_owners_are_taken_back() {
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let t0 = Utc::now();
+    let lease = Duration::minutes(5);
+    store
+        .outbox_enqueue(&[item("a", "x1"), item("a", "x2"), item("a", "x3")], t0)
+        .unwrap();
+    let dead = store
+        .outbox_claim_for(Some("h/1/dead"), t0, 1, lease)
+        .unwrap();
+    let live = store
+        .outbox_claim_for(Some("h/2/live"), t0, 1, lease)
+        .unwrap();
+    let legacy = store.outbox_claim(t0, 1, lease).unwrap();
+    assert_eq!((dead.len(), live.len(), legacy.len()), (1, 1, 1));
+    let is_dead = |o: Option<&str>| o.is_none_or(|o| o.ends_with("/dead"));
+    assert_eq!(
+        store
+            .outbox_release_dead(&is_dead, t0 + Duration::seconds(1))
+            .unwrap(),
+        2
+    );
+    let again = store
+        .outbox_claim_for(Some("h/3/new"), t0 + Duration::seconds(1), 10, lease)
+        .unwrap();
+    let mut ids: Vec<i64> = again.iter().map(|e| e.id).collect();
+    ids.sort_unstable();
+    let mut want = vec![dead[0].id, legacy[0].id];
+    want.sort_unstable();
+    assert_eq!(
+        ids, want,
+        "the dead owner's and the ownerless items, well before the lease"
+    );
+    assert!(again.iter().all(|e| e.attempts == 2));
+    let sending = store.outbox_list(OutboxStatus::Sending, 10).unwrap();
+    assert!(
+        sending.iter().any(|e| e.id == live[0].id),
+        "a live owner keeps its lease"
+    );
+}
+
 #[test]
 fn prune_removes_only_old_rows() {
     let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();

@@ -190,9 +190,8 @@ async fn terraform_workspaces_on_s3_are_indexed_and_a_new_apply_is_picked_up() {
     let cfg = PipelineConfig {
         sources: vec![SourceSpec::FalcoHttp(FalcoHttpSettings {
             listen: format!("127.0.0.1:{port}"),
-            token_env: None,
-            token_file: None,
             max_body_bytes: 65536,
+            ..FalcoHttpSettings::default()
         })],
         remote_state: Some(RemoteStateConfig {
             remote: vec![LOCATION.into()],

@@ -31,6 +31,14 @@ pub struct SourceHealth {
     pub last_error: Option<String>,
     /// Inputs that were redelivered too often (poison messages), still left for redelivery.
     pub poison: u64,
+    /// Listeners (Falco HTTP): connections open now.
+    pub connections_open: u64,
+    /// Listeners: connections refused because the connection cap was reached.
+    pub connections_refused: u64,
+    /// Listeners: connections closed because a header or body did not arrive in time.
+    pub connections_timed_out: u64,
+    /// Listeners: requests refused for a missing or wrong bearer token.
+    pub unauthorized: u64,
 }
 
 /// Shared health of every source, by name.

@@ -154,6 +154,17 @@ impl Channel {
                     .is_some_and(|x| self.environments.contains(x)))
     }
 
+    /// For file channels (jsonl, Falco `output: file`): the file, and whether it takes Falco
+    /// events. The outbox worker writes those itself, idempotently (see [`super::jsonl`]).
+    #[must_use]
+    pub fn file_sink(&self) -> Option<(&std::path::Path, bool)> {
+        match &self.transport {
+            Transport::Jsonl(p) => Some((p, false)),
+            Transport::Falco(FalcoOut::File(p)) => Some((p, true)),
+            _ => None,
+        }
+    }
+
     /// Sends one message.
     pub async fn send(&self, msg: &Message) -> Result<(), SendError> {
         let t = self.timeout;

@@ -74,6 +74,17 @@ pub fn render(msg: &Message) -> Vec<Value> {
     }
 }
 
+/// Puts the delivery id (see [`super::jsonl`]) into an event's `output_fields` as
+/// `tfdrift.delivery_id`, where Falco consumers keep custom fields.
+pub fn with_delivery_id(event: &mut Value, id: &str) {
+    if let Some(fields) = event
+        .get_mut("output_fields")
+        .and_then(Value::as_object_mut)
+    {
+        fields.insert("tfdrift.delivery_id".into(), json!(id));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +101,8 @@ mod tests {
         assert_eq!(v["source"], "tfdrift");
         assert!(!v["output_fields"].as_object().unwrap().is_empty());
         assert!(chrono::DateTime::parse_from_rfc3339(v["time"].as_str().unwrap()).is_ok());
+        let mut v = v.clone();
+        with_delivery_id(&mut v, "tfd-1/2");
+        assert!(v.to_string().contains(r#""tfdrift.delivery_id":"tfd-1/2""#));
     }
 }

@@ -3,7 +3,9 @@
 //! optional bearer token. The text format is rendered directly from the pipeline and
 //! notification counters (a dozen metric families: a Prometheus client crate would add a
 //! registry to keep in sync with these counters and save no code); outbox depths come from one
-//! `COUNT … GROUP BY` per scrape.
+//! `COUNT … GROUP BY` per scrape. Served by [`crate::collect::listener`]: header timeout,
+//! connection cap, counters of refused and timed-out connections (its own and the Falco
+//! receivers').
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::NotifyStats;
+use crate::collect::listener::{self, ConnCounters, ListenLimits};
 use crate::pipeline::Stats;
 use crate::store::{OutboxStatus, Store};
 
@@ -32,6 +35,12 @@ pub struct MetricsState {
     pub deduped: Option<Arc<super::NotifyRouter>>,
     /// Bearer token `/metrics` requires.
     pub token: Option<String>,
+}
+
+/// The state the handlers see: the caller's plus this listener's own connection counters.
+struct Served {
+    st: MetricsState,
+    conns: Arc<ConnCounters>,
 }
 
 fn counter(out: &mut String, name: &str, help: &str, kind: &str, samples: &[(String, u64)]) {
@@ -280,30 +289,114 @@ fn sources(
         "counter",
         &per(|h| h.errors),
     );
+    let listeners = |f: fn(&crate::collect::health::SourceHealth) -> u64| -> Vec<(String, u64)> {
+        sources
+            .iter()
+            .filter(|(_, h)| h.kind == "falco_http")
+            .map(|(n, h)| (label(n, &h.kind), f(h)))
+            .collect()
+    };
+    counter(
+        out,
+        "tfdrift_source_connections_open",
+        "Open connections per listening source.",
+        "gauge",
+        &listeners(|h| h.connections_open),
+    );
+    counter(
+        out,
+        "tfdrift_source_connections_refused_total",
+        "Connections a listening source refused because its max_connections were open.",
+        "counter",
+        &listeners(|h| h.connections_refused),
+    );
+    counter(
+        out,
+        "tfdrift_source_connections_timed_out_total",
+        "Connections a listening source closed because a request header or body came too slowly.",
+        "counter",
+        &listeners(|h| h.connections_timed_out),
+    );
+    counter(
+        out,
+        "tfdrift_source_unauthorized_total",
+        "Requests a listening source refused for a missing or wrong bearer token.",
+        "counter",
+        &listeners(|h| h.unauthorized),
+    );
 }
 
-async fn metrics(State(st): State<Arc<MetricsState>>, headers: HeaderMap) -> Response {
+/// This endpoint's own connection counters.
+fn own_connections(out: &mut String, c: &ConnCounters) {
+    let c = c.snapshot();
+    counter(
+        out,
+        "tfdrift_metrics_connections_open",
+        "Open connections to this endpoint.",
+        "gauge",
+        &[(String::new(), c.open)],
+    );
+    counter(
+        out,
+        "tfdrift_metrics_connections_refused_total",
+        "Connections to this endpoint refused over its connection cap.",
+        "counter",
+        &[(String::new(), c.refused)],
+    );
+    counter(
+        out,
+        "tfdrift_metrics_connections_timed_out_total",
+        "Connections to this endpoint closed for a slow request header.",
+        "counter",
+        &[(String::new(), c.timed_out)],
+    );
+    counter(
+        out,
+        "tfdrift_metrics_unauthorized_total",
+        "Requests to this endpoint refused for a missing or wrong bearer token.",
+        "counter",
+        &[(String::new(), c.unauthorized)],
+    );
+}
+
+async fn metrics(State(sv): State<Arc<Served>>, headers: HeaderMap) -> Response {
+    let st = &sv.st;
     if let Some(tok) = &st.token {
-        let ok = headers
+        let given = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|v| v == tok);
-        if !ok {
-            return (StatusCode::UNAUTHORIZED, "bearer token required\n").into_response();
+            .and_then(|v| v.to_str().ok());
+        if !listener::bearer_matches(given, tok) {
+            if sv.conns.count_unauthorized() {
+                tracing::warn!("/metrics request without the right bearer token refused");
+            }
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::CONNECTION, "close")],
+                "bearer token required\n",
+            )
+                .into_response();
         }
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        render(&st).await,
-    )
-        .into_response()
+    let mut body = render(st).await;
+    own_connections(&mut body, &sv.conns);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-/// Binds `listen` and serves until `stop`. Returns the bound address (port 0 picks one).
+/// Binds `listen` and serves until `stop`, with the default [`ListenLimits`]. Returns the
+/// bound address (port 0 picks one).
 pub async fn serve(
     listen: &str,
     state: MetricsState,
+    stop: CancellationToken,
+) -> std::io::Result<std::net::SocketAddr> {
+    serve_with(listen, state, ListenLimits::default(), stop).await
+}
+
+/// [`serve`] with explicit read timeouts and connection cap.
+pub async fn serve_with(
+    listen: &str,
+    state: MetricsState,
+    limits: ListenLimits,
     stop: CancellationToken,
 ) -> std::io::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -311,14 +404,16 @@ pub async fn serve(
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, auth = state.token.is_some(), "Metrics endpoint listens beyond loopback");
     }
+    let conns = Arc::new(ConnCounters::default());
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
-        .with_state(Arc::new(state));
+        .with_state(Arc::new(Served {
+            st: state,
+            conns: conns.clone(),
+        }));
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
+        let _ = listener::serve(listener, app, limits, conns, None, "metrics", stop).await;
     });
     Ok(addr)
 }

@@ -3,10 +3,17 @@
 //! exponential backoff and jitter (honouring 429 `Retry-After`), marks delivered, and after the
 //! last attempt marks failed. Over a channel's rate limit, alerts are held and sent as one
 //! digest when the bucket refills.
+//!
+//! Leases name their owner (`host/pid/start` of this process). At start-up the worker takes
+//! back the `sending` items of owners that are dead — its own earlier incarnation after a
+//! `kill -9`, any process of this host that is gone — so they go out at once instead of after
+//! the lease; a live process sharing the store keeps its leases. File channels are written
+//! idempotently (see [`super::jsonl`]), so an item written just before the crash is not written
+//! twice.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::limit::TokenBucket;
-use super::{Channel, Channels, Envelope, Message, SendError};
+use super::{Channel, Channels, Envelope, Message, SendError, falco, jsonl};
 use crate::alert::Alert;
 use crate::store::{OutboxEntry, Store};
 
@@ -164,6 +171,69 @@ impl Notifier {
     }
 }
 
+/// This process as a lease owner: `host/pid/start` (start in nanoseconds since the epoch, so a
+/// later process that gets the same pid is another owner).
+#[must_use]
+pub fn lease_owner() -> &'static str {
+    static OWNER: OnceLock<String> = OnceLock::new();
+    OWNER.get_or_init(|| {
+        format!(
+            "{}/{}/{}",
+            host(),
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        )
+    })
+}
+
+fn host() -> String {
+    hostname::get().map_or_else(
+        |_| "unknown-host".to_string(),
+        |h| h.to_string_lossy().replace('/', "_"),
+    )
+}
+
+/// Whether the process that holds a lease is certainly gone. `None` (claimed by a tfdrift that
+/// did not record owners) counts as gone: such a process predates this one's upgrade. Another
+/// host's process, or one that cannot be checked, is taken as alive (its lease runs out).
+#[must_use]
+pub fn lease_owner_dead(owner: Option<&str>) -> bool {
+    let Some(owner) = owner else { return true };
+    if owner == lease_owner() {
+        return false;
+    }
+    let mut parts = owner.rsplitn(3, '/');
+    let (Some(_start), Some(pid), Some(host_name)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    if host_name != host() {
+        return false;
+    }
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    // This pid is this process: the owner was an earlier process with the same pid (a container
+    // restart, where the daemon is pid 1 every time).
+    pid == std::process::id() || process_gone(pid)
+}
+
+/// Whether `pid` is not a running process (Linux `/proc`; elsewhere nothing is known as gone).
+fn process_gone(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return false;
+    }
+    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        // `pid (comm) S …`: a zombie (Z) or dead (X) process is gone.
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].trim_start().chars().next())
+            .is_some_and(|state| state == 'Z' || state == 'X'),
+    }
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     tokio::task::spawn_blocking(f).await.ok()
 }
@@ -177,16 +247,30 @@ async fn dispatch(
     stop: CancellationToken,
 ) {
     let lease = chrono::Duration::from_std(cfg.lease).unwrap_or(chrono::Duration::minutes(5));
+    let s = store.clone();
+    match blocking(move || s.outbox_release_dead(&lease_owner_dead, Utc::now())).await {
+        Some(Ok(0)) | None => {}
+        Some(Ok(n)) => tracing::info!(
+            items = n,
+            "Notifications that were being sent when an earlier tfdrift process died are due again"
+        ),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "Cannot take back the leases of dead processes; their items go out when the leases run out");
+        }
+    }
     loop {
         let s = store.clone();
-        let claimed = match blocking(move || s.outbox_claim(Utc::now(), 64, lease)).await {
-            Some(Ok(c)) => c,
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "Outbox claim failed; retrying");
-                Vec::new()
-            }
-            None => Vec::new(),
-        };
+        let claimed =
+            match blocking(move || s.outbox_claim_for(Some(lease_owner()), Utc::now(), 64, lease))
+                .await
+            {
+                Some(Ok(c)) => c,
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "Outbox claim failed; retrying");
+                    Vec::new()
+                }
+                None => Vec::new(),
+            };
         let got = claimed.len();
         for entry in claimed {
             let Some(q) = queues.get(&entry.channel) else {
@@ -263,7 +347,8 @@ async fn channel_task(
             {
                 let batch = std::mem::take(&mut held);
                 let alerts = batch.iter().map(|(_, a)| a.clone()).collect();
-                let res = send(&ch, &Message::Digest { alerts }).await;
+                let entries: Vec<&OutboxEntry> = batch.iter().map(|(e, _)| e).collect();
+                let res = deliver(&ch, &Message::Digest { alerts }, &entries).await;
                 stats.bump(&ch.name, |c| c.digests += u64::from(res.is_ok()));
                 for (e, _) in batch {
                     finish(&ch, &store, &stats, &cfg, e, res.clone()).await;
@@ -296,8 +381,50 @@ async fn channel_task(
             }
             continue;
         }
-        let res = send(&ch, &Message::from(env)).await;
+        let res = deliver(&ch, &Message::from(env), &[&entry]).await;
         finish(&ch, &store, &stats, &cfg, entry, res).await;
+    }
+}
+
+/// Sends the message for `entries` (one, or a digest's held items in its order). File channels
+/// are written here, each line carrying its entry's delivery id, skipping lines already
+/// written when an entry is on a repeated attempt.
+async fn deliver(ch: &Channel, msg: &Message, entries: &[&OutboxEntry]) -> Result<(), SendError> {
+    let Some((path, falco_events)) = ch.file_sink() else {
+        return send(ch, msg).await;
+    };
+    let ids: Vec<String> = entries.iter().map(|e| jsonl::delivery_id(e)).collect();
+    let lines: Vec<String> = if falco_events {
+        falco::render(msg)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut v)| {
+                if let Some(id) = ids.get(i) {
+                    falco::with_delivery_id(&mut v, id);
+                }
+                v.to_string()
+            })
+            .collect()
+    } else {
+        jsonl::render(msg)
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                ids.get(i)
+                    .map_or_else(|| l.clone(), |id| jsonl::with_delivery_id(l, id))
+            })
+            .collect()
+    };
+    let check = entries.iter().any(|e| e.attempts > 1);
+    let path = path.to_path_buf();
+    let write = tokio::task::spawn_blocking(move || jsonl::append_once(&path, &ids, &lines, check));
+    match tokio::time::timeout(ch.timeout + Duration::from_secs(5), write).await {
+        Ok(Ok(r)) => r.map(|_| ()),
+        Ok(Err(e)) => Err(SendError::retry(e.to_string())),
+        Err(_) => Err(SendError::retry(format!(
+            "writing the file timed out after {} ms",
+            ch.timeout.as_millis()
+        ))),
     }
 }
 
@@ -354,6 +481,38 @@ async fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dead_lease_owners_are_recognised() {
+        let me = lease_owner();
+        assert!(!lease_owner_dead(Some(me)), "this process is alive");
+        assert!(
+            lease_owner_dead(None),
+            "claimed by a tfdrift without owners"
+        );
+        let host = host();
+        let pid = std::process::id();
+        assert!(
+            lease_owner_dead(Some(&format!("{host}/{pid}/1"))),
+            "an earlier process with this pid (container restart)"
+        );
+        assert!(
+            !lease_owner_dead(Some(&format!("elsewhere-{host}/1/1"))),
+            "another host"
+        );
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        assert!(
+            lease_owner_dead(Some(&format!("{host}/{gone}/1"))),
+            "a process that exited"
+        );
+        assert!(
+            !lease_owner_dead(Some(&format!("{host}/1/1"))),
+            "init is alive"
+        );
+        assert!(!lease_owner_dead(Some("garbage")));
+    }
 
     #[test]
     fn backoff_grows_with_jitter_and_caps() {

@@ -110,6 +110,16 @@ DROP INDEX IF EXISTS alerts_actor_arn;
 DROP INDEX IF EXISTS alerts_actor_email;
 CREATE INDEX alerts_recorded ON alerts (recorded_at);
 ",
+    // 3 and 4 are other branches' migrations; these placeholders keep this one at 5 until the
+    // merge puts them in their place.
+    "",
+    "",
+    // 5: who holds an outbox lease (`host/pid/start`), so that at start-up the leases of a
+    // process that died (a `kill -9` mid-delivery) are taken back at once instead of after
+    // the lease, while the leases of a live process sharing the store are left alone.
+    r"
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+",
 ];
 
 /// The newest schema version this build knows.

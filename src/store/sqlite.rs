@@ -385,9 +385,28 @@ impl Store for SqliteStore {
         limit: usize,
         lease: chrono::Duration,
     ) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.outbox_claim_for(None, now, limit, lease)
+    }
+
+    fn outbox_claim_for(
+        &self,
+        owner: Option<&str>,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: chrono::Duration,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
         let mut conn = self.conn();
-        super::sqlite_outbox::claim(&mut conn, ms(now), limit_i64(limit), ms(now + lease))
+        super::sqlite_outbox::claim(&mut conn, owner, ms(now), limit_i64(limit), ms(now + lease))
             .map_err(self.err("claim outbox items"))
+    }
+
+    fn outbox_release_dead(
+        &self,
+        dead: &dyn Fn(Option<&str>) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        super::sqlite_outbox::release_dead(&mut self.conn(), dead, ms(now))
+            .map_err(self.err("take back the leases of dead workers"))
     }
 
     fn outbox_delivered(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -4,7 +4,10 @@
 //! A claim is a lease, not a lock: items stay `sending` until `next_attempt_at`, after which
 //! another claim may take them again. A worker that dies mid-send therefore delays a
 //! notification by one lease, and never loses it (at-least-once delivery; channels dedupe by
-//! alert id where they can).
+//! alert id where they can). Each claim records its owner (`host/pid/start` of the claiming
+//! process): at start-up a worker takes back at once the leases of owners it knows are dead
+//! ([`release_dead`]), so a `kill -9` mid-delivery no longer delays those notifications by a
+//! whole lease.
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
@@ -82,6 +85,7 @@ pub(super) fn enqueue_resolves(
 /// Claims due items: pending ones whose time has come, and sending ones whose lease expired.
 pub(super) fn claim(
     conn: &mut Connection,
+    owner: Option<&str>,
     now: i64,
     limit: i64,
     lease_until: i64,
@@ -98,16 +102,44 @@ pub(super) fn claim(
     let mut out = Vec::with_capacity(ids.len());
     {
         let mut upd = tx.prepare_cached(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2 WHERE id = ?1",
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2, lease_owner = ?3 WHERE id = ?1",
         )?;
         let mut get = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"))?;
         for id in ids {
-            upd.execute(params![id, lease_until])?;
+            upd.execute(params![id, lease_until, owner])?;
             out.push(get.query_row([id], entry)?);
         }
     }
     tx.commit()?;
     Ok(out)
+}
+
+/// Puts the `sending` items of every lease owner `dead` says is gone back to `pending`, due
+/// `now`; returns how many. One transaction: a live owner's items are never touched.
+pub(super) fn release_dead(
+    conn: &mut Connection,
+    dead: &dyn Fn(Option<&str>) -> bool,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let owners: Vec<Option<String>> = {
+        let mut st =
+            tx.prepare_cached("SELECT DISTINCT lease_owner FROM outbox WHERE status = 'sending'")?;
+        st.query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut n = 0;
+    {
+        let mut upd = tx.prepare_cached(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?2, lease_owner = NULL \
+             WHERE status = 'sending' AND lease_owner IS ?1",
+        )?;
+        for owner in owners.iter().filter(|o| dead(o.as_deref())) {
+            n += upd.execute(params![owner, now])?;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
 }
 
 /// Item counts by status (one `COUNT … GROUP BY`, for `/metrics`).
