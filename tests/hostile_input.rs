@@ -57,7 +57,22 @@ impl Env {
 
     /// Runs a replay to completion (or fails the test if it hangs); with its peak RSS in bytes.
     fn replay_measured(&self, args: &[&str], inputs: &[&Path]) -> (Output, u64) {
-        let mut child = self.command(args, inputs).spawn().unwrap();
+        run_measured(
+            self.command(args, inputs),
+            &format!("tfdrift replay {args:?} {inputs:?}"),
+        )
+    }
+
+    fn replay(&self, args: &[&str], inputs: &[&Path]) -> Output {
+        self.replay_measured(args, inputs).0
+    }
+}
+
+/// Runs `cmd` to completion (or fails the test if it hangs); with its peak RSS in bytes, read
+/// from `/proc/<pid>/status` (`VmHWM`) while it runs.
+fn run_measured(mut cmd: Command, what: &str) -> (Output, u64) {
+    {
+        let mut child = cmd.spawn().unwrap();
         // Drain the pipes on threads so a chatty child never blocks on a full pipe.
         let mut so = child.stdout.take().unwrap();
         let mut se = child.stderr.take().unwrap();
@@ -90,7 +105,7 @@ impl Env {
             if start.elapsed() > HANG_GUARD {
                 child.kill().unwrap();
                 child.wait().unwrap();
-                panic!("tfdrift replay {args:?} {inputs:?} hung (killed after {HANG_GUARD:?})");
+                panic!("{what} hung (killed after {HANG_GUARD:?})");
             }
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -100,10 +115,6 @@ impl Env {
             stderr: err_t.join().unwrap(),
         };
         (output, peak)
-    }
-
-    fn replay(&self, args: &[&str], inputs: &[&Path]) -> Output {
-        self.replay_measured(args, inputs).0
     }
 }
 
@@ -326,6 +337,74 @@ fn gzip_bomb_is_cut_with_bounded_memory() {
             .unwrap()
             .ends_with("a-bomb.json.gz"),
         "{s:#}"
+    );
+    assert!(
+        peak > 0 && peak < 300 << 20,
+        "peak RSS {} MiB (the bomb expands to 1024 MiB)",
+        peak >> 20
+    );
+}
+
+/// Points 7 and 10 on the daemon's `inputs:` path: a truncated gzip keeps its complete records,
+/// a bomb is cut with memory bounded, each cut logged with the file and counted.
+#[test]
+fn daemon_inputs_keep_what_precedes_a_cut_and_bound_a_bomb() {
+    let e = env();
+    let member = gzip(&vec![b'0'; 32 << 20]);
+    let mut bomb = std::fs::File::create(e.path("bomb.json.gz")).unwrap();
+    for _ in 0..32 {
+        bomb.write_all(&member).unwrap();
+    }
+    drop(bomb);
+    let records: Vec<Value> = (0..200).map(|i| drift(&format!("a-{i:03}"))).collect();
+    let mut gz = gzip(&serde_json::to_vec(&json!({ "Records": records })).unwrap());
+    gz.truncate(gz.len() / 2);
+    std::fs::write(e.path("trunc.json.gz"), &gz).unwrap();
+    std::fs::write(
+        e.path("good.jsonl"),
+        serde_json::to_string(&drift("good")).unwrap() + "\n",
+    )
+    .unwrap();
+    let cfg = e.path("tfdrift.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "profiles:\n  d:\n    state: [\"{}\"]\n    rules: []\n    inputs: [\"bomb.json.gz\", \"trunc.json.gz\", \"good.jsonl\"]\n",
+            e.state.display()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["tui", "--config"])
+        .arg(&cfg)
+        .args(["--profile", "d", "--no-ui", "--once"])
+        .env("HOME", e.dir.path())
+        .env_remove("TFDRIFT_CONFIG")
+        .current_dir(e.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (out, peak) = run_measured(cmd, "tfdrift tui --no-ui --once");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids = event_ids(&alerts(&out));
+    let from_trunc = ids.iter().filter(|i| i.starts_with("a-")).count();
+    assert!(
+        from_trunc > 20 && from_trunc < 200,
+        "{from_trunc} records before the cut"
+    );
+    assert!(ids.iter().any(|i| i == "good"), "{ids:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("trunc.json.gz")
+            && err.contains(&format!(
+                "truncated_gzip: gzip stream ends early at compressed byte {}",
+                gz.len()
+            )),
+        "{err}"
+    );
+    assert!(
+        err.contains("bomb.json.gz") && err.contains("expansion_ratio"),
+        "{err}"
     );
     assert!(
         peak > 0 && peak < 300 << 20,

@@ -428,7 +428,7 @@ async fn replay_source(
             let bytes = match bytes {
                 Ok(b) => b,
                 Err(e) => {
-                    tracing::error!(input = %name, error = %e, "Cannot read input; skipping it");
+                    tracing::error!(input = %name, error = %e, "Input not read, or cut short (what came before the cut is read)");
                     if pass == 0 {
                         let _ = tx
                             .send(SourceItem::Unparseable {

@@ -319,14 +319,15 @@ impl Stats {
         let unread: u64 = self.inputs_unread.values().sum();
         if cut + unread > 0 {
             let kinds = |m: &BTreeMap<String, u64>| {
-                m.iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                if m.is_empty() {
+                    return String::new();
+                }
+                let list: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                format!(" ({})", list.join(", "))
             };
             let _ = write!(
                 s,
-                "\ninputs: {cut} cut short ({}), {unread} not read ({})",
+                "\ninputs: {cut} cut short{}, {unread} not read{}",
                 kinds(&self.inputs_cut),
                 kinds(&self.inputs_unread)
             );
