@@ -173,6 +173,17 @@ pub fn log_object_items(bucket: &str, key: &str, raw: Vec<u8>) -> Vec<SourceItem
     let origin = format!("s3://{bucket}/{key}");
     let (bytes, cut) = crate::input::gunzip_lenient(raw);
     let mut items = normalize_bytes(&origin, &bytes);
+    // A record without a time takes its log file's (CloudTrail names carry the delivery time).
+    if let Some(t) = crate::normalize::time::time_from_file_name(key) {
+        for item in &mut items {
+            if let SourceItem::Event(ev) = item
+                && ev.time.is_none()
+            {
+                ev.time = Some(t);
+                ev.time_source = Some(crate::event::TimeSource::FileName);
+            }
+        }
+    }
     if let Some(cut) = cut {
         tracing::warn!(object = %origin, kind = cut.kind(), detail = %cut,
             "Log object cut short; its complete records are read");

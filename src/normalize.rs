@@ -72,14 +72,32 @@ pub enum Normalized {
 /// cannot recurse without bound.
 const MAX_DEPTH: u8 = 4;
 
+/// Longest event id kept as is: ids are remembered for dedupe (in memory and in the store), so
+/// a longer one (hostile input) is replaced by its hash, which dedupes the same way.
+pub const MAX_ID_BYTES: usize = 256;
+
 /// Normalises one top-level JSON document, appending every record it carries to `out`.
 pub fn normalize_document(raw: &RawValue, out: &mut Vec<Normalized>) {
+    let start = out.len();
     normalize_at(raw, out, 0);
+    cap_ids(&mut out[start..]);
 }
 
 /// Normalises a document given as text (envelopes carry documents as JSON strings).
 pub fn normalize_str(text: &str, out: &mut Vec<Normalized>) {
+    let start = out.len();
     normalize_text(text, out, 0);
+    cap_ids(&mut out[start..]);
+}
+
+fn cap_ids(units: &mut [Normalized]) {
+    for u in units {
+        if let Normalized::Event(ev) = u
+            && ev.id.len() > MAX_ID_BYTES
+        {
+            ev.id = fallback_id(&ev.id);
+        }
+    }
 }
 
 fn normalize_text(text: &str, out: &mut Vec<Normalized>, depth: u8) {

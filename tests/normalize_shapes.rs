@@ -227,3 +227,21 @@ fn fields_of_unexpected_types_are_named_not_fatal() {
         ]
     );
 }
+
+/// Issue 13 point 13: event ids are remembered for dedupe, so a hostile 900 KB id is kept as
+/// its hash (the same id gives the same hash: dedupe still works).
+#[test]
+fn oversized_event_ids_are_hashed() {
+    let mut r = record();
+    r["eventID"] = json!("x".repeat(900_000));
+    let a = one(&r.to_string());
+    let b = one(&r.to_string());
+    assert!(
+        a.id.starts_with("sha256:") && a.id.len() < 64,
+        "{}",
+        &a.id[..80.min(a.id.len())]
+    );
+    assert_eq!(a.id, b.id);
+    let short = one(&record().to_string());
+    assert_eq!(short.id, "11111111-2222-3333-4444-555555555555");
+}

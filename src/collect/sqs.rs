@@ -488,4 +488,19 @@ mod tests {
         assert_eq!(origin, "s3://trail/AWSLogs/x.json.gz");
         assert!(reason.starts_with("truncated_gzip: "), "{reason}");
     }
+
+    #[test]
+    fn a_record_without_a_time_takes_the_log_file_names() {
+        let log = LOG.replace(r#""eventTime":"2024-05-01T14:11:38Z","#, "");
+        let key = "AWSLogs/1/CloudTrail/us-east-1/2024/05/01/1_CloudTrail_us-east-1_20240501T1415Z_x.json.gz";
+        let items = parse_log_object("b", key, gzip(log.as_bytes()));
+        let SourceItem::Event(ev) = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(
+            ev.time.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2024-05-01T14:15:00+00:00")
+        );
+        assert_eq!(ev.time_source, Some(crate::event::TimeSource::FileName));
+    }
 }
