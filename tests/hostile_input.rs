@@ -365,11 +365,19 @@ fn daemon_inputs_keep_what_precedes_a_cut_and_bound_a_bomb() {
         serde_json::to_string(&drift("good")).unwrap() + "\n",
     )
     .unwrap();
+    // Point 9 on this path too: a record without a time takes its file name's.
+    let mut no_time = drift("no-time");
+    no_time.as_object_mut().unwrap().remove("eventTime");
+    std::fs::write(
+        e.path("1_CloudTrail_us-east-1_20171211T1505Z_x.json"),
+        serde_json::to_string(&no_time).unwrap(),
+    )
+    .unwrap();
     let cfg = e.path("tfdrift.yaml");
     std::fs::write(
         &cfg,
         format!(
-            "profiles:\n  d:\n    state: [\"{}\"]\n    rules: []\n    inputs: [\"bomb.json.gz\", \"trunc.json.gz\", \"good.jsonl\"]\n",
+            "profiles:\n  d:\n    state: [\"{}\"]\n    rules: []\n    inputs: [\"bomb.json.gz\", \"trunc.json.gz\", \"good.jsonl\", \"1_CloudTrail_us-east-1_20171211T1505Z_x.json\"]\n",
             e.state.display()
         ),
     )
@@ -393,6 +401,12 @@ fn daemon_inputs_keep_what_precedes_a_cut_and_bound_a_bomb() {
         "{from_trunc} records before the cut"
     );
     assert!(ids.iter().any(|i| i == "good"), "{ids:?}");
+    let no_time = alerts(&out)
+        .into_iter()
+        .find(|a| a["event"]["id"] == "no-time")
+        .expect("the record without a time alerts");
+    assert_eq!(no_time["event"]["time"], "2017-12-11T15:05:00Z");
+    assert_eq!(no_time["event"]["time_source"], "file_name");
     let err = stderr(&out);
     assert!(
         err.contains("trunc.json.gz")

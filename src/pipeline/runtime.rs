@@ -479,6 +479,14 @@ async fn replay_source(
                     && let SourceItem::Event(ev) = &mut item
                 {
                     ev.time = Some(Utc::now());
+                } else if let SourceItem::Event(ev) = &mut item
+                    && ev.time.is_none()
+                    && let Some((t, source)) =
+                        super::replay::fallback_time(std::path::Path::new(name))
+                {
+                    // As `replay`: the file's time, so two runs over the same file agree.
+                    ev.time = Some(t);
+                    ev.time_source = Some(source);
                 }
                 if tx.send(item).await.is_err() {
                     return;
