@@ -4,6 +4,8 @@
 //! is generated here, in a temporary directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod live_support;
+
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -424,6 +426,82 @@ fn daemon_inputs_keep_what_precedes_a_cut_and_bound_a_bomb() {
         peak > 0 && peak < 300 << 20,
         "peak RSS {} MiB (the bomb expands to 1024 MiB)",
         peak >> 20
+    );
+}
+
+/// Point 7 on the S3 path (`replay s3://… --since`, the same fetch as the S3 backfill source): a
+/// truncated log object keeps its complete records and is counted naming the object, instead
+/// of failing the whole file (for SQS it was redelivered for ever).
+#[test]
+fn a_truncated_s3_log_object_keeps_its_complete_records() {
+    const ACCOUNT: &str = "123456789012";
+    let e = env();
+    let moto = live_support::moto();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let prefix = format!("AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/11/27");
+    let trunc_key = format!("{prefix}/{ACCOUNT}_CloudTrail_us-east-1_20261127T0905Z_trunc.json.gz");
+    let good_key = format!("{prefix}/{ACCOUNT}_CloudTrail_us-east-1_20261127T0910Z_good.json.gz");
+    let records: Vec<Value> = (0..200).map(|i| drift(&format!("a-{i:03}"))).collect();
+    let mut trunc = gzip(&serde_json::to_vec(&json!({ "Records": records })).unwrap());
+    trunc.truncate(trunc.len() / 2);
+    let good = gzip(&serde_json::to_vec(&json!({ "Records": [drift("good")] })).unwrap());
+    rt.block_on(async {
+        let sdk = live_support::sdk(&moto.url).await;
+        let s3 = tfdrift::collect::s3_client(&sdk);
+        s3.create_bucket().bucket("trail").send().await.unwrap();
+        for (key, body) in [(&trunc_key, trunc.clone()), (&good_key, good)] {
+            s3.put_object()
+                .bucket("trail")
+                .key(key)
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let stats_path = e.path("stats.json");
+    let mut cmd = e.command(
+        &[
+            "--since",
+            "2026-11-27T00:00:00Z",
+            "--until",
+            "2026-11-28T00:00:00Z",
+            "--endpoint-url",
+            &moto.url,
+            "--region",
+            "us-east-1",
+            "--stats-json",
+            stats_path.to_str().unwrap(),
+        ],
+        &[Path::new("s3://trail/")],
+    );
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE");
+    let (out, _) = run_measured(cmd, "tfdrift replay s3://trail/");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids = event_ids(&alerts(&out));
+    let from_trunc = ids.iter().filter(|i| i.starts_with("a-")).count();
+    assert!(
+        from_trunc > 20 && from_trunc < 200,
+        "{from_trunc} records before the cut"
+    );
+    assert!(ids.iter().any(|i| i == "good"), "{ids:?}");
+    let s = stats(&stats_path);
+    let ex = s["unparseable_examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["reason"].as_str().unwrap().starts_with("truncated_gzip"))
+        .unwrap_or_else(|| panic!("the cut is counted: {s:#}"));
+    assert_eq!(ex["origin"], format!("s3://trail/{trunc_key}"));
+    assert!(
+        ex["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("compressed byte {}", trunc.len())),
+        "{ex}"
     );
 }
 
