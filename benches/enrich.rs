@@ -87,6 +87,7 @@ fn alert(now: chrono::DateTime<Utc>) -> Alert {
             name: "AuthorizeSecurityGroupIngress".into(),
             service: "ec2".into(),
             time: Some(now),
+            time_source: None,
             region: None,
             account: None,
         },

@@ -118,6 +118,10 @@ pub struct EventRef {
     pub service: String,
     /// When the call happened.
     pub time: Option<DateTime<Utc>>,
+    /// Where `time` came from when the record had none (file name, file time, or none: then
+    /// `time` is null and the alert's `time` is when it was processed). Absent: the record's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_source: Option<crate::event::TimeSource>,
     /// Region or location.
     pub region: Option<String>,
     /// Account or project.

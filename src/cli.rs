@@ -182,6 +182,8 @@ pub struct ReplayArgs {
     #[arg(long = "rules", short = 'r')]
     pub rules: Vec<String>,
     /// Write counters (records read, parsed, unparseable with reasons, silent kinds, alerts) as JSON.
+    /// Checked before anything is read (exit 1 when it cannot be written); a write failure at the
+    /// end is reported but does not replace `--fail-on-drift`'s exit 2.
     #[arg(long)]
     pub stats_json: Option<PathBuf>,
     /// Exit with status 2 when any alert was raised (like `terraform plan -detailed-exitcode`).

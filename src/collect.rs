@@ -149,14 +149,52 @@ pub async fn send_batch(
 }
 
 /// Fetches a CloudTrail log object and gunzips it when it is gzipped. Errors name the object
-/// and the permission to check (they become `unparseable` reasons and health errors).
+/// and the permission to check (they become `unparseable` reasons and health errors). An object
+/// whose gzip stream breaks off (or expands like a bomb) is no error: S3 objects do not change,
+/// so a retry would fail the same way for ever; its bytes up to the cut are returned (their
+/// complete records are read) and the cut is logged with the object's name and byte offset.
 pub async fn get_log_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
 ) -> Result<Vec<u8>, String> {
     let bytes = get_object_bytes(s3, bucket, key).await?;
-    crate::input::maybe_gunzip(bytes).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))
+    let (bytes, cut) = crate::input::gunzip_lenient(bytes);
+    if let Some(cut) = cut {
+        tracing::warn!(object = %format!("s3://{bucket}/{key}"), kind = cut.kind(), detail = %cut,
+            "Log object cut short; its complete records are read");
+    }
+    Ok(bytes)
+}
+
+/// A fetched log object (gzipped or not) as source items, each naming the object; a cut gzip
+/// stream (truncated, corrupt, a bomb) keeps the records before it and adds one unparseable
+/// item naming the object, the kind of cut and its byte offset.
+#[must_use]
+pub fn log_object_items(bucket: &str, key: &str, raw: Vec<u8>) -> Vec<SourceItem> {
+    let origin = format!("s3://{bucket}/{key}");
+    let (bytes, cut) = crate::input::gunzip_lenient(raw);
+    let mut items = normalize_bytes(&origin, &bytes);
+    // A record without a time takes its log file's (CloudTrail names carry the delivery time).
+    if let Some(t) = crate::normalize::time::time_from_file_name(key) {
+        for item in &mut items {
+            if let SourceItem::Event(ev) = item
+                && ev.time.is_none()
+            {
+                ev.time = Some(t);
+                ev.time_source = Some(crate::event::TimeSource::FileName);
+            }
+        }
+    }
+    if let Some(cut) = cut {
+        tracing::warn!(object = %origin, kind = cut.kind(), detail = %cut,
+            "Log object cut short; its complete records are read");
+        items.push(SourceItem::Unparseable {
+            origin,
+            reason: format!("{}: {cut}", cut.kind()),
+        });
+    }
+    items
 }
 
 /// An object's bytes as stored (still gzipped), for a caller that decodes them itself.

@@ -73,8 +73,12 @@ pub struct CloudEvent {
     pub action: String,
     /// Action exactly as logged, for display and stats.
     pub raw_action: String,
-    /// When the call happened (UTC). `None` only when the record carries no parseable time.
+    /// When the call happened (UTC). `None` only when the record carries no parseable time
+    /// and its delivery gave no fallback.
     pub time: Option<DateTime<Utc>>,
+    /// Where `time` came from when not from the record itself (`None`: the record's own time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_source: Option<TimeSource>,
     /// AWS region or GCP location.
     pub region: Option<String>,
     /// AWS account id or GCP project id.
@@ -101,6 +105,21 @@ pub struct CloudEvent {
     pub operation: Option<Operation>,
 }
 
+/// Where an event's time came from when the record had none, so two replays of the same log
+/// give the same times and the alert says how much to trust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSource {
+    /// The record's own time (`eventTime`, `timestamp`, `time`).
+    Event,
+    /// The time in the log file's name (CloudTrail `…_20171211T1505Z_…`).
+    FileName,
+    /// The log file's modification time.
+    FileModified,
+    /// No time anywhere: the alert's `time` is when it was processed, `event.time` is null.
+    Processing,
+}
+
 /// A GCP long-running operation marker: the same change is logged at its start and its end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Operation {
@@ -123,6 +142,7 @@ impl CloudEvent {
             action: String::new(),
             raw_action: String::new(),
             time: None,
+            time_source: None,
             region: None,
             account: None,
             actor: Actor::default(),

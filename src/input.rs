@@ -3,11 +3,25 @@
 //!
 //! Splitting is lenient: a malformed document is reported with its line and skipped, and reading
 //! resumes at the next line that starts a new top-level value, so one bad line never hides the rest.
+//! A document cut off at the end (a truncated file) still gives its complete records.
+//!
+//! Hostile input is bounded: a gzip stream that breaks off ends the read with a [`Cut`] naming
+//! the byte (what came before is read), decompression stops past an expansion ratio (gzip
+//! bombs), one document is held only up to [`MAX_DOCUMENT`] bytes, and a directory walk reads
+//! only regular files, each file and directory once (symlink loops end, FIFOs never block).
+
+mod reader;
+mod walk;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
 
 use serde_json::value::RawValue;
+
+pub use reader::{
+    Cut, InputReader, MAX_DOCUMENT, MAX_EXPANSION_RATIO, RATIO_FLOOR, gunzip_lenient, maybe_gunzip,
+    open_input, read_input, read_input_cut,
+};
+pub use walk::{Expanded, Unread, expand_inputs, expand_inputs_report};
 
 /// Where a document came from, for error messages that name the file and line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,109 +49,14 @@ pub enum InputError {
         /// Underlying error.
         source: std::io::Error,
     },
-    /// A `.gz` (or gzip-magic) file that does not decompress.
-    #[error(
-        "input '{path}' looks gzip-compressed but does not decompress: {source} (is the file truncated?)"
-    )]
-    Gzip {
+    /// A gzip input that breaks off or expands past the ratio cap, read whole.
+    #[error("input '{path}': {cut}")]
+    Cut {
         /// Offending path.
         path: String,
-        /// Underlying error.
-        source: std::io::Error,
+        /// Where and why.
+        cut: Cut,
     },
-}
-
-/// Expands inputs: files stay, directories are walked recursively (sorted, hidden files skipped),
-/// `-` means stdin.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
-    let mut out = Vec::new();
-    for input in inputs {
-        if input.as_os_str() == "-" {
-            out.push(input.clone());
-            continue;
-        }
-        let meta = std::fs::metadata(input).map_err(|source| InputError::Io {
-            path: input.display().to_string(),
-            source,
-        })?;
-        if meta.is_dir() {
-            walk(input, &mut out)?;
-        } else {
-            out.push(input.clone());
-        }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    let io = |source| InputError::Io {
-        path: dir.display().to_string(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| !n.starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if is_event_file(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Files a directory walk picks up: JSON, JSON lines and their gzipped forms.
-fn is_event_file(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let name = name.strip_suffix(".gz").unwrap_or(name);
-    name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson")
-}
-
-/// Reads a whole input into memory, decompressing gzip when the magic bytes say so.
-pub fn read_input(path: &Path) -> Result<Vec<u8>, InputError> {
-    let display = path.display().to_string();
-    let raw = if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|source| InputError::Io {
-                path: "-".into(),
-                source,
-            })?;
-        buf
-    } else {
-        std::fs::read(path).map_err(|source| InputError::Io {
-            path: display.clone(),
-            source,
-        })?
-    };
-    maybe_gunzip(raw).map_err(|source| InputError::Gzip {
-        path: display,
-        source,
-    })
-}
-
-/// Decompresses `raw` if it starts with the gzip magic `1f 8b`, else returns it unchanged.
-pub fn maybe_gunzip(raw: Vec<u8>) -> std::io::Result<Vec<u8>> {
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 8);
-        flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out)?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
 }
 
 /// One top-level JSON document, or the reason a span could not be read as one.
@@ -200,16 +119,31 @@ pub fn split_documents_at<'a>(bytes: &'a [u8], first_line: usize, mut f: impl Fn
 }
 
 /// Streams documents out of a reader in chunks of about `chunk` bytes, cutting only where a
-/// line starts a new top-level value, so memory stays flat for JSON-lines input of any length
-/// (a single huge document is still read whole: it has to be parsed whole).
+/// line starts a new top-level value, so memory stays flat for JSON-lines input of any length.
+/// A single document is read whole up to [`MAX_DOCUMENT`] bytes (it has to be parsed whole);
+/// past that it is reported and skipped.
 pub fn stream_documents(
+    reader: impl Read,
+    chunk: usize,
+    f: impl FnMut(Document<'_>),
+) -> std::io::Result<()> {
+    stream_documents_capped(reader, chunk, MAX_DOCUMENT, f)
+}
+
+/// [`stream_documents`] with an explicit document size cap: a document longer than
+/// `max_document` bytes becomes one [`Document::Malformed`] naming its line, and reading resumes
+/// at the next line that starts a new top-level value (the skipped bytes are never held).
+pub fn stream_documents_capped(
     mut reader: impl Read,
     chunk: usize,
+    max_document: usize,
     mut f: impl FnMut(Document<'_>),
 ) -> std::io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(chunk + 4096);
     let mut line = 1usize;
     let mut eof = false;
+    // Skipping an oversized document: discard until a line starts a new value.
+    let mut skipping = false;
     while !eof {
         // Fill up to `chunk` bytes beyond what is carried over.
         let target = buf.len() + chunk;
@@ -227,19 +161,68 @@ pub fn stream_documents(
                 break;
             }
         }
+        if skipping {
+            match first_document_boundary(&buf) {
+                Some(at) => {
+                    line += count_lines(&buf[..at]);
+                    buf.drain(..at);
+                    skipping = false;
+                }
+                None => {
+                    // Keep the last byte: it may be the newline before the next value.
+                    let keep = if eof { 0 } else { 1.min(buf.len()) };
+                    let drop = buf.len() - keep;
+                    line += count_lines(&buf[..drop]);
+                    buf.drain(..drop);
+                    continue;
+                }
+            }
+        }
         let cut = if eof {
             buf.len()
         } else {
             last_document_boundary(&buf)
         };
         if cut == 0 {
+            if buf.len() > max_document {
+                f(Document::Malformed {
+                    line,
+                    reason: format!(
+                        "document larger than the {max_document}-byte limit: skipped up to the \
+                         next line that starts a value (split the input into JSON lines)"
+                    ),
+                });
+                skipping = true;
+                // Keep the last byte: it may be the newline before the next value.
+                let drop = buf.len() - 1;
+                line += count_lines(&buf[..drop]);
+                buf.drain(..drop);
+                buf.shrink_to(chunk + 4096);
+            }
             continue; // one document larger than the chunk: keep reading
         }
         split_documents_at(&buf[..cut], line, &mut f);
-        line += buf[..cut].iter().filter(|&&b| b == b'\n').count();
+        line += count_lines(&buf[..cut]);
         buf.drain(..cut);
     }
     Ok(())
+}
+
+fn count_lines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// The first offset where a line begins with `{` or `[` (after a newline), if any.
+fn first_document_boundary(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(nl) = buf[i..].iter().position(|&b| b == b'\n') {
+        let at = i + nl + 1;
+        if matches!(buf.get(at), Some(b'{' | b'[')) {
+            return Some(at);
+        }
+        i = at;
+    }
+    None
 }
 
 /// The last offset where a line begins with `{` or `[` (a top-level value starts), or 0.
@@ -252,28 +235,6 @@ fn last_document_boundary(buf: &[u8]) -> usize {
         i = nl;
     }
     0
-}
-
-/// Opens an input for streaming: a file (gzip detected by magic bytes) or `-` for stdin.
-pub fn open_input(path: &Path) -> Result<Box<dyn Read + Send>, InputError> {
-    let display = path.display().to_string();
-    let io = |source| InputError::Io {
-        path: display.clone(),
-        source,
-    };
-    let mut reader: Box<dyn std::io::BufRead + Send> = if path.as_os_str() == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(path).map_err(io)?,
-        ))
-    };
-    let head = reader.fill_buf().map_err(io)?;
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
-    } else {
-        Ok(reader)
-    }
 }
 
 fn split_text<'a>(text: &'a str, first_line: usize, f: &mut impl FnMut(Document<'a>)) {
@@ -305,14 +266,95 @@ fn split_text<'a>(text: &'a str, first_line: usize, f: &mut impl FnMut(Document<
                     let line = line_at(bad_start);
                     // serde's own position is relative to this span: the origin carries the line.
                     let msg = e.to_string();
-                    let reason = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                    let mut reason = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                    let mut resume = bad_start;
+                    if e.is_eof() {
+                        // Cut off at the end (a truncated file): keep its complete records.
+                        let (items, end) = salvage_items(&text[bad_start..]);
+                        if !items.is_empty() {
+                            let n = items.len();
+                            for item in items {
+                                let at = bad_start + value_offset(&text[bad_start..], item);
+                                f(Document::Json(item, line_at(at)));
+                            }
+                            reason = format!(
+                                "document cut off after {n} complete records (read): {reason}"
+                            );
+                            resume = bad_start + end;
+                        }
+                    }
                     f(Document::Malformed { line, reason });
-                    pos = next_document_start(text, bad_start);
+                    pos = next_document_start(text, resume);
                     break;
                 }
             }
         }
     }
+}
+
+/// The complete records of a document cut off at the end: the elements of a top-level array,
+/// or of the `Records` array of a CloudTrail log file (`{"Records":[…`), that parse whole.
+/// Empty when the document is neither. With the offset just after the last one.
+fn salvage_items(text: &str) -> (Vec<&RawValue>, usize) {
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    match bytes.first() {
+        Some(b'[') => {}
+        Some(b'{') => {
+            // Walk the top-level members up to `"Records": [`.
+            pos = 1;
+            loop {
+                pos += leading_ws(&text[pos..]);
+                let Some((key, end)) = next_value::<std::borrow::Cow<'_, str>>(text, pos) else {
+                    return (Vec::new(), 0);
+                };
+                pos = end + leading_ws(&text[end..]);
+                if bytes.get(pos) != Some(&b':') {
+                    return (Vec::new(), 0);
+                }
+                pos += 1;
+                pos += leading_ws(&text[pos..]);
+                if key == "Records" {
+                    if bytes.get(pos) != Some(&b'[') {
+                        return (Vec::new(), 0);
+                    }
+                    break;
+                }
+                let Some((_, end)) = next_value::<&RawValue>(text, pos) else {
+                    return (Vec::new(), 0);
+                };
+                pos = end + leading_ws(&text[end..]);
+                if bytes.get(pos) != Some(&b',') {
+                    return (Vec::new(), 0);
+                }
+                pos += 1;
+            }
+        }
+        _ => return (Vec::new(), 0),
+    }
+    // `pos` is at the array's `[`.
+    let mut items = Vec::new();
+    pos += 1;
+    loop {
+        pos += leading_ws(&text[pos..]);
+        let Some((item, end)) = next_value::<&RawValue>(text, pos) else {
+            return (items, pos);
+        };
+        items.push(item);
+        pos = end + leading_ws(&text[end..]);
+        if bytes.get(pos) != Some(&b',') {
+            return (items, pos);
+        }
+        pos += 1;
+    }
+}
+
+/// Parses one JSON value starting at `pos`; the value and the offset just after it.
+fn next_value<'a, T: serde::Deserialize<'a>>(text: &'a str, pos: usize) -> Option<(T, usize)> {
+    let rest = text.get(pos..)?;
+    let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<T>();
+    let value = stream.next()?.ok()?;
+    Some((value, pos + stream.byte_offset()))
 }
 
 /// Byte offset of a borrowed raw value inside `base` (both point into the same buffer).
@@ -371,9 +413,50 @@ mod tests {
     }
 
     #[test]
-    fn truncated_pretty_document_reports_once() {
+    fn truncated_pretty_document_keeps_its_complete_records_and_reports_once() {
         let docs = collect("{\n  \"Records\": [\n    {\"a\": 1},\n    {\"b\"");
-        assert_eq!(docs, vec![("BAD".into(), 1)]);
+        assert_eq!(docs, vec![("{\"a\": 1}".into(), 3), ("BAD".into(), 1)]);
+        let docs = collect("{\"x\": {\"Records\": 1}, \"Records\": [{\"a\":1}, {\"a\":2}, {");
+        assert_eq!(
+            docs,
+            vec![
+                ("{\"a\":1}".into(), 1),
+                ("{\"a\":2}".into(), 1),
+                ("BAD".into(), 1)
+            ]
+        );
+        // The cut-off tail is part of the document: not reported a second time.
+        let docs = collect("[{\"a\":1},\n{\"a\":");
+        assert_eq!(docs, vec![("{\"a\":1}".into(), 1), ("BAD".into(), 1)]);
+        // Not cut off at the end: no salvage.
+        assert_eq!(
+            collect("{\"Records\": [{\"a\":1}, x]}\n"),
+            vec![("BAD".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn an_oversized_document_is_skipped_to_the_next_value() {
+        let mut text = String::from("{\"a\":1}\n{\"big\":\"");
+        text.push_str(&"x".repeat(5000));
+        text.push_str("\"}\n{\"c\":3}\n");
+        let mut out = Vec::new();
+        stream_documents_capped(text.as_bytes(), 64, 1000, |d| match d {
+            Document::Json(v, line) => out.push((v.get().to_string(), line)),
+            Document::Malformed { line, reason } => {
+                assert!(reason.contains("1000-byte limit"), "{reason}");
+                out.push(("BAD".into(), line));
+            }
+        })
+        .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                ("{\"a\":1}".into(), 1),
+                ("BAD".into(), 2),
+                ("{\"c\":3}".into(), 3)
+            ]
+        );
     }
 
     #[test]
@@ -408,15 +491,5 @@ mod tests {
         .unwrap();
         assert_eq!(streamed, whole);
         assert_eq!(whole.len(), 4);
-    }
-
-    #[test]
-    fn gzip_roundtrip() {
-        use std::io::Write;
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        enc.write_all(b"{\"x\":1}").unwrap();
-        let gz = enc.finish().unwrap();
-        assert_eq!(maybe_gunzip(gz).unwrap(), b"{\"x\":1}");
-        assert_eq!(maybe_gunzip(b"plain".to_vec()).unwrap(), b"plain");
     }
 }

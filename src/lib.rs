@@ -14,6 +14,7 @@ pub mod config;
 pub mod detect;
 pub mod enrich;
 pub mod event;
+pub mod fsutil;
 pub mod input;
 pub mod map;
 pub mod mask;

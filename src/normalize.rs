@@ -8,6 +8,7 @@
 pub mod cloudtrail;
 pub mod falco;
 pub mod gcp;
+pub mod lenient;
 pub mod time;
 
 use base64::Engine as _;
@@ -71,14 +72,32 @@ pub enum Normalized {
 /// cannot recurse without bound.
 const MAX_DEPTH: u8 = 4;
 
+/// Longest event id kept as is: ids are remembered for dedupe (in memory and in the store), so
+/// a longer one (hostile input) is replaced by its hash, which dedupes the same way.
+pub const MAX_ID_BYTES: usize = 256;
+
 /// Normalises one top-level JSON document, appending every record it carries to `out`.
 pub fn normalize_document(raw: &RawValue, out: &mut Vec<Normalized>) {
+    let start = out.len();
     normalize_at(raw, out, 0);
+    cap_ids(&mut out[start..]);
 }
 
 /// Normalises a document given as text (envelopes carry documents as JSON strings).
 pub fn normalize_str(text: &str, out: &mut Vec<Normalized>) {
+    let start = out.len();
     normalize_text(text, out, 0);
+    cap_ids(&mut out[start..]);
+}
+
+fn cap_ids(units: &mut [Normalized]) {
+    for u in units {
+        if let Normalized::Event(ev) = u
+            && ev.id.len() > MAX_ID_BYTES
+        {
+            ev.id = fallback_id(&ev.id);
+        }
+    }
 }
 
 fn normalize_text(text: &str, out: &mut Vec<Normalized>, depth: u8) {
@@ -148,8 +167,8 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
         out.push(Normalized::Skipped(Skip::Digest));
         return;
     }
-    if doc.sns_type.as_deref() == Some("Notification") {
-        match doc.sns_message.as_deref() {
+    if lenient::text(doc.sns_type.as_ref()) == Some("Notification") {
+        match lenient::text(doc.sns_message.as_ref()) {
             Some(msg) => normalize_text(msg, out, depth + 1),
             None => out.push(Normalized::Unparseable(
                 "SNS envelope without Message".into(),
@@ -157,7 +176,7 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
         }
         return;
     }
-    if doc.s3_event.as_deref() == Some("s3:TestEvent") {
+    if lenient::text(doc.s3_event.as_ref()) == Some("s3:TestEvent") {
         out.push(Normalized::Skipped(Skip::S3TestEvent));
         return;
     }
@@ -165,7 +184,7 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
         out.push(Normalized::Skipped(Skip::CloudTrailNotification));
         return;
     }
-    if let Some(dt) = doc.detail_type.as_deref() {
+    if let Some(dt) = lenient::text(doc.detail_type.as_ref()) {
         match (dt, doc.detail) {
             ("AWS API Call via CloudTrail" | "AWS Console Signin via CloudTrail", Some(detail)) => {
                 normalize_at(detail, out, depth + 1);
@@ -181,7 +200,7 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
         normalize_at(events, out, depth + 1);
         return;
     }
-    if let Some(ct) = doc.cloudtrail_event.as_deref() {
+    if let Some(ct) = lenient::text(doc.cloudtrail_event.as_ref()) {
         normalize_text(ct, out, depth + 1);
         return;
     }
@@ -213,7 +232,7 @@ fn normalize_at(raw: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
         }
         return;
     }
-    if let Some(body) = doc.body.as_deref() {
+    if let Some(body) = lenient::text(doc.body.as_ref()) {
         // Lambda SQS trigger row: the SQS body as a string.
         normalize_text(body, out, depth + 1);
         return;
@@ -258,25 +277,36 @@ fn normalize_records(records: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
 }
 
 fn normalize_log_entry(text: &str, out: &mut Vec<Normalized>) {
-    match serde_json::from_str::<Value>(text) {
-        Ok(entry) => match gcp::to_event(&entry, || fallback_id(text)) {
-            Ok(ev) => out.push(Normalized::Event(Box::new(ev))),
+    let mut notes = Vec::new();
+    match lenient::value(text, "LogEntry", &mut notes) {
+        Some(entry) => match gcp::to_event(&entry, || fallback_id(text)) {
+            Ok(mut ev) => {
+                lenient::mark(&mut ev, notes);
+                out.push(Normalized::Event(Box::new(ev)));
+            }
             Err(gcp::NotAudit::NoMethod) => out.push(Normalized::Skipped(Skip::NotAuditLog)),
         },
-        Err(e) => out.push(Normalized::Unparseable(format!("LogEntry: {e}"))),
+        None => out.push(Normalized::Unparseable(format!(
+            "LogEntry: {}",
+            notes.join("; ")
+        ))),
     }
 }
 
 fn normalize_falco(text: &str, out: &mut Vec<Normalized>) {
-    let top: serde_json::Map<String, Value> = match serde_json::from_str(text) {
-        Ok(t) => t,
-        Err(e) => {
-            out.push(Normalized::Unparseable(format!("Falco alert: {e}")));
-            return;
-        }
+    let mut notes = Vec::new();
+    let Some(Value::Object(top)) = lenient::value(text, "alert", &mut notes) else {
+        out.push(Normalized::Unparseable(format!(
+            "Falco alert: {}",
+            notes.join("; ")
+        )));
+        return;
     };
     out.push(match falco::to_event(&top, || fallback_id(text)) {
-        falco::FalcoAlert::Event(ev) => Normalized::Event(ev),
+        falco::FalcoAlert::Event(mut ev) => {
+            lenient::mark(&mut ev, notes);
+            Normalized::Event(ev)
+        }
         falco::FalcoAlert::Internal => Normalized::Skipped(Skip::FalcoInternal),
         falco::FalcoAlert::OtherSource(_) => Normalized::Skipped(Skip::FalcoOtherSource),
         falco::FalcoAlert::Incomplete(what) => {

@@ -259,6 +259,7 @@ pub fn sample_alert() -> Alert {
             name: "AuthorizeSecurityGroupIngress".into(),
             service: "ec2".into(),
             time: Some(chrono::Utc::now()),
+            time_source: None,
             region: Some("us-east-1".into()),
             account: Some("123456789012".into()),
         },

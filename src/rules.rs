@@ -174,6 +174,13 @@ fn read_limited(path: &Path) -> Result<String, Diagnostic> {
     let at = yaml::Pos { line: 0, column: 0 };
     let meta = std::fs::metadata(path)
         .map_err(|e| Diagnostic::error(&name, at, Code::Io, format!("cannot read: {e}")))?;
+    if let Some(what) = crate::fsutil::not_regular(&meta) {
+        // Reading a FIFO would block until a writer appears.
+        return Err(
+            Diagnostic::error(&name, at, Code::Io, format!("is {what}, not a file"))
+                .with_hint("give a rule file or a directory of them"),
+        );
+    }
     if meta.len() > yaml::MAX_FILE_BYTES as u64 {
         return Err(Diagnostic::error(
             &name,

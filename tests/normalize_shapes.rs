@@ -198,3 +198,50 @@ fn nesting_is_bounded() {
     normalize_str(&doc, &mut out);
     assert!(matches!(out.as_slice(), [Normalized::Unparseable(r)] if r.contains("nested")));
 }
+
+/// Issue 13 point 8: a field of an unexpected type is named in `extra.unreadable` and the rest
+/// of the record is kept: a numeric account id or request id is read as text, a non-object
+/// `userIdentity` loses only the caller, an out-of-range number only itself.
+#[test]
+fn fields_of_unexpected_types_are_named_not_fatal() {
+    let mut r = record();
+    r["recipientAccountId"] = json!(123_456_789_012_u64);
+    r["requestID"] = json!(7);
+    r["userIdentity"] = json!("root");
+    r["awsRegion"] = json!(["us-east-1"]);
+    let text = r.to_string().replace(
+        r#""groupId":"sg-0123456789abcdef0""#,
+        r#""groupId":"sg-0123456789abcdef0","x":-1e400"#,
+    );
+    let e = one(&text);
+    assert_eq!(e.account.as_deref(), Some("123456789012"));
+    assert_eq!(e.request["groupId"], "sg-0123456789abcdef0");
+    assert_eq!(e.region, None);
+    let notes: Vec<&str> = tfdrift::normalize::lenient::unreadable(&e).collect();
+    assert_eq!(
+        notes,
+        [
+            "awsRegion: expected a string, found an array",
+            "userIdentity: invalid type: string \"root\", expected struct UserIdentity",
+            "requestParameters.x: number out of range"
+        ]
+    );
+}
+
+/// Issue 13 point 13: event ids are remembered for dedupe, so a hostile 900 KB id is kept as
+/// its hash (the same id gives the same hash: dedupe still works).
+#[test]
+fn oversized_event_ids_are_hashed() {
+    let mut r = record();
+    r["eventID"] = json!("x".repeat(900_000));
+    let a = one(&r.to_string());
+    let b = one(&r.to_string());
+    assert!(
+        a.id.starts_with("sha256:") && a.id.len() < 64,
+        "{}",
+        &a.id[..80.min(a.id.len())]
+    );
+    assert_eq!(a.id, b.id);
+    let short = one(&record().to_string());
+    assert_eq!(short.id, "11111111-2222-3333-4444-555555555555");
+}

@@ -40,6 +40,7 @@ fn alert(i: u64) -> Alert {
             name: "AuthorizeSecurityGroupIngress".into(),
             service: "ec2".into(),
             time: None,
+            time_source: None,
             region: Some("us-east-1".into()),
             account: None,
         },

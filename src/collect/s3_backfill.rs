@@ -18,9 +18,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::event_summary;
 use super::health::HealthRegistry;
 use super::sqs::skip_object;
-use super::{event_summary, normalize_bytes};
 use crate::pipeline::SourceItem;
 
 const KIND: &str = "s3_backfill";
@@ -444,9 +444,13 @@ impl Backfill {
                 error: None,
             };
         }
-        match self.get(&key).await {
-            Ok(bytes) => {
-                let items = window_items(normalize_bytes(&origin, &bytes), &self.window);
+        match super::get_object_bytes(&self.s3, &self.bucket, &key).await {
+            Ok(raw) => {
+                // A cut gzip stream keeps its complete records plus one item naming the cut.
+                let items = window_items(
+                    super::log_object_items(&self.bucket, &key, raw),
+                    &self.window,
+                );
                 FileBatch {
                     origin,
                     key,
@@ -464,10 +468,6 @@ impl Backfill {
                 error: Some(reason),
             },
         }
-    }
-
-    async fn get(&self, key: &str) -> Result<Vec<u8>, String> {
-        super::get_log_object(&self.s3, &self.bucket, key).await
     }
 }
 

@@ -158,10 +158,10 @@ pub fn skip_object(key: &str) -> Option<&'static str> {
 }
 
 /// A fetched log object (gzipped or not) as source items, each naming the object.
-fn parse_log_object(bucket: &str, key: &str, raw: Vec<u8>) -> Result<Vec<SourceItem>, String> {
-    let bytes =
-        crate::input::maybe_gunzip(raw).map_err(|e| format!("gunzip s3://{bucket}/{key}: {e}"))?;
-    Ok(normalize_bytes(&format!("s3://{bucket}/{key}"), &bytes))
+/// A truncated object is no error (it would be redelivered for ever): its complete records and
+/// one unparseable item naming the cut (see [`super::log_object_items`]).
+fn parse_log_object(bucket: &str, key: &str, raw: Vec<u8>) -> Vec<SourceItem> {
+    super::log_object_items(bucket, key, raw)
 }
 
 /// The SQS source.
@@ -405,7 +405,7 @@ impl SqsSource {
                     .map_err(|_| "SQS source stopped".to_string())?;
                 let raw = super::get_object_bytes(&s3, &bucket, &key).await?;
                 // Inline on the async worker: `spawn_blocking` measured no better here.
-                let items = parse_log_object(&bucket, &key, raw)?;
+                let items = parse_log_object(&bucket, &key, raw);
                 Ok::<_, String>((i, items))
             });
         }
@@ -464,7 +464,7 @@ mod tests {
 
     #[test]
     fn a_gzipped_log_object_becomes_its_events_in_order() {
-        let items = parse_log_object("b", "k.json.gz", gzip(LOG.as_bytes())).unwrap();
+        let items = parse_log_object("b", "k.json.gz", gzip(LOG.as_bytes()));
         let ids: Vec<&str> = items
             .iter()
             .filter_map(|i| match i {
@@ -474,17 +474,33 @@ mod tests {
             .collect();
         assert_eq!(ids, ["e-1", "e-2"]);
         // Not gzipped: read as is.
-        assert_eq!(
-            parse_log_object("b", "k.json", LOG.into()).unwrap().len(),
-            2
-        );
+        assert_eq!(parse_log_object("b", "k.json", LOG.into()).len(), 2);
     }
 
     #[test]
-    fn a_corrupt_gzip_object_is_an_error_naming_it() {
+    fn a_truncated_gzip_object_is_counted_naming_it_not_retried() {
         let mut bad = gzip(LOG.as_bytes());
         bad.truncate(bad.len() / 2);
-        let err = parse_log_object("trail", "AWSLogs/x.json.gz", bad).unwrap_err();
-        assert!(err.contains("gunzip s3://trail/AWSLogs/x.json.gz"), "{err}");
+        let items = parse_log_object("trail", "AWSLogs/x.json.gz", bad);
+        let Some(SourceItem::Unparseable { origin, reason }) = items.last() else {
+            panic!("no item names the cut: {items:?}");
+        };
+        assert_eq!(origin, "s3://trail/AWSLogs/x.json.gz");
+        assert!(reason.starts_with("truncated_gzip: "), "{reason}");
+    }
+
+    #[test]
+    fn a_record_without_a_time_takes_the_log_file_names() {
+        let log = LOG.replace(r#""eventTime":"2024-05-01T14:11:38Z","#, "");
+        let key = "AWSLogs/1/CloudTrail/us-east-1/2024/05/01/1_CloudTrail_us-east-1_20240501T1415Z_x.json.gz";
+        let items = parse_log_object("b", key, gzip(log.as_bytes()));
+        let SourceItem::Event(ev) = &items[0] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(
+            ev.time.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2024-05-01T14:15:00+00:00")
+        );
+        assert_eq!(ev.time_source, Some(crate::event::TimeSource::FileName));
     }
 }

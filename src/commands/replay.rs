@@ -33,6 +33,25 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         (None, true) => None,
     };
+    // Checked before any work: a typo in the path must not cost a whole replay. Opened without
+    // truncation (a failed run leaves an earlier file as it was); rewritten at the end.
+    let mut stats_file = match &args.stats_json {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .with_context(|| {
+                    format!(
+                        "cannot write --stats-json {}: check that its directory exists and is \
+                         writable",
+                        path.display()
+                    )
+                })?,
+        ),
+        None => None,
+    };
     let setup = super::setup(&args.profile, &args.state, &args.rules)?;
     let mut engine = Engine::new(setup.catalog, setup.state, &setup.engine)
         .context("invalid terraform_principals glob in the profile")?;
@@ -74,17 +93,34 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = write_error {
         return Err(e).context("writing alerts to stdout");
     }
-    if let Some(path) = &args.stats_json {
-        let json = serde_json::to_string_pretty(&stats)?;
-        std::fs::write(path, json)
-            .with_context(|| format!("writing --stats-json {}", path.display()))?;
-    }
     eprintln!("{}", stats.summary());
-    Ok(if args.fail_on_drift && stats.alerts > 0 {
+    let drift = args.fail_on_drift && stats.alerts > 0;
+    if let (Some(path), Some(file)) = (&args.stats_json, stats_file.as_mut())
+        && let Err(e) = write_stats(file, &stats)
+    {
+        // Drift found is the answer the caller asked for: a failed stats write is reported
+        // but does not replace exit status 2.
+        eprintln!(
+            "error: writing --stats-json {}: {e} (the alerts above are complete)",
+            path.display()
+        );
+        return Ok(ExitCode::from(if drift { 2 } else { 1 }));
+    }
+    Ok(if drift {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Rewrites the stats file opened at start.
+fn write_stats(file: &mut std::fs::File, stats: &Stats) -> std::io::Result<()> {
+    use std::io::Seek as _;
+    let json = serde_json::to_string_pretty(stats)?;
+    file.set_len(0)?;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    file.write_all(json.as_bytes())?;
+    file.sync_all()
 }
 
 /// Runs every `s3://` input's window through the engine, file by file in delivery order.

@@ -4,51 +4,52 @@
 //! `responseElements` as raw JSON until we know the call succeeded and wrote something: that keeps
 //! the hot path (millions of read-only and failed calls) free of allocation-heavy `Value` trees.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use super::lenient::{self, Text, check_text, text};
 use super::time::{parse_time_str, parse_time_value};
 use crate::event::{Actor, CloudEvent, Provider};
 
 /// A CloudTrail record, or any of the envelopes that carry one. Unknown keys are ignored; every
-/// field is optional because real logs omit them freely.
+/// field is optional because real logs omit them freely. Text fields are [`Text`] and nested
+/// objects raw, so a field of an unexpected type is named and left out instead of failing the
+/// whole record.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct Doc<'a> {
     // --- CloudTrail record fields ---
     #[serde(borrow)]
-    pub event_version: Option<Cow<'a, str>>,
+    pub event_version: Option<Text<'a>>,
     #[serde(borrow)]
     pub event_time: Option<&'a RawValue>,
     #[serde(borrow)]
-    pub event_source: Option<Cow<'a, str>>,
+    pub event_source: Option<Text<'a>>,
     #[serde(borrow)]
-    pub event_name: Option<Cow<'a, str>>,
+    pub event_name: Option<Text<'a>>,
     #[serde(borrow)]
-    pub aws_region: Option<Cow<'a, str>>,
+    pub aws_region: Option<Text<'a>>,
     #[serde(borrow, rename = "sourceIPAddress")]
-    pub source_ip_address: Option<Cow<'a, str>>,
+    pub source_ip_address: Option<Text<'a>>,
     #[serde(borrow)]
-    pub user_agent: Option<Cow<'a, str>>,
+    pub user_agent: Option<Text<'a>>,
     #[serde(borrow)]
-    pub error_code: Option<Cow<'a, str>>,
+    pub error_code: Option<Text<'a>>,
     #[serde(borrow, rename = "eventID")]
-    pub event_id: Option<Cow<'a, str>>,
+    pub event_id: Option<Text<'a>>,
     #[serde(borrow, rename = "requestID")]
-    pub request_id: Option<Cow<'a, str>>,
+    pub request_id: Option<Text<'a>>,
     #[serde(borrow)]
-    pub event_type: Option<Cow<'a, str>>,
+    pub event_type: Option<Text<'a>>,
     #[serde(borrow)]
-    pub recipient_account_id: Option<Cow<'a, str>>,
+    pub recipient_account_id: Option<Text<'a>>,
     #[serde(borrow)]
     pub read_only: Option<&'a RawValue>,
     #[serde(borrow)]
-    pub event_category: Option<Cow<'a, str>>,
+    pub event_category: Option<Text<'a>>,
     #[serde(borrow)]
-    pub user_identity: Option<UserIdentity<'a>>,
+    pub user_identity: Option<&'a RawValue>,
     #[serde(borrow)]
     pub request_parameters: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -62,17 +63,17 @@ pub(crate) struct Doc<'a> {
     #[serde(borrow, rename = "Records")]
     pub records: Option<&'a RawValue>,
     #[serde(borrow, rename = "detail-type")]
-    pub detail_type: Option<Cow<'a, str>>,
+    pub detail_type: Option<Text<'a>>,
     #[serde(borrow)]
     pub detail: Option<&'a RawValue>,
     #[serde(borrow, rename = "Events")]
     pub events: Option<&'a RawValue>,
     #[serde(borrow, rename = "CloudTrailEvent")]
-    pub cloudtrail_event: Option<Cow<'a, str>>,
+    pub cloudtrail_event: Option<Text<'a>>,
     #[serde(borrow)]
     pub proto_payload: Option<&'a RawValue>,
     #[serde(borrow)]
-    pub log_name: Option<Cow<'a, str>>,
+    pub log_name: Option<Text<'a>>,
     #[serde(borrow)]
     pub message: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -80,17 +81,17 @@ pub(crate) struct Doc<'a> {
     #[serde(borrow, rename = "output_fields")]
     pub output_fields: Option<&'a RawValue>,
     #[serde(borrow, rename = "Type")]
-    pub sns_type: Option<Cow<'a, str>>,
+    pub sns_type: Option<Text<'a>>,
     #[serde(borrow, rename = "Message")]
-    pub sns_message: Option<Cow<'a, str>>,
+    pub sns_message: Option<Text<'a>>,
     #[serde(borrow)]
     pub digest_start_time: Option<&'a RawValue>,
     #[serde(borrow, rename = "Event")]
-    pub s3_event: Option<Cow<'a, str>>,
+    pub s3_event: Option<Text<'a>>,
     #[serde(borrow)]
     pub s3_bucket: Option<&'a RawValue>,
     #[serde(borrow)]
-    pub body: Option<Cow<'a, str>>,
+    pub body: Option<Text<'a>>,
 }
 
 /// `userIdentity`.
@@ -98,19 +99,19 @@ pub(crate) struct Doc<'a> {
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct UserIdentity<'a> {
     #[serde(borrow, rename = "type")]
-    pub identity_type: Option<Cow<'a, str>>,
+    pub identity_type: Option<Text<'a>>,
     #[serde(borrow)]
-    pub principal_id: Option<Cow<'a, str>>,
+    pub principal_id: Option<Text<'a>>,
     #[serde(borrow)]
-    pub arn: Option<Cow<'a, str>>,
+    pub arn: Option<Text<'a>>,
     #[serde(borrow)]
-    pub account_id: Option<Cow<'a, str>>,
+    pub account_id: Option<Text<'a>>,
     #[serde(borrow)]
-    pub user_name: Option<Cow<'a, str>>,
+    pub user_name: Option<Text<'a>>,
     #[serde(borrow)]
-    pub invoked_by: Option<Cow<'a, str>>,
+    pub invoked_by: Option<Text<'a>>,
     #[serde(borrow)]
-    pub session_context: Option<SessionContext<'a>>,
+    pub session_context: Option<&'a RawValue>,
 }
 
 /// `userIdentity.sessionContext`.
@@ -118,9 +119,9 @@ pub(crate) struct UserIdentity<'a> {
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct SessionContext<'a> {
     #[serde(borrow)]
-    pub session_issuer: Option<SessionIssuer<'a>>,
+    pub session_issuer: Option<&'a RawValue>,
     #[serde(borrow)]
-    pub attributes: Option<SessionAttributes<'a>>,
+    pub attributes: Option<&'a RawValue>,
 }
 
 /// `sessionContext.sessionIssuer`.
@@ -128,9 +129,9 @@ pub(crate) struct SessionContext<'a> {
 #[serde(rename_all = "camelCase", default)]
 pub(crate) struct SessionIssuer<'a> {
     #[serde(borrow)]
-    pub arn: Option<Cow<'a, str>>,
+    pub arn: Option<Text<'a>>,
     #[serde(borrow)]
-    pub user_name: Option<Cow<'a, str>>,
+    pub user_name: Option<Text<'a>>,
 }
 
 /// `sessionContext.attributes`; `mfaAuthenticated` is the string `"true"` / `"false"`.
@@ -162,12 +163,30 @@ pub(crate) fn lenient_bool(raw: Option<&RawValue>) -> Option<bool> {
     }
 }
 
-fn owned(c: Option<&Cow<'_, str>>) -> Option<String> {
-    c.map(ToString::to_string).filter(|s| !s.is_empty())
+fn owned(c: Option<&Text<'_>>) -> Option<String> {
+    text(c).map(ToString::to_string).filter(|s| !s.is_empty())
 }
 
-fn parse_raw(raw: Option<&RawValue>) -> Value {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+/// A nested object, or `T::default()` with the field named in `notes` when it is no object.
+fn nested<'a, T: Deserialize<'a> + Default>(
+    raw: Option<&'a RawValue>,
+    name: &str,
+    notes: &mut Vec<String>,
+) -> Option<T> {
+    let raw = raw?;
+    match serde_json::from_str(raw.get()) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg);
+            notes.push(format!("{name}: {msg}"));
+            None
+        }
+    }
+}
+
+fn parse_raw(raw: Option<&RawValue>, name: &str, notes: &mut Vec<String>) -> Value {
+    raw.and_then(|r| lenient::value(r.get(), name, notes))
         .unwrap_or(Value::Null)
 }
 
@@ -226,14 +245,29 @@ fn session_name(arn: Option<&str>, principal: Option<&str>) -> Option<String> {
 /// Builds the normalised event. `needs_payload` is false for calls that can never drift (failed
 /// or read-only), which then skip parsing their request and response.
 pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> CloudEvent {
+    let mut notes = Vec::new();
+    for (field, name) in [
+        (&doc.event_source, "eventSource"),
+        (&doc.event_name, "eventName"),
+        (&doc.aws_region, "awsRegion"),
+        (&doc.source_ip_address, "sourceIPAddress"),
+        (&doc.user_agent, "userAgent"),
+        (&doc.error_code, "errorCode"),
+        (&doc.event_id, "eventID"),
+        (&doc.request_id, "requestID"),
+        (&doc.recipient_account_id, "recipientAccountId"),
+        (&doc.event_category, "eventCategory"),
+    ] {
+        check_text(field.as_ref(), name, &mut notes);
+    }
     let mut ev = CloudEvent::new(Provider::Aws);
-    let source = doc.event_source.as_deref().unwrap_or_default();
+    let source = text(doc.event_source.as_ref()).unwrap_or_default();
     ev.source = source.to_string();
     ev.service = source
         .strip_suffix(".amazonaws.com")
         .unwrap_or(source)
         .to_string();
-    let raw_action = doc.event_name.as_deref().unwrap_or_default();
+    let raw_action = text(doc.event_name.as_ref()).unwrap_or_default();
     ev.raw_action = raw_action.to_string();
     ev.action = strip_version_suffix(raw_action).to_string();
     ev.time = doc.event_time.and_then(|raw| {
@@ -246,12 +280,14 @@ pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> C
                 .and_then(|v| parse_time_value(&v)),
         }
     });
+    if doc.event_time.is_some() && ev.time.is_none() {
+        notes.push("eventTime: not a time".into());
+    }
     ev.region = owned(doc.aws_region.as_ref());
     ev.error_code = owned(doc.error_code.as_ref());
     ev.read_only = lenient_bool(doc.read_only);
     ev.category = owned(doc.event_category.as_ref()).or_else(|| {
-        doc.event_type
-            .as_deref()
+        text(doc.event_type.as_ref())
             .filter(|t| *t == "AwsConsoleSignIn")
             .map(|_| "SignIn".to_string())
     });
@@ -265,7 +301,18 @@ pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> C
         ..Actor::default()
     };
     let mut account = owned(doc.recipient_account_id.as_ref());
-    if let Some(ui) = &doc.user_identity {
+    let ui: Option<UserIdentity<'_>> = nested(doc.user_identity, "userIdentity", &mut notes);
+    if let Some(ui) = &ui {
+        for (field, name) in [
+            (&ui.identity_type, "userIdentity.type"),
+            (&ui.principal_id, "userIdentity.principalId"),
+            (&ui.arn, "userIdentity.arn"),
+            (&ui.account_id, "userIdentity.accountId"),
+            (&ui.user_name, "userIdentity.userName"),
+            (&ui.invoked_by, "userIdentity.invokedBy"),
+        ] {
+            check_text(field.as_ref(), name, &mut notes);
+        }
         actor.identity_type = owned(ui.identity_type.as_ref());
         actor.principal = owned(ui.principal_id.as_ref());
         actor.arn = owned(ui.arn.as_ref());
@@ -278,15 +325,24 @@ pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> C
         } else if let Some(name) = owned(ui.user_name.as_ref()) {
             actor.session = Some(name);
         }
-        if let Some(ctx) = &ui.session_context {
-            actor.session_issuer = ctx
-                .session_issuer
-                .as_ref()
-                .and_then(|i| owned(i.arn.as_ref()));
-            actor.mfa = ctx
-                .attributes
-                .as_ref()
-                .and_then(|a| lenient_bool(a.mfa_authenticated));
+        let ctx: Option<SessionContext<'_>> = nested(
+            ui.session_context,
+            "userIdentity.sessionContext",
+            &mut notes,
+        );
+        if let Some(ctx) = &ctx {
+            let issuer: Option<SessionIssuer<'_>> = nested(
+                ctx.session_issuer,
+                "userIdentity.sessionContext.sessionIssuer",
+                &mut notes,
+            );
+            actor.session_issuer = issuer.as_ref().and_then(|i| owned(i.arn.as_ref()));
+            let attrs: Option<SessionAttributes<'_>> = nested(
+                ctx.attributes,
+                "userIdentity.sessionContext.attributes",
+                &mut notes,
+            );
+            actor.mfa = attrs.and_then(|a| lenient_bool(a.mfa_authenticated));
         }
     }
     ev.account = account;
@@ -294,19 +350,26 @@ pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> C
 
     let needs_payload = ev.error_code.is_none() && ev.read_only != Some(true);
     if needs_payload {
-        ev.request = parse_raw(doc.request_parameters);
-        ev.response = parse_raw(doc.response_elements);
+        ev.request = parse_raw(doc.request_parameters, "requestParameters", &mut notes);
+        ev.response = parse_raw(doc.response_elements, "responseElements", &mut notes);
         if doc.additional_event_data.is_some() || doc.resources.is_some() {
             let mut extra = serde_json::Map::new();
             if let Some(a) = doc.additional_event_data {
-                extra.insert("additionalEventData".into(), parse_raw(Some(a)));
+                extra.insert(
+                    "additionalEventData".into(),
+                    parse_raw(Some(a), "additionalEventData", &mut notes),
+                );
             }
             if let Some(r) = doc.resources {
-                extra.insert("resources".into(), parse_raw(Some(r)));
+                extra.insert(
+                    "resources".into(),
+                    parse_raw(Some(r), "resources", &mut notes),
+                );
             }
             ev.extra = Value::Object(extra);
         }
     }
+    lenient::mark(&mut ev, notes);
     ev
 }
 

@@ -35,11 +35,13 @@ fn field(fields: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-/// A JSON-valued field sent as JSON text (or, from older builds, as a real object).
-fn json_field(fields: &Map<String, Value>, key: &str) -> Value {
+/// A JSON-valued field sent as JSON text (or, from older builds, as a real object). Read
+/// leniently: an unreadable leaf inside (`1e999`, nesting past the limit) costs only itself and
+/// is named in `notes`.
+fn json_field(fields: &Map<String, Value>, key: &str, notes: &mut Vec<String>) -> Value {
     match fields.get(key) {
         Some(Value::String(s)) if !s.is_empty() && s != "null" && s != "<NA>" => {
-            serde_json::from_str(s).unwrap_or(Value::Null)
+            super::lenient::value(s, key, notes).unwrap_or(Value::Null)
         }
         Some(v @ (Value::Object(_) | Value::Array(_))) => v.clone(),
         _ => Value::Null,
@@ -131,12 +133,14 @@ fn cloudtrail(
         delegation: Vec::new(),
     };
     if ev.error_code.is_none() && ev.read_only != Some(true) {
-        ev.request = json_field(f, "ct.request");
-        ev.response = json_field(f, "ct.response");
-        let extra = json_field(f, "ct.additionaleventdata");
+        let mut notes = Vec::new();
+        ev.request = json_field(f, "ct.request", &mut notes);
+        ev.response = json_field(f, "ct.response", &mut notes);
+        let extra = json_field(f, "ct.additionaleventdata", &mut notes);
         if !extra.is_null() {
             ev.extra = json!({ "additionalEventData": extra });
         }
+        super::lenient::mark(&mut ev, notes);
     }
     FalcoAlert::Event(Box::new(ev))
 }
@@ -180,8 +184,9 @@ fn gcpaudit(
         source_ip: field(f, "gcp.callerIP"),
         ..Actor::default()
     };
-    ev.request = json_field(f, "gcp.request");
-    let delta = json_field(f, "gcp.policyDelta");
+    let mut notes = Vec::new();
+    ev.request = json_field(f, "gcp.request", &mut notes);
+    let delta = json_field(f, "gcp.policyDelta", &mut notes);
     let mut extra = Map::new();
     if !delta.is_null() {
         extra.insert(
@@ -189,7 +194,7 @@ fn gcpaudit(
             json!({ "policyDelta": { "bindingDeltas": delta } }),
         );
     }
-    let labels = json_field(f, "gcp.resourceLabels");
+    let labels = json_field(f, "gcp.resourceLabels", &mut notes);
     if let Some(rtype) = field(f, "gcp.resourceType") {
         extra.insert(
             "resource".into(),
@@ -197,5 +202,6 @@ fn gcpaudit(
         );
     }
     ev.extra = Value::Object(extra);
+    super::lenient::mark(&mut ev, notes);
     FalcoAlert::Event(Box::new(ev))
 }

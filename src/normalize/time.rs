@@ -44,6 +44,26 @@ pub fn parse_time_value(v: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
+/// The delivery time in a CloudTrail log file name
+/// (`123456789012_CloudTrail_us-east-1_20171211T1505Z_abc123.json.gz` → 2017-12-11 15:05 UTC):
+/// a deterministic stand-in for records that carry no time of their own. `path` may be a path or
+/// an `s3://` URL; only its last segment is looked at.
+#[must_use]
+pub fn time_from_file_name(path: &str) -> Option<DateTime<Utc>> {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    name.split('_').find_map(|part| {
+        let b = part.as_bytes();
+        let shaped = b.len() == 14
+            && b[8] == b'T'
+            && b[13] == b'Z'
+            && b[..8].iter().chain(&b[9..13]).all(u8::is_ascii_digit);
+        shaped
+            .then(|| NaiveDateTime::parse_from_str(part, "%Y%m%dT%H%MZ").ok())
+            .flatten()
+            .map(|t| Utc.from_utc_datetime(&t))
+    })
+}
+
 #[allow(clippy::cast_possible_truncation)]
 fn from_epoch_number(n: f64) -> Option<DateTime<Utc>> {
     if !n.is_finite() || n < 0.0 {
@@ -82,5 +102,20 @@ mod tests {
             Some(want)
         );
         assert_eq!(parse_time_str("yesterday"), None);
+    }
+
+    #[test]
+    fn cloudtrail_file_names_carry_their_delivery_time() {
+        let want = Utc.with_ymd_and_hms(2017, 12, 11, 15, 5, 0).unwrap();
+        for name in [
+            "123456789012_CloudTrail_us-east-1_20171211T1505Z_abcDEF123.json.gz",
+            "s3://trail/AWSLogs/123456789012/CloudTrail/us-east-1/2017/12/11/123456789012_CloudTrail_us-east-1_20171211T1505Z_x.json.gz",
+            "/logs/1_CloudTrail_eu-west-1_20171211T1505Z_y.json",
+        ] {
+            assert_eq!(time_from_file_name(name), Some(want), "{name}");
+        }
+        assert_eq!(time_from_file_name("events.jsonl"), None);
+        assert_eq!(time_from_file_name("a_20171399T9999Z_b.json"), None);
+        assert_eq!(time_from_file_name("/x_20171211T1505Z_/events.json"), None);
     }
 }

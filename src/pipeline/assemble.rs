@@ -141,6 +141,11 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
             name: ev.raw_action.clone(),
             service: ev.service.clone(),
             time: ev.time,
+            time_source: if ev.time.is_some() {
+                ev.time_source
+            } else {
+                Some(crate::event::TimeSource::Processing)
+            },
             region: ev.region.clone(),
             account: ev.account.clone(),
         },

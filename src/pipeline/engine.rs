@@ -358,6 +358,7 @@ impl Engine {
     pub fn stage(&mut self, ev: &CloudEvent, stats: &mut Stats, signals: &mut Signals) {
         stats.records_read += 1;
         stats.parsed += 1;
+        stats.unreadable_fields(ev);
         if !self.seen.insert(&ev.id) {
             stats.duplicates += 1;
             return;
@@ -398,21 +399,19 @@ impl Engine {
             Lookup::Unknown => {
                 stats.unsupported += 1;
                 let key = format!("{}:{}", ev.service, ev.action);
-                *stats.unsupported_by_name.entry(key).or_default() += 1;
+                super::stats::bump(&mut stats.unsupported_by_name, &key);
                 return;
             }
             Lookup::Ambiguous(types) => {
                 let key = format!("{}:{} [{}]", ev.service, ev.action, types.join("|"));
-                *stats.ambiguous.entry(key).or_default() += 1;
+                super::stats::bump(&mut stats.ambiguous, &key);
                 return;
             }
         };
         let touches = map_event(ev, mapping);
         if touches.is_empty() {
-            *stats
-                .no_resource
-                .entry(format!("{}:{}", ev.service, ev.action))
-                .or_default() += 1;
+            let key = format!("{}:{}", ev.service, ev.action);
+            super::stats::bump(&mut stats.no_resource, &key);
             return;
         }
         match self.seen_in_store(ev, stats) {
@@ -447,11 +446,11 @@ impl Engine {
                     match self.rules.apply(&mut alert, &ctx) {
                         Verdict::Keep => {}
                         Verdict::Skipped { rule } => {
-                            *stats.filtered.entry(rule).or_default() += 1;
+                            super::stats::bump(&mut stats.filtered, &rule);
                             continue;
                         }
                         Verdict::Ignored { reason, .. } => {
-                            *stats.ignored.entry(reason).or_default() += 1;
+                            super::stats::bump(&mut stats.ignored, &reason);
                             continue;
                         }
                     }

@@ -1,23 +1,50 @@
 //! Replay: recorded files (or stdin) through the engine, in order, streamed in chunks so memory
 //! stays flat however long a JSON-lines input is.
+//!
+//! A file that breaks off (truncated gzip), expands like a bomb, or cannot be opened is counted
+//! with its name in [`Stats`] and the replay goes on with the next file; what it held before the
+//! cut is read. A record without a time gets its file's (from a CloudTrail file name, else the
+//! file's modification time), so two replays of the same log agree.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
 
 use super::engine::{Engine, Signals};
 use super::stats::Stats;
 use crate::alert::Alert;
+use crate::event::TimeSource;
 use crate::input::{
-    Document, InputError, expand_inputs, open_input, split_documents, stream_documents,
+    Document, InputError, expand_inputs_report, open_input, split_documents, stream_documents,
 };
+use crate::normalize::time::time_from_file_name;
 use crate::normalize::{Normalized, normalize_document};
 
 /// Bytes read per chunk when streaming an input.
 const CHUNK: usize = 8 << 20;
 
+/// The time given to a file's records that carry none.
+pub type FallbackTime = Option<(DateTime<Utc>, TimeSource)>;
+
+/// The stand-in time for `path`'s records that carry none: the delivery time in a CloudTrail
+/// file name, else the file's modification time; none for stdin.
+#[must_use]
+pub fn fallback_time(path: &Path) -> FallbackTime {
+    if path.as_os_str() == "-" {
+        return None;
+    }
+    if let Some(t) = time_from_file_name(&path.to_string_lossy()) {
+        return Some((t, TimeSource::FileName));
+    }
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    Some((DateTime::<Utc>::from(modified), TimeSource::FileModified))
+}
+
 /// Processes one document: normalises it and runs every record through the engine.
 fn process_document(
     engine: &mut Engine,
     file: &str,
+    fallback: FallbackTime,
     doc: Document<'_>,
     units: &mut Vec<Normalized>,
     stats: &mut Stats,
@@ -30,7 +57,13 @@ fn process_document(
             normalize_document(raw, units);
             for unit in units.drain(..) {
                 match unit {
-                    Normalized::Event(ev) => {
+                    Normalized::Event(mut ev) => {
+                        if ev.time.is_none()
+                            && let Some((t, source)) = fallback
+                        {
+                            ev.time = Some(t);
+                            ev.time_source = Some(source);
+                        }
                         for alert in engine.process(&ev, stats, &mut signals) {
                             on_alert(alert);
                         }
@@ -60,30 +93,49 @@ pub fn replay_bytes(
     on_alert: &mut dyn FnMut(Alert),
 ) {
     let mut units = Vec::new();
+    let fallback = time_from_file_name(file).map(|t| (t, TimeSource::FileName));
     split_documents(bytes, |doc| {
-        process_document(engine, file, doc, &mut units, stats, on_alert);
+        process_document(engine, file, fallback, doc, &mut units, stats, on_alert);
     });
 }
 
-/// Replays every input (files, directories, `-`), streaming each. A file that cannot be opened
-/// or read is an error for the caller to report.
+/// Replays every input (files, directories, `-`), streaming each. A named input that does not
+/// exist is an error (before anything is read); a file that cannot be opened or read, or whose
+/// content is cut short, is counted in `stats` (with its name) and the replay goes on.
 pub fn replay_paths(
     engine: &mut Engine,
     inputs: &[PathBuf],
     stats: &mut Stats,
     on_alert: &mut dyn FnMut(Alert),
 ) -> Result<(), InputError> {
+    let expanded = expand_inputs_report(inputs)?;
+    for u in &expanded.unread {
+        tracing::warn!(path = %u.path, kind = u.kind, detail = %u.detail, "Input not read");
+        stats.input_unread(&u.path, u.kind, &u.detail);
+    }
     let mut units = Vec::new();
-    for path in expand_inputs(inputs)? {
+    for path in expanded.files {
         let name = path.display().to_string();
-        let reader = open_input(&path)?;
-        stream_documents(reader, CHUNK, |doc| {
-            process_document(engine, &name, doc, &mut units, stats, on_alert);
-        })
-        .map_err(|source| InputError::Io {
-            path: name.clone(),
-            source,
-        })?;
+        let mut reader = match open_input(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(path = %name, error = %e, "Input not read");
+                stats.input_unread(&name, "unreadable", &e.to_string());
+                continue;
+            }
+        };
+        let fallback = fallback_time(&path);
+        let read = stream_documents(&mut reader, CHUNK, |doc| {
+            process_document(engine, &name, fallback, doc, &mut units, stats, on_alert);
+        });
+        if let Err(e) = read {
+            tracing::warn!(path = %name, error = %e, "Input read failed; what came before was read");
+            stats.input_cut(&name, "read_error", &e.to_string());
+        }
+        if let Some(cut) = reader.cut() {
+            tracing::warn!(path = %name, kind = cut.kind(), detail = %cut, "Input cut short");
+            stats.input_cut(&name, cut.kind(), &cut.to_string());
+        }
     }
     Ok(())
 }

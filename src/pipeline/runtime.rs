@@ -19,7 +19,7 @@ use crate::alert::Alert;
 use crate::catalog::Catalog;
 use crate::config::{EMBEDDED_PREFIX, ReplaySettings};
 use crate::event::CloudEvent;
-use crate::input::{Document, expand_inputs, read_input, split_documents};
+use crate::input::{Document, expand_inputs, read_input_cut, split_documents};
 use crate::normalize::{Normalized, normalize_document};
 use crate::rules::{RuleSet, RuleWatcher};
 use crate::state::StateIndex;
@@ -392,9 +392,20 @@ fn read_named(input: &str) -> Vec<(String, Result<Vec<u8>, String>)> {
     match expand_inputs(&[input.into()]) {
         Ok(paths) => paths
             .into_iter()
-            .map(|p| {
-                let bytes = read_input(&p).map_err(|e| e.to_string());
-                (p.display().to_string(), bytes)
+            .flat_map(|p| {
+                // A cut file (truncated gzip, bomb): its bytes before the cut, and the cut as an
+                // unreadable entry (logged and counted by the caller).
+                let name = p.display().to_string();
+                match read_input_cut(&p) {
+                    Ok((bytes, None)) => vec![(name, Ok(bytes))],
+                    Ok((bytes, Some(cut))) => {
+                        vec![
+                            (name.clone(), Ok(bytes)),
+                            (name, Err(format!("{}: {cut}", cut.kind()))),
+                        ]
+                    }
+                    Err(e) => vec![(name, Err(e.to_string()))],
+                }
             })
             .collect(),
         Err(e) => vec![(input.to_string(), Err(e.to_string()))],
@@ -417,7 +428,7 @@ async fn replay_source(
             let bytes = match bytes {
                 Ok(b) => b,
                 Err(e) => {
-                    tracing::error!(input = %name, error = %e, "Cannot read input; skipping it");
+                    tracing::error!(input = %name, error = %e, "Input not read, or cut short (what came before the cut is read)");
                     if pass == 0 {
                         let _ = tx
                             .send(SourceItem::Unparseable {
@@ -468,6 +479,14 @@ async fn replay_source(
                     && let SourceItem::Event(ev) = &mut item
                 {
                     ev.time = Some(Utc::now());
+                } else if let SourceItem::Event(ev) = &mut item
+                    && ev.time.is_none()
+                    && let Some((t, source)) =
+                        super::replay::fallback_time(std::path::Path::new(name))
+                {
+                    // As `replay`: the file's time, so two runs over the same file agree.
+                    ev.time = Some(t);
+                    ev.time_source = Some(source);
                 }
                 if tx.send(item).await.is_err() {
                     return;

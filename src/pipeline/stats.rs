@@ -12,6 +12,61 @@ use serde::Serialize;
 /// How many examples of unparseable input to keep (with their origin) for the report.
 const MAX_EXAMPLES: usize = 20;
 
+/// Distinct keys a by-name counter keeps; later new names count under [`OTHER`]. Names come
+/// from the input (event names, reasons quoting values), so without a cap a stream of unique
+/// names grows memory without bound.
+pub const MAX_KEYS: usize = 500;
+
+/// Characters of a counter key kept; longer keys are cut and end in `…`.
+pub const MAX_KEY_CHARS: usize = 160;
+
+/// The bucket that counts names past [`MAX_KEYS`].
+pub const OTHER: &str = "(other)";
+
+/// Adds `n` to `key` in a by-name counter, within [`MAX_KEYS`] and [`MAX_KEY_CHARS`].
+pub fn bump_by(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    let key = cap_key(key);
+    if let Some(v) = map.get_mut(key.as_ref()) {
+        *v += n;
+    } else if map.len() < MAX_KEYS {
+        map.insert(key.into_owned(), n);
+    } else {
+        *map.entry(OTHER.to_string()).or_default() += n;
+    }
+}
+
+/// Adds one to `key` in a by-name counter (see [`bump_by`]).
+pub fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    bump_by(map, key, 1);
+}
+
+fn cap_key(key: &str) -> std::borrow::Cow<'_, str> {
+    match key.char_indices().nth(MAX_KEY_CHARS) {
+        None => key.into(),
+        Some((at, _)) => format!("{}…", &key[..at]).into(),
+    }
+}
+
+/// `s` with control characters escaped (`\n`, `\u{1b}`), for printing names that come from the
+/// input on a terminal.
+#[must_use]
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 /// An example of input that could not be read.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Example {
@@ -87,6 +142,17 @@ pub struct Stats {
     pub rule_errors: Vec<String>,
     /// Remote states whose last refresh failed (location → reason); the last good copy is used.
     pub state_stale: BTreeMap<String, String>,
+    /// Fields of parsed events that could not be read (a number out of range, nesting past the
+    /// limit, an object where text belongs), by field path: the rest of each event was kept.
+    pub unreadable_fields: BTreeMap<String, u64>,
+    /// Inputs cut short, by kind: `truncated_gzip`, `corrupt_gzip` (what came before was read),
+    /// `expansion_ratio` (a gzip bomb: reading stopped), `read_error`.
+    pub inputs_cut: BTreeMap<String, u64>,
+    /// Inputs not read, by kind: `not_regular_file` (FIFO, socket, device in a directory),
+    /// `already_read` (a symlink loop or a second link to a file), `unreadable`.
+    pub inputs_unread: BTreeMap<String, u64>,
+    /// The first few cut or unread inputs, with the path and what happened.
+    pub input_examples: Vec<Example>,
     /// Live sources' health, by source name.
     pub sources: BTreeMap<String, crate::collect::health::SourceHealth>,
 }
@@ -96,8 +162,7 @@ impl Stats {
     pub fn unparseable(&mut self, origin: &str, reason: &str) {
         self.records_read += 1;
         self.unparseable += 1;
-        let key = strip_positions(reason);
-        *self.unparseable_reasons.entry(key).or_default() += 1;
+        bump(&mut self.unparseable_reasons, &strip_positions(reason));
         if self.unparseable_examples.len() < MAX_EXAMPLES {
             self.unparseable_examples.push(Example {
                 origin: origin.to_string(),
@@ -109,14 +174,43 @@ impl Stats {
     /// Counts a skipped unit.
     pub fn skipped(&mut self, kind: &str) {
         self.records_read += 1;
-        *self.skipped.entry(kind.to_string()).or_default() += 1;
+        bump(&mut self.skipped, kind);
+    }
+
+    /// Counts the fields of `ev` that could not be read (`extra.unreadable`).
+    pub fn unreadable_fields(&mut self, ev: &crate::event::CloudEvent) {
+        for note in crate::normalize::lenient::unreadable(ev) {
+            let field = note.split_once(": ").map_or(note, |(f, _)| f);
+            bump(&mut self.unreadable_fields, field);
+        }
+    }
+
+    /// Counts an input whose content was cut short (`kind` as in [`Stats::inputs_cut`]).
+    pub fn input_cut(&mut self, path: &str, kind: &str, detail: &str) {
+        bump(&mut self.inputs_cut, kind);
+        self.input_example(path, detail);
+    }
+
+    /// Counts an input that was not read (`kind` as in [`Stats::inputs_unread`]).
+    pub fn input_unread(&mut self, path: &str, kind: &str, detail: &str) {
+        bump(&mut self.inputs_unread, kind);
+        self.input_example(path, detail);
+    }
+
+    fn input_example(&mut self, path: &str, detail: &str) {
+        if self.input_examples.len() < MAX_EXAMPLES {
+            self.input_examples.push(Example {
+                origin: path.to_string(),
+                reason: detail.to_string(),
+            });
+        }
     }
 
     /// Adds another run's counters (several inputs, several workers).
     pub fn merge(&mut self, other: &Stats) {
         fn add(a: &mut BTreeMap<String, u64>, b: &BTreeMap<String, u64>) {
             for (k, v) in b {
-                *a.entry(k.clone()).or_default() += v;
+                bump_by(a, k, *v);
             }
         }
         self.records_read += other.records_read;
@@ -154,6 +248,14 @@ impl Stats {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
+        add(&mut self.unreadable_fields, &other.unreadable_fields);
+        add(&mut self.inputs_cut, &other.inputs_cut);
+        add(&mut self.inputs_unread, &other.inputs_unread);
+        for e in &other.input_examples {
+            if self.input_examples.len() < MAX_EXAMPLES {
+                self.input_examples.push(e.clone());
+            }
+        }
         self.rule_reloads += other.rule_reloads;
         self.rule_reload_failures += other.rule_reload_failures;
         if !other.rule_errors.is_empty() {
@@ -199,7 +301,7 @@ impl Stats {
             let names: Vec<String> = top
                 .iter()
                 .take(5)
-                .map(|(k, v)| format!("{k} ×{v}"))
+                .map(|(k, v)| format!("{} ×{v}", printable(k)))
                 .collect();
             let _ = write!(s, "\ntop unsupported: {}", names.join(", "));
         }
@@ -212,6 +314,26 @@ impl Stats {
         }
         for (file, err) in &self.state_errors {
             let _ = write!(s, "\nstate not loaded: {file}: {err}");
+        }
+        let cut: u64 = self.inputs_cut.values().sum();
+        let unread: u64 = self.inputs_unread.values().sum();
+        if cut + unread > 0 {
+            let kinds = |m: &BTreeMap<String, u64>| {
+                if m.is_empty() {
+                    return String::new();
+                }
+                let list: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                format!(" ({})", list.join(", "))
+            };
+            let _ = write!(
+                s,
+                "\ninputs: {cut} cut short{}, {unread} not read{}",
+                kinds(&self.inputs_cut),
+                kinds(&self.inputs_unread)
+            );
+            for e in &self.input_examples {
+                let _ = write!(s, "\n  {}: {}", printable(&e.origin), printable(&e.reason));
+            }
         }
         s
     }
