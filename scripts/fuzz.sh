@@ -34,6 +34,7 @@ events=(tests/corpus/cloudtrail tests/corpus/gcpaudit assets/demo/events.jsonl t
 seed documents "${events[@]}"
 seed replay_engine "${events[@]}"
 seed pubsub_message tests/corpus/gcpaudit
+seed s3_log_object tests/corpus/cloudtrail/invictus-ir__aws_dataset tests/corpus/cloudtrail/flosell__trailscraper
 seed sqs_body tests/corpus/cloudtrail/cloud-custodian__cloud-custodian
 seed state_parse tests/corpus/tfstate assets/demo/terraform.tfstate
 seed config_parse config/tfdrift.yaml config/embedded.yaml
@@ -41,7 +42,7 @@ seed rules_parse rules tests/fixtures/rules
 mkdir -p fuzz/corpus/falco_grpc_response
 
 failed=()
-for t in documents replay_engine state_parse config_parse sqs_body pubsub_message falco_grpc_response rules_parse; do
+for t in documents replay_engine s3_log_object state_parse config_parse sqs_body pubsub_message falco_grpc_response rules_parse; do
   mkdir -p "fuzz/artifacts/$t"
   echo "==> fuzz $t (${seconds} s)"
   if ! "fuzz/target/$host/release/$t" "fuzz/corpus/$t" -max_total_time="$seconds" \
