@@ -1,6 +1,6 @@
 //! Catalog expressions, compiled once: paths into the event (`request.ipPermissions.items[*]`),
 //! string filters (`resource_name | segment_after:buckets`) and templates
-//! (`"{request.roleName}/{request.policyArn}"`).
+//! (`"{request.roleName}/{request.policyArn}"`); a string in single quotes is a literal.
 
 use std::borrow::Cow;
 
@@ -77,6 +77,14 @@ pub struct Scope<'a> {
 impl Expr {
     /// Compiles an expression; the error says what is wrong with it.
     pub fn parse(src: &str) -> Result<Expr, String> {
+        // A quoted literal: a singleton's fixed id (`'iam-account-password-policy'`).
+        if let Some(lit) = src
+            .strip_prefix('\'')
+            .and_then(|r| r.strip_suffix('\''))
+            .filter(|l| !l.is_empty())
+        {
+            return Ok(Expr::Template(vec![Part::Lit(lit.to_string())]));
+        }
         if src.contains('{') {
             let mut parts = Vec::new();
             let mut rest = src;
