@@ -446,13 +446,17 @@ impl Catalog {
     /// the logged name wins; otherwise they must agree on everything but the name.
     fn by_version<'a>(ev: &CloudEvent, several: &[&'a Mapping]) -> Lookup<'a> {
         let logged = crate::normalize::gcp::strip_method_prefix(&ev.raw_action);
-        if let Some(m) = several
+        let exact: Vec<&Mapping> = several
             .iter()
-            .find(|m| m.name == ev.action || m.name == logged)
-        {
-            return Lookup::Found(m);
+            .copied()
+            .filter(|m| m.name == ev.action || m.name == logged)
+            .collect();
+        match exact.as_slice() {
+            [one] => Lookup::Found(one),
+            [] => Self::ambiguous(several.iter().copied()),
+            // Two files map the same name for the same source: never pick one.
+            _ => Self::ambiguous(exact.into_iter()),
         }
-        Self::ambiguous(several.iter().copied())
     }
 
     fn ambiguous<'a>(maps: impl Iterator<Item = &'a Mapping>) -> Lookup<'a> {
@@ -487,6 +491,25 @@ impl Catalog {
             .collect();
         out.sort();
         out.dedup();
+        out
+    }
+
+    /// How many mappings each (provider, catalogued name, source) has, as
+    /// `provider:source:name`: more than one means two entries claim the same call.
+    #[must_use]
+    pub fn name_counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for ((p, _), maps) in &self.by_action {
+            for m in maps {
+                let key = format!(
+                    "{}:{}:{}",
+                    p.as_str(),
+                    m.source.as_deref().unwrap_or_default(),
+                    m.name
+                );
+                *out.entry(key).or_insert(0) += 1;
+            }
+        }
         out
     }
 

@@ -10,26 +10,30 @@ Inputs
     are never generated again (hand-written wins).
 
 Rules (each candidate satisfies all of them)
-  1. Service: the Terraform type's prefix (`aws_<prefix>_…`) is a botocore service name,
-     endpoint prefix or a PREFIX alias below; the event source is
-     `<endpointPrefix>.amazonaws.com` (`<signingName>` when the prefix has a dot).
+  1. Service: the Terraform type's prefix (`aws_<prefix>_…`) is a botocore service name or a
+     PREFIX alias below; the event source is `<signingName>.amazonaws.com` (the endpoint
+     prefix when there is no signing name).
   2. Operation: `<Verb><Noun>` where Noun is the rest of the type in CamelCase, compared
      case-insensitively (`aws_guardduty_ipset` ↔ `CreateIPSet`), Verb in VERBS (create /
-     delete / update kinds). Exactly one Terraform type may claim an operation, else the
-     operation is AMBIGUOUS (listed with its candidate types, not shipped).
+     delete / update kinds). Exactly one Terraform type may claim an (event source,
+     operation) — across services that share a source, too (DocumentDB, Neptune and RDS log as
+     rds.amazonaws.com) — else the operation is AMBIGUOUS (listed with its candidate types,
+     not shipped).
   3. Id: one identifying member (an output's ARN beats its id of the same object when the
-     type has `arn`), in this order — the output's `<Noun>Arn` / `<Noun>Id` (also
-     one level down, `<Noun>.<Noun>Id`), then the input's `<Noun>Name` / `<Noun>Identifier` /
-     `<Noun>Id` / `<Noun>Arn` / `Name` / `Id` / `Arn`. An `Arn` is used only when the type has
-     an `arn` attribute, a `Name` only when it has `name` (the state index resolves id, arn and
-     name). No member, or two members of equal rank: REJECTED / AMBIGUOUS.
-  4. Attributes (updates only): input members whose snake_case name is a top-level scalar
-     attribute of the type (string, number, bool), converted by the schema's type; sensitive
+     type has `arn`), in this order — for creates the output's `<Noun>Arn` / `<Noun>Id` (also
+     one level down, `<Noun>.<Noun>Id`), then the input's required `<Noun>Name` /
+     `<Noun>Identifier` / `<Noun>Id` / `<Noun>Arn`, then a bare `Name` / `Identifier` / `Id` /
+     `Arn` (deletes and updates read the input first, the output only when it has nothing).
+     An `Arn` is used only when the type has an `arn` attribute, a bare `Name` only when it has
+     `name` (the state index resolves id, arn and name). No member, or two members of equal rank: REJECTED / AMBIGUOUS.
+  4. Attributes (updates only): optional input members whose snake_case name is a top-level
+     scalar attribute of the type (string, number, bool), converted by the schema's type; sensitive
      attributes and documents (policies, templates, bodies: compared as text they would show
      formatting as drift) are left out.
   5. Protocol: `rest-xml` (S3, Route 53, CloudFront) and `ec2` services log requests in shapes
      botocore does not describe (wrapped `…Request` objects, XML names): REJECTED here, hand-written instead;
-     `query` services (IAM, RDS, SNS …) log lower-camel member names like JSON ones.
+     `query` services (IAM, RDS, SNS …) log lower-camel member names like JSON ones; API
+     Gateway wraps its requests (`createRestApiInput`): REJECTED.
   6. Tag operations (`TagResource` …) and read verbs are never generated.
 
 Outputs (scripts/catalog/out/, not shipped): `candidates/<service>.yaml` in the catalog format,
@@ -118,6 +122,8 @@ PREFIX = {
 }
 # Protocols whose CloudTrail request shapes botocore does not describe faithfully.
 SHAPELESS = {"ec2", "rest-xml"}
+# Services whose CloudTrail records wrap the request (`createRestApiInput`): hand-written only.
+WRAPPED = {"apigateway"}
 ID_SUFFIXES = ["Name", "Identifier", "Id", "Arn"]
 TAG_OPS = {"TagResource", "UntagResource", "TagResources", "UntagResources", "AddTagsToResource",
            "RemoveTagsFromResource", "CreateTags", "DeleteTags", "AddTags", "RemoveTags"}
@@ -152,10 +158,10 @@ def hand_written():
 
 
 def event_source(model):
-    ep = model.metadata.get("endpointPrefix", "")
-    if "." in ep:
-        ep = model.metadata.get("signingName", ep)
-    return f"{ep}.amazonaws.com"
+    """CloudTrail's eventSource: the signing name (`lex`, `memorydb`, `sagemaker`), which
+    CloudTrail uses where the endpoint prefix differs (`models-v2-lex`, `api.sagemaker`)."""
+    name = model.metadata.get("signingName") or model.metadata.get("endpointPrefix", "")
+    return f"{name}.amazonaws.com"
 
 
 def scalar_attrs(block):
@@ -186,12 +192,16 @@ def find_id(op, noun, attrs, kind):
     ins = op.input_shape
     if ins is not None:
         req = set(ins.required_members)
+        # `<Noun>Name` / `<Noun>Id` … first; a bare `Name` / `Id` only when none (a bare `Name`
+        # next to `DataSourceId` is the new display name, not the identifier).
         for rank, suffix in enumerate(ID_SUFFIXES):
             for m, shape in ins.members.items():
                 if shape.type_name != "string" or m not in req:
                     continue
-                if m.lower() in (nkey + suffix.lower(), suffix.lower()):
+                if m.lower() == nkey + suffix.lower():
                     cands.append((2 + rank, f"request.{lc(m)}", m))
+                elif m.lower() == suffix.lower():
+                    cands.append((2 + len(ID_SUFFIXES) + rank, f"request.{lc(m)}", m))
     usable = []
     for rank, expr, member in cands:
         if member.lower().endswith("arn") and "arn" not in attrs:
@@ -253,6 +263,9 @@ def main():
         if services[svc] is None:
             services[svc] = sess.get_service_model(svc)
         model = services[svc]
+        if svc in WRAPPED:
+            rejects.append((rtype, f"{svc}: CloudTrail wraps its requests (hand-written)"))
+            continue
         if model.metadata.get("protocol") in SHAPELESS:
             rejects.append((rtype, f"{svc}: {model.metadata.get('protocol')} protocol (hand-written)"))
             continue
@@ -268,8 +281,14 @@ def main():
 
     by_service = collections.defaultdict(list)
     ambiguous = []
+    # Services sharing an event source (DocumentDB and Neptune log as rds.amazonaws.com): one
+    # (source, operation) claimed by several types is ambiguous across services too.
+    by_source = collections.defaultdict(set)
+    for (svc, opname), cl in claims.items():
+        if services[svc] is not None:
+            by_source[(event_source(services[svc]), opname)].update(c[0] for c in cl)
     for (svc, opname), cl in sorted(claims.items()):
-        types = sorted({c[0] for c in cl})
+        types = sorted(by_source[(event_source(services[svc]), opname)])
         if len(types) > 1:
             ambiguous.append((svc, opname, types))
             continue
@@ -301,8 +320,11 @@ def main():
             sc = {k: v for k, v in scalar_attrs(block).items()
                   if not SKIP_ATTR.search(k) and not block["attributes"][k].get("sensitive")}
             attributes = []
+            required = set(op.input_shape.required_members)
             for m, shape in op.input_shape.members.items():
                 path = snake(m)
+                if m in required:
+                    continue  # identifiers (parents, the resource itself), not settings
                 if path in sc and f"request.{lc(m)}" != expr and path not in ("name", "arn", "id"):
                     a = {"path": path, "from": f"request.{lc(m)}"}
                     if sc[path] == "number" and shape.type_name in ("integer", "long"):
@@ -317,6 +339,8 @@ def main():
         by_service[(svc, src)].append(entry)
 
     (OUT / "candidates").mkdir(parents=True, exist_ok=True)
+    for stale in (OUT / "candidates").glob("*.yaml"):
+        stale.unlink()
     total = 0
     for (svc, src), entries in sorted(by_service.items()):
         doc = {"provider": "aws", "source": src,
