@@ -22,7 +22,10 @@
 //! ```
 //! Expressions are paths rooted at `request`, `response`, `extra`, `resource_name`, `event` or
 //! the `foreach` item `item`; `[*]` fans out over arrays; ` | filter` post-processes strings; a
-//! string with `{…}` is a template.
+//! string with `{…}` is a template, one in single quotes a literal. An event may also set
+//! `severity` (its drift's default, `low` for a stopped instance), `otherwise` (targets used when
+//! its `foreach` list is empty: a `SetIamPolicy` logged without its delta) and `also` (further
+//! parts with their own `foreach`: the accounts a sharing call adds, then those it removes).
 
 use std::collections::BTreeMap;
 
