@@ -9,13 +9,14 @@ pub mod convert;
 pub mod expr;
 pub mod spec;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use include_dir::{Dir, include_dir};
 
 use crate::event::{CloudEvent, Provider};
 use expr::Expr;
-use spec::{CatalogFile, TargetSpec};
+use spec::{CatalogFile, EventSpec, TargetSpec};
 pub use spec::{ChangeKind, Convert, Op};
 
 /// The catalog files shipped inside the binary.
@@ -114,8 +115,42 @@ pub struct Mapping {
     pub foreach: Option<Expr>,
     /// Targets in preference order.
     pub targets: Vec<Target>,
+    /// With `foreach`: targets when the list is empty (see [`spec::EventSpec::otherwise`]).
+    pub otherwise: Vec<Target>,
+    /// Further parts of the same event, each mapped on its own (a permission call that adds
+    /// some accounts and removes others).
+    pub also: Vec<Mapping>,
     /// File it came from.
     pub file: String,
+    /// Default severity of the drift it reveals, when the catalog sets one.
+    pub severity: Option<crate::alert::Severity>,
+    /// The event name exactly as the catalog file writes it (GCP: with its API version). When
+    /// several versions of one GCP method are catalogued differently, the exact name decides.
+    pub name: String,
+}
+
+impl Mapping {
+    /// Every target of the mapping: primary and alternatives, `otherwise`, and its `also` parts.
+    #[must_use]
+    pub fn all_targets(&self) -> Vec<&Target> {
+        let mut out: Vec<&Target> = self.targets.iter().chain(&self.otherwise).collect();
+        for part in &self.also {
+            out.extend(part.all_targets());
+        }
+        out
+    }
+}
+
+/// The catalog key of an event name: GCP names without their API-version segments
+/// (`google.cloud.run.v2.Services.SetIamPolicy` → `google.cloud.run.Services.SetIamPolicy`,
+/// `beta.compute.instances.insert` → `compute.instances.insert`), so one entry matches every
+/// version; AWS names as they are.
+#[must_use]
+pub fn action_key(provider: Provider, name: &str) -> Cow<'_, str> {
+    match provider {
+        Provider::Aws => Cow::Borrowed(name),
+        Provider::Gcp => crate::normalize::gcp::version_free(name),
+    }
 }
 
 /// Result of looking an event up.
@@ -253,6 +288,46 @@ fn compile_target(t: &TargetSpec, file: &str, event: &str) -> Result<Target, Cat
     })
 }
 
+/// Compiles one event spec (or one `also` part of it) into a mapping without source or name.
+fn compile_mapping(ev: &EventSpec, file: &str, label: &str) -> Result<Mapping, CatalogError> {
+    let targets = ev
+        .targets()
+        .iter()
+        .map(|t| compile_target(t, file, label))
+        .collect::<Result<Vec<_>, _>>()?;
+    let otherwise = ev
+        .otherwise
+        .iter()
+        .map(|t| compile_target(t, file, label))
+        .collect::<Result<Vec<_>, _>>()?;
+    let err = |message: String| CatalogError::Expr {
+        file: file.to_string(),
+        event: label.to_string(),
+        message,
+    };
+    if !otherwise.is_empty() && ev.foreach.is_none() {
+        return Err(err(
+            "`otherwise` needs `foreach` (it applies when the list is empty)".into(),
+        ));
+    }
+    let foreach = ev
+        .foreach
+        .as_deref()
+        .map(Expr::parse)
+        .transpose()
+        .map_err(err)?;
+    Ok(Mapping {
+        source: None,
+        foreach,
+        targets,
+        otherwise,
+        also: Vec::new(),
+        file: file.to_string(),
+        severity: ev.severity,
+        name: String::new(),
+    })
+}
+
 impl Catalog {
     /// The catalog shipped in the binary.
     pub fn embedded() -> Result<Catalog, CatalogError> {
@@ -284,48 +359,52 @@ impl Catalog {
         };
         for name in &parsed.operational {
             self.operational
-                .entry((provider, name.clone()))
+                .entry((provider, action_key(provider, name).into_owned()))
                 .or_default()
                 .push(parsed.source.clone());
         }
         for ev in &parsed.events {
             let names = ev.name.all();
-            let label = names.first().copied().unwrap_or_default();
-            let targets = ev
-                .targets()
-                .iter()
-                .map(|t| compile_target(t, file, label))
-                .collect::<Result<Vec<_>, _>>()?;
-            let foreach =
-                ev.foreach
-                    .as_deref()
-                    .map(Expr::parse)
-                    .transpose()
-                    .map_err(|message| CatalogError::Expr {
+            let Some(label) = names.first().copied() else {
+                return Err(CatalogError::Parse {
+                    file: file.to_string(),
+                    message: "an event has no `name`".into(),
+                });
+            };
+            let mut mapping = compile_mapping(ev, file, label)?;
+            mapping.source = ev.source.clone().or_else(|| parsed.source.clone());
+            for part in &ev.also {
+                if !part.name.all().is_empty() || part.source.is_some() || !part.also.is_empty() {
+                    return Err(CatalogError::Expr {
                         file: file.to_string(),
                         event: label.to_string(),
-                        message,
-                    })?;
-            let mapping = Mapping {
-                source: ev.source.clone().or_else(|| parsed.source.clone()),
-                foreach,
-                targets,
-                file: file.to_string(),
-            };
+                        message: "an `also` part takes no `name`, `source` or `also` of its own"
+                            .into(),
+                    });
+                }
+                mapping.also.push(compile_mapping(part, file, label)?);
+            }
             for name in names {
+                let mut m = mapping.clone();
+                m.name = name.to_string();
                 self.by_action
-                    .entry((provider, name.to_string()))
+                    .entry((provider, action_key(provider, name).into_owned()))
                     .or_default()
-                    .push(mapping.clone());
+                    .push(m);
             }
         }
         Ok(())
     }
 
-    /// Finds the mapping for an event: by name, then by event source.
+    /// Finds the mapping for an event: by its version-free name (one hash probe), then by
+    /// event source; when several API versions of one GCP method are catalogued differently,
+    /// the logged version picks, and an uncatalogued version is ambiguous (never guessed).
     #[must_use]
     pub fn lookup(&self, ev: &CloudEvent) -> Lookup<'_> {
-        let key = (ev.provider, ev.action.clone());
+        let key = (
+            ev.provider,
+            action_key(ev.provider, &ev.action).into_owned(),
+        );
         if let Some(sources) = self.operational.get(&key)
             && sources
                 .iter()
@@ -336,15 +415,21 @@ impl Catalog {
         let Some(list) = self.by_action.get(&key) else {
             return Lookup::Unknown;
         };
-        if let Some(m) = list
+        let same_source: Vec<&Mapping> = list
             .iter()
-            .find(|m| m.source.as_deref().is_some_and(|s| s == ev.source))
-        {
-            return Lookup::Found(m);
+            .filter(|m| m.source.as_deref().is_some_and(|s| s == ev.source))
+            .collect();
+        match same_source.as_slice() {
+            [] => {}
+            [one] => return Lookup::Found(one),
+            several => return Self::by_version(ev, several),
         }
         let sourceless: Vec<&Mapping> = list.iter().filter(|m| m.source.is_none()).collect();
         if sourceless.len() == 1 {
             return Lookup::Found(sourceless[0]);
+        }
+        if sourceless.len() > 1 && !ev.source.is_empty() {
+            return Self::by_version(ev, &sourceless);
         }
         if !ev.source.is_empty() && sourceless.is_empty() {
             // Catalogued for other services only (SetIamPolicy on KMS vs projects).
@@ -354,8 +439,28 @@ impl Catalog {
             // The record does not say its source, and only one service has this name.
             return Lookup::Found(&list[0]);
         }
-        let mut types: Vec<String> = list
+        Self::ambiguous(list.iter())
+    }
+
+    /// Several mappings share the version-free name and the source: the one catalogued under
+    /// the logged name wins; otherwise they must agree on everything but the name.
+    fn by_version<'a>(ev: &CloudEvent, several: &[&'a Mapping]) -> Lookup<'a> {
+        let logged = crate::normalize::gcp::strip_method_prefix(&ev.raw_action);
+        let exact: Vec<&Mapping> = several
             .iter()
+            .copied()
+            .filter(|m| m.name == ev.action || m.name == logged)
+            .collect();
+        match exact.as_slice() {
+            [one] => Lookup::Found(one),
+            [] => Self::ambiguous(several.iter().copied()),
+            // Two files map the same name for the same source: never pick one.
+            _ => Self::ambiguous(exact.into_iter()),
+        }
+    }
+
+    fn ambiguous<'a>(maps: impl Iterator<Item = &'a Mapping>) -> Lookup<'a> {
+        let mut types: Vec<String> = maps
             .flat_map(|m| m.targets.iter().map(|t| t.rtype.clone()))
             .collect();
         types.sort();
@@ -375,17 +480,36 @@ impl Catalog {
         self.by_action.is_empty()
     }
 
-    /// Every mapped (provider, event name, event source) triple, sorted: what tests check
-    /// has a case.
+    /// Every mapped (provider, event name as catalogued, event source) triple, sorted: what
+    /// tests check has a case.
     #[must_use]
     pub fn names(&self) -> Vec<(Provider, String, Option<String>)> {
         let mut out: Vec<(Provider, String, Option<String>)> = self
             .by_action
             .iter()
-            .flat_map(|((p, a), maps)| maps.iter().map(|m| (*p, a.clone(), m.source.clone())))
+            .flat_map(|((p, _), maps)| maps.iter().map(|m| (*p, m.name.clone(), m.source.clone())))
             .collect();
         out.sort();
         out.dedup();
+        out
+    }
+
+    /// How many mappings each (provider, catalogued name, source) has, as
+    /// `provider:source:name`: more than one means two entries claim the same call.
+    #[must_use]
+    pub fn name_counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for ((p, _), maps) in &self.by_action {
+            for m in maps {
+                let key = format!(
+                    "{}:{}:{}",
+                    p.as_str(),
+                    m.source.as_deref().unwrap_or_default(),
+                    m.name
+                );
+                *out.entry(key).or_insert(0) += 1;
+            }
+        }
         out
     }
 
@@ -396,8 +520,11 @@ impl Catalog {
         self.by_action
             .iter()
             .flat_map(|((p, _), maps)| {
-                maps.iter()
-                    .flat_map(move |m| m.targets.iter().map(move |t| (*p, m.file.as_str(), t)))
+                maps.iter().flat_map(move |m| {
+                    m.all_targets()
+                        .into_iter()
+                        .map(move |t| (*p, m.file.as_str(), t))
+                })
             })
             .collect()
     }
@@ -409,7 +536,7 @@ impl Catalog {
         for ((p, _), maps) in &self.by_action {
             let e = out.entry(*p).or_default();
             for m in maps {
-                for t in &m.targets {
+                for t in m.all_targets() {
                     e.push(t.rtype.clone());
                     e.extend(t.type_by_prefix.iter().map(|(_, v)| v.clone()));
                 }
@@ -432,10 +559,11 @@ impl Catalog {
                     .entry((p.as_str().to_string(), m.source.clone().unwrap_or_default()))
                     .or_default();
                 row.0 += 1;
-                if m.targets.iter().any(|t| !t.attributes.is_empty()) {
+                if m.all_targets().iter().any(|t| !t.attributes.is_empty()) {
                     row.1 += 1;
                 }
-                row.2.extend(m.targets.iter().map(|t| t.rtype.clone()));
+                row.2
+                    .extend(m.all_targets().iter().map(|t| t.rtype.clone()));
             }
         }
         rows.into_iter()

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::alert::{AlertKind, Diff};
 use crate::catalog::{ChangeKind, Op};
-use crate::compare::{contains_equivalent, equivalent, get_path, is_empty};
+use crate::compare::{combine_rules, contains_equivalent, equivalent, get_path, is_empty};
 use crate::map::{Change, Locator, Touch};
 use crate::state::{Resource, StateIndex};
 
@@ -133,6 +133,12 @@ fn state_value<'a>(attrs: &'a Value, path: &str) -> &'a Value {
 
 /// Applies `op` to the state value to get the value the resource has now.
 fn combine(state: &Value, value: &Value, op: Op) -> Value {
+    // Security-group rules are identified by protocol, ports and source, not by the whole block.
+    if op != Op::Set
+        && let Some(v) = combine_rules(state, value, op == Op::Remove)
+    {
+        return v;
+    }
     match op {
         Op::Set => value.clone(),
         Op::Add => match (state, value) {

@@ -123,7 +123,8 @@ pub enum TimeSource {
 /// A GCP long-running operation marker: the same change is logged at its start and its end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Operation {
-    /// Operation id shared by the first and last entries.
+    /// Operation id shared by the first and last entries (GCP: with the method and resource,
+    /// `id|method|resource`: bare ids repeat in real exports).
     pub id: String,
     /// This entry opens the operation.
     pub first: bool,

@@ -45,6 +45,8 @@ pub struct Change {
     pub display_id: String,
     /// Attributes the event reveals.
     pub observed: Vec<Observed>,
+    /// Default severity the catalog gives this event's drift (`None`: the profile's).
+    pub severity: Option<crate::alert::Severity>,
 }
 
 /// One resource an event touched, with its candidate interpretations.
@@ -58,6 +60,19 @@ pub struct Touch {
 /// resource we could extract (counted by the caller, never guessed).
 #[must_use]
 pub fn map_event(ev: &CloudEvent, mapping: &Mapping) -> Vec<Touch> {
+    let mut touches = touches(ev, mapping);
+    for part in &mapping.also {
+        touches.extend(self::touches(ev, part));
+    }
+    if mapping.severity.is_some() {
+        for c in touches.iter_mut().flat_map(|t| t.candidates.iter_mut()) {
+            c.severity = mapping.severity;
+        }
+    }
+    touches
+}
+
+fn touches(ev: &CloudEvent, mapping: &Mapping) -> Vec<Touch> {
     let items: Vec<Value> = match &mapping.foreach {
         Some(expr) => expr.eval(&Scope {
             event: ev,
@@ -65,6 +80,23 @@ pub fn map_event(ev: &CloudEvent, mapping: &Mapping) -> Vec<Touch> {
         }),
         None => vec![Value::Null],
     };
+    if items.is_empty() && !mapping.otherwise.is_empty() {
+        let scope = Scope {
+            event: ev,
+            item: None,
+        };
+        // One resource (the whole policy), its interpretations in preference order.
+        let candidates: Vec<Change> = mapping
+            .otherwise
+            .iter()
+            .flat_map(|t| target_changes(t, &scope))
+            .collect();
+        return if candidates.is_empty() {
+            Vec::new()
+        } else {
+            vec![Touch { candidates }]
+        };
+    }
     let mut touches = Vec::new();
     for item in &items {
         let scope = Scope {
@@ -170,6 +202,7 @@ fn target_changes(t: &Target, scope: &Scope<'_>) -> Vec<Change> {
             locator: Locator::Attrs(pairs),
             display_id,
             observed,
+            severity: None,
         }];
     }
 
@@ -197,6 +230,7 @@ fn target_changes(t: &Target, scope: &Scope<'_>) -> Vec<Change> {
                 locator: Locator::Keys(vec![id.clone()]),
                 display_id: id,
                 observed: observed.clone(),
+                severity: None,
             })
         })
         .collect()

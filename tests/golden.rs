@@ -108,3 +108,133 @@ fn golden_cases() {
     }
     assert!(ran >= 1, "no golden case ran");
 }
+
+/// A state with one security group whose rules carry descriptions, and one standalone rule.
+fn sg_state() -> Vec<u8> {
+    let rule = |port: u16, cidrs: &[&str], desc: &str| {
+        json!({"cidr_blocks": cidrs, "description": desc, "from_port": port, "to_port": port,
+               "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": "tcp",
+               "security_groups": [], "self": false})
+    };
+    serde_json::to_vec(&json!({
+        "version": 4, "terraform_version": "1.9.0", "serial": 1, "lineage": "sg-rules",
+        "resources": [
+            {"mode": "managed", "type": "aws_security_group", "name": "web",
+             "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [{"schema_version": 1, "attributes": {
+                 "id": "sg-0123456789abcdef0", "name": "web",
+                 "ingress": [rule(22, &["10.0.0.0/8", "192.0.2.0/24"], "ssh from office"),
+                             rule(443, &["0.0.0.0/0"], "https")],
+                 "egress": []}}]},
+            {"mode": "managed", "type": "aws_vpc_security_group_ingress_rule", "name": "db",
+             "provider": "provider[\"registry.terraform.io/hashicorp/aws\"]",
+             "instances": [{"schema_version": 0, "attributes": {
+                 "id": "sgr-0aaaabbbbccccdddd", "security_group_id": "sg-0fedcba9876543210",
+                 "ip_protocol": "tcp", "from_port": 5432, "to_port": 5432,
+                 "cidr_ipv4": "10.1.0.0/16"}}]}
+        ]
+    }))
+    .unwrap()
+}
+
+fn revoke(id: &str, request: &Value, response: &Value) -> String {
+    json!({"eventVersion": "1.09", "eventTime": "2026-11-27T11:00:00Z",
+        "eventSource": "ec2.amazonaws.com", "eventName": "RevokeSecurityGroupIngress",
+        "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64.ubuntu.22 prompt/off command/ec2.revoke-security-group-ingress",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLEBOB00001",
+            "arn": "arn:aws:iam::111122223333:user/bob", "accountId": "111122223333", "userName": "bob"},
+        "requestParameters": request, "responseElements": response,
+        "eventID": id, "readOnly": false, "eventType": "AwsApiCall",
+        "recipientAccountId": "111122223333", "eventCategory": "Management"})
+    .to_string()
+}
+
+/// A revoke is matched on protocol, ports and source: the CLI's `--cidr` form (no description)
+/// removes a described inline rule, one CIDR of a two-CIDR block included; a console revoke by
+/// rule id resolves a standalone rule, and an inline one through the rules the response lists.
+#[test]
+fn security_group_revokes_match_rules_without_descriptions() {
+    let state = sg_state();
+    let mut engine = common::engine(&[("sg.tfstate", &state)], &EngineOptions::default());
+    let perm = |port: u16, cidr: &str| {
+        json!({"items": [{"ipProtocol": "tcp", "fromPort": port, "toPort": port, "groups": {},
+            "ipRanges": {"items": [{"cidrIp": cidr}]}, "ipv6Ranges": {}, "prefixListIds": {}}]})
+    };
+    let events = [
+        // --cidr 0.0.0.0/0 --port 443: the whole described rule goes.
+        revoke(
+            "e1",
+            &json!({"groupId": "sg-0123456789abcdef0", "ipPermissions": perm(443, "0.0.0.0/0")}),
+            &json!({"_return": true}),
+        ),
+        // One CIDR of the port-22 block.
+        revoke(
+            "e2",
+            &json!({"groupId": "sg-0123456789abcdef0", "ipPermissions": perm(22, "192.0.2.0/24")}),
+            &json!({"_return": true}),
+        ),
+        // A rule the group does not have: in sync.
+        revoke(
+            "e3",
+            &json!({"groupId": "sg-0123456789abcdef0", "ipPermissions": perm(8080, "0.0.0.0/0")}),
+            &json!({"_return": true}),
+        ),
+        // Console: a standalone rule by id.
+        revoke(
+            "e4",
+            &json!({"groupId": "sg-0fedcba9876543210",
+            "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-0aaaabbbbccccdddd"}]}}),
+            &json!({"_return": true}),
+        ),
+        // Console: an inline rule by id, described by the response.
+        revoke(
+            "e5",
+            &json!({"groupId": "sg-0123456789abcdef0",
+            "securityGroupRuleIds": {"items": [{"securityGroupRuleId": "sgr-0inline0000000001"}]}}),
+            &json!({"_return": true, "revokedSecurityGroupRuleSet": {"items": [{
+                "securityGroupRuleId": "sgr-0inline0000000001", "groupId": "sg-0123456789abcdef0",
+                "isEgress": false, "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+                "cidrIpv4": "10.0.0.0/8", "description": "ssh from office"}]}}),
+        ),
+    ];
+    let text = events.join("\n");
+    let (alerts, stats) = common::replay(&mut engine, "revokes.jsonl", text.as_bytes());
+    let by_event = |id: &str| -> Vec<&tfdrift::alert::Alert> {
+        alerts.iter().filter(|a| a.event.id == id).collect()
+    };
+    let ingress_after = |id: &str| -> Value {
+        let a = by_event(id);
+        assert_eq!(a.len(), 1, "{id}: one alert expected, got {alerts:#?}");
+        assert_eq!(a[0].resource.id, "sg-0123456789abcdef0");
+        a[0].diffs[0].observed.clone()
+    };
+    let e1 = ingress_after("e1");
+    assert_eq!(e1.as_array().unwrap().len(), 1, "{e1}");
+    assert_eq!(e1[0]["from_port"], 22);
+    let e2 = ingress_after("e2");
+    let e2_22 = e2
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["from_port"] == 22)
+        .unwrap();
+    assert_eq!(e2_22["cidr_blocks"], json!(["10.0.0.0/8"]));
+    assert!(by_event("e3").is_empty());
+    let e4 = by_event("e4");
+    assert_eq!(e4.len(), 1);
+    assert_eq!(e4[0].resource.rtype, "aws_vpc_security_group_ingress_rule");
+    assert_eq!(
+        e4[0].resource.address.as_deref(),
+        Some("aws_vpc_security_group_ingress_rule.db")
+    );
+    let e5 = ingress_after("e5");
+    let e5_22 = e5
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["from_port"] == 22)
+        .unwrap();
+    assert_eq!(e5_22["cidr_blocks"], json!(["192.0.2.0/24"]));
+    assert_eq!(stats.in_sync, 1);
+}

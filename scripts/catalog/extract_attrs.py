@@ -15,12 +15,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def catalog_types():
     types = set()
-    for f in sorted((ROOT / "assets/catalog/aws").glob("*.yaml")):
+    for f in sorted((ROOT / "assets/catalog/aws").rglob("*.yaml")):
         doc = yaml.safe_load(f.read_text())
         for ev in doc.get("events", []):
-            for t in [ev] + ev.get("alternatives", []):
-                types.add(t["type"])
-                types.update((t.get("type_by_prefix") or {}).values())
+            for part in [ev] + ev.get("also", []):
+                for t in [part] + part.get("alternatives", []) + part.get("otherwise", []):
+                    types.add(t["type"])
+                    types.update((t.get("type_by_prefix") or {}).values())
     return types
 
 

@@ -49,7 +49,18 @@ def boto_op(source, name):
     except ImportError:
         return None, None
     sess = _models.setdefault("_s", botocore.session.get_session())
-    for cand in BOTO.get(svc, [svc]):
+    if "_endpoints" not in _models:
+        # endpoint prefix → service names (generated entries use the endpoint prefix).
+        eps = {}
+        for name in sess.get_available_services():
+            try:
+                meta = sess.get_service_model(name).metadata
+            except Exception:
+                continue
+            for ep in (meta.get("endpointPrefix", ""), meta.get("signingName", "")):
+                eps.setdefault(ep, []).append(name)
+        _models["_endpoints"] = eps
+    for cand in BOTO.get(svc, [svc]) + _models["_endpoints"].get(svc, []):
         try:
             model = _models.setdefault(cand, sess.get_service_model(cand))
         except Exception:
@@ -270,6 +281,8 @@ def build(provider, source, ev, name, lint):
     prefixes = list((t0.get("type_by_prefix") or {}).keys())
 
     def add(expr, conv=None, is_id=False):
+        if expr.startswith("'"):
+            return  # a literal id
         for p in split_expr(expr):
             filt = None
             if "|" in p:
@@ -359,7 +372,7 @@ def main():
     lint = []
     for provider in ("aws", "gcp"):
         covered = cases_covered(provider)
-        for f in sorted((ROOT / "assets/catalog" / provider).glob("*.yaml")):
+        for f in sorted((ROOT / "assets/catalog" / provider).rglob("*.yaml")):
             doc = yaml.safe_load(f.read_text())
             new = []
             for ev in doc.get("events", []):
@@ -372,7 +385,9 @@ def main():
                     new.append(json.dumps({"record": rec, "expect": None}))
                     covered.add((name, source))
             if new:
-                out = ROOT / "tests/catalog_cases" / provider / (f.stem + ".jsonl")
+                sub = f.parent.name if f.parent.name != provider else ""
+                stem = f"{sub}-{f.stem}" if sub else f.stem
+                out = ROOT / "tests/catalog_cases" / provider / (stem + ".jsonl")
                 with out.open("a") as fh:
                     fh.write("\n".join(new) + "\n")
                 print(f"{out.relative_to(ROOT)}: +{len(new)}")

@@ -267,10 +267,35 @@ fn ip_permissions(v: &Value) -> Option<Value> {
             .into_iter()
             .filter_map(|r| r.get("prefixListId").cloned())
             .collect();
-        let groups: Vec<Value> = items(p.get("groups"))
+        let mut groups: Vec<Value> = items(p.get("groups"))
             .into_iter()
             .filter_map(|r| r.get("groupId").or_else(|| r.get("groupName")).cloned())
             .collect();
+        // One rule as `RevokeSecurityGroup*` returns it (`revokedSecurityGroupRuleSet`) or as
+        // `DescribeSecurityGroupRules` names it: a single source per rule.
+        let mut ipv6 = ipv6;
+        let mut prefixes = prefixes;
+        if let Some(c) = p.get("cidrIpv4").and_then(Value::as_str) {
+            cidrs.push(Value::String(c.to_string()));
+        }
+        if let Some(c) = p.get("cidrIpv6").cloned() {
+            ipv6.push(c);
+        }
+        if let Some(c) = p.get("prefixListId").cloned() {
+            prefixes.push(c);
+        }
+        if let Some(g) = p
+            .get("referencedGroupId")
+            .or_else(|| p.pointer("/referencedGroupInfo/groupId"))
+            .cloned()
+        {
+            groups.push(g);
+        }
+        if description.is_empty()
+            && let Some(d) = p.get("description").and_then(Value::as_str)
+        {
+            description = d.to_string();
+        }
         blocks.push(json!({
             "cidr_blocks": cidrs,
             "description": description,

@@ -1,6 +1,6 @@
 //! Catalog expressions, compiled once: paths into the event (`request.ipPermissions.items[*]`),
 //! string filters (`resource_name | segment_after:buckets`) and templates
-//! (`"{request.roleName}/{request.policyArn}"`).
+//! (`"{request.roleName}/{request.policyArn}"`); a string in single quotes is a literal.
 
 use std::borrow::Cow;
 
@@ -77,6 +77,14 @@ pub struct Scope<'a> {
 impl Expr {
     /// Compiles an expression; the error says what is wrong with it.
     pub fn parse(src: &str) -> Result<Expr, String> {
+        // A quoted literal: a singleton's fixed id (`'iam-account-password-policy'`).
+        if let Some(lit) = src
+            .strip_prefix('\'')
+            .and_then(|r| r.strip_suffix('\''))
+            .filter(|l| !l.is_empty())
+        {
+            return Ok(Expr::Template(vec![Part::Lit(lit.to_string())]));
+        }
         if src.contains('{') {
             let mut parts = Vec::new();
             let mut rest = src;
@@ -135,6 +143,25 @@ impl Expr {
             })
             .collect()
     }
+}
+
+/// CloudTrail keeps some services' member names as the API spells them (`InsightArn`) and
+/// lower-cases the first letter for others (`insightArn`): a key missing in one spelling is
+/// looked up in the other.
+fn other_case_key<'v>(v: &'v Value, k: &str) -> Option<&'v Value> {
+    let obj = v.as_object()?;
+    let mut chars = k.chars();
+    let first = chars.next()?;
+    let flipped: String = if first.is_ascii_lowercase() {
+        first.to_ascii_uppercase()
+    } else if first.is_ascii_uppercase() {
+        first.to_ascii_lowercase()
+    } else {
+        return None;
+    }
+    .to_string()
+        + chars.as_str();
+    obj.get(&flipped)
 }
 
 impl Path {
@@ -231,7 +258,7 @@ impl Path {
             for v in current {
                 match seg {
                     Seg::Key(k) => {
-                        if let Some(x) = v.get(k.as_str()) {
+                        if let Some(x) = v.get(k.as_str()).or_else(|| other_case_key(v, k)) {
                             next.push(x);
                         }
                     }
@@ -312,6 +339,20 @@ impl Path {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_match_in_either_first_letter_case() {
+        let mut ev = crate::event::CloudEvent::new(crate::event::Provider::Aws);
+        ev.response = serde_json::json!({"InsightArn": "arn:a", "name": "n"});
+        let scope = Scope {
+            event: &ev,
+            item: None,
+        };
+        let get = |src: &str| Expr::parse(src).unwrap().eval_strings(&scope);
+        assert_eq!(get("response.insightArn"), vec!["arn:a"]);
+        assert_eq!(get("response.Name"), vec!["n"]);
+        assert!(get("response.other").is_empty());
+    }
+
     use super::*;
     use crate::event::Provider;
     use serde_json::json;

@@ -22,7 +22,10 @@
 //! ```
 //! Expressions are paths rooted at `request`, `response`, `extra`, `resource_name`, `event` or
 //! the `foreach` item `item`; `[*]` fans out over arrays; ` | filter` post-processes strings; a
-//! string with `{…}` is a template.
+//! string with `{…}` is a template, one in single quotes a literal. An event may also set
+//! `severity` (its drift's default, `low` for a stopped instance), `otherwise` (targets used when
+//! its `foreach` list is empty: a `SetIamPolicy` logged without its delta) and `also` (further
+//! parts with their own `foreach`: the accounts a sharing call adds, then those it removes).
 
 use std::collections::BTreeMap;
 
@@ -60,6 +63,12 @@ pub enum Names {
 }
 
 impl Names {
+    /// No name (an `also` part).
+    #[must_use]
+    pub fn none() -> Names {
+        Names::Many(Vec::new())
+    }
+
     /// All names.
     #[must_use]
     pub fn all(&self) -> Vec<&str> {
@@ -251,7 +260,9 @@ pub struct AttrSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSpec {
-    /// Event name(s) (`ModifyInstanceAttribute`, `compute.firewalls.patch`).
+    /// Event name(s) (`ModifyInstanceAttribute`, `compute.firewalls.patch`); none in an
+    /// `also` part.
+    #[serde(default = "Names::none")]
     pub name: Names,
     /// Event source override (disambiguates names shared by services).
     #[serde(default)]
@@ -283,9 +294,20 @@ pub struct EventSpec {
     /// Further targets, tried in order when the primary is not managed.
     #[serde(default)]
     pub alternatives: Vec<TargetSpec>,
+    /// With `foreach`: targets used once, without `item`, when the list is empty or absent
+    /// (a `SetIamPolicy` logged without its `policyDelta` still changes the whole policy).
+    #[serde(default)]
+    pub otherwise: Vec<TargetSpec>,
     /// Why the mapping is the way it is (kept for `tfdrift catalog`).
     #[serde(default)]
     pub note: Option<String>,
+    /// Default severity of drift this event reveals, instead of the profile's (a stopped
+    /// instance is `low`); rules still raise or ignore it.
+    #[serde(default)]
+    pub severity: Option<crate::alert::Severity>,
+    /// Further parts of the same event, each with its own `foreach` and targets (no `name`).
+    #[serde(default)]
+    pub also: Vec<EventSpec>,
 }
 
 impl EventSpec {

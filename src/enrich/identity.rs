@@ -8,7 +8,6 @@ use std::net::IpAddr;
 
 use crate::alert::{Identity, Via};
 use crate::event::CloudEvent;
-use crate::pipeline::assemble::via;
 
 /// Prefix of IAM Identity Center (SSO) role names: `AWSReservedSSO_<PermissionSet>_<hash>`.
 const SSO_PREFIX: &str = "AWSReservedSSO_";
@@ -36,6 +35,74 @@ pub fn identity(ev: &CloudEvent) -> Identity {
     }
     id.display = display(&id);
     id
+}
+
+/// How the change was made, read from the user agent and the identity.
+///
+/// Order matters: Terraform first (its calls are silent); then a real AWS service acting on its
+/// own or on a caller's behalf (`AWSService` principal, `invokedBy`); then an explicit CLI; then
+/// the console — its own user agents (`console.ec2.amazonaws.com`, `AWS Internal`, a browser) or
+/// a session whose credential came from the console (`sessionCredentialFromConsole`), which
+/// wins over the service-looking host name the console's backends put in the user agent.
+#[must_use]
+pub fn via(ev: &CloudEvent) -> Via {
+    let a = &ev.actor;
+    let ua = a.user_agent.as_deref().unwrap_or_default();
+    let lower = ua.to_ascii_lowercase();
+    if crate::pipeline::classify::is_terraform_agent(ua) {
+        Via::Terraform
+    } else if a.identity_type.as_deref() == Some("AWSService") || a.invoked_by.is_some() {
+        Via::Service
+    } else if lower.contains("aws-cli/")
+        || lower.contains("gcloud")
+        || lower.contains("google-cloud-sdk")
+    {
+        Via::Cli
+    } else if console_agent(&lower) || console_session(ev) {
+        Via::Console
+    } else if lower.ends_with(".amazonaws.com") || lower.contains("cloudformation") {
+        Via::Service
+    } else if lower.contains("boto3")
+        || lower.contains("botocore")
+        || lower.contains("aws-sdk-")
+        || lower.contains("aws-internal/")
+        || lower.contains("google-api-")
+        || lower.contains("gl-python")
+        || lower.contains("gl-go")
+        || lower.contains("gl-java")
+        || lower.contains("grpc-")
+    {
+        Via::Sdk
+    } else {
+        Via::Unknown
+    }
+}
+
+/// User agents (lower-cased) of the AWS and Google consoles: `console.amazonaws.com`,
+/// per-service consoles (`console.ec2.amazonaws.com`, `s3.console.aws.amazon.com`),
+/// `signin.amazonaws.com`, `AWS Internal` (console backends), a browser.
+fn console_agent(lower: &str) -> bool {
+    let host = lower.split_whitespace().next().unwrap_or_default();
+    lower == "aws internal"
+        || lower.starts_with("mozilla/")
+        || lower.contains("console.amazonaws.com")
+        || lower.contains("console.aws.amazon.com")
+        || lower.contains("signin.amazonaws.com")
+        || (host.starts_with("console.") && host.ends_with(".amazonaws.com"))
+        || host.contains(".console.")
+        || lower.contains("console.cloud.google.com")
+        || lower.contains("cloud console")
+        || lower.contains("console/")
+}
+
+/// CloudTrail's top-level `sessionCredentialFromConsole: "true"` (kept by the normaliser in
+/// `extra`): the session was opened by signing in to the console.
+fn console_session(ev: &CloudEvent) -> bool {
+    match ev.extra.get("sessionCredentialFromConsole") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
 }
 
 /// The role name from an assumed-role ARN or a session issuer ARN.

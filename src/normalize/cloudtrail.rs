@@ -58,6 +58,8 @@ pub(crate) struct Doc<'a> {
     pub additional_event_data: Option<&'a RawValue>,
     #[serde(borrow)]
     pub resources: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub session_credential_from_console: Option<&'a RawValue>,
 
     // --- envelope keys (sniffed by `normalize`) ---
     #[serde(borrow, rename = "Records")]
@@ -352,8 +354,12 @@ pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> C
     if needs_payload {
         ev.request = parse_raw(doc.request_parameters, "requestParameters", &mut notes);
         ev.response = parse_raw(doc.response_elements, "responseElements", &mut notes);
-        if doc.additional_event_data.is_some() || doc.resources.is_some() {
+        let console = lenient_bool(doc.session_credential_from_console);
+        if doc.additional_event_data.is_some() || doc.resources.is_some() || console.is_some() {
             let mut extra = serde_json::Map::new();
+            if let Some(c) = console {
+                extra.insert("sessionCredentialFromConsole".into(), Value::Bool(c));
+            }
             if let Some(a) = doc.additional_event_data {
                 extra.insert(
                     "additionalEventData".into(),

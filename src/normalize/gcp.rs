@@ -2,7 +2,10 @@
 //!
 //! Method names are normalised (`v1.compute.firewalls.patch` → `compute.firewalls.patch`), failed
 //! calls are recognised by a non-zero `status.code`, and long-running operations keep their
-//! `operation {id, first, last}` marker so the pipeline alerts once per operation.
+//! `operation {id, first, last}` marker so the pipeline alerts once per operation (the id being
+//! the operation id with the method and resource: ids repeat in real exports).
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
@@ -34,6 +37,41 @@ pub fn strip_method_prefix(method: &str) -> &str {
         }
     }
     method
+}
+
+/// Whether one dotted segment of a method name is an API version: `v1`, `v0`, `v2beta3`,
+/// `v1p1beta1`, `v1alpha`.
+fn is_version_segment(seg: &str) -> bool {
+    let Some(rest) = seg.strip_prefix('v') else {
+        return false;
+    };
+    let after_digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+    after_digits.len() < rest.len() && after_digits.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A method name with every API-version segment removed, so one catalog entry matches every
+/// version: `google.cloud.datafusion.v1beta1.DataFusion.UpdateInstance` →
+/// `google.cloud.datafusion.DataFusion.UpdateInstance`, `beta.compute.instances.insert` →
+/// `compute.instances.insert`. The last segment (the method itself) is never removed. The event
+/// keeps the name as logged in `raw_action`; borrowed when there is nothing to remove.
+#[must_use]
+pub fn version_free(method: &str) -> Cow<'_, str> {
+    let method = strip_method_prefix(method);
+    let Some((head, _last)) = method.rsplit_once('.') else {
+        return Cow::Borrowed(method);
+    };
+    if !head.split('.').any(is_version_segment) {
+        return Cow::Borrowed(method);
+    }
+    let segs: Vec<&str> = method.split('.').collect();
+    let last = segs.len() - 1;
+    let kept: Vec<&str> = segs
+        .iter()
+        .enumerate()
+        .filter(|(i, seg)| *i == last || !is_version_segment(seg))
+        .map(|(_, seg)| *seg)
+        .collect();
+    Cow::Owned(kept.join("."))
 }
 
 fn s(v: &Value, ptr: &str) -> Option<String> {
@@ -162,9 +200,18 @@ pub fn to_event(
         extra.insert("resource".into(), v.clone());
     }
     ev.extra = Value::Object(extra);
+    // Operation ids are not unique in real exports (scrubbed `operation-1234-…`, reused ids
+    // across a firewall insert and patch): the dedupe key is (id, method, resource), so two
+    // operations sharing an id do not swallow each other; the first and last entries of one
+    // operation share all three.
     ev.operation = entry.get("operation").and_then(|op| {
+        let id = s(op, "/id")?;
         Some(Operation {
-            id: s(op, "/id")?,
+            id: format!(
+                "{id}|{}|{}",
+                version_free(&ev.action),
+                ev.resource_name.as_deref().unwrap_or_default()
+            ),
             first: op.get("first").and_then(Value::as_bool).unwrap_or(false),
             last: op.get("last").and_then(Value::as_bool).unwrap_or(false),
         })
@@ -196,6 +243,91 @@ mod tests {
             "google.iam.admin.v1.CreateRole"
         );
         assert_eq!(strip_method_prefix("SetIamPolicy"), "SetIamPolicy");
+    }
+
+    #[test]
+    fn version_segments_anywhere() {
+        for (logged, free) in [
+            (
+                "google.cloud.datafusion.v1beta1.DataFusion.UpdateInstance",
+                "google.cloud.datafusion.DataFusion.UpdateInstance",
+            ),
+            (
+                "google.cloud.dataproc.v1beta2.ClusterController.CreateCluster",
+                "google.cloud.dataproc.ClusterController.CreateCluster",
+            ),
+            (
+                "google.api.servicemanagement.v0.ServiceManager.EnableService",
+                "google.api.servicemanagement.ServiceManager.EnableService",
+            ),
+            (
+                "google.api.serviceusage.v0.ServiceUsage.BatchEnableServices",
+                "google.api.serviceusage.ServiceUsage.BatchEnableServices",
+            ),
+            ("beta.compute.instances.insert", "compute.instances.insert"),
+            ("alpha.compute.instances.insert", "compute.instances.insert"),
+            ("v1.compute.firewalls.patch", "compute.firewalls.patch"),
+            (
+                "google.iam.admin.v1.SetIAMPolicy",
+                "google.iam.admin.SetIAMPolicy",
+            ),
+            (
+                "google.cloud.vision.v1p3beta1.ProductSearch.CreateProduct",
+                "google.cloud.vision.ProductSearch.CreateProduct",
+            ),
+            ("tableservice.insert", "tableservice.insert"),
+            ("storage.buckets.v2", "storage.buckets.v2"),
+            ("SetIamPolicy", "SetIamPolicy"),
+            (
+                "google.cloud.ventures.Vendor.Create",
+                "google.cloud.ventures.Vendor.Create",
+            ),
+        ] {
+            assert_eq!(version_free(logged), free, "{logged}");
+        }
+    }
+
+    #[test]
+    fn operations_keyed_by_id_method_and_resource() {
+        let entry = |method: &str, resource: &str| {
+            serde_json::json!({
+                "insertId": "x",
+                "operation": {"id": "operation-1234", "first": true},
+                "protoPayload": {"methodName": method, "resourceName": resource, "serviceName": "compute.googleapis.com"}
+            })
+        };
+        let key = |method: &str, resource: &str| {
+            to_event(&entry(method, resource), String::new)
+                .unwrap()
+                .operation
+                .unwrap()
+                .id
+        };
+        let insert = key(
+            "v1.compute.firewalls.insert",
+            "projects/p/global/firewalls/a",
+        );
+        assert_ne!(
+            insert,
+            key(
+                "v1.compute.firewalls.patch",
+                "projects/p/global/firewalls/a"
+            )
+        );
+        assert_ne!(
+            insert,
+            key(
+                "v1.compute.firewalls.insert",
+                "projects/p/global/firewalls/b"
+            )
+        );
+        assert_eq!(
+            insert,
+            key(
+                "beta.compute.firewalls.insert",
+                "projects/p/global/firewalls/a"
+            )
+        );
     }
 
     #[test]

@@ -5,53 +5,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
-use crate::alert::{ActorRef, Alert, Diff, EventRef, ResourceRef, SCHEMA, Severity, Via};
+use crate::alert::{ActorRef, Alert, Diff, EventRef, ResourceRef, SCHEMA, Severity};
 use crate::detect::Drift;
 use crate::event::CloudEvent;
 use crate::mask::{MASK, mask_credentials, mask_leaves, path_is_sensitive};
 
-/// How the change was made, read from the user agent and identity.
-#[must_use]
-pub fn via(ev: &CloudEvent) -> Via {
-    let ua = ev.actor.user_agent.as_deref().unwrap_or_default();
-    let lower = ua.to_ascii_lowercase();
-    if crate::pipeline::classify::is_terraform_agent(ua) {
-        Via::Terraform
-    } else if lower.contains("console.amazonaws.com")
-        || lower.contains("signin.amazonaws.com")
-        || lower == "aws internal"
-        || lower.contains("console.cloud.google.com")
-        || lower.contains("cloud console")
-        || lower.starts_with("mozilla/")
-        || lower.contains("console/")
-    {
-        Via::Console
-    } else if lower.contains("aws-cli/")
-        || lower.contains("gcloud")
-        || lower.contains("google-cloud-sdk")
-    {
-        Via::Cli
-    } else if ev.actor.identity_type.as_deref() == Some("AWSService")
-        || ev.actor.invoked_by.is_some()
-        || lower.ends_with(".amazonaws.com")
-        || lower.contains("cloudformation")
-    {
-        Via::Service
-    } else if lower.contains("boto3")
-        || lower.contains("botocore")
-        || lower.contains("aws-sdk-")
-        || lower.contains("aws-internal/")
-        || lower.contains("google-api-")
-        || lower.contains("gl-python")
-        || lower.contains("gl-go")
-        || lower.contains("gl-java")
-        || lower.contains("grpc-")
-    {
-        Via::Sdk
-    } else {
-        Via::Unknown
-    }
-}
+pub use crate::enrich::identity::via;
 
 /// Deterministic alert id: replaying the same log yields the same ids.
 #[must_use]

@@ -431,7 +431,9 @@ impl Engine {
             match detect(&self.state, touch) {
                 Detection::InSync => stats.in_sync += 1,
                 Detection::Drift(drift) => {
-                    let mut alert = assemble(ev, &drift, self.default_severity);
+                    // The catalog may lower an event's default (a stopped instance is `low`).
+                    let default_severity = drift.change.severity.unwrap_or(self.default_severity);
+                    let mut alert = assemble(ev, &drift, default_severity);
                     let tags = drift.resource.and_then(|r| {
                         r.attributes
                             .get("tags")
@@ -439,7 +441,7 @@ impl Engine {
                             .and_then(serde_json::Value::as_object)
                     });
                     let ctx = EvalContext {
-                        default_severity: self.default_severity,
+                        default_severity,
                         today: chrono::Utc::now().date_naive(),
                         tags,
                     };
