@@ -34,6 +34,7 @@ fn rec<'a>(
         time: Some(alert.time),
         alerts: std::slice::from_ref(alert),
         outbox,
+        drifts: &[],
     }
 }
 
@@ -490,4 +491,65 @@ fn replay_with_store_flag_records_and_dedupes_across_runs() {
         !dir.path().join(".local/share/tfdrift").exists(),
         "replay never creates the default database"
     );
+}
+
+/// A store written by the previous schema (version 2, no drift tables) is upgraded in place to
+/// version 3 with its alerts intact, and records drifts from then on.
+#[test]
+fn a_version_2_store_is_migrated_to_drifts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &tfdrift::store::schema::MIGRATIONS[..2] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 2).unwrap();
+        tx.execute(
+            "INSERT INTO alerts (id, time, kind, severity, provider, resource_type, resource_id, fingerprint, event_id, event_name, recorded_at, json) \
+             VALUES ('tfd-old', 0, 'attribute_drift', 'high', 'aws', 't', 'i', 'f', 'e', 'n', 0, '{}')",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(tfdrift::store::schema::version(&conn).unwrap(), 3);
+    let old: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM alerts WHERE id = 'tfd-old'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old, 1, "alerts survive the upgrade");
+    assert!(
+        store
+            .drifts(&tfdrift::store::DriftFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+    // Drifts are recorded with the alert that causes them, in its transaction.
+    let a = demo_alerts().remove(0);
+    let occ = tfdrift::drift::occurrences(&a, "demo");
+    let ops: Vec<tfdrift::drift::DriftOp> = occ
+        .iter()
+        .map(|o| tfdrift::drift::DriftOp::Occur(Box::new(o.clone())))
+        .collect();
+    let batch = [tfdrift::store::EventRecord {
+        seen: &[&a.event.id],
+        time: Some(a.time),
+        alerts: std::slice::from_ref(&a),
+        outbox: &[],
+        drifts: &ops,
+    }];
+    assert_eq!(store.record_batch(&batch).unwrap(), [true]);
+    let d = store.drift(&occ[0].id).unwrap().unwrap();
+    assert_eq!(d.last_alert_id, a.id);
+    assert_eq!(store.drift_events(&d.id).unwrap().len(), 1);
+    // The same event again is a duplicate: no second occurrence.
+    assert_eq!(store.record_batch(&batch).unwrap(), [false]);
+    assert_eq!(store.drift(&occ[0].id).unwrap().unwrap().occurrences, 1);
 }

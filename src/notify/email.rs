@@ -112,8 +112,8 @@ fn esc(s: &str) -> String {
 #[must_use]
 pub fn render(msg: &Message) -> (String, String, String) {
     let (a, repeats, resolved) = match msg {
-        Message::Alert { alert, repeats } => (alert, *repeats, false),
-        Message::Resolve { alert } => (alert, 0, true),
+        Message::Alert { alert, repeats, .. } => (alert, *repeats, false),
+        Message::Resolve { alert, .. } => (alert, 0, true),
         Message::Digest { alerts } => {
             let subject = format!(
                 "[tfdrift] {} drift alerts held back by the rate limit",
@@ -129,11 +129,15 @@ pub fn render(msg: &Message) -> (String, String, String) {
             return (subject, text, html);
         }
     };
-    let subject = format!(
-        "[tfdrift] {}{}",
-        if resolved { "Resolved: " } else { "" },
-        title(a)
-    );
+    let note = match msg {
+        Message::Alert { drift, .. } | Message::Resolve { drift, .. } => drift.as_ref(),
+        Message::Digest { .. } => None,
+    };
+    let subject = if resolved {
+        format!("[tfdrift] {}", super::resolved_title(a, note))
+    } else {
+        format!("[tfdrift] {}", title(a))
+    };
     let address = a.resource.address.as_deref().unwrap_or("(unmanaged)");
     let mut text = format!(
         "{subject}\n\nResource: {address} ({} {})\nWho: {}\nEvent: {} ({})\nTime: {}\n",
@@ -189,6 +193,11 @@ pub fn render(msg: &Message) -> (String, String, String) {
         html.push_str(&format!(
             "<p>Seen {repeats} more time(s) since the last notification.</p>"
         ));
+    }
+    if let Some(n) = note {
+        let line = super::drift_line(n);
+        text.push_str(&format!("\n{line}\n"));
+        html.push_str(&format!("<p>{}</p>", esc(&line)));
     }
     text.push_str(&format!("\nAlert id: {}\n", a.id));
     html.push_str(&format!("<p><small>Alert id {}</small></p>", esc(&a.id)));

@@ -11,7 +11,7 @@ use super::{Message, SendError};
 pub fn render(msg: &Message) -> Vec<String> {
     match msg {
         Message::Alert { alert, .. } => vec![alert.to_json_line()],
-        Message::Resolve { alert } => {
+        Message::Resolve { alert, .. } => {
             vec![serde_json::json!({"type": "resolve", "alert_id": alert.id}).to_string()]
         }
         Message::Digest { alerts } => alerts

@@ -1,7 +1,7 @@
 //! The synchronous core of the pipeline: one normalised event in, alerts out, every outcome
 //! counted. Sources, replay and the live runtime all drive this same engine.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -11,9 +11,11 @@ use super::classify::{Silent, classify};
 use super::stats::Stats;
 use crate::alert::{Alert, Severity};
 use crate::catalog::{Catalog, Lookup};
-use crate::detect::{Detection, detect};
+use crate::detect::{Detection, detect, locate};
+use crate::drift::{DriftOp, Reason, Resolution, Selector};
 use crate::enrich::{DriftContext, EnrichSettings, Enricher};
 use crate::event::CloudEvent;
+use crate::map::Touch;
 use crate::map::map_event;
 use crate::rules::{EvalContext, RuleSet, Verdict};
 use crate::state::StateIndex;
@@ -127,6 +129,13 @@ pub struct Engine {
     staged: Vec<Staged>,
     /// History rows of the staged alerts (enrichment counts them as earlier changes).
     staged_history: Vec<HistoryEntry>,
+    /// Resources (address, or `type:id`) that may have unresolved drifts: an in-sync event on
+    /// one of them is recorded with a `reverted` resolution. Loaded from the store on first
+    /// use, then grown; never shrunk (a stale entry costs one store write, no wrong answer).
+    drifted: Option<HashSet<String>>,
+    /// Addresses Terraform changed (and by whom, when), waiting for a refreshed state to show
+    /// whether their drifts were applied.
+    terraform_touched: HashMap<String, (Option<String>, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// One event's alerts between [`Engine::stage`] and [`Engine::commit`].
@@ -137,6 +146,19 @@ struct Staged {
     time: Option<chrono::DateTime<chrono::Utc>>,
     alerts: Vec<Alert>,
     outbox: Vec<OutboxItem>,
+    /// Drift occurrences and resolutions, applied in the event's transaction.
+    drifts: Vec<DriftOp>,
+}
+
+/// How long a Terraform change waits for a refreshed state to resolve its drifts as `applied`.
+const TERRAFORM_PENDING: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+
+/// Where a drifted resource is remembered in [`Engine`]'s `drifted` set.
+fn resource_keys(address: Option<&str>, rtype: &str, id: &str) -> [String; 2] {
+    [
+        address.map_or_else(String::new, |a| format!("@{a}")),
+        format!("{rtype}:{id}"),
+    ]
 }
 
 impl Engine {
@@ -164,6 +186,8 @@ impl Engine {
             router: None,
             staged: Vec::new(),
             staged_history: Vec::new(),
+            drifted: None,
+            terraform_touched: HashMap::new(),
         })
     }
 
@@ -259,6 +283,7 @@ impl Engine {
                         time: s.time,
                         alerts: &s.alerts,
                         outbox: &s.outbox,
+                        drifts: &s.drifts,
                     })
                     .collect();
                 store.record_batch(&batch)
@@ -285,7 +310,7 @@ impl Engine {
         for (s, fresh) in staged.into_iter().zip(recorded) {
             if !fresh {
                 // Another instance (or an earlier delivery) recorded this event meanwhile.
-                stats.mapped -= 1;
+                stats.mapped = stats.mapped.saturating_sub(1);
                 stats.duplicates += 1;
                 continue;
             }
@@ -385,6 +410,7 @@ impl Engine {
             Some(Silent::TerraformOriginated) => {
                 stats.terraform_originated += 1;
                 signals.refresh_state = true;
+                self.terraform_change(ev, stats);
                 return;
             }
             None => {}
@@ -428,10 +454,24 @@ impl Engine {
         }
         stats.mapped += 1;
         let mut alerts = Vec::new();
+        let mut ops = Vec::new();
+        let mut reverts = Vec::new();
         for touch in &touches {
+            let revert = self.revert_selector(touch);
             match detect(&self.state, touch) {
-                Detection::InSync => stats.in_sync += 1,
+                Detection::InSync => {
+                    stats.in_sync += 1;
+                    reverts.extend(revert);
+                }
                 Detection::Drift(drift) => {
+                    if let Some(mut sel) = revert
+                        && drift.kind == crate::alert::AlertKind::AttributeDrift
+                    {
+                        // What still differs stays open; the rest of what the event set is
+                        // back in line.
+                        sel.keep = drift.diffs.iter().map(|d| d.path.clone()).collect();
+                        reverts.push(sel);
+                    }
                     let mut alert = assemble(ev, &drift, self.default_severity);
                     let tags = drift.resource.and_then(|r| {
                         r.attributes
@@ -464,14 +504,30 @@ impl Engine {
                             pending: &self.staged_history,
                         },
                     );
+                    let scope = drift.resource.map_or("", |r| &*r.state_file);
+                    let occurrences = crate::drift::occurrences(&alert, scope);
+                    crate::drift::stamp(&mut alert, &occurrences);
                     if self.store.is_some() {
                         self.staged_history.push(HistoryEntry::from_alert(&alert));
+                        self.note_drifted(&alert);
+                        ops.extend(occurrences.into_iter().map(|o| DriftOp::Occur(Box::new(o))));
                     }
                     alerts.push(alert);
                 }
             }
         }
-        if alerts.is_empty() {
+        for sel in reverts {
+            if self.may_have_drifts(sel.address.as_deref(), &sel.rtype, &sel.resource_id) {
+                ops.push(DriftOp::Resolve(Resolution {
+                    target: crate::drift::Target::Resource(sel),
+                    reason: Reason::Reverted,
+                    who: event_actor(ev),
+                    at: ev.time.unwrap_or_else(chrono::Utc::now),
+                    note: Some(format!("{} {}", ev.service, ev.action)),
+                }));
+            }
+        }
+        if alerts.is_empty() && ops.is_empty() {
             return;
         }
         let outbox: Vec<OutboxItem> = match (&self.store, &self.router) {
@@ -484,8 +540,259 @@ impl Engine {
             time: ev.time,
             alerts,
             outbox,
+            drifts: ops,
         });
     }
+
+    /// The resource an event touched, as a selector over the attributes it set (for a
+    /// `reverted` resolution); `None` when no state manages it or the event reveals nothing.
+    fn revert_selector(&self, touch: &Touch) -> Option<Selector> {
+        touch.candidates.iter().find_map(|change| {
+            let r = locate(&self.state, change)?;
+            (change.kind != crate::catalog::ChangeKind::Delete && !change.observed.is_empty()).then(
+                || Selector {
+                    address: Some(r.address.clone()),
+                    rtype: r.rtype.clone(),
+                    resource_id: r.id.clone().unwrap_or_default(),
+                    attributes: Some(change.observed.iter().map(|o| o.path.clone()).collect()),
+                    keep: Vec::new(),
+                },
+            )
+        })
+    }
+
+    /// Remembers that the alert's resource has a drift now.
+    fn note_drifted(&mut self, a: &Alert) {
+        let keys = resource_keys(
+            a.resource.address.as_deref(),
+            &a.resource.rtype,
+            &a.resource.id,
+        );
+        if let Some(set) = self.drifted_set() {
+            set.extend(keys.into_iter().filter(|k| !k.is_empty()));
+        }
+    }
+
+    /// The resources that may have unresolved drifts, loaded from the store on first use
+    /// (`None` without a store).
+    fn drifted_set(&mut self) -> Option<&mut HashSet<String>> {
+        let store = self.store.clone()?;
+        Some(self.drifted.get_or_insert_with(|| {
+            let filter = crate::store::DriftFilter {
+                unresolved_only: true,
+                ..crate::store::DriftFilter::default()
+            };
+            match store.drifts(&filter) {
+                Ok(ds) => ds
+                    .iter()
+                    .flat_map(|d| resource_keys(d.address.as_deref(), &d.rtype, &d.resource_id))
+                    .filter(|k| !k.is_empty())
+                    .collect(),
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot read open drifts; reverts of earlier drifts are not recognised");
+                    HashSet::new()
+                }
+            }
+        }))
+    }
+
+    /// Whether the resource may have unresolved drifts.
+    fn may_have_drifts(&mut self, address: Option<&str>, rtype: &str, id: &str) -> bool {
+        let keys = resource_keys(address, rtype, id);
+        self.drifted_set()
+            .is_some_and(|set| keys.iter().any(|k| !k.is_empty() && set.contains(k)))
+    }
+
+    /// Terraform changed something: remember which managed resources (their drifts resolve as
+    /// `applied` when the refreshed state no longer holds the observed value), and resolve the
+    /// drifts of a resource Terraform deleted right away.
+    fn terraform_change(&mut self, ev: &CloudEvent, stats: &mut Stats) {
+        if self.store.is_none() {
+            return;
+        }
+        let Lookup::Found(mapping) = self.catalog.lookup(ev) else {
+            return;
+        };
+        let who = event_actor(ev);
+        let at = ev.time.unwrap_or_else(chrono::Utc::now);
+        let mut ops = Vec::new();
+        for touch in map_event(ev, mapping) {
+            let Some((change, r)) = touch
+                .candidates
+                .iter()
+                .find_map(|c| locate(&self.state, c).map(|r| (c, r)))
+            else {
+                continue;
+            };
+            self.terraform_touched
+                .insert(r.address.clone(), (who.clone(), at));
+            if change.kind == crate::catalog::ChangeKind::Delete {
+                ops.push(DriftOp::Resolve(Resolution {
+                    target: crate::drift::Target::Resource(Selector {
+                        address: Some(r.address.clone()),
+                        rtype: r.rtype.clone(),
+                        resource_id: r.id.clone().unwrap_or_default(),
+                        attributes: None,
+                        keep: Vec::new(),
+                    }),
+                    reason: Reason::Applied,
+                    who: who.clone(),
+                    at,
+                    note: Some(format!("Terraform deleted it ({})", ev.action)),
+                }));
+            }
+        }
+        if ops.is_empty() || !matches!(self.seen_in_store(ev, stats), StoreSeen::No) {
+            return;
+        }
+        stats.mapped += 1;
+        self.staged.push(Staged {
+            event_id: ev.id.clone(),
+            operation: ev.operation.as_ref().map(|op| op.id.clone()),
+            time: ev.time,
+            alerts: Vec::new(),
+            outbox: Vec::new(),
+            drifts: ops,
+        });
+    }
+
+    /// After a state refresh ([`Engine::set_state`]): resolves the unresolved drifts the new
+    /// state settles, in one store transaction with their notifications — `accepted` (the
+    /// state now holds the observed value, or now manages an unmanaged resource), `applied`
+    /// (Terraform changed the resource since and the state no longer holds the observed value;
+    /// or Terraform re-created a deleted resource under the same address), `gone` (the address
+    /// left the state). Returns the drifts resolved.
+    pub fn reconcile_drifts(&mut self, stats: &mut Stats) -> Vec<crate::drift::Drift> {
+        let Some(store) = self.store.clone() else {
+            return Vec::new();
+        };
+        let now = chrono::Utc::now();
+        self.terraform_touched
+            .retain(|_, (_, at)| now - *at < TERRAFORM_PENDING);
+        let filter = crate::store::DriftFilter {
+            unresolved_only: true,
+            ..crate::store::DriftFilter::default()
+        };
+        let open = match store.drifts(&filter) {
+            Ok(d) => d,
+            Err(e) => {
+                stats.store_errors += 1;
+                tracing::error!(error = %e, "Cannot read open drifts after the state refresh");
+                return Vec::new();
+            }
+        };
+        let resolutions: Vec<Resolution> = open
+            .iter()
+            .filter_map(|d| {
+                let (reason, who, note) = settle(&self.state, d, &self.terraform_touched)?;
+                Some(Resolution {
+                    target: crate::drift::Target::Id(d.id.clone()),
+                    reason,
+                    who,
+                    at: now,
+                    note: Some(note.to_string()),
+                })
+            })
+            .collect();
+        match store.resolve_drifts(&resolutions) {
+            Ok(done) => {
+                if !done.is_empty() {
+                    tracing::info!(resolved = done.len(), "State refresh resolved drifts");
+                }
+                done
+            }
+            Err(e) => {
+                stats.store_errors += 1;
+                tracing::error!(error = %e, "Resolving drifts after the state refresh failed; the next refresh retries");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Who made an event's change, as drifts record it.
+fn event_actor(ev: &CloudEvent) -> Option<String> {
+    ev.actor
+        .arn
+        .clone()
+        .or_else(|| ev.actor.email.clone())
+        .or_else(|| ev.actor.principal.clone())
+}
+
+/// The state value a drift's attribute is compared with (tags: `tags_all` first, as detection
+/// compares them).
+fn state_at<'a>(attrs: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
+    if let Some(key) = path.strip_prefix("tags.") {
+        let v = crate::compare::get_path(attrs, &format!("tags_all.{key}"));
+        if !v.is_null() {
+            return v;
+        }
+    }
+    crate::compare::get_path(attrs, path)
+}
+
+type Touched = HashMap<String, (Option<String>, chrono::DateTime<chrono::Utc>)>;
+
+/// Whether a refreshed state settles an unresolved drift, and how.
+fn settle(
+    state: &StateIndex,
+    d: &crate::drift::Drift,
+    touched: &Touched,
+) -> Option<(Reason, Option<String>, &'static str)> {
+    let Some(address) = &d.address else {
+        // Unmanaged: settled once a state manages it (imported).
+        return state
+            .find(&d.rtype, &d.resource_id)
+            .map(|_| (Reason::Accepted, None, "the refreshed state now manages it"));
+    };
+    let Some(r) = state.by_address(address) else {
+        return Some((Reason::Gone, None, "the address left the refreshed state"));
+    };
+    let by_terraform = touched
+        .get(address)
+        .filter(|(_, at)| *at >= d.last_seen)
+        .and_then(|(who, _)| who.clone());
+    if d.attribute.is_empty() && d.kind != crate::alert::AlertKind::ManagedResourceDeleted.as_str()
+    {
+        return by_terraform_touch(touched, address, d.last_seen);
+    }
+    if d.attribute.is_empty() {
+        // A deletion: settled when Terraform re-created it (the address holds another id, or
+        // Terraform wrote to it since).
+        let recreated = r.id.as_deref() != Some(d.resource_id.as_str())
+            || touched
+                .get(address)
+                .is_some_and(|(_, at)| *at >= d.last_seen);
+        return recreated.then_some((Reason::Applied, by_terraform, "Terraform re-created it"));
+    }
+    let now = state_at(&r.attributes, &d.attribute);
+    if crate::compare::equivalent(now, &d.observed) {
+        return Some((
+            Reason::Accepted,
+            None,
+            "the refreshed state holds the observed value",
+        ));
+    }
+    by_terraform_touch(touched, address, d.last_seen)
+}
+
+/// `applied` when Terraform changed the resource since the drift (its refreshed state is what
+/// Terraform wrote).
+fn by_terraform_touch(
+    touched: &Touched,
+    address: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Option<(Reason, Option<String>, &'static str)> {
+    touched
+        .get(address)
+        .filter(|(_, at)| *at >= since)
+        .map(|(who, _)| {
+            (
+                Reason::Applied,
+                who.clone(),
+                "Terraform applied; the refreshed state holds its value",
+            )
+        })
 }
 
 /// What the store knows about an event.

@@ -1,0 +1,653 @@
+//! The drift lifecycle over real state (the demo's Terraform state and a corpus state) and real
+//! recorded CloudTrail records, varied per scenario: a change opens a drift; the same change
+//! again is one drift with two occurrences and one notification; a revert resolves it
+//! `reverted` and every channel is told (delivered to a real local HTTP server: PagerDuty
+//! `resolve` with the trigger's `dedup_key`, Slack / Discord follow-ups naming the drift, the
+//! webhook's `drift.resolved`, Falco output); Terraform's change resolves it `applied` once the
+//! refreshed state shows the state value; a refreshed state holding the observed value accepts
+//! it; a deleted resource Terraform re-creates is `applied`, one that left the state `gone`; a
+//! recurrence reopens the same drift. A writer killed with SIGKILL between an occurrence and
+//! its resolution loses neither.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tfdrift::alert::Alert;
+use tfdrift::drift::{Drift, EventKind, Reason, Status};
+use tfdrift::notify::worker::WorkerConfig;
+use tfdrift::notify::{Channels, Notifier, NotifyRouter, NotifySettings};
+use tfdrift::pipeline::engine::OutboxRouter;
+use tfdrift::pipeline::{Engine, EngineOptions, Stats};
+use tfdrift::rules::RuleSet;
+use tfdrift::state::{StateIndex, parse_state};
+use tfdrift::store::{DriftAction, OutboxStatus, SqliteStore, Store};
+
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo");
+const STATE_NAME: &str = "demo/terraform.tfstate";
+const TF_UA: &str = "APN/1.0 HashiCorp/1.0 Terraform/1.11.4 (+https://www.terraform.io) terraform-provider-aws/5.100.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.36.3";
+const BOB: &str = "arn:aws:iam::123456789012:user/bob";
+const TF_ROLE: &str = "arn:aws:sts::123456789012:assumed-role/terraform-ci/run-42";
+
+fn demo_state() -> Value {
+    serde_json::from_slice(&std::fs::read(format!("{DEMO}/terraform.tfstate")).unwrap()).unwrap()
+}
+
+/// Line `n` (1-based) of the demo's CloudTrail records.
+fn demo_record(n: usize) -> Value {
+    let text = std::fs::read_to_string(format!("{DEMO}/events.jsonl")).unwrap();
+    serde_json::from_str(text.lines().nth(n - 1).unwrap()).unwrap()
+}
+
+/// The demo's record `n` as a new event (id, time `minute` minutes after 10:00), edited by `f`.
+fn variant(n: usize, id: &str, minute: u32, f: impl FnOnce(&mut Value)) -> Value {
+    let mut r = demo_record(n);
+    r["eventID"] = json!(id);
+    r["eventTime"] = json!(format!(
+        "2026-11-27T{:02}:{:02}:00Z",
+        10 + minute / 60,
+        minute % 60
+    ));
+    f(&mut r);
+    r
+}
+
+fn by(actor_arn: &str, ua: &str) -> impl FnOnce(&mut Value) {
+    let (arn, ua) = (actor_arn.to_string(), ua.to_string());
+    move |r| {
+        r["userIdentity"] = json!({"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": arn, "accountId": "123456789012", "userName": "x"});
+        r["userAgent"] = json!(ua);
+    }
+}
+
+/// `aws_instance.web` set to `instance_type` (the demo's first record sets t3.large).
+fn instance_type(t: &'static str) -> impl FnOnce(&mut Value) {
+    move |r| r["requestParameters"]["instanceType"]["value"] = json!(t)
+}
+
+fn index(state: &Value) -> Arc<StateIndex> {
+    Arc::new(StateIndex::new(
+        parse_state(STATE_NAME, &serde_json::to_vec(state).unwrap()).unwrap(),
+    ))
+}
+
+/// The demo state with `f` applied to the attributes of `address`.
+fn edited(address: &str, f: impl FnOnce(&mut Value)) -> Value {
+    let mut s = demo_state();
+    let (rtype, name) = address.split_once('.').unwrap();
+    let r = s["resources"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["type"] == rtype && r["name"] == name)
+        .unwrap();
+    f(&mut r["instances"][0]["attributes"]);
+    s
+}
+
+/// The demo state without `address`.
+fn without(address: &str) -> Value {
+    let mut s = demo_state();
+    let (rtype, name) = address.split_once('.').unwrap();
+    s["resources"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| !(r["type"] == rtype && r["name"] == name));
+    s
+}
+
+type Got = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A real HTTP server recording every POST body by path.
+async fn server() -> (Got, String) {
+    let got: Got = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/{p}",
+        axum::routing::post(
+            move |axum::extract::Path(p): axum::extract::Path<String>, body: String| {
+                let g = g.clone();
+                async move {
+                    g.lock()
+                        .unwrap()
+                        .push((p, serde_json::from_str(&body).unwrap()));
+                    (axum::http::StatusCode::ACCEPTED, "{\"status\":\"success\"}")
+                }
+            },
+        ),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (got, base)
+}
+
+const CHANNELS: [&str; 5] = ["discord", "falco", "hook", "pager", "slack"];
+
+/// Every HTTP channel kind, pointed at `base` (no server needed until delivery).
+fn channels(base: &str, dir: &Path) -> Arc<Channels> {
+    let key = dir.join("pd.key");
+    std::fs::write(&key, "R0UTINGKEY0000000000000000000000").unwrap();
+    let yaml = format!(
+        "channels:\n  pager: {{type: pagerduty, url: \"{base}/pager\", secret_file: \"{}\"}}\n  slack: {{type: slack, url: \"{base}/slack\"}}\n  discord: {{type: discord, url: \"{base}/discord\"}}\n  hook: {{type: webhook, url: \"{base}/hook\"}}\n  falco: {{type: falco, output: http, url: \"{base}/falco\"}}\ndefaults: [pager, slack, discord, hook, falco]\n",
+        key.display()
+    );
+    let settings: NotifySettings = serde_saphyr::from_str(&yaml).unwrap();
+    Arc::new(Channels::from_settings(&settings).unwrap())
+}
+
+struct Rig {
+    engine: Engine,
+    store: Arc<dyn Store>,
+    channels: Arc<Channels>,
+    dir: tempfile::TempDir,
+}
+
+impl Rig {
+    fn new(base: &str) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        Rig::at(base, dir)
+    }
+
+    fn at(base: &str, dir: tempfile::TempDir) -> Rig {
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("tfdrift.db")).unwrap());
+        let channels = channels(base, dir.path());
+        // The router's own dedupe window is off: what notifies is the drift's decision.
+        let router = Arc::new(NotifyRouter::new(
+            channels.clone(),
+            &RuleSet::empty(),
+            Duration::ZERO,
+        ));
+        let state = serde_json::to_vec(&demo_state()).unwrap();
+        let engine = common::engine(&[(STATE_NAME, &state)], &EngineOptions::default())
+            .with_store(store.clone())
+            .with_outbox_router(router as Arc<dyn OutboxRouter>);
+        Rig {
+            engine,
+            store,
+            channels,
+            dir,
+        }
+    }
+
+    fn feed(&mut self, records: &[Value]) -> Vec<Alert> {
+        let text: Vec<String> = records.iter().map(Value::to_string).collect();
+        let (alerts, stats) =
+            common::replay(&mut self.engine, "x.jsonl", text.join("\n").as_bytes());
+        assert_eq!(stats.store_errors, 0);
+        alerts
+    }
+
+    fn refresh(&mut self, state: &Value) -> Vec<Drift> {
+        self.engine.set_state(index(state));
+        self.engine.reconcile_drifts(&mut Stats::default())
+    }
+
+    fn drift(&self, id: &str) -> Drift {
+        self.store.drift(id).unwrap().expect("drift stored")
+    }
+
+    fn events(&self, id: &str) -> Vec<EventKind> {
+        self.store
+            .drift_events(id)
+            .unwrap()
+            .iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    /// Pending outbox items: (channel, payload).
+    fn outbox(&self) -> Vec<(String, Value)> {
+        self.store
+            .outbox_list(OutboxStatus::Pending, 10_000)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.channel, serde_json::from_str(&e.payload).unwrap()))
+            .collect()
+    }
+
+    /// Channels with a pending item of `type` (`alert` / `resolve`).
+    fn told(&self, kind: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .outbox()
+            .into_iter()
+            .filter(|(_, p)| p["type"] == kind)
+            .map(|(c, _)| c)
+            .collect();
+        v.sort();
+        v
+    }
+
+    async fn deliver(&self) {
+        let n = Notifier::start(
+            self.store.clone(),
+            &self.channels,
+            WorkerConfig {
+                poll: Duration::from_millis(50),
+                ..WorkerConfig::default()
+            },
+        );
+        assert!(n.drain(Duration::from_secs(30)).await);
+    }
+}
+
+fn one_drift(alerts: &[Alert]) -> String {
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    alerts[0].drift_id.clone().expect("alerts carry drift_id")
+}
+
+#[test]
+fn the_same_change_twice_is_one_drift_with_two_occurrences_and_one_notification() {
+    let mut rig = Rig::new("http://127.0.0.1:9");
+    let first = rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]);
+    let id = one_drift(&first);
+    assert!(id.starts_with("drf-"));
+    let d = rig.drift(&id);
+    assert_eq!(
+        (d.status, d.occurrences, d.episode, d.attribute.as_str()),
+        (Status::Open, 1, 1, "instance_type")
+    );
+    assert_eq!(d.address.as_deref(), Some("aws_instance.web"));
+    assert_eq!(d.observed, json!("t3.large"));
+    assert_eq!(d.state_value, json!("t3.micro"));
+    assert_eq!(rig.told("alert"), CHANNELS);
+    for (_, p) in rig.outbox() {
+        assert_eq!(p["drift"]["event"], "drift.opened");
+        assert_eq!(p["drift"]["id"], id.as_str());
+        assert_eq!(p["alert"]["drift_id"], id.as_str());
+    }
+
+    let again = rig.feed(&[variant(1, "e2", 5, instance_type("t3.large"))]);
+    assert_eq!(one_drift(&again), id, "the same drift");
+    assert_ne!(again[0].id, first[0].id, "a second alert (occurrence)");
+    let d = rig.drift(&id);
+    assert_eq!((d.status, d.occurrences), (Status::Open, 2));
+    assert_eq!(
+        rig.told("alert"),
+        CHANNELS,
+        "one notification per channel, not two"
+    );
+    assert_eq!(rig.events(&id), [EventKind::Opened, EventKind::Occurred]);
+    assert_eq!(d.last_alert_id, again[0].id);
+    // A redelivery of the first record changes nothing.
+    assert!(
+        rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))])
+            .is_empty()
+    );
+    assert_eq!(rig.drift(&id).occurrences, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_resolves_reverted_and_every_channel_is_told() {
+    let (got, base) = server().await;
+    let mut rig = Rig::new(&base);
+    let id = one_drift(&rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]));
+    rig.deliver().await;
+    // Bob sets it back to what the state says: no alert, the drift ends.
+    let back = rig.feed(&[variant(1, "e2", 7, |r| {
+        instance_type("t3.micro")(r);
+        by(BOB, "aws-cli/2.15.30 Python/3.11.8")(r);
+    })]);
+    assert!(back.is_empty(), "{back:#?}");
+    let d = rig.drift(&id);
+    assert_eq!(d.status, Status::Resolved);
+    assert_eq!(d.resolved_reason, Some(Reason::Reverted));
+    assert_eq!(d.resolved_by.as_deref(), Some(BOB));
+    assert_eq!(rig.told("resolve"), CHANNELS);
+    rig.deliver().await;
+
+    let got = got.lock().unwrap();
+    let at = |path: &str| -> Vec<&Value> {
+        got.iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    let pager = at("pager");
+    assert_eq!(pager.len(), 2);
+    assert_eq!(pager[0]["event_action"], "trigger");
+    assert_eq!(pager[1]["event_action"], "resolve");
+    assert_eq!(pager[1]["dedup_key"], pager[0]["dedup_key"]);
+    let slack = at("slack");
+    assert_eq!(slack.len(), 2);
+    let resolved = slack[1]["text"].as_str().unwrap();
+    assert!(
+        resolved.starts_with(&format!("Resolved (reverted by {BOB})")),
+        "{resolved}"
+    );
+    assert!(
+        slack[1].to_string().contains(&id),
+        "the follow-up names the drift"
+    );
+    assert!(slack[0].to_string().contains(&id), "so does the original");
+    let discord = at("discord");
+    assert!(
+        discord[1]["embeds"][0]["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Resolved (reverted")
+    );
+    let hook = at("hook");
+    assert_eq!(hook[0]["drift"]["event"], "drift.opened");
+    assert_eq!(hook[1]["event"], "drift.resolved");
+    assert_eq!(hook[1]["drift"]["reason"], "reverted");
+    assert_eq!(hook[1]["drift"]["resolved_by"], BOB);
+    let falco = at("falco");
+    assert_eq!(falco.len(), 2);
+    assert_eq!(falco[1]["rule"], "tfdrift drift resolved");
+    assert_eq!(
+        falco[1]["output_fields"]["tfdrift.drift.reason"],
+        "reverted"
+    );
+}
+
+#[test]
+fn terraform_apply_resolves_applied_after_the_refresh_shows_the_state_value() {
+    let mut rig = Rig::new("http://127.0.0.1:9");
+    let id = one_drift(&rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]));
+    // A refresh of the same state (nothing applied): still open.
+    assert!(rig.refresh(&demo_state()).is_empty());
+    assert_eq!(rig.drift(&id).status, Status::Open);
+    // Terraform sets it back: its own change raises nothing and resolves nothing yet.
+    let tf = rig.feed(&[variant(1, "tf1", 10, |r| {
+        instance_type("t3.micro")(r);
+        by(TF_ROLE, TF_UA)(r);
+    })]);
+    assert!(tf.is_empty());
+    assert_eq!(
+        rig.drift(&id).status,
+        Status::Open,
+        "waits for the refreshed state"
+    );
+    // The refreshed state holds Terraform's value: applied, by Terraform's identity.
+    let done = rig.refresh(&demo_state());
+    assert_eq!(done.len(), 1);
+    let d = rig.drift(&id);
+    assert_eq!(d.resolved_reason, Some(Reason::Applied));
+    assert_eq!(d.resolved_by.as_deref(), Some(TF_ROLE));
+    assert_eq!(rig.told("resolve"), CHANNELS);
+}
+
+#[test]
+fn a_refreshed_state_holding_the_observed_value_accepts_the_drift() {
+    let mut rig = Rig::new("http://127.0.0.1:9");
+    let id = one_drift(&rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]));
+    let other = one_drift(&rig.feed(&[variant(2, "e2", 1, |_| {})]));
+    let done = rig.refresh(&edited("aws_instance.web", |a| {
+        a["instance_type"] = json!("t3.large");
+    }));
+    assert_eq!(done.len(), 1, "only the accepted drift");
+    assert_eq!(rig.drift(&id).resolved_reason, Some(Reason::Accepted));
+    assert_eq!(rig.drift(&other).status, Status::Open);
+    let resolves: Vec<_> = rig
+        .outbox()
+        .into_iter()
+        .filter(|(_, p)| p["type"] == "resolve")
+        .collect();
+    assert_eq!(resolves.len(), CHANNELS.len());
+    assert!(
+        resolves
+            .iter()
+            .all(|(_, p)| p["drift"]["reason"] == "accepted")
+    );
+}
+
+#[test]
+fn a_deleted_resource_terraform_recreates_is_applied_and_one_that_left_the_state_is_gone() {
+    let mut rig = Rig::new("http://127.0.0.1:9");
+    // Line 10: the bucket's public access block deleted out of band.
+    let pab = one_drift(&rig.feed(&[variant(10, "d1", 0, |_| {})]));
+    let d = rig.drift(&pab);
+    assert_eq!(d.kind, "managed_resource_deleted");
+    assert_eq!(d.attribute, "");
+    // Line 15: the role's policy attachment detached out of band.
+    let attach = one_drift(&rig.feed(&[variant(15, "d2", 1, |_| {})]));
+    // Terraform puts the public access block back (same id: the bucket name).
+    let recreate = variant(10, "tf1", 5, |r| {
+        r["eventName"] = json!("PutBucketPublicAccessBlock");
+        r["requestParameters"]["PublicAccessBlockConfiguration"] = json!({
+            "BlockPublicAcls": true, "IgnorePublicAcls": true,
+            "BlockPublicPolicy": false, "RestrictPublicBuckets": true
+        });
+        by(TF_ROLE, TF_UA)(r);
+    });
+    assert!(rig.feed(&[recreate]).is_empty());
+    assert_eq!(
+        rig.drift(&pab).status,
+        Status::Open,
+        "until the state is refreshed"
+    );
+    // The refreshed state: the block is back, the attachment was removed from the code.
+    let done = rig.refresh(&without("aws_iam_role_policy_attachment.app_readonly"));
+    assert_eq!(done.len(), 2);
+    let d = rig.drift(&pab);
+    assert_eq!(
+        (d.resolved_reason, d.resolved_by.as_deref()),
+        (Some(Reason::Applied), Some(TF_ROLE))
+    );
+    assert_eq!(rig.drift(&attach).resolved_reason, Some(Reason::Gone));
+}
+
+#[test]
+fn terraform_recreating_a_terminated_instance_under_a_new_id_is_applied() {
+    let mut rig = Rig::new("http://127.0.0.1:9");
+    // Line 11 terminates an unmanaged instance; pointed at the managed one it is a deletion.
+    let gone = one_drift(&rig.feed(&[variant(11, "t1", 0, |r| {
+        r["requestParameters"]["instancesSet"]["items"][0]["instanceId"] =
+            json!("i-1cd73cb9f90ce7504");
+        if let Some(items) = r["responseElements"]["instancesSet"]["items"].as_array_mut() {
+            items[0]["instanceId"] = json!("i-1cd73cb9f90ce7504");
+        }
+    })]));
+    assert_eq!(rig.drift(&gone).kind, "managed_resource_deleted");
+    // The state Terraform writes after re-creating it: the same address, a new id.
+    let done = rig.refresh(&edited("aws_instance.web", |a| {
+        a["id"] = json!("i-0f00000000000000d")
+    }));
+    assert_eq!(done.len(), 1);
+    assert_eq!(rig.drift(&gone).resolved_reason, Some(Reason::Applied));
+}
+
+#[test]
+fn a_recurrence_after_resolution_reopens_the_same_drift() {
+    let mut rig = Rig::new("http://127.0.0.1:9");
+    let id = one_drift(&rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]));
+    rig.feed(&[variant(1, "e2", 1, instance_type("t3.micro"))]);
+    assert_eq!(rig.drift(&id).status, Status::Resolved);
+    let again = rig.feed(&[variant(1, "e3", 2, instance_type("t3.xlarge"))]);
+    assert_eq!(one_drift(&again), id);
+    let d = rig.drift(&id);
+    assert_eq!((d.status, d.episode, d.occurrences), (Status::Open, 2, 2));
+    assert_eq!(d.observed, json!("t3.xlarge"));
+    assert!(d.resolved_reason.is_none());
+    assert_eq!(
+        rig.events(&id),
+        [EventKind::Opened, EventKind::Resolved, EventKind::Reopened]
+    );
+    // The new episode is told again.
+    let opened: Vec<_> = rig
+        .outbox()
+        .into_iter()
+        .filter(|(_, p)| p["type"] == "alert")
+        .map(|(_, p)| p["drift"]["episode"].as_u64().unwrap())
+        .collect();
+    assert_eq!(opened.iter().filter(|e| **e == 2).count(), CHANNELS.len());
+    // A person resolves it: manual, and the channels of episode 2 are told.
+    let before = rig.told("resolve").len();
+    let d = rig
+        .store
+        .drift_act(&id, DriftAction::Resolve, "carol", chrono::Utc::now())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d.resolved_reason, d.resolved_by.as_deref()),
+        (Some(Reason::Manual), Some("carol"))
+    );
+    assert_eq!(rig.told("resolve").len(), before + CHANNELS.len());
+    assert!(
+        rig.store
+            .drift_act(&id, DriftAction::Resolve, "carol", chrono::Utc::now())
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Real corpus state (not the demo's): the golden EC2 records against a community state.
+#[test]
+fn corpus_state_changes_open_drifts_with_ids_on_every_alert() {
+    let corpus = common::corpus();
+    let state = std::fs::read(
+        corpus.join("tfstate/hari-44456__multi-cloud-terraform/aws/terraform.tfstate"),
+    )
+    .unwrap();
+    let events = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/aws-ec2/events.jsonl"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    let mut engine =
+        common::engine(&[("s", &state)], &EngineOptions::default()).with_store(store.clone());
+    let (alerts, _) = common::replay(&mut engine, "a.jsonl", &events);
+    assert!(!alerts.is_empty());
+    for a in &alerts {
+        let id = a.drift_id.as_deref().expect("every alert carries drift_id");
+        let d = store.drift(id).unwrap().expect("its drift is stored");
+        assert_eq!(d.rtype, a.resource.rtype);
+        if a.diffs.len() > 1 {
+            assert_eq!(a.drift_ids.len(), a.diffs.len());
+            assert_eq!(a.drift_ids[0], id);
+        }
+    }
+    let drifts = store
+        .drifts(&tfdrift::store::DriftFilter::default())
+        .unwrap();
+    let occurrences: u64 = drifts.iter().map(|d| d.occurrences).sum();
+    let per_alert: usize = alerts.iter().map(|a| a.diffs.len().max(1)).sum();
+    assert_eq!(
+        occurrences, per_alert as u64,
+        "every occurrence counted once"
+    );
+}
+
+const CHILD_ENV: &str = "TFDRIFT_DRIFT_KILL_CHILD_DIR";
+const KILL_TEST: &str = "kill_9_between_an_occurrence_and_its_resolution_loses_neither";
+
+/// The writer: opens and reverts the same drift over and over, printing each step after the
+/// engine committed it, until killed.
+fn child(dir: &Path) {
+    let mut rig = Rig::at(
+        "http://127.0.0.1:9",
+        tempfile::TempDir::new_in(dir).unwrap(),
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "db {}", rig.dir.path().join("tfdrift.db").display()).unwrap();
+    for i in 0..1_000_000u32 {
+        let minute = i * 2;
+        rig.feed(&[variant(
+            1,
+            &format!("o{i}"),
+            minute,
+            instance_type("t3.large"),
+        )]);
+        writeln!(out, "occurred {i}").unwrap();
+        out.flush().unwrap();
+        rig.feed(&[variant(
+            1,
+            &format!("r{i}"),
+            minute + 1,
+            instance_type("t3.micro"),
+        )]);
+        writeln!(out, "resolved {i}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn kill_9_between_an_occurrence_and_its_resolution_loses_neither() {
+    if let Some(dir) = std::env::var_os(CHILD_ENV) {
+        child(Path::new(&dir));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut proc = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", KILL_TEST, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(proc.stdout.take().unwrap()).lines();
+    let (mut db, mut occurred, mut resolved) = (None, 0u32, 0u32);
+    let mut killed = false;
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(p) = line.strip_prefix("db ") {
+            db = Some(std::path::PathBuf::from(p));
+        } else if line.starts_with("occurred ") {
+            occurred += 1;
+        } else if line.starts_with("resolved ") {
+            resolved += 1;
+        }
+        // Kill after an occurrence was reported, before its resolution is.
+        if !killed && occurred >= 40 && occurred > resolved {
+            proc.kill().unwrap();
+            killed = true;
+        }
+    }
+    let status = proc.wait().unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(status.signal(), Some(9), "the writer died by SIGKILL");
+    }
+    assert!(killed);
+    let store = SqliteStore::open(&db.expect("the child named its database")).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let all = store
+        .drifts(&tfdrift::store::DriftFilter::default())
+        .unwrap();
+    assert_eq!(all.len(), 1, "one drift, however often it recurred");
+    let d = &all[0];
+    let events = store.drift_events(&d.id).unwrap();
+    let opened = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Opened | EventKind::Reopened))
+        .count();
+    let ended = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Resolved)
+        .count();
+    // Everything reported is there; at most the one step in flight at the kill is extra.
+    assert!(
+        opened >= occurred as usize && opened <= occurred as usize + 1,
+        "{opened} vs {occurred}"
+    );
+    assert!(
+        ended >= resolved as usize && ended <= resolved as usize + 1,
+        "{ended} vs {resolved}"
+    );
+    assert_eq!(u64::try_from(opened).unwrap(), d.occurrences);
+    assert_eq!(d.episode as usize, opened);
+    // The drift's status agrees with its last event; the outbox with its episodes.
+    let last = events.last().unwrap().kind;
+    assert_eq!(d.status == Status::Resolved, last == EventKind::Resolved);
+    let items = store.outbox_list(OutboxStatus::Pending, 1_000_000).unwrap();
+    let opens = items
+        .iter()
+        .filter(|e| e.payload.contains("\"type\":\"alert\""))
+        .count();
+    let resolves = items
+        .iter()
+        .filter(|e| e.payload.contains("\"type\":\"resolve\""))
+        .count();
+    assert_eq!(opens, opened * CHANNELS.len());
+    assert_eq!(resolves, ended * CHANNELS.len());
+}
