@@ -548,7 +548,8 @@ fn child(dir: &Path) {
         tempfile::TempDir::new_in(dir).unwrap(),
     );
     let mut out = std::io::stdout().lock();
-    writeln!(out, "db {}", rig.dir.path().join("tfdrift.db").display()).unwrap();
+    // On its own line: the test harness has printed "test … " without a newline.
+    writeln!(out, "\ndb {}", rig.dir.path().join("tfdrift.db").display()).unwrap();
     for i in 0..1_000_000u32 {
         let minute = i * 2;
         rig.feed(&[variant(

@@ -135,7 +135,7 @@ pub struct Engine {
     drifted: Option<HashSet<String>>,
     /// Addresses Terraform changed (and by whom, when), waiting for a refreshed state to show
     /// whether their drifts were applied.
-    terraform_touched: HashMap<String, (Option<String>, chrono::DateTime<chrono::Utc>)>,
+    terraform_touched: Touched,
 }
 
 /// One event's alerts between [`Engine::stage`] and [`Engine::commit`].
@@ -151,7 +151,7 @@ struct Staged {
 }
 
 /// How long a Terraform change waits for a refreshed state to resolve its drifts as `applied`.
-const TERRAFORM_PENDING: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+const TERRAFORM_PENDING: std::time::Duration = std::time::Duration::from_hours(6);
 
 /// Where a drifted resource is remembered in [`Engine`]'s `drifted` set.
 fn resource_keys(address: Option<&str>, rtype: &str, id: &str) -> [String; 2] {
@@ -624,8 +624,10 @@ impl Engine {
             else {
                 continue;
             };
-            self.terraform_touched
-                .insert(r.address.clone(), (who.clone(), at));
+            self.terraform_touched.insert(
+                r.address.clone(),
+                (who.clone(), at, std::time::Instant::now()),
+            );
             if change.kind == crate::catalog::ChangeKind::Delete {
                 ops.push(DriftOp::Resolve(Resolution {
                     target: crate::drift::Target::Resource(Selector {
@@ -667,8 +669,10 @@ impl Engine {
             return Vec::new();
         };
         let now = chrono::Utc::now();
+        // Expiry by arrival, not by event time: a replay of last month's logs still pairs
+        // Terraform's changes with the state refreshed after them.
         self.terraform_touched
-            .retain(|_, (_, at)| now - *at < TERRAFORM_PENDING);
+            .retain(|_, (_, _, arrived)| arrived.elapsed() < TERRAFORM_PENDING);
         let filter = crate::store::DriftFilter {
             unresolved_only: true,
             ..crate::store::DriftFilter::default()
@@ -731,7 +735,15 @@ fn state_at<'a>(attrs: &'a serde_json::Value, path: &str) -> &'a serde_json::Val
     crate::compare::get_path(attrs, path)
 }
 
-type Touched = HashMap<String, (Option<String>, chrono::DateTime<chrono::Utc>)>;
+/// Address → (Terraform's identity, event time, when the event arrived).
+type Touched = HashMap<
+    String,
+    (
+        Option<String>,
+        chrono::DateTime<chrono::Utc>,
+        std::time::Instant,
+    ),
+>;
 
 /// Whether a refreshed state settles an unresolved drift, and how.
 fn settle(
@@ -750,8 +762,8 @@ fn settle(
     };
     let by_terraform = touched
         .get(address)
-        .filter(|(_, at)| *at >= d.last_seen)
-        .and_then(|(who, _)| who.clone());
+        .filter(|(_, at, _)| *at >= d.last_seen)
+        .and_then(|(who, _, _)| who.clone());
     if d.attribute.is_empty() && d.kind != crate::alert::AlertKind::ManagedResourceDeleted.as_str()
     {
         return by_terraform_touch(touched, address, d.last_seen);
@@ -762,7 +774,7 @@ fn settle(
         let recreated = r.id.as_deref() != Some(d.resource_id.as_str())
             || touched
                 .get(address)
-                .is_some_and(|(_, at)| *at >= d.last_seen);
+                .is_some_and(|(_, at, _)| *at >= d.last_seen);
         return recreated.then_some((Reason::Applied, by_terraform, "Terraform re-created it"));
     }
     let now = state_at(&r.attributes, &d.attribute);
@@ -785,8 +797,8 @@ fn by_terraform_touch(
 ) -> Option<(Reason, Option<String>, &'static str)> {
     touched
         .get(address)
-        .filter(|(_, at)| *at >= since)
-        .map(|(who, _)| {
+        .filter(|(_, at, _)| *at >= since)
+        .map(|(who, _, _)| {
             (
                 Reason::Applied,
                 who.clone(),
