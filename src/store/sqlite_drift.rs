@@ -325,8 +325,8 @@ pub(super) fn apply_ops(
     if ops.is_empty() {
         return Ok(outbox.to_vec());
     }
-    // Alert id → (drift ids, the note of the first drift that notifies).
-    let mut per_alert: HashMap<&str, (Vec<String>, Option<DriftNote>)> = HashMap::new();
+    // Alert id → (its drifts after the occurrence, the note of the first one that notifies).
+    let mut per_alert: HashMap<&str, (Vec<Drift>, Option<DriftNote>)> = HashMap::new();
     let mut resolves = Vec::new();
     for op in ops {
         match op {
@@ -340,10 +340,10 @@ pub(super) fn apply_ops(
                 };
                 write(tx, &t)?;
                 let entry = per_alert.entry(o.alert_id.as_str()).or_default();
-                entry.0.push(t.drift.id.clone());
                 if entry.1.is_none() && t.notice != Notice::Quiet {
                     entry.1 = Some(DriftNote::new(&t.drift, t.notice));
                 }
+                entry.0.push(t.drift);
             }
             DriftOp::Resolve(r) => {
                 resolve(tx, r, &mut resolves)?;
@@ -353,20 +353,30 @@ pub(super) fn apply_ops(
     let mut out = Vec::with_capacity(outbox.len() + resolves.len());
     let mut told: HashMap<String, Vec<String>> = HashMap::new();
     for item in outbox {
-        match per_alert.get(item.alert_id.as_str()) {
-            None => out.push(item.clone()),
-            Some((_, None)) => {} // an occurrence of a drift the channels already know
-            Some((ids, Some(note))) => {
-                out.push(OutboxItem {
-                    payload: stamp(&item.payload, note),
-                    ..item.clone()
-                });
-                for id in ids {
-                    told.entry(id.clone())
-                        .or_default()
-                        .push(item.channel.clone());
-                }
-            }
+        let Some((drifts, note)) = per_alert.get(item.alert_id.as_str()) else {
+            out.push(item.clone());
+            continue;
+        };
+        let note = note.clone().or_else(|| {
+            // An occurrence the drift's channels already know about is quiet; a channel that
+            // was never told (a rule reload routed it there since) hears it once, unless the
+            // drift is snoozed.
+            drifts
+                .iter()
+                .find(|d| d.status != Status::Snoozed && !d.channels.contains(&item.channel))
+                .map(|d| DriftNote::new(d, Notice::Opened))
+        });
+        let Some(note) = note else {
+            continue;
+        };
+        out.push(OutboxItem {
+            payload: stamp(&item.payload, &note),
+            ..item.clone()
+        });
+        for d in drifts {
+            told.entry(d.id.clone())
+                .or_default()
+                .push(item.channel.clone());
         }
     }
     for (id, channels) in told {
