@@ -652,3 +652,82 @@ fn kill_9_between_an_occurrence_and_its_resolution_loses_neither() {
     assert_eq!(opens, opened * CHANNELS.len());
     assert_eq!(resolves, ended * CHANNELS.len());
 }
+
+/// `tfdrift drifts list|show|resolve` on a profile's store, with the CI gate's exit status.
+#[test]
+fn the_drifts_cli_lists_shows_gates_and_resolves() {
+    let mut rig = Rig::new("http://127.0.0.1:9");
+    let id = one_drift(&rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]));
+    let db = rig.dir.path().join("tfdrift.db");
+    let config = rig.dir.path().join("tfdrift.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "profiles:\n  p:\n    store: {{path: \"{}\"}}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let tfdrift = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tfdrift"))
+            .args(args)
+            .args(["--profile", "p", "--config"])
+            .arg(&config)
+            .env("TFDRIFT_LOG", "off")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, out, _) = tfdrift(&["drifts", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains(&id) && out.contains("aws_instance.web instance_type"),
+        "{out}"
+    );
+    let (code, out, _) = tfdrift(&["drifts", "list", "--json"]);
+    assert_eq!(code, Some(0));
+    let rows: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "open");
+    assert_eq!(rows[0]["occurrences"], 1);
+    // The CI gate: an open medium drift fails `--fail-on-open`, not with `--min-severity high`.
+    assert_eq!(tfdrift(&["drifts", "list", "--fail-on-open"]).0, Some(2));
+    let (code, out, _) = tfdrift(&["drifts", "list", "--fail-on-open", "--min-severity", "high"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out, _) = tfdrift(&["drifts", "show", &id]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("status:      open (episode 1)") && out.contains("opened"),
+        "{out}"
+    );
+    let (code, _, err) = tfdrift(&["drifts", "show", "drf-nope"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no drift 'drf-nope'"), "{err}");
+    let (code, out, _) = tfdrift(&["drifts", "resolve", &id, "--who", "dana"]);
+    assert_eq!(code, Some(0), "{out}");
+    let d = rig.drift(&id);
+    assert_eq!(
+        (d.resolved_reason, d.resolved_by.as_deref()),
+        (Some(Reason::Manual), Some("dana"))
+    );
+    assert_eq!(
+        rig.told("resolve"),
+        CHANNELS,
+        "the person's resolve tells every channel"
+    );
+    assert_eq!(tfdrift(&["drifts", "list", "--fail-on-open"]).0, Some(0));
+    let (_, out, _) = tfdrift(&["drifts", "list", "--status", "all"]);
+    assert!(out.contains("resolved:manual"), "{out}");
+    assert_eq!(
+        tfdrift(&["drifts", "resolve", &id]).0,
+        Some(1),
+        "already resolved"
+    );
+}
