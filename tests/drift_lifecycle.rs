@@ -449,7 +449,7 @@ fn terraform_recreating_a_terminated_instance_under_a_new_id_is_applied() {
     assert_eq!(rig.drift(&gone).kind, "managed_resource_deleted");
     // The state Terraform writes after re-creating it: the same address, a new id.
     let done = rig.refresh(&edited("aws_instance.web", |a| {
-        a["id"] = json!("i-0f00000000000000d")
+        a["id"] = json!("i-0f00000000000000d");
     }));
     assert_eq!(done.len(), 1);
     assert_eq!(rig.drift(&gone).resolved_reason, Some(Reason::Applied));
