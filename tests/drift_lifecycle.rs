@@ -380,6 +380,11 @@ fn a_refreshed_state_holding_the_observed_value_accepts_the_drift() {
     let mut rig = Rig::new("http://127.0.0.1:9");
     let id = one_drift(&rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]));
     let other = one_drift(&rig.feed(&[variant(2, "e2", 1, |_| {})]));
+    // An empty state (a failed or pending load) settles nothing: not "gone".
+    let mut empty = demo_state();
+    empty["resources"] = json!([]);
+    assert!(rig.refresh(&empty).is_empty());
+    assert_eq!(rig.drift(&id).status, Status::Open);
     let done = rig.refresh(&edited("aws_instance.web", |a| {
         a["instance_type"] = json!("t3.large");
     }));

@@ -203,3 +203,43 @@ pub fn render(msg: &Message) -> (String, String, String) {
     html.push_str(&format!("<p><small>Alert id {}</small></p>", esc(&a.id)));
     (subject, text, html)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::{DriftNote, Reason};
+
+    #[test]
+    fn a_drift_resolution_says_how_and_names_the_drift() {
+        let a = super::super::sample_alert();
+        let note = DriftNote {
+            event: "drift.resolved".into(),
+            id: "drf-0123".into(),
+            episode: 1,
+            occurrences: 3,
+            attribute: "ingress".into(),
+            first_seen: a.time,
+            reason: Some(Reason::Reverted),
+            resolved_by: Some("bob".into()),
+        };
+        let (subject, text, html) = render(&Message::Resolve {
+            alert: Box::new(a.clone()),
+            drift: Some(note),
+        });
+        assert!(
+            subject.starts_with("[tfdrift] Resolved (reverted by bob): HIGH"),
+            "{subject}"
+        );
+        assert!(
+            text.contains("Drift drf-0123") && text.contains("resolved: reverted by bob"),
+            "{text}"
+        );
+        assert!(html.contains("drf-0123"));
+        // An acknowledgement's resolve (no drift) keeps the plain subject.
+        let (subject, _, _) = render(&Message::Resolve {
+            alert: Box::new(a),
+            drift: None,
+        });
+        assert!(subject.starts_with("[tfdrift] Resolved: HIGH"), "{subject}");
+    }
+}

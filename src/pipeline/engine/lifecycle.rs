@@ -150,6 +150,11 @@ impl Engine {
         let Some(store) = self.store.clone() else {
             return Vec::new();
         };
+        if self.state.is_empty() {
+            // An empty index is a load problem (or remote states still loading), not every
+            // resource gone: settle nothing.
+            return Vec::new();
+        }
         let now = chrono::Utc::now();
         // Expiry by arrival, not by event time: a replay of last month's logs still pairs
         // Terraform's changes with the state refreshed after them.
