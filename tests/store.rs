@@ -553,3 +553,79 @@ fn a_version_2_store_is_migrated_to_drifts() {
     assert_eq!(store.record_batch(&batch).unwrap(), [false]);
     assert_eq!(store.drift(&occ[0].id).unwrap().unwrap().occurrences, 1);
 }
+
+/// The store decides, in the alert's transaction, whether a drift's occurrence notifies: the
+/// first does, a repeat does not, a severity rise does (`drift.updated`), nothing does while
+/// snoozed, and the first occurrence after the snooze ended does.
+#[test]
+fn drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only() {
+    use tfdrift::alert::Severity;
+    use tfdrift::drift::{DriftOp, occurrences};
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let base = demo_alerts().remove(0);
+    let t0 = base.time;
+    let record = |n: u32, sev: Severity, minutes: i64| {
+        let mut a = base.clone();
+        a.id = format!("tfd-sev-{n}");
+        a.event.id = format!("ev-sev-{n}");
+        a.severity = sev;
+        a.time = t0 + Duration::minutes(minutes);
+        let ops: Vec<DriftOp> = occurrences(&a, "s")
+            .into_iter()
+            .map(|o| DriftOp::Occur(Box::new(o)))
+            .collect();
+        let item = OutboxItem {
+            channel: "ops".into(),
+            alert_id: a.id.clone(),
+            payload: "{\"type\":\"alert\"}".into(),
+        };
+        let batch = [tfdrift::store::EventRecord {
+            seen: &[&a.event.id],
+            time: Some(a.time),
+            alerts: std::slice::from_ref(&a),
+            outbox: std::slice::from_ref(&item),
+            drifts: &ops,
+        }];
+        assert_eq!(store.record_batch(&batch).unwrap(), [true]);
+        occurrences(&a, "s")[0].id.clone()
+    };
+    let events = || -> Vec<String> {
+        store
+            .outbox_list(OutboxStatus::Pending, 100)
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+                v["drift"]["event"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    let id = record(1, Severity::Medium, 0);
+    assert_eq!(events(), ["drift.opened"]);
+    record(2, Severity::Medium, 1);
+    record(3, Severity::Low, 2);
+    assert_eq!(events(), ["drift.opened"], "repeats are quiet");
+    record(4, Severity::High, 3);
+    assert_eq!(events(), ["drift.opened", "drift.updated"], "severity rose");
+    store
+        .drift_act(
+            &id,
+            tfdrift::store::DriftAction::Snooze(t0 + Duration::minutes(60)),
+            "ops",
+            t0 + Duration::minutes(4),
+        )
+        .unwrap()
+        .unwrap();
+    record(5, Severity::Critical, 10);
+    assert_eq!(events().len(), 2, "muted while snoozed, even rising");
+    record(6, Severity::Critical, 61);
+    assert_eq!(
+        events(),
+        ["drift.opened", "drift.updated", "drift.updated"],
+        "the snooze ended"
+    );
+    let d = store.drift(&id).unwrap().unwrap();
+    assert_eq!(d.occurrences, 6);
+    assert_eq!(d.severity, Severity::Critical);
+    assert_eq!(d.channels, ["ops"]);
+}
