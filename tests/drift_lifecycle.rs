@@ -49,11 +49,9 @@ fn demo_record(n: usize) -> Value {
 fn variant(n: usize, id: &str, minute: u32, f: impl FnOnce(&mut Value)) -> Value {
     let mut r = demo_record(n);
     r["eventID"] = json!(id);
-    r["eventTime"] = json!(format!(
-        "2026-11-27T{:02}:{:02}:00Z",
-        10 + minute / 60,
-        minute % 60
-    ));
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z").unwrap()
+        + chrono::Duration::minutes(i64::from(minute));
+    r["eventTime"] = json!(at.to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string());
     f(&mut r);
     r
 }
@@ -276,6 +274,12 @@ fn the_same_change_twice_is_one_drift_with_two_occurrences_and_one_notification(
     );
     assert_eq!(rig.events(&id), [EventKind::Opened, EventKind::Occurred]);
     assert_eq!(d.last_alert_id, again[0].id);
+    // A revert older than the latest occurrence (delivered late) does not end it.
+    assert!(
+        rig.feed(&[variant(1, "late", 3, instance_type("t3.micro"))])
+            .is_empty()
+    );
+    assert_eq!(rig.drift(&id).status, Status::Open);
     // A redelivery of the first record changes nothing.
     assert!(
         rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))])

@@ -256,7 +256,12 @@ pub(super) fn resolve(
     out: &mut Vec<OutboxItem>,
 ) -> rusqlite::Result<Vec<Drift>> {
     let mut done = Vec::new();
-    for d in targets(tx, &r.target)? {
+    // CloudTrail delivers out of order (and backfills replay old logs): a change older than
+    // the drift's latest occurrence does not end it.
+    for d in targets(tx, &r.target)?
+        .into_iter()
+        .filter(|d| d.last_seen <= r.at)
+    {
         let input = Input::Resolve {
             reason: r.reason,
             who: r.who.as_deref(),
