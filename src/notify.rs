@@ -21,6 +21,7 @@ pub mod http;
 pub mod jsonl;
 pub mod limit;
 pub mod metrics;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod router;
 pub mod settings;

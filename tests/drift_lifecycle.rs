@@ -19,8 +19,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use drift_support::{
-    BOB, CHANNELS, Rig, TF_ROLE, TF_UA, by, demo_state, edited, instance_type, one_drift, server,
-    variant, without,
+    BOB, CHANNELS, GENIE_KEY, Rig, TF_ROLE, TF_UA, by, demo_state, edited, instance_type,
+    one_drift, server, variant, without,
 };
 use serde_json::{Value, json};
 use tfdrift::drift::{EventKind, Reason, Status};
@@ -96,8 +96,8 @@ async fn a_revert_resolves_reverted_and_every_channel_is_told() {
     let got = got.lock().unwrap();
     let at = |path: &str| -> Vec<&Value> {
         got.iter()
-            .filter(|(p, _)| p == path)
-            .map(|(_, v)| v)
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, v, _)| v)
             .collect()
     };
     let pager = at("pager");
@@ -136,6 +136,34 @@ async fn a_revert_resolves_reverted_and_every_channel_is_told() {
         falco[1]["output_fields"]["tfdrift.drift.reason"],
         "reverted"
     );
+    // Opsgenie (Alert API v2): created with alias = the drift id, closed by that alias.
+    let og: Vec<_> = got
+        .iter()
+        .filter(|(p, _, _)| p.starts_with("og/"))
+        .collect();
+    assert_eq!(og.len(), 2);
+    let (path, create, auth) = og[0];
+    assert_eq!(path, "og/v2/alerts");
+    assert_eq!(
+        auth.as_deref(),
+        Some(format!("GenieKey {GENIE_KEY}").as_str())
+    );
+    assert_eq!(create["alias"], id.as_str());
+    assert_eq!(create["priority"], "P3");
+    assert_eq!(create["source"], "tfdrift");
+    assert_eq!(create["entity"], "aws_instance.web");
+    assert!(create["message"].as_str().unwrap().chars().count() <= 130);
+    assert_eq!(create["details"]["drift_event"], "drift.opened");
+    let (path, close, auth) = og[1];
+    assert_eq!(
+        path,
+        &format!(
+            "og/v2/alerts/{}/close?identifierType=alias",
+            id.replace('-', "%2D")
+        )
+    );
+    assert!(auth.is_some());
+    assert_eq!(close["note"], format!("resolved: reverted by {BOB}"));
 }
 
 #[test]

@@ -142,7 +142,10 @@ impl OutboxRouter for NotifyRouter {
                     payload: Envelope::Alert {
                         alert: Box::new(alert.clone()),
                         repeats,
-                        resolve_on_ack: c.kind == ChannelKind::Pagerduty,
+                        resolve_on_ack: matches!(
+                            c.kind,
+                            ChannelKind::Pagerduty | ChannelKind::Opsgenie
+                        ),
                         drift: None,
                     }
                     .to_payload(),

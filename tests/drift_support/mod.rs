@@ -90,41 +90,55 @@ pub fn without(address: &str) -> Value {
     s
 }
 
-pub type Got = Arc<Mutex<Vec<(String, Value)>>>;
+/// (path and query without the leading `/`, JSON body, `Authorization` header).
+pub type Got = Arc<Mutex<Vec<(String, Value, Option<String>)>>>;
 
-/// A real HTTP server recording every POST body by path.
+/// A real HTTP server recording every POST: path and query, body, `Authorization`.
 pub async fn server() -> (Got, String) {
     let got: Got = Arc::default();
     let g = got.clone();
-    let app = axum::Router::new().route(
-        "/{p}",
-        axum::routing::post(
-            move |axum::extract::Path(p): axum::extract::Path<String>, body: String| {
-                let g = g.clone();
-                async move {
-                    g.lock()
-                        .unwrap()
-                        .push((p, serde_json::from_str(&body).unwrap()));
-                    (axum::http::StatusCode::ACCEPTED, "{\"status\":\"success\"}")
-                }
-            },
-        ),
-    );
+    let app = axum::Router::new().fallback(axum::routing::post(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+            let g = g.clone();
+            async move {
+                let path = uri.path_and_query().map_or("", |p| p.as_str());
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                g.lock().unwrap().push((
+                    path.trim_start_matches('/').to_string(),
+                    serde_json::from_str(&body).unwrap(),
+                    auth,
+                ));
+                (
+                    axum::http::StatusCode::ACCEPTED,
+                    "{\"result\":\"Request will be processed\"}",
+                )
+            }
+        },
+    ));
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
     (got, base)
 }
 
-pub const CHANNELS: [&str; 5] = ["discord", "falco", "hook", "pager", "slack"];
+pub const CHANNELS: [&str; 6] = ["discord", "falco", "hook", "og", "pager", "slack"];
+
+/// The Opsgenie API key the rig's `og` channel reads from a file.
+pub const GENIE_KEY: &str = "0a1b2c3d-0000-4000-8000-opsgeniekey0";
 
 /// Every HTTP channel kind, pointed at `base` (no server needed until delivery).
 pub fn channels(base: &str, dir: &Path) -> Arc<Channels> {
     let key = dir.join("pd.key");
     std::fs::write(&key, "R0UTINGKEY0000000000000000000000").unwrap();
+    let genie = dir.join("og.key");
+    std::fs::write(&genie, GENIE_KEY).unwrap();
     let yaml = format!(
-        "channels:\n  pager: {{type: pagerduty, url: \"{base}/pager\", secret_file: \"{}\"}}\n  slack: {{type: slack, url: \"{base}/slack\"}}\n  discord: {{type: discord, url: \"{base}/discord\"}}\n  hook: {{type: webhook, url: \"{base}/hook\"}}\n  falco: {{type: falco, output: http, url: \"{base}/falco\"}}\ndefaults: [pager, slack, discord, hook, falco]\n",
-        key.display()
+        "channels:\n  pager: {{type: pagerduty, url: \"{base}/pager\", secret_file: \"{}\"}}\n  slack: {{type: slack, url: \"{base}/slack\"}}\n  discord: {{type: discord, url: \"{base}/discord\"}}\n  hook: {{type: webhook, url: \"{base}/hook\"}}\n  falco: {{type: falco, output: http, url: \"{base}/falco\"}}\n  og: {{type: opsgenie, url: \"{base}/og\", secret_file: \"{}\"}}\ndefaults: [pager, slack, discord, hook, falco, og]\n",
+        key.display(),
+        genie.display()
     );
     let settings: NotifySettings = serde_saphyr::from_str(&yaml).unwrap();
     Arc::new(Channels::from_settings(&settings).unwrap())
