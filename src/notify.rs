@@ -27,6 +27,7 @@ pub mod router;
 pub mod settings;
 pub mod setup;
 pub mod slack;
+pub mod teams;
 pub mod webhook;
 pub mod worker;
 

@@ -164,6 +164,33 @@ async fn a_revert_resolves_reverted_and_every_channel_is_told() {
     );
     assert!(auth.is_some());
     assert_eq!(close["note"], format!("resolved: reverted by {BOB}"));
+    // Teams: an Adaptive Card message; the resolution is a second card naming the drift.
+    let teams = at("teams");
+    assert_eq!(teams.len(), 2);
+    for t in &teams {
+        assert_eq!(t["type"], "message");
+        let att = &t["attachments"][0];
+        assert_eq!(
+            att["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        assert_eq!(att["content"]["type"], "AdaptiveCard");
+        assert_eq!(att["content"]["version"], "1.4");
+    }
+    let head = |i: usize| teams[i]["attachments"][0]["content"]["body"][0]["text"].clone();
+    assert!(
+        head(0)
+            .as_str()
+            .unwrap()
+            .starts_with("MEDIUM attribute_drift aws_instance.web")
+    );
+    assert!(
+        head(1)
+            .as_str()
+            .unwrap()
+            .starts_with("Resolved (reverted by")
+    );
+    assert!(teams[0].to_string().contains("instance_type") && teams[1].to_string().contains(&id));
 }
 
 #[test]

@@ -39,6 +39,7 @@ enum Transport {
         base: String,
         key: String,
     },
+    Teams(String),
     Falco(FalcoOut),
     Jsonl(PathBuf),
 }
@@ -98,6 +99,7 @@ impl Channel {
                     format!("channel '{name}': pagerduty needs `secret_env` (or `secret_file`) naming the routing key")
                 })?,
             },
+            ChannelKind::Teams => Transport::Teams(need_url(name, s)?),
             ChannelKind::Opsgenie => Transport::Opsgenie {
                 base: s.resolve_url(name)?.unwrap_or_else(|| super::opsgenie::US_URL.to_string()),
                 key: s.resolve_secret(name)?.ok_or_else(|| {
@@ -190,6 +192,7 @@ impl Channel {
                 self.post(url, &pagerduty::render(routing_key, msg), &[])
                     .await
             }
+            Transport::Teams(url) => self.post(url, &super::teams::render(msg), &[]).await,
             Transport::Opsgenie { base, key } => {
                 let (url, body) = super::opsgenie::request(base, msg);
                 self.post(

@@ -124,7 +124,7 @@ pub async fn server() -> (Got, String) {
     (got, base)
 }
 
-pub const CHANNELS: [&str; 6] = ["discord", "falco", "hook", "og", "pager", "slack"];
+pub const CHANNELS: [&str; 7] = ["discord", "falco", "hook", "og", "pager", "slack", "teams"];
 
 /// The Opsgenie API key the rig's `og` channel reads from a file.
 pub const GENIE_KEY: &str = "0a1b2c3d-0000-4000-8000-opsgeniekey0";
@@ -136,7 +136,7 @@ pub fn channels(base: &str, dir: &Path) -> Arc<Channels> {
     let genie = dir.join("og.key");
     std::fs::write(&genie, GENIE_KEY).unwrap();
     let yaml = format!(
-        "channels:\n  pager: {{type: pagerduty, url: \"{base}/pager\", secret_file: \"{}\"}}\n  slack: {{type: slack, url: \"{base}/slack\"}}\n  discord: {{type: discord, url: \"{base}/discord\"}}\n  hook: {{type: webhook, url: \"{base}/hook\"}}\n  falco: {{type: falco, output: http, url: \"{base}/falco\"}}\n  og: {{type: opsgenie, url: \"{base}/og\", secret_file: \"{}\"}}\ndefaults: [pager, slack, discord, hook, falco, og]\n",
+        "channels:\n  pager: {{type: pagerduty, url: \"{base}/pager\", secret_file: \"{}\"}}\n  slack: {{type: slack, url: \"{base}/slack\"}}\n  discord: {{type: discord, url: \"{base}/discord\"}}\n  hook: {{type: webhook, url: \"{base}/hook\"}}\n  falco: {{type: falco, output: http, url: \"{base}/falco\"}}\n  og: {{type: opsgenie, url: \"{base}/og\", secret_file: \"{}\"}}\n  teams: {{type: teams, url: \"{base}/teams\"}}\ndefaults: [pager, slack, discord, hook, falco, og, teams]\n",
         key.display(),
         genie.display()
     );
