@@ -101,6 +101,8 @@ fn alert(now: chrono::DateTime<Utc>) -> Alert {
         remediation: Vec::new(),
         runbook: None,
         enrichment: tfdrift::alert::Enrichment::default(),
+        drift_id: None,
+        drift_ids: Vec::new(),
     }
 }
 

@@ -202,6 +202,13 @@ pub struct Alert {
     /// depends on it. Always present with every key, empty values when unknown.
     #[serde(default)]
     pub enrichment: Enrichment,
+    /// The drift this alert is an occurrence of: its first diff's, or the resource-level drift
+    /// (see `drift`). `null` when no drift was computed (tests, samples).
+    #[serde(default)]
+    pub drift_id: Option<String>,
+    /// Every drift of the alert, when it has more than one diff (else empty and omitted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift_ids: Vec<String>,
 }
 
 /// Everything `enrich` adds to an alert (schema `tfdrift.alert/v1`, `enrichment`).

@@ -68,6 +68,74 @@ Examples:
     /// incident through the outbox).
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Drifts: what is out of line with Terraform now, since when, and how each one ended.
+    #[command(subcommand)]
+    Drifts(DriftsCommand),
+}
+
+/// `drifts` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DriftsCommand {
+    /// List drifts (unresolved by default), most urgent first.
+    #[command(after_help = "\
+Examples:
+  tfdrift drifts list --profile prod
+  tfdrift drifts list --profile prod --status all --json
+  tfdrift drifts list --profile prod --fail-on-open --min-severity high   # CI gate
+
+Exit status: 0 listed, 1 config or store error, 2 open drifts (with --fail-on-open).")]
+    List(DriftsListArgs),
+    /// One drift: its fields and everything that happened to it.
+    #[command(after_help = "\
+Examples:
+  tfdrift drifts show drf-0123456789abcdef01234567 --profile prod
+  tfdrift drifts show drf-0123456789abcdef01234567 --profile prod --json
+
+Exit status: 0 shown, 1 unknown drift or store error.")]
+    Show(DriftIdArgs),
+    /// Resolve a drift by hand (reason `manual`); every channel told about it hears it ended.
+    #[command(after_help = "\
+Examples:
+  tfdrift drifts resolve drf-0123456789abcdef01234567 --profile prod --who alice
+
+Exit status: 0 resolved, 1 unknown or already resolved drift, or store error.")]
+    Resolve(DriftIdArgs),
+}
+
+/// Arguments of `drifts list`.
+#[derive(Debug, Args)]
+pub struct DriftsListArgs {
+    /// Profile and config (for the store path).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// `open` (open, acknowledged or snoozed) or `all`.
+    #[arg(long, default_value = "open", value_parser = ["open", "all"])]
+    pub status: String,
+    /// One JSON object per drift per line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when an unresolved drift (of at least --min-severity) exists.
+    #[arg(long)]
+    pub fail_on_open: bool,
+    /// Only drifts of at least this severity (info, low, medium, high, critical).
+    #[arg(long)]
+    pub min_severity: Option<String>,
+}
+
+/// Arguments of `drifts show` / `drifts resolve`.
+#[derive(Debug, Args)]
+pub struct DriftIdArgs {
+    /// Drift id (`drf-…`, the `drift_id` of an alert).
+    pub id: String,
+    /// Profile and config (for the store path).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// JSON output (show).
+    #[arg(long)]
+    pub json: bool,
+    /// Who resolves (default: $USER).
+    #[arg(long)]
+    pub who: Option<String>,
 }
 
 /// `alerts` subcommands.

@@ -1,6 +1,7 @@
 //! Command implementations behind the CLI. `anyhow` lives here, at the edge.
 
 mod catalog;
+mod drifts;
 mod headless;
 mod notify;
 mod replay;
@@ -62,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(&cmd),
         Command::Notify(cmd) => notify::run(&cmd),
         Command::Alerts(cmd) => notify::alerts(&cmd),
+        Command::Drifts(cmd) => drifts::run(&cmd),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod collect;
 pub mod compare;
 pub mod config;
 pub mod detect;
+pub mod drift;
 pub mod enrich;
 pub mod event;
 pub mod fsutil;

@@ -21,11 +21,13 @@ pub mod http;
 pub mod jsonl;
 pub mod limit;
 pub mod metrics;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod router;
 pub mod settings;
 pub mod setup;
 pub mod slack;
+pub mod teams;
 pub mod webhook;
 pub mod worker;
 
@@ -34,6 +36,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
+use crate::drift::DriftNote;
 
 pub use channels::{Channel, Channels};
 pub use router::NotifyRouter;
@@ -59,11 +62,19 @@ pub enum Envelope {
         /// transaction.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         resolve_on_ack: bool,
+        /// The drift this notification opens or updates (set by the store, which decides in
+        /// the alert's transaction whether an occurrence notifies at all).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drift: Option<DriftNote>,
     },
-    /// The alert was acknowledged or resolved (PagerDuty resolves the incident).
+    /// The alert was acknowledged or resolved (PagerDuty resolves the incident), or its drift
+    /// ended (`drift` says how).
     Resolve {
-        /// The alert.
+        /// The alert (the drift's latest occurrence).
         alert: Box<Alert>,
+        /// The drift that ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drift: Option<DriftNote>,
     },
 }
 
@@ -72,7 +83,7 @@ impl Envelope {
     #[must_use]
     pub fn alert(&self) -> &Alert {
         match self {
-            Envelope::Alert { alert, .. } | Envelope::Resolve { alert } => alert,
+            Envelope::Alert { alert, .. } | Envelope::Resolve { alert, .. } => alert,
         }
     }
 
@@ -92,11 +103,15 @@ pub enum Message {
         alert: Box<Alert>,
         /// Similar drift suppressed by dedupe.
         repeats: u64,
+        /// The drift it opens or updates.
+        drift: Option<DriftNote>,
     },
-    /// Resolve / acknowledge an alert.
+    /// Resolve / acknowledge an alert, or tell that its drift ended.
     Resolve {
         /// The alert.
         alert: Box<Alert>,
+        /// The drift that ended, and how.
+        drift: Option<DriftNote>,
     },
     /// The rate limit held these back; one message summarises them.
     Digest {
@@ -108,8 +123,17 @@ pub enum Message {
 impl From<Envelope> for Message {
     fn from(e: Envelope) -> Self {
         match e {
-            Envelope::Alert { alert, repeats, .. } => Message::Alert { alert, repeats },
-            Envelope::Resolve { alert } => Message::Resolve { alert },
+            Envelope::Alert {
+                alert,
+                repeats,
+                drift,
+                ..
+            } => Message::Alert {
+                alert,
+                repeats,
+                drift,
+            },
+            Envelope::Resolve { alert, drift } => Message::Resolve { alert, drift },
         }
     }
 }
@@ -223,6 +247,39 @@ pub fn via_str(a: &Alert) -> &'static str {
     }
 }
 
+/// What a message says about its drift: `Drift drf-… (open since …, 3 occurrences) resolved:
+/// reverted by alice` for a resolution (it names the original notification's drift), `Drift
+/// drf-… · episode 2 · 3 occurrences` otherwise.
+#[must_use]
+pub fn drift_line(note: &DriftNote) -> String {
+    if note.event == "drift.resolved" {
+        format!(
+            "Drift {} (open since {}, {} occurrence(s)) {}",
+            note.id,
+            note.first_seen.to_rfc3339(),
+            note.occurrences,
+            note.resolution_line()
+        )
+    } else {
+        format!(
+            "Drift {} · episode {} · {} occurrence(s)",
+            note.id, note.episode, note.occurrences
+        )
+    }
+}
+
+/// The title of a resolution: `Resolved (reverted by alice): HIGH attribute_drift …`.
+#[must_use]
+pub fn resolved_title(a: &Alert, note: Option<&DriftNote>) -> String {
+    match note.and_then(|n| n.reason) {
+        Some(r) => match note.and_then(|n| n.resolved_by.as_deref()) {
+            Some(who) => format!("Resolved ({} by {who}): {}", r.as_str(), title(a)),
+            None => format!("Resolved ({}): {}", r.as_str(), title(a)),
+        },
+        None => format!("Resolved: {}", title(a)),
+    }
+}
+
 /// A JSON value as compact text for diff tables.
 #[must_use]
 pub fn value_text(v: &serde_json::Value) -> String {
@@ -272,6 +329,8 @@ pub fn sample_alert() -> Alert {
         remediation: vec!["terraform apply -target=aws_security_group.web".into()],
         runbook: Some("https://example.com/runbooks/sg".into()),
         enrichment: crate::alert::Enrichment::default(),
+        drift_id: None,
+        drift_ids: Vec::new(),
     }
 }
 
@@ -299,6 +358,7 @@ mod tests {
                 alert: Box::new(sample_alert()),
                 repeats: 2,
                 resolve_on_ack,
+                drift: None,
             };
             let back: Envelope = serde_json::from_str(&e.to_payload()).unwrap();
             assert_eq!(back, e);

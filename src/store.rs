@@ -12,6 +12,7 @@
 
 pub mod schema;
 pub mod sqlite;
+mod sqlite_drift;
 mod sqlite_history;
 mod sqlite_outbox;
 
@@ -21,8 +22,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{ActorRef, Alert, ResourceRef};
+use crate::drift::{Drift, DriftEvent, DriftOp, Resolution};
 
 pub use sqlite::SqliteStore;
+pub use sqlite_drift::DriftFilter;
 
 /// Default retention of events, alerts, history and finished outbox items.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
@@ -324,8 +327,22 @@ pub struct EventRecord<'a> {
     pub time: Option<DateTime<Utc>>,
     /// Its alerts.
     pub alerts: &'a [Alert],
-    /// Notifications enqueued with them.
+    /// Notifications enqueued with them (kept only when the alert's drift notifies, see
+    /// [`crate::drift`], when `drifts` is not empty).
     pub outbox: &'a [OutboxItem],
+    /// Drift occurrences and resolutions the event causes, applied in its transaction.
+    pub drifts: &'a [DriftOp],
+}
+
+/// What a person does to a drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftAction {
+    /// Seen, being handled.
+    Acknowledge,
+    /// Muted until then.
+    Snooze(DateTime<Utc>),
+    /// Over (reason `manual`): every channel told about it is told.
+    Resolve,
 }
 
 /// What [`Store::history_summary`] found.
@@ -549,6 +566,42 @@ pub trait Store: Send + Sync {
         channel: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError>;
+
+    /// Drifts matching `filter` (unresolved first, most severe, newest). The default (stores
+    /// without drifts) has none.
+    fn drifts(&self, _filter: &DriftFilter) -> Result<Vec<Drift>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// One drift.
+    fn drift(&self, _id: &str) -> Result<Option<Drift>, StoreError> {
+        Ok(None)
+    }
+
+    /// What happened to a drift, oldest first.
+    fn drift_events(&self, _id: &str) -> Result<Vec<DriftEvent>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// A person acknowledges, snoozes or resolves a drift; resolving enqueues, in the same
+    /// transaction, a `resolve` for every channel told about it. `None`: unknown drift, or
+    /// already resolved.
+    fn drift_act(
+        &self,
+        _id: &str,
+        _action: DriftAction,
+        _who: &str,
+        _at: DateTime<Utc>,
+    ) -> Result<Option<Drift>, StoreError> {
+        Ok(None)
+    }
+
+    /// Applies resolutions found outside an event (a state refresh: `accepted`, `applied`,
+    /// `gone`) in one transaction with their `resolve` notifications; returns the drifts
+    /// resolved.
+    fn resolve_drifts(&self, _resolutions: &[Resolution]) -> Result<Vec<Drift>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Deletes everything older than `older_than`: processed-event marks, alerts (with their
     /// acks), history, delivered/failed outbox items, expired snoozes.

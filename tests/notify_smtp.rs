@@ -81,6 +81,7 @@ async fn email_reaches_a_real_smtp_server() {
     ch.send(&Message::Alert {
         alert: Box::new(sample_alert()),
         repeats: 0,
+        drift: None,
     })
     .await
     .unwrap();

@@ -34,6 +34,7 @@ fn rec<'a>(
         time: Some(alert.time),
         alerts: std::slice::from_ref(alert),
         outbox,
+        drifts: &[],
     }
 }
 
@@ -534,4 +535,141 @@ fn replay_with_store_flag_records_and_dedupes_across_runs() {
         !dir.path().join(".local/share/tfdrift").exists(),
         "replay never creates the default database"
     );
+}
+
+/// A store written by the previous schema (version 2, no drift tables) is upgraded in place to
+/// version 3 with its alerts intact, and records drifts from then on.
+#[test]
+fn a_version_2_store_is_migrated_to_drifts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &tfdrift::store::schema::MIGRATIONS[..2] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 2).unwrap();
+        tx.execute(
+            "INSERT INTO alerts (id, time, kind, severity, provider, resource_type, resource_id, fingerprint, event_id, event_name, recorded_at, json) \
+             VALUES ('tfd-old', 0, 'attribute_drift', 'high', 'aws', 't', 'i', 'f', 'e', 'n', 0, '{}')",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(tfdrift::store::schema::version(&conn).unwrap(), 3);
+    let old: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM alerts WHERE id = 'tfd-old'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old, 1, "alerts survive the upgrade");
+    assert!(
+        store
+            .drifts(&tfdrift::store::DriftFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+    // Drifts are recorded with the alert that causes them, in its transaction.
+    let a = demo_alerts().remove(0);
+    let occ = tfdrift::drift::occurrences(&a, "demo");
+    let ops: Vec<tfdrift::drift::DriftOp> = occ
+        .iter()
+        .map(|o| tfdrift::drift::DriftOp::Occur(Box::new(o.clone())))
+        .collect();
+    let batch = [tfdrift::store::EventRecord {
+        seen: &[&a.event.id],
+        time: Some(a.time),
+        alerts: std::slice::from_ref(&a),
+        outbox: &[],
+        drifts: &ops,
+    }];
+    assert_eq!(store.record_batch(&batch).unwrap(), [true]);
+    let d = store.drift(&occ[0].id).unwrap().unwrap();
+    assert_eq!(d.last_alert_id, a.id);
+    assert_eq!(store.drift_events(&d.id).unwrap().len(), 1);
+    // The same event again is a duplicate: no second occurrence.
+    assert_eq!(store.record_batch(&batch).unwrap(), [false]);
+    assert_eq!(store.drift(&occ[0].id).unwrap().unwrap().occurrences, 1);
+}
+
+/// The store decides, in the alert's transaction, whether a drift's occurrence notifies: the
+/// first does, a repeat does not, a severity rise does (`drift.updated`), nothing does while
+/// snoozed, and the first occurrence after the snooze ended does.
+#[test]
+fn drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only() {
+    use tfdrift::alert::Severity;
+    use tfdrift::drift::{DriftOp, occurrences};
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let base = demo_alerts().remove(0);
+    let t0 = base.time;
+    let record = |n: u32, sev: Severity, minutes: i64| {
+        let mut a = base.clone();
+        a.id = format!("tfd-sev-{n}");
+        a.event.id = format!("ev-sev-{n}");
+        a.severity = sev;
+        a.time = t0 + Duration::minutes(minutes);
+        let ops: Vec<DriftOp> = occurrences(&a, "s")
+            .into_iter()
+            .map(|o| DriftOp::Occur(Box::new(o)))
+            .collect();
+        let item = OutboxItem {
+            channel: "ops".into(),
+            alert_id: a.id.clone(),
+            payload: "{\"type\":\"alert\"}".into(),
+        };
+        let batch = [tfdrift::store::EventRecord {
+            seen: &[&a.event.id],
+            time: Some(a.time),
+            alerts: std::slice::from_ref(&a),
+            outbox: std::slice::from_ref(&item),
+            drifts: &ops,
+        }];
+        assert_eq!(store.record_batch(&batch).unwrap(), [true]);
+        occurrences(&a, "s")[0].id.clone()
+    };
+    let events = || -> Vec<String> {
+        store
+            .outbox_list(OutboxStatus::Pending, 100)
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_str(&e.payload).unwrap();
+                v["drift"]["event"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    let id = record(1, Severity::Medium, 0);
+    assert_eq!(events(), ["drift.opened"]);
+    record(2, Severity::Medium, 1);
+    record(3, Severity::Low, 2);
+    assert_eq!(events(), ["drift.opened"], "repeats are quiet");
+    record(4, Severity::High, 3);
+    assert_eq!(events(), ["drift.opened", "drift.updated"], "severity rose");
+    store
+        .drift_act(
+            &id,
+            tfdrift::store::DriftAction::Snooze(t0 + Duration::minutes(60)),
+            "ops",
+            t0 + Duration::minutes(4),
+        )
+        .unwrap()
+        .unwrap();
+    record(5, Severity::Critical, 10);
+    assert_eq!(events().len(), 2, "muted while snoozed, even rising");
+    record(6, Severity::Critical, 61);
+    assert_eq!(
+        events(),
+        ["drift.opened", "drift.updated", "drift.updated"],
+        "the snooze ended"
+    );
+    let d = store.drift(&id).unwrap().unwrap();
+    assert_eq!(d.occurrences, 6);
+    assert_eq!(d.severity, Severity::Critical);
+    assert_eq!(d.channels, ["ops"]);
 }

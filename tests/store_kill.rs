@@ -52,6 +52,8 @@ fn alert(i: u64) -> Alert {
         remediation: Vec::new(),
         runbook: None,
         enrichment: tfdrift::alert::Enrichment::default(),
+        drift_id: None,
+        drift_ids: Vec::new(),
     }
 }
 

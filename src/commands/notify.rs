@@ -71,6 +71,7 @@ fn test(p: &ProfileArgs, only: Option<&str>) -> anyhow::Result<ExitCode> {
         let msg = Message::Alert {
             alert: Box::new(sample_alert()),
             repeats: 0,
+            drift: None,
         };
         let res = rt.block_on(async { ch.send(&msg).await });
         match res {

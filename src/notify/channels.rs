@@ -35,6 +35,11 @@ enum Transport {
         url: String,
         routing_key: String,
     },
+    Opsgenie {
+        base: String,
+        key: String,
+    },
+    Teams(String),
     Falco(FalcoOut),
     Jsonl(PathBuf),
 }
@@ -92,6 +97,13 @@ impl Channel {
                 url: s.resolve_url(name)?.unwrap_or_else(|| pagerduty::EVENTS_URL.to_string()),
                 routing_key: s.resolve_secret(name)?.ok_or_else(|| {
                     format!("channel '{name}': pagerduty needs `secret_env` (or `secret_file`) naming the routing key")
+                })?,
+            },
+            ChannelKind::Teams => Transport::Teams(need_url(name, s)?),
+            ChannelKind::Opsgenie => Transport::Opsgenie {
+                base: s.resolve_url(name)?.unwrap_or_else(|| super::opsgenie::US_URL.to_string()),
+                key: s.resolve_secret(name)?.ok_or_else(|| {
+                    format!("channel '{name}': opsgenie needs `secret_env` (or `secret_file`) naming the API key")
                 })?,
             },
             ChannelKind::Falco => Transport::Falco(match s.output.as_deref().unwrap_or("stdout") {
@@ -190,6 +202,16 @@ impl Channel {
             Transport::PagerDuty { url, routing_key } => {
                 self.post(url, &pagerduty::render(routing_key, msg), &[])
                     .await
+            }
+            Transport::Teams(url) => self.post(url, &super::teams::render(msg), &[]).await,
+            Transport::Opsgenie { base, key } => {
+                let (url, body) = super::opsgenie::request(base, msg);
+                self.post(
+                    &url,
+                    &body,
+                    &[("Authorization".into(), format!("GenieKey {key}"))],
+                )
+                .await
             }
             Transport::Falco(out) => {
                 let events = falco::render(msg);

@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{DIGEST_LIST, Message, actor_line, title, truncate, value_text};
+use super::{
+    DIGEST_LIST, Message, actor_line, drift_line, resolved_title, title, truncate, value_text,
+};
 use crate::alert::{Alert, Severity};
 
 /// Embed colour by severity.
@@ -61,8 +63,25 @@ fn embed(a: &Alert, repeats: u64, resolved: bool) -> Value {
 #[must_use]
 pub fn render(msg: &Message) -> Value {
     match msg {
-        Message::Alert { alert, repeats } => json!({"embeds": [embed(alert, *repeats, false)]}),
-        Message::Resolve { alert } => json!({"embeds": [embed(alert, 0, true)]}),
+        Message::Alert {
+            alert,
+            repeats,
+            drift,
+        } => {
+            let mut e = embed(alert, *repeats, false);
+            if let Some(n) = drift {
+                e["footer"] = json!({"text": truncate(&format!("{} · alert {}", drift_line(n), alert.id), 2048)});
+            }
+            json!({"embeds": [e]})
+        }
+        Message::Resolve { alert, drift } => {
+            let mut e = embed(alert, 0, true);
+            if let Some(n) = drift {
+                e["title"] = json!(truncate(&resolved_title(alert, Some(n)), 256));
+                e["description"] = json!(truncate(&drift_line(n), 4096));
+            }
+            json!({"embeds": [e]})
+        }
         Message::Digest { alerts } => {
             let mut lines: Vec<String> = alerts
                 .iter()

@@ -112,8 +112,8 @@ fn esc(s: &str) -> String {
 #[must_use]
 pub fn render(msg: &Message) -> (String, String, String) {
     let (a, repeats, resolved) = match msg {
-        Message::Alert { alert, repeats } => (alert, *repeats, false),
-        Message::Resolve { alert } => (alert, 0, true),
+        Message::Alert { alert, repeats, .. } => (alert, *repeats, false),
+        Message::Resolve { alert, .. } => (alert, 0, true),
         Message::Digest { alerts } => {
             let subject = format!(
                 "[tfdrift] {} drift alerts held back by the rate limit",
@@ -129,11 +129,15 @@ pub fn render(msg: &Message) -> (String, String, String) {
             return (subject, text, html);
         }
     };
-    let subject = format!(
-        "[tfdrift] {}{}",
-        if resolved { "Resolved: " } else { "" },
-        title(a)
-    );
+    let note = match msg {
+        Message::Alert { drift, .. } | Message::Resolve { drift, .. } => drift.as_ref(),
+        Message::Digest { .. } => None,
+    };
+    let subject = if resolved {
+        format!("[tfdrift] {}", super::resolved_title(a, note))
+    } else {
+        format!("[tfdrift] {}", title(a))
+    };
     let address = a.resource.address.as_deref().unwrap_or("(unmanaged)");
     let mut text = format!(
         "{subject}\n\nResource: {address} ({} {})\nWho: {}\nEvent: {} ({})\nTime: {}\n",
@@ -190,7 +194,52 @@ pub fn render(msg: &Message) -> (String, String, String) {
             "<p>Seen {repeats} more time(s) since the last notification.</p>"
         ));
     }
+    if let Some(n) = note {
+        let line = super::drift_line(n);
+        text.push_str(&format!("\n{line}\n"));
+        html.push_str(&format!("<p>{}</p>", esc(&line)));
+    }
     text.push_str(&format!("\nAlert id: {}\n", a.id));
     html.push_str(&format!("<p><small>Alert id {}</small></p>", esc(&a.id)));
     (subject, text, html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::{DriftNote, Reason};
+
+    #[test]
+    fn a_drift_resolution_says_how_and_names_the_drift() {
+        let a = super::super::sample_alert();
+        let note = DriftNote {
+            event: "drift.resolved".into(),
+            id: "drf-0123".into(),
+            episode: 1,
+            occurrences: 3,
+            attribute: "ingress".into(),
+            first_seen: a.time,
+            reason: Some(Reason::Reverted),
+            resolved_by: Some("bob".into()),
+        };
+        let (subject, text, html) = render(&Message::Resolve {
+            alert: Box::new(a.clone()),
+            drift: Some(note),
+        });
+        assert!(
+            subject.starts_with("[tfdrift] Resolved (reverted by bob): HIGH"),
+            "{subject}"
+        );
+        assert!(
+            text.contains("Drift drf-0123") && text.contains("resolved: reverted by bob"),
+            "{text}"
+        );
+        assert!(html.contains("drf-0123"));
+        // An acknowledgement's resolve (no drift) keeps the plain subject.
+        let (subject, _, _) = render(&Message::Resolve {
+            alert: Box::new(a),
+            drift: None,
+        });
+        assert!(subject.starts_with("[tfdrift] Resolved: HIGH"), "{subject}");
+    }
 }

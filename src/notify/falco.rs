@@ -58,7 +58,26 @@ pub fn render(msg: &Message) -> Vec<Value> {
                 .unwrap_or_else(|| format!("tfdrift {}", alert.kind.as_str()));
             vec![event(alert, &rule)]
         }
-        Message::Resolve { .. } => Vec::new(),
+        // An acknowledgement is not an event; a drift's end is.
+        Message::Resolve { drift: None, .. } => Vec::new(),
+        Message::Resolve {
+            alert,
+            drift: Some(n),
+        } => {
+            let mut v = event(alert, "tfdrift drift resolved");
+            v["priority"] = json!(priority(Severity::Info));
+            v["output"] = json!(format!(
+                "{} ({})",
+                super::resolved_title(alert, Some(n)),
+                super::drift_line(n)
+            ));
+            if let Some(f) = v["output_fields"].as_object_mut() {
+                f.insert("tfdrift.drift.id".into(), json!(n.id));
+                f.insert("tfdrift.drift.reason".into(), json!(n.reason));
+                f.insert("tfdrift.drift.resolved_by".into(), json!(n.resolved_by));
+            }
+            vec![v]
+        }
         Message::Digest { alerts } => alerts
             .iter()
             .map(|a| {
@@ -95,6 +114,7 @@ mod tests {
         let v = &render(&Message::Alert {
             alert: Box::new(a),
             repeats: 0,
+            drift: None,
         })[0];
         assert!(!v["rule"].as_str().unwrap().is_empty());
         assert_eq!(v["priority"], "Error");

@@ -23,7 +23,7 @@ const TAIL_BYTES: u64 = 4 * 1024 * 1024;
 pub fn render(msg: &Message) -> Vec<String> {
     match msg {
         Message::Alert { alert, .. } => vec![alert.to_json_line()],
-        Message::Resolve { alert } => {
+        Message::Resolve { alert, .. } => {
             vec![serde_json::json!({"type": "resolve", "alert_id": alert.id}).to_string()]
         }
         Message::Digest { alerts } => alerts

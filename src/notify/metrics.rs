@@ -194,16 +194,20 @@ pub async fn render(st: &MetricsState) -> String {
     sources(&mut out, &s.sources);
     if let Some(store) = &st.store {
         let store = store.clone();
-        let (depth, failed) = tokio::task::spawn_blocking(move || {
+        let (depth, failed, drifts) = tokio::task::spawn_blocking(move || {
             (
                 store.outbox_counts().unwrap_or_default(),
                 store
                     .outbox_counts_by_channel(OutboxStatus::Failed)
                     .unwrap_or_default(),
+                store
+                    .drifts(&crate::store::DriftFilter::default())
+                    .unwrap_or_default(),
             )
         })
         .await
         .unwrap_or_default();
+        out.push_str(&crate::drift::metrics_text(&drifts, chrono::Utc::now()));
         let depth: Vec<(String, u64)> = [
             OutboxStatus::Pending,
             OutboxStatus::Sending,

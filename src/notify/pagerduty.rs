@@ -67,8 +67,9 @@ pub fn resolve(routing_key: &str, a: &Alert) -> Value {
 #[must_use]
 pub fn render(routing_key: &str, msg: &Message) -> Value {
     match msg {
-        Message::Alert { alert, repeats } => trigger(routing_key, alert, *repeats),
-        Message::Resolve { alert } => resolve(routing_key, alert),
+        Message::Alert { alert, repeats, .. } => trigger(routing_key, alert, *repeats),
+        // Acks and drift resolutions alike: the same dedup_key as the trigger.
+        Message::Resolve { alert, .. } => resolve(routing_key, alert),
         Message::Digest { alerts } => {
             let top = alerts.iter().map(|a| a.severity).max().unwrap_or_default();
             let names: Vec<String> = alerts.iter().take(DIGEST_LIST).map(title).collect();

@@ -1,7 +1,8 @@
 //! Routing at record time: which channels an alert goes to. Matched rules' `alert` actions name
 //! channels; when none does, the profile's `defaults` apply. Each channel's minimum severity and
 //! filters then apply, and identical drift within the dedupe window is counted, not re-sent to
-//! that channel.
+//! that channel. Alerts that belong to a drift (`drift_id`) skip the window: the drift decides
+//! (see `crate::drift`), in the store, whether its occurrence notifies.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,11 +121,19 @@ impl OutboxRouter for NotifyRouter {
         targets
             .into_iter()
             .filter_map(|c| {
-                let repeats = match dedupe.check(&format!("{}\0{key}", c.name), now) {
-                    Dedupe::Notify { repeats } => repeats,
-                    Dedupe::Suppressed => {
-                        self.deduped.fetch_add(1, Ordering::Relaxed);
-                        return None;
+                // An alert of a drift is routed every time: the store decides, in the alert's
+                // transaction, whether the drift's channels hear it (a new or reopened drift, a
+                // severity rise, a snooze ended) and drops the items otherwise. The window
+                // applies to alerts without a drift.
+                let repeats = if alert.drift_id.is_some() {
+                    0
+                } else {
+                    match dedupe.check(&format!("{}\0{key}", c.name), now) {
+                        Dedupe::Notify { repeats } => repeats,
+                        Dedupe::Suppressed => {
+                            self.deduped.fetch_add(1, Ordering::Relaxed);
+                            return None;
+                        }
                     }
                 };
                 Some(OutboxItem {
@@ -133,7 +142,11 @@ impl OutboxRouter for NotifyRouter {
                     payload: Envelope::Alert {
                         alert: Box::new(alert.clone()),
                         repeats,
-                        resolve_on_ack: c.kind == ChannelKind::Pagerduty,
+                        resolve_on_ack: matches!(
+                            c.kind,
+                            ChannelKind::Pagerduty | ChannelKind::Opsgenie
+                        ),
+                        drift: None,
                     }
                     .to_payload(),
                 })

@@ -40,6 +40,10 @@ pub enum ChannelKind {
     Email,
     /// PagerDuty Events API v2.
     Pagerduty,
+    /// Opsgenie Alert API v2 (alias = drift id; closed on resolve).
+    Opsgenie,
+    /// Microsoft Teams Workflows / incoming webhook (Adaptive Card).
+    Teams,
     /// Falco-format JSON to stdout, a file or falcosidekick.
     Falco,
     /// Alert JSON lines appended to a file (SIEM).

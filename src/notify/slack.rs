@@ -4,8 +4,11 @@
 
 use serde_json::{Value, json};
 
-use super::{DIGEST_LIST, Message, actor_line, title, truncate, value_text};
+use super::{
+    DIGEST_LIST, Message, actor_line, drift_line, resolved_title, title, truncate, value_text,
+};
 use crate::alert::{Alert, Severity};
+use crate::drift::DriftNote;
 
 /// Slack's block limit per message.
 pub const MAX_BLOCKS: usize = 50;
@@ -89,15 +92,37 @@ fn alert_blocks(a: &Alert, repeats: u64, resolved: bool) -> Vec<Value> {
     blocks
 }
 
+/// A context block naming the drift (a resolution names the drift of the original message).
+fn with_drift(mut blocks: Vec<Value>, note: Option<&DriftNote>) -> Vec<Value> {
+    if let Some(n) = note {
+        blocks.insert(
+            1.min(blocks.len()),
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&drift_line(n), MAX_TEXT)}]}),
+        );
+    }
+    blocks
+}
+
 /// The webhook body for a message.
 #[must_use]
 pub fn render(msg: &Message) -> Value {
     let (text, mut blocks) = match msg {
-        Message::Alert { alert, repeats } => (title(alert), alert_blocks(alert, *repeats, false)),
-        Message::Resolve { alert } => (
-            format!("Resolved: {}", title(alert)),
-            alert_blocks(alert, 0, true),
+        Message::Alert {
+            alert,
+            repeats,
+            drift,
+        } => (
+            title(alert),
+            with_drift(alert_blocks(alert, *repeats, false), drift.as_ref()),
         ),
+        Message::Resolve { alert, drift } => {
+            let head = resolved_title(alert, drift.as_ref());
+            let mut blocks = alert_blocks(alert, 0, true);
+            if let Some(b) = blocks.first_mut() {
+                *b = json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&head, MAX_HEADER), "emoji": true}});
+            }
+            (head, with_drift(blocks, drift.as_ref()))
+        }
         Message::Digest { alerts } => {
             let head = format!("{} drift alerts held back by the rate limit", alerts.len());
             let mut blocks = vec![
@@ -141,6 +166,7 @@ mod tests {
         let v = render(&Message::Alert {
             alert: Box::new(a),
             repeats: 3,
+            drift: None,
         });
         let blocks = v["blocks"].as_array().unwrap();
         assert!(blocks.len() <= MAX_BLOCKS);

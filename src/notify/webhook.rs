@@ -1,7 +1,9 @@
 //! Generic webhook: the alert JSON (`tfdrift.alert/v1`), signed with
 //! `X-Tfdrift-Signature: sha256=<hex HMAC-SHA256 of the body>` when a secret is configured.
 //! Digests and resolutions are wrapped: `{"type": "digest", "alerts": […]}`,
-//! `{"type": "resolve", "alert": {…}}`.
+//! `{"type": "resolve", "alert": {…}}` (a drift's end adds `"event": "drift.resolved"` and
+//! `"drift": {…}` with the reason). An alert that opens or updates a drift carries
+//! `"drift": {"event": "drift.opened" | "drift.updated", …}`.
 
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -16,16 +18,29 @@ pub const SIGNATURE_HEADER: &str = "X-Tfdrift-Signature";
 #[must_use]
 pub fn render(msg: &Message) -> Value {
     match msg {
-        Message::Alert { alert, repeats } => {
+        Message::Alert {
+            alert,
+            repeats,
+            drift,
+        } => {
             let mut v = serde_json::to_value(alert).unwrap_or(Value::Null);
-            if *repeats > 0
-                && let Value::Object(m) = &mut v
-            {
-                m.insert("repeats".into(), json!(repeats));
+            if let Value::Object(m) = &mut v {
+                if *repeats > 0 {
+                    m.insert("repeats".into(), json!(repeats));
+                }
+                // The alert's own `event` is the cloud event: the drift's event name
+                // (`drift.opened` / `drift.updated`) is `drift.event`.
+                if let Some(n) = drift {
+                    m.insert("drift".into(), json!(n));
+                }
             }
             v
         }
-        Message::Resolve { alert } => json!({"type": "resolve", "alert": alert}),
+        Message::Resolve { alert, drift: None } => json!({"type": "resolve", "alert": alert}),
+        Message::Resolve {
+            alert,
+            drift: Some(n),
+        } => json!({"type": "resolve", "event": "drift.resolved", "alert": alert, "drift": n}),
         Message::Digest { alerts } => {
             json!({"type": "digest", "count": alerts.len(), "alerts": alerts})
         }

@@ -113,5 +113,7 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
         remediation: Vec::new(),
         runbook: None,
         enrichment: crate::alert::Enrichment::default(),
+        drift_id: None,
+        drift_ids: Vec::new(),
     }
 }

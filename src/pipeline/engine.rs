@@ -1,7 +1,7 @@
 //! The synchronous core of the pipeline: one normalised event in, alerts out, every outcome
 //! counted. Sources, replay and the live runtime all drive this same engine.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -9,15 +9,19 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use super::assemble::assemble;
 use super::classify::{Silent, classify};
 use super::stats::Stats;
+
+mod lifecycle;
 use crate::alert::{Alert, Severity};
 use crate::catalog::{Catalog, Lookup};
 use crate::detect::{Detection, detect};
+use crate::drift::{DriftOp, Reason, Resolution};
 use crate::enrich::{DriftContext, EnrichSettings, Enricher};
 use crate::event::CloudEvent;
 use crate::map::map_event;
 use crate::rules::{EvalContext, RuleSet, Verdict};
 use crate::state::StateIndex;
 use crate::store::{EventRecord, HistoryEntry, OutboxItem, Store};
+use lifecycle::{Touched, event_actor};
 
 /// How many event ids (and GCP operation ids) to remember for dedupe. Redeliveries arrive
 /// within minutes, so a bounded window is enough and keeps memory flat.
@@ -127,6 +131,13 @@ pub struct Engine {
     staged: Vec<Staged>,
     /// History rows of the staged alerts (enrichment counts them as earlier changes).
     staged_history: Vec<HistoryEntry>,
+    /// Resources (address, or `type:id`) that may have unresolved drifts: an in-sync event on
+    /// one of them is recorded with a `reverted` resolution. Loaded from the store on first
+    /// use, then grown; never shrunk (a stale entry costs one store write, no wrong answer).
+    drifted: Option<HashSet<String>>,
+    /// Addresses Terraform changed (and by whom, when), waiting for a refreshed state to show
+    /// whether their drifts were applied.
+    terraform_touched: Touched,
 }
 
 /// One event's alerts between [`Engine::stage`] and [`Engine::commit`].
@@ -137,6 +148,8 @@ struct Staged {
     time: Option<chrono::DateTime<chrono::Utc>>,
     alerts: Vec<Alert>,
     outbox: Vec<OutboxItem>,
+    /// Drift occurrences and resolutions, applied in the event's transaction.
+    drifts: Vec<DriftOp>,
 }
 
 impl Engine {
@@ -164,6 +177,8 @@ impl Engine {
             router: None,
             staged: Vec::new(),
             staged_history: Vec::new(),
+            drifted: None,
+            terraform_touched: HashMap::new(),
         })
     }
 
@@ -259,6 +274,7 @@ impl Engine {
                         time: s.time,
                         alerts: &s.alerts,
                         outbox: &s.outbox,
+                        drifts: &s.drifts,
                     })
                     .collect();
                 store.record_batch(&batch)
@@ -285,7 +301,7 @@ impl Engine {
         for (s, fresh) in staged.into_iter().zip(recorded) {
             if !fresh {
                 // Another instance (or an earlier delivery) recorded this event meanwhile.
-                stats.mapped -= 1;
+                stats.mapped = stats.mapped.saturating_sub(1);
                 stats.duplicates += 1;
                 continue;
             }
@@ -386,6 +402,7 @@ impl Engine {
             Some(Silent::TerraformOriginated) => {
                 stats.terraform_originated += 1;
                 signals.refresh_state = true;
+                self.terraform_change(ev, stats);
                 return;
             }
             None => {}
@@ -427,10 +444,24 @@ impl Engine {
         }
         stats.mapped += 1;
         let mut alerts = Vec::new();
+        let mut ops = Vec::new();
+        let mut reverts = Vec::new();
         for touch in &touches {
+            let revert = self.revert_selector(touch);
             match detect(&self.state, touch) {
-                Detection::InSync => stats.in_sync += 1,
+                Detection::InSync => {
+                    stats.in_sync += 1;
+                    reverts.extend(revert);
+                }
                 Detection::Drift(drift) => {
+                    if let Some(mut sel) = revert
+                        && drift.kind == crate::alert::AlertKind::AttributeDrift
+                    {
+                        // What still differs stays open; the rest of what the event set is
+                        // back in line.
+                        sel.keep = drift.diffs.iter().map(|d| d.path.clone()).collect();
+                        reverts.push(sel);
+                    }
                     // The catalog may lower an event's default (a stopped instance is `low`).
                     let default_severity = drift.change.severity.unwrap_or(self.default_severity);
                     let mut alert = assemble(ev, &drift, default_severity);
@@ -465,14 +496,30 @@ impl Engine {
                             pending: &self.staged_history,
                         },
                     );
+                    let scope = drift.resource.map_or("", |r| &*r.state_file);
+                    let occurrences = crate::drift::occurrences(&alert, scope);
+                    crate::drift::stamp(&mut alert, &occurrences);
                     if self.store.is_some() {
                         self.staged_history.push(HistoryEntry::from_alert(&alert));
+                        self.note_drifted(&alert);
+                        ops.extend(occurrences.into_iter().map(|o| DriftOp::Occur(Box::new(o))));
                     }
                     alerts.push(alert);
                 }
             }
         }
-        if alerts.is_empty() {
+        for sel in reverts {
+            if self.may_have_drifts(sel.address.as_deref(), &sel.rtype, &sel.resource_id) {
+                ops.push(DriftOp::Resolve(Resolution {
+                    target: crate::drift::Target::Resource(sel),
+                    reason: Reason::Reverted,
+                    who: event_actor(ev),
+                    at: ev.time.unwrap_or_else(chrono::Utc::now),
+                    note: Some(format!("{} {}", ev.service, ev.action)),
+                }));
+            }
+        }
+        if alerts.is_empty() && ops.is_empty() {
             return;
         }
         let outbox: Vec<OutboxItem> = match (&self.store, &self.router) {
@@ -485,6 +532,7 @@ impl Engine {
             time: ev.time,
             alerts,
             outbox,
+            drifts: ops,
         });
     }
 }

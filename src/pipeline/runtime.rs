@@ -356,6 +356,10 @@ fn handle_item(
         }
         SourceItem::State { index, stale } => {
             engine.set_state(index);
+            // Commit what was staged against the old state first, then let the new state settle
+            // open drifts (accepted / applied / gone).
+            deliver(engine.commit(stats), alert_tx);
+            engine.reconcile_drifts(stats);
             stats.state_stale = stale;
             stats.state_loaded_at = Some(chrono::Utc::now());
         }

@@ -110,9 +110,60 @@ DROP INDEX IF EXISTS alerts_actor_arn;
 DROP INDEX IF EXISTS alerts_actor_email;
 CREATE INDEX alerts_recorded ON alerts (recorded_at);
 ",
-    // 3 and 4 are other branches' migrations; these placeholders keep this one at 5 until the
-    // merge puts them in their place.
-    "",
+    // 3: the drift lifecycle (see `crate::drift`): one row per drift key, its status and how it
+    // ended; one row per thing that happened to it. Times here are RFC 3339 text (the agreed
+    // shape shared with the team-mode API); `channels` lists the channels told about the
+    // current episode, which are told when it ends.
+    r"
+CREATE TABLE drifts (
+    id              TEXT PRIMARY KEY,
+    key             TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    provider        TEXT NOT NULL,
+    rtype           TEXT NOT NULL,
+    resource_id     TEXT NOT NULL,
+    address         TEXT,
+    attribute       TEXT NOT NULL,
+    status          TEXT NOT NULL
+                    CHECK (status IN ('open', 'acknowledged', 'snoozed', 'resolved')),
+    snoozed_until   TEXT,
+    first_seen      TEXT NOT NULL,
+    last_seen       TEXT NOT NULL,
+    occurrences     INTEGER NOT NULL,
+    episode         INTEGER NOT NULL,
+    actors          TEXT NOT NULL,
+    observed        TEXT NOT NULL,
+    state_value     TEXT NOT NULL,
+    severity        TEXT NOT NULL,
+    rules           TEXT NOT NULL,
+    last_alert_id   TEXT NOT NULL,
+    resolved_at     TEXT,
+    resolved_reason TEXT
+                    CHECK (resolved_reason IS NULL OR resolved_reason IN
+                           ('reverted', 'applied', 'accepted', 'gone', 'reconciled', 'manual')),
+    resolved_by     TEXT,
+    updated_at      TEXT NOT NULL,
+    channels        TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX drifts_status ON drifts (status, last_seen);
+CREATE INDEX drifts_address ON drifts (address);
+CREATE INDEX drifts_resource ON drifts (rtype, resource_id);
+
+CREATE TABLE drift_events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    drift_id TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    kind     TEXT NOT NULL
+             CHECK (kind IN ('opened', 'occurred', 'severity_raised', 'acknowledged', 'snoozed',
+                             'resolved', 'reopened')),
+    who      TEXT,
+    reason   TEXT,
+    note     TEXT,
+    alert_id TEXT
+);
+CREATE INDEX drift_events_drift ON drift_events (drift_id, id);
+",
+    // 4: the team-mode API's change journal (placeholder until that branch is merged).
     "",
     // 5: who holds an outbox lease (`host/pid/start`), so that at start-up the leases of a
     // process that died (a `kill -9` mid-delivery) are taken back at once instead of after

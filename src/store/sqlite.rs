@@ -19,10 +19,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::schema;
 use super::sqlite_history::{self, INSERT_HISTORY, INSERT_SEEN, insert_history, record_one};
 use super::{
-    Ack, EventRecord, HistoryEntry, HistorySummary, OutboxEntry, OutboxItem, OutboxStatus, Pruned,
-    Snooze, Store, StoreError, Target, fingerprint,
+    Ack, DriftAction, DriftFilter, EventRecord, HistoryEntry, HistorySummary, OutboxEntry,
+    OutboxItem, OutboxStatus, Pruned, Snooze, Store, StoreError, Target, fingerprint,
 };
 use crate::alert::Alert;
+use crate::drift::{Drift, DriftEvent, Input, Reason, Resolution};
 
 /// How long a writer waits for another process's lock before reporting "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -209,6 +210,7 @@ impl Store for SqliteStore {
             time,
             alerts,
             outbox,
+            drifts: &[],
         };
         Ok(self.record_batch(&[rec])?.first().copied().unwrap_or(false))
     }
@@ -474,6 +476,68 @@ impl Store for SqliteStore {
             .map_err(self.err("retry failed outbox items"))
     }
 
+    fn drifts(&self, filter: &DriftFilter) -> Result<Vec<Drift>, StoreError> {
+        super::sqlite_drift::list(&self.conn(), filter).map_err(self.err("read drifts"))
+    }
+
+    fn drift(&self, id: &str) -> Result<Option<Drift>, StoreError> {
+        super::sqlite_drift::get(&self.conn(), id).map_err(self.err("read drift"))
+    }
+
+    fn drift_events(&self, id: &str) -> Result<Vec<DriftEvent>, StoreError> {
+        super::sqlite_drift::events(&self.conn(), id).map_err(self.err("read drift events"))
+    }
+
+    fn drift_act(
+        &self,
+        id: &str,
+        action: DriftAction,
+        who: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Drift>, StoreError> {
+        let input = match action {
+            DriftAction::Acknowledge => Input::Ack { who, at },
+            DriftAction::Snooze(until) => Input::Snooze { who, until, at },
+            DriftAction::Resolve => Input::Resolve {
+                reason: Reason::Manual,
+                who: Some(who),
+                at,
+                note: None,
+            },
+        };
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err("begin"))?;
+        let mut out = Vec::new();
+        let d = super::sqlite_drift::act(&tx, id, &input, &mut out)
+            .map_err(self.err("update drift"))?;
+        super::sqlite_outbox::enqueue(&tx, &out, ms(Utc::now())).map_err(self.err("enqueue"))?;
+        tx.commit().map_err(self.err("commit"))?;
+        Ok(d)
+    }
+
+    fn resolve_drifts(&self, resolutions: &[Resolution]) -> Result<Vec<Drift>, StoreError> {
+        if resolutions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err("begin"))?;
+        let mut out = Vec::new();
+        let mut done = Vec::new();
+        for r in resolutions {
+            done.extend(
+                super::sqlite_drift::resolve(&tx, r, &mut out)
+                    .map_err(self.err("resolve drifts"))?,
+            );
+        }
+        super::sqlite_outbox::enqueue(&tx, &out, ms(Utc::now())).map_err(self.err("enqueue"))?;
+        tx.commit().map_err(self.err("commit"))?;
+        Ok(done)
+    }
+
     fn prune(&self, older_than: DateTime<Utc>) -> Result<Pruned, StoreError> {
         let cutoff = ms(older_than);
         let mut conn = self.conn();
@@ -493,6 +557,9 @@ impl Store for SqliteStore {
         ] {
             rows += tx.execute(sql, [cutoff]).map_err(self.err("prune"))?;
         }
+        // Drifts resolved before the cutoff, with their events; unresolved ones stay however
+        // old they are (they are still out of line).
+        rows += super::sqlite_drift::prune(&tx, older_than).map_err(self.err("prune"))?;
         tx.commit().map_err(self.err("commit"))?;
         Ok(Pruned { rows })
     }

@@ -1,5 +1,5 @@
 //! The engine's hot path on SQLite: recording an event's alerts (dedupe mark, alert row, history
-//! row, outbox items) inside a group-commit transaction, and the history reads every alert's
+//! row, drifts, outbox items) inside a group-commit transaction, and the history reads every alert's
 //! enrichment makes. Functions over a connection or transaction; [`super::SqliteStore`]
 //! holds the lock and turns `rusqlite` errors into `StoreError`s naming the database.
 
@@ -57,6 +57,7 @@ pub(super) fn record_one(
     let mut hist = tx
         .prepare_cached(INSERT_HISTORY)
         .map_err(|e| ("insert history", e))?;
+    let mut inserted = std::collections::HashSet::new();
     for a in rec.alerts {
         let json = serde_json::to_string(a).unwrap_or_default();
         let n = ins
@@ -80,11 +81,14 @@ pub(super) fn record_one(
             ])
             .map_err(|e| ("insert alert", e))?;
         if n == 1 {
+            inserted.insert(a.id.as_str());
             let h = HistoryEntry::from_alert(a);
             insert_history(&mut hist, &h).map_err(|e| ("insert history", e))?;
         }
     }
-    super::sqlite_outbox::enqueue(tx, rec.outbox, now).map_err(|e| ("enqueue", e))?;
+    let outbox = super::sqlite_drift::apply_ops(tx, rec.drifts, &inserted, rec.outbox)
+        .map_err(|e| ("update drifts", e))?;
+    super::sqlite_outbox::enqueue(tx, &outbox, now).map_err(|e| ("enqueue", e))?;
     Ok(true)
 }
 
