@@ -110,7 +110,37 @@ DROP INDEX IF EXISTS alerts_actor_arn;
 DROP INDEX IF EXISTS alerts_actor_email;
 CREATE INDEX alerts_recorded ON alerts (recorded_at);
 ",
+    // 4 (team mode; numbered after the drift model's migration 3 at merge): see below.
+    MIGRATION_CHANGES,
 ];
+
+/// Migration 4, the team-mode change journal: every alert, acknowledgement and snooze gets a
+/// row in `changes` from a trigger, in the writer's own transaction, so whichever code path
+/// writes (engine, CLI, API, a second process) the journal cannot miss it. `cursor` is
+/// AUTOINCREMENT: never reused, and SQLite's single writer makes cursors visible in order, so
+/// "everything after cursor N" has no gap. `acks.comment` holds the free-text note of an action
+/// (the `note` column carries the status marker the monitor reads: ack, resolved, reopened).
+/// Kept in its own constant so it applies after the drift model's migration 3 whichever branch
+/// lands first.
+pub const MIGRATION_CHANGES: &str = r"
+CREATE TABLE changes (
+    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    kind   TEXT NOT NULL,             -- 'alert' | 'ack' | 'snooze' | 'drift'
+    ref    TEXT NOT NULL              -- alert id, acks.id, snoozes.id, drift_events.id
+);
+CREATE INDEX changes_at ON changes (at);
+ALTER TABLE acks ADD COLUMN comment TEXT;
+CREATE TRIGGER changes_alert AFTER INSERT ON alerts BEGIN
+    INSERT INTO changes (at, kind, ref) VALUES (NEW.recorded_at, 'alert', NEW.id);
+END;
+CREATE TRIGGER changes_ack AFTER INSERT ON acks BEGIN
+    INSERT INTO changes (at, kind, ref) VALUES (NEW.at, 'ack', CAST(NEW.id AS TEXT));
+END;
+CREATE TRIGGER changes_snooze AFTER INSERT ON snoozes BEGIN
+    INSERT INTO changes (at, kind, ref) VALUES (NEW.at, 'snooze', CAST(NEW.id AS TEXT));
+END;
+";
 
 /// The newest schema version this build knows.
 #[must_use]
