@@ -228,7 +228,7 @@ impl Team {
             .arg(&self.cfg)
             .env("TFDRIFT_LOG", "info");
         let p = Proc::spawn(cmd);
-        wait_for("the daemon's API", Duration::from_secs(60), || {
+        wait_for("the daemon's API", Duration::from_mins(1), || {
             let e = p.err();
             if e.contains("Serving the team API") {
                 Ok(())
@@ -292,7 +292,7 @@ fn post(falco: &str, range: std::ops::Range<usize>, per: usize) {
     for chunk in ids.chunks(per) {
         let body: String = chunk
             .iter()
-            .map(|n| format!("{}\n", falco_event(*n)))
+            .flat_map(|n| [falco_event(*n).to_string(), "\n".to_string()])
             .collect();
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
@@ -345,7 +345,7 @@ fn store_alert_ids(store: &tfdrift::store::SqliteStore) -> Vec<String> {
 }
 
 fn wait_alerts(w: &Proc, n: usize, what: &str) {
-    wait_for(what, Duration::from_secs(120), || {
+    wait_for(what, Duration::from_mins(2), || {
         let got = alert_ids(&w.out()).len();
         if got >= n {
             Ok(())
@@ -512,7 +512,7 @@ fn team_mode_watchers_acks_roles_lag_and_kill_9_resume() {
     // the watchers and the store agree; a gap or a duplicate never agrees).
     wait_for(
         "both watchers to match the store",
-        Duration::from_secs(120),
+        Duration::from_mins(2),
         || {
             let expected = store_alert_ids(&team.store());
             let (a, b) = (alert_ids(&w1.out()), alert_ids(&w2.out()));

@@ -90,16 +90,22 @@ pub enum TokenError {
 #[must_use]
 pub fn hash(token: &str) -> String {
     let d = Sha256::digest(token.trim().as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    d.iter().fold(String::with_capacity(64), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// A new random token (256 bits, hex) with the `tokens.yaml` line that admits it.
 pub fn generate(name: &str, role: Role) -> Result<(String, String), getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    let token: String = std::iter::once("tfd_".to_string())
-        .chain(bytes.iter().map(|b| format!("{b:02x}")))
-        .collect();
+    let token = bytes.iter().fold(String::from("tfd_"), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    });
     let line = format!(
         "- {{name: {}, role: {}, sha256: {}}}",
         serde_json::to_string(name).unwrap_or_default(),
@@ -130,11 +136,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<TokenEntry>, String> {
 
 type Stamp = (SystemTime, u64);
 
+/// The file's stamp when last read, and what it held (or why it was refused).
+type Cached = (Option<Stamp>, Result<Vec<TokenEntry>, String>);
+
 /// `tokens.yaml`, re-read when its modification time or size changes.
 #[derive(Debug)]
 pub struct TokenFile {
     path: PathBuf,
-    cache: Mutex<(Option<Stamp>, Result<Vec<TokenEntry>, String>)>,
+    cache: Mutex<Cached>,
 }
 
 impl TokenFile {
@@ -165,10 +174,10 @@ impl TokenFile {
                 .and_then(|t| parse(&self.path, &t));
             match &loaded {
                 Ok(e) => {
-                    tracing::info!(path = %self.path.display(), tokens = e.len(), "API tokens loaded")
+                    tracing::info!(path = %self.path.display(), tokens = e.len(), "API tokens loaded");
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "API tokens file rejected; every token is refused until it is fixed")
+                    tracing::error!(error = %e, "API tokens file rejected; every token is refused until it is fixed");
                 }
             }
             *cache = (stamp, loaded);
