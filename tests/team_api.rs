@@ -282,7 +282,7 @@ fn falco_event(n: usize) -> Value {
 
 /// Posts events `range` (newline-delimited, `per` to a request); retries a batch until the
 /// daemon accepts it (it may be down for a restart).
-fn post(falco: &str, range: std::ops::Range<usize>, per: usize) {
+fn post(falco: &str, range: std::ops::Range<usize>, per: usize, pause: Duration) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -306,6 +306,7 @@ fn post(falco: &str, range: std::ops::Range<usize>, per: usize) {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        std::thread::sleep(pause);
     }
 }
 
@@ -357,13 +358,13 @@ fn wait_alerts(w: &Proc, n: usize, what: &str) {
 
 #[test]
 fn team_mode_watchers_acks_roles_lag_and_kill_9_resume() {
-    let team = Team::new(64);
+    let team = Team::new(512);
     let mut daemon = team.daemon();
     let w1 = team.watcher();
     let w2 = team.watcher();
 
     // Both watchers print the same alerts.
-    post(&team.falco, 0..5, 5);
+    post(&team.falco, 0..5, 5, Duration::ZERO);
     wait_alerts(&w1, 5, "watcher 1: five alerts");
     wait_alerts(&w2, 5, "watcher 2: five alerts");
     let first = alert_ids(&w1.out());
@@ -479,10 +480,10 @@ fn team_mode_watchers_acks_roles_lag_and_kill_9_resume() {
     // Watcher 2 stops reading; watcher 1 keeps receiving everything; watcher 2 is told it
     // lagged once it reads again, and misses nothing.
     w2.signal("-STOP");
-    post(&team.falco, 5..605, 50);
-    wait_alerts(&w1, 605, "watcher 1 keeps up while watcher 2 is stopped");
+    post(&team.falco, 5..1505, 50, Duration::from_millis(10));
+    wait_alerts(&w1, 1505, "watcher 1 keeps up while watcher 2 is stopped");
     w2.signal("-CONT");
-    wait_alerts(&w2, 605, "watcher 2 after it resumed");
+    wait_alerts(&w2, 1505, "watcher 2 after it resumed");
     wait_for("the lag notice", Duration::from_secs(30), || {
         if w2.err().contains("lagged") {
             Ok(())
@@ -493,8 +494,8 @@ fn team_mode_watchers_acks_roles_lag_and_kill_9_resume() {
 
     // kill -9 mid-stream, restart: both watchers resume with no gap and no duplicate.
     let falco = team.falco.clone();
-    let poster = std::thread::spawn(move || post(&falco, 605..905, 10));
-    wait_alerts(&w1, 650, "alerts flowing before the kill");
+    let poster = std::thread::spawn(move || post(&falco, 1505..1805, 5, Duration::from_millis(20)));
+    wait_alerts(&w1, 1550, "alerts flowing before the kill");
     daemon.signal("-KILL");
     let _ = daemon.child.wait();
     for w in [&w1, &w2] {
@@ -508,6 +509,8 @@ fn team_mode_watchers_acks_roles_lag_and_kill_9_resume() {
     }
     daemon = team.daemon();
     poster.join().unwrap();
+    // Alerts after the restart reach the watchers only through their reconnection.
+    post(&team.falco, 1805..1815, 10, Duration::ZERO);
     // Compare with the store's journal (it may still be committing the last batch: wait until
     // the watchers and the store agree; a gap or a duplicate never agrees).
     wait_for(
@@ -516,7 +519,10 @@ fn team_mode_watchers_acks_roles_lag_and_kill_9_resume() {
         || {
             let expected = store_alert_ids(&team.store());
             let (a, b) = (alert_ids(&w1.out()), alert_ids(&w2.out()));
-            if expected.len() > 650 && a == expected && b == expected {
+            let reconnected = [&w1, &w2]
+                .iter()
+                .all(|w| w.err().matches("watch: connected").count() >= 2);
+            if reconnected && expected.len() > 1560 && a == expected && b == expected {
                 Ok(())
             } else {
                 let first_diff = |x: &[String]| x.iter().zip(&expected).position(|(p, q)| p != q);

@@ -44,7 +44,8 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    /// State over `store` and the pipeline's counters; `watch_buffer` entries per watcher.
+    /// State over `store` and the pipeline's counters; `watch_buffer` entries per watcher (at
+    /// least [`super::watch::MIN_BUFFER`]).
     #[must_use]
     pub fn new(
         store: Arc<dyn Journal>,
@@ -59,7 +60,7 @@ impl ApiState {
             profile,
             started: Instant::now(),
             cancel: CancellationToken::new(),
-            events: tokio::sync::broadcast::Sender::new(watch_buffer.max(2)),
+            events: tokio::sync::broadcast::Sender::new(watch_buffer.max(super::watch::MIN_BUFFER)),
         }
     }
 

@@ -24,7 +24,8 @@ pub struct ApiSettings {
     /// is `local` with the admin role.
     #[serde(default)]
     pub tokens_file: Option<PathBuf>,
-    /// Items buffered per watcher before it is told it lagged (default 1024).
+    /// Journal entries buffered per watcher before it is told it lagged (default 1024, at least
+    /// 512).
     #[serde(default)]
     pub watch_buffer: Option<usize>,
 }

@@ -29,6 +29,9 @@ pub const POLL: Duration = Duration::from_millis(100);
 pub const STATS_EVERY: Duration = Duration::from_secs(1);
 /// Journal entries read per store call.
 const BATCH: usize = 256;
+/// Smallest per-watcher buffer: [`publish`] sends a whole read batch at once, so a smaller one
+/// would make even a prompt watcher lag at every burst.
+pub const MIN_BUFFER: usize = 2 * BATCH;
 /// Items queued for one client's connection (beyond them its task waits, alone).
 const CLIENT_QUEUE: usize = 32;
 /// Default number of alerts in a snapshot.
