@@ -61,12 +61,15 @@ fn event(id: &str, n: u64) -> String {
 
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
-/// Posts `rate` events a second for `secs` seconds (a request every 10 ms); returns the count.
+/// Posts `rate` events a second for `secs` seconds (at most 100 requests a second); returns the
+/// count.
 async fn load(falco: &str, prefix: &str, rate: u64, secs: u64, sent: &Sent) -> u64 {
     let client = reqwest::Client::new();
-    let per_tick = (rate / 100).max(1);
-    let ticks = secs * 100;
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    // Up to 100 requests a second, each carrying rate / requests-per-second events.
+    let per_sec = rate.clamp(1, 100);
+    let per_tick = (rate / per_sec).max(1);
+    let ticks = secs * per_sec;
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_sec));
     let mut n = 0u64;
     for _ in 0..ticks {
         tick.tick().await;
