@@ -82,6 +82,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let metrics_cfg = setup.profile.metrics.clone();
     let no_stdout = args.no_stdout;
     let profile_name = name.clone();
+    let store_settings = settings.clone();
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let mut handle = spawn(setup.catalog, setup.state, &cfg)?;
@@ -102,8 +103,15 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         }
         let api = match &api_settings {
             Some(settings) => {
+                // The API reads through its own connection (WAL: readers never block the
+                // engine's commits, however many watchers catch up from the store).
+                let api_store = if store_settings.path.as_deref() == Some(":memory:") {
+                    journal
+                } else {
+                    super::open_journal(&store_settings)?
+                };
                 let state = std::sync::Arc::new(tfdrift::api::server::ApiState::new(
-                    journal,
+                    api_store,
                     handle.stats.clone(),
                     profile_name,
                     settings.watch_buffer.unwrap_or(1024),
