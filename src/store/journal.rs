@@ -577,6 +577,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_writer_is_journaled_with_its_note_and_prune_drops_a_prefix() {
+        let s = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+        let t = Target::Alert("tfd-1".into());
+        let old = Utc::now() - chrono::Duration::days(40);
+        // A writer that knows nothing of the journal (the monitor's, the CLI's) is covered.
+        s.ack(&t, "cli", Some(NOTE_ACK), old).unwrap();
+        let c = s
+            .act(&t, State::Resolved, "rita", Some("fixed"), None, Utc::now())
+            .unwrap();
+        assert_eq!(c, 2);
+        let all = s.changes_since(0, 10).unwrap();
+        assert_eq!(all.iter().map(|c| c.cursor).collect::<Vec<_>>(), [1, 2]);
+        match &all[1].item {
+            ChangeItem::Ack(a) => {
+                assert_eq!(a.who, "rita");
+                assert_eq!(a.comment.as_deref(), Some("fixed"));
+                assert_eq!(State::of_marker(a.marker.as_deref()), State::Resolved);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(s.changes_since(2, 10).unwrap().is_empty());
+        s.prune(Utc::now() - chrono::Duration::days(30)).unwrap();
+        let b = s.journal_bounds().unwrap();
+        assert_eq!(
+            b,
+            JournalBounds {
+                oldest: Some(2),
+                newest: 2
+            }
+        );
+        assert!(
+            !b.can_resume(0),
+            "entry 1 was pruned: a reset, not a silent gap"
+        );
+        assert!(b.can_resume(1));
+    }
+
+    #[test]
     fn resume_bounds() {
         let b = JournalBounds {
             oldest: Some(10),

@@ -471,12 +471,16 @@ impl Store for SqliteStore {
             "DELETE FROM history WHERE time < ?1",
             "DELETE FROM snoozes WHERE until < ?1",
             "DELETE FROM outbox WHERE status IN ('delivered', 'failed') AND created_at < ?1",
-            // The team-mode journal: a prefix, so a watcher's cursor is either resumable or
-            // before the oldest entry (then it gets a fresh snapshot).
-            "DELETE FROM changes WHERE cursor <= (SELECT MAX(cursor) FROM changes WHERE at < ?1)",
         ] {
             rows += tx.execute(sql, [cutoff]).map_err(self.err("prune"))?;
         }
+        // The team-mode journal (bookkeeping, not counted): a prefix, so a watcher's cursor is
+        // either resumable or before the oldest entry (then it gets a fresh snapshot).
+        tx.execute(
+            "DELETE FROM changes WHERE cursor <= (SELECT MAX(cursor) FROM changes WHERE at < ?1)",
+            [cutoff],
+        )
+        .map_err(self.err("prune"))?;
         tx.commit().map_err(self.err("commit"))?;
         Ok(Pruned { rows })
     }
