@@ -1,6 +1,7 @@
 //! Rebuild when embedded assets change: `include_dir!` does not notice new files on its own.
 //! Compiles Falco's legacy gRPC API (`proto/falco/*.proto`, our wire-compatible copy) with protox,
 //! so no system `protoc` is needed; client and server are generated (tests run the server).
+//! Also tfdrift's own team-mode API (`proto/tfdrift/v1/*.proto`, package `tfdrift.v1`).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=assets");
@@ -12,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "falco/outputs.proto",
             "falco/schema.proto",
             "falco/version.proto",
+            "tfdrift/v1/daemon.proto",
         ],
         ["proto"],
     )?;

@@ -71,6 +71,105 @@ Examples:
     /// Drifts: what is out of line with Terraform now, since when, and how each one ended.
     #[command(subcommand)]
     Drifts(DriftsCommand),
+    /// Team mode: run the daemon for a profile (the same as `tui --no-ui`), serving the gRPC
+    /// API when the profile has `api:`.
+    #[command(after_help = "\
+Examples:
+  tfdrift serve --profile prod                # sources, store, notifications and the team API
+  tfdrift serve --profile prod --no-stdout    # alerts only to the store, channels and watchers
+
+The profile's `api: {listen, tls: {cert, key, client_ca?}, tokens_file}` turns the API on;
+listening beyond loopback requires tls and tokens_file. Exit status as `tui --no-ui`.")]
+    Serve(ServeArgs),
+    /// Team mode: follow a daemon's alerts and status changes as they happen (like
+    /// `kubectl get -w`); reconnects and resumes from its cursor.
+    #[command(after_help = "\
+Examples:
+  TFDRIFT_TOKEN=… tfdrift watch --connect https://tfdrift.internal:7443 --ca-cert ca.pem --json
+  tfdrift watch --connect http://127.0.0.1:7443 --since 1234 --json
+  tfdrift watch --profile prod                 # the profile's `daemon: {url, token_env, ca_cert}`
+
+--json: alerts as their `tfdrift.alert/v1` lines, status changes as
+{\"type\":\"status\",\"alert_id\",\"status\",\"who\",\"at\",\"note\",\"cursor\"} lines.
+Exit status: 1 when the daemon refuses (token, role, version, TLS trust).")]
+    Watch(WatchArgs),
+    /// Team mode administration.
+    #[command(subcommand)]
+    Api(ApiCommand),
+}
+
+/// Where a client finds the daemon.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectArgs {
+    /// Daemon URL: `https://host:7443` (TLS) or `http://127.0.0.1:7443` (plaintext loopback).
+    #[arg(long, value_name = "URL")]
+    pub connect: Option<String>,
+    /// File holding the API token (default: $TFDRIFT_TOKEN).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the daemon's certificate (default: the system roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// `serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Profile and config.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Stop after one pass over replayed inputs.
+    #[arg(long)]
+    pub once: bool,
+    /// Do not print alerts on stdout.
+    #[arg(long)]
+    pub no_stdout: bool,
+    /// Pause between replayed events in milliseconds (overrides the profile).
+    #[arg(long, value_name = "MS")]
+    pub replay_interval_ms: Option<u64>,
+}
+
+/// `watch` arguments.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The daemon.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// A profile whose `daemon:` names the daemon (instead of --connect).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Start after this cursor (the `cursor` of the last line you processed); default: a
+    /// snapshot of the newest alerts first.
+    #[arg(long, value_name = "CURSOR")]
+    pub since: Option<i64>,
+    /// JSON lines (alerts unchanged, status changes as objects).
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the last cursor in this file (rewritten atomically after each item), for scripts
+    /// that resume with --since.
+    #[arg(long, value_name = "FILE")]
+    pub cursor_file: Option<PathBuf>,
+}
+
+/// `api` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Make a new API token: prints it once, and the `tokens.yaml` line (its SHA-256) to add.
+    #[command(after_help = "\
+Examples:
+  tfdrift api token --name alice --role responder   # give alice the token, add the line
+  tfdrift api token --name ci --role viewer
+
+The token itself is shown only here; the daemon stores its hash. Roles: viewer (watch, read),
+responder (+ ack, snooze, resolve, reopen, notify retry), admin (+ rules).")]
+    Token {
+        /// Who the token is for (recorded with every write it makes).
+        #[arg(long)]
+        name: String,
+        /// viewer, responder or admin.
+        #[arg(long, value_parser = ["viewer", "responder", "admin"])]
+        role: String,
+    },
 }
 
 /// `drifts` subcommands.
@@ -146,9 +245,10 @@ pub enum AlertsCommand {
     #[command(after_help = "\
 Examples:
   tfdrift alerts ack tfd-ebe3ea94e376d47a975d748d --profile prod
-  tfdrift alerts ack tfd-ebe3ea94e376d47a975d748d --profile prod --who alice --note 'expected'
+  tfdrift alerts ack tfd-ebe3ea94e376d47a975d748d --profile prod --who alice
+  tfdrift alerts ack tfd-ebe3ea94e376d47a975d748d --connect https://tfdrift.internal:7443 --ca-cert ca.pem --note 'expected'
 
-Exit status: 0 saved, 1 unknown alert or store error.")]
+Exit status: 0 saved, 1 unknown alert, store error, or refused by the daemon (the reason is printed).")]
     Ack(AlertAction),
     /// Resolve an alert (like `x` in the UI); PagerDuty incidents are resolved the same way.
     #[command(after_help = "\
@@ -167,9 +267,15 @@ pub struct AlertAction {
     /// Profile and config (for the store path).
     #[command(flatten)]
     pub profile: ProfileArgs,
-    /// Who acknowledges (default: $USER).
-    #[arg(long)]
+    /// Who acknowledges (default: $USER; through --connect the daemon records the token's name).
+    #[arg(long, conflicts_with = "connect")]
     pub who: Option<String>,
+    /// Act through a daemon's API instead of opening the store.
+    #[command(flatten)]
+    pub remote: ConnectArgs,
+    /// A note recorded with the action (through --connect).
+    #[arg(long, requires = "connect")]
+    pub note: Option<String>,
 }
 
 /// `notify` subcommands.

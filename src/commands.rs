@@ -1,14 +1,17 @@
 //! Command implementations behind the CLI. `anyhow` lives here, at the edge.
 
+mod api_token;
 mod catalog;
 mod drifts;
 mod headless;
 mod notify;
 mod replay;
 mod rules;
+mod serve;
 mod state_show;
 #[cfg(feature = "tui")]
 mod tui;
+mod watch;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,7 +29,8 @@ use tfdrift::rules::RuleSet;
 /// Logs go to stderr (never stdout: stdout carries alerts), level from `TFDRIFT_LOG` / `RUST_LOG`.
 /// The headless daemon (`tui --no-ui`) logs structured JSON, one object a line, at `info`.
 pub fn init_logging(cli: &Cli) {
-    let daemon = matches!(&cli.command, Command::Tui(a) if a.no_ui);
+    let daemon = matches!(&cli.command, Command::Tui(a) if a.no_ui)
+        || matches!(&cli.command, Command::Serve(_));
     let default = if daemon { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TFDRIFT_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
@@ -62,8 +66,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Catalog(args) => catalog::run(&args),
         Command::Rules(cmd) => rules::run(&cmd),
         Command::Notify(cmd) => notify::run(&cmd),
+        Command::Alerts(cmd) if watch::is_remote(&cmd) => watch::act(&cmd),
         Command::Alerts(cmd) => notify::alerts(&cmd),
         Command::Drifts(cmd) => drifts::run(&cmd),
+        Command::Serve(args) => serve::run(&args),
+        Command::Watch(args) => watch::run(&args),
+        Command::Api(cmd) => api_token::run(&cmd),
     }
 }
 
@@ -202,6 +210,11 @@ pub fn load_rules(specs: &[String]) -> anyhow::Result<(Vec<std::path::PathBuf>, 
 
 /// Opens the store a profile names (default: the user's data directory).
 pub fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open_journal(settings)?)
+}
+
+/// The same store, typed for the team API as well (its change journal).
+pub fn open_journal(settings: &StoreSettings) -> anyhow::Result<Arc<SqliteStore>> {
     let path = settings.resolved_path().context(
         "no data directory: set HOME or XDG_DATA_HOME, or `store: {path: …}` in the profile",
     )?;

@@ -126,6 +126,12 @@ pub struct Profile {
     /// How `s3://` and `gs://` entries of `state` are read and refreshed.
     #[serde(default)]
     pub remote_state: RemoteStateSettings,
+    /// Team mode, daemon side: serve the gRPC API (`tfdrift serve`).
+    #[serde(default)]
+    pub api: Option<crate::api::settings::ApiSettings>,
+    /// Team mode, client side: the daemon a monitor attaches to.
+    #[serde(default)]
+    pub daemon: Option<crate::api::settings::DaemonSettings>,
 }
 
 fn default_refresh_seconds() -> u64 {

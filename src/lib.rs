@@ -5,6 +5,7 @@
 //! detection. The binary adds the command line and, behind the `tui` feature, the terminal UI.
 
 pub mod alert;
+pub mod api;
 pub mod assets;
 pub mod backoff;
 pub mod catalog;

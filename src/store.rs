@@ -10,6 +10,7 @@
 //! Durability contract: when a write method returns `Ok`, the rows are on disk (WAL with
 //! `synchronous=FULL`: the commit is fsynced) and survive `kill -9`, a crash or a power loss.
 
+pub mod journal;
 pub mod schema;
 pub mod sqlite;
 mod sqlite_drift;

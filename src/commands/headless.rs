@@ -1,7 +1,8 @@
 //! `tfdrift tui --no-ui`: the pipeline as a headless daemon. Alerts as JSON lines on stdout
 //! (unless `--no-stdout`), structured JSON logs and the closing summary on stderr, notifications
 //! through the outbox worker, `/healthz` and `/metrics` when `metrics:` is configured.
-//! SIGINT / SIGTERM stop the sources, drain what is queued, then give in-flight notifications
+//! With `api:` in the profile it also serves the team-mode gRPC API (`tfdrift serve` is the
+//! documented name of this command). SIGINT / SIGTERM stop the sources, drain what is queued, then give in-flight notifications
 //! up to [`DRAIN_LIMIT`].
 //!
 //! Exit status: 0 clean stop, 1 configuration or startup error, 3 notifications were still
@@ -43,7 +44,13 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         replay.interval_ms = ms;
     }
     let settings = setup.profile.store.clone().unwrap_or_default();
-    let store = super::open_store(&settings)?;
+    let journal = super::open_journal(&settings)?;
+    let store: std::sync::Arc<dyn tfdrift::store::Store> = journal.clone();
+    let api_settings = setup.profile.api.clone();
+    if let Some(api) = &api_settings {
+        // Refuse an exposed API before anything starts.
+        api.checked_addr()?;
+    }
     let notify =
         NotifySetup::new(&setup.profile.notify, &setup.rules).map_err(anyhow::Error::msg)?;
     let router = notify.router.clone();
@@ -74,6 +81,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     };
     let metrics_cfg = setup.profile.metrics.clone();
     let no_stdout = args.no_stdout;
+    let profile_name = name.clone();
+    let store_settings = settings.clone();
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let mut handle = spawn(setup.catalog, setup.state, &cfg)?;
@@ -92,6 +101,29 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot listen on metrics address '{}'", m.listen))?;
             tracing::info!(%addr, "Serving /healthz and /metrics");
         }
+        let api = match &api_settings {
+            Some(settings) => {
+                // The API reads through its own connection (WAL: readers never block the
+                // engine's commits, however many watchers catch up from the store).
+                let api_store = if store_settings.path.as_deref() == Some(":memory:") {
+                    journal
+                } else {
+                    super::open_journal(&store_settings)?
+                };
+                let state = std::sync::Arc::new(tfdrift::api::server::ApiState::new(
+                    api_store,
+                    handle.stats.clone(),
+                    profile_name,
+                    settings.watch_buffer.unwrap_or(1024),
+                ));
+                let (addr, task) = tfdrift::api::server::serve(settings, state.clone())
+                    .await
+                    .context("the team API (`api:` in the profile) did not start")?;
+                tracing::info!(%addr, tls = settings.tls.is_some(), tokens = settings.tokens_file.is_some(), "Serving the team API");
+                Some((state, task))
+            }
+            None => None,
+        };
         let signal_cancel = cancel.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -100,6 +132,10 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         });
         let stdout = std::io::stdout();
         while let Some(alert) = handle.alerts.recv().await {
+            // Delivered means committed: wake the API's watchers now.
+            if let Some((state, _)) = &api {
+                state.poke();
+            }
             if no_stdout {
                 continue;
             }
@@ -118,6 +154,10 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
             }
         }
         cancel.cancel();
+        if let Some((state, task)) = api {
+            state.cancel.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
         let stats = handle.stats.borrow().clone();
         eprintln!("{}", stats.summary());
         anyhow::Ok(code)

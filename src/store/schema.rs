@@ -163,8 +163,8 @@ CREATE TABLE drift_events (
 );
 CREATE INDEX drift_events_drift ON drift_events (drift_id, id);
 ",
-    // 4: the team-mode API's change journal (placeholder until that branch is merged).
-    "",
+    // 4: the team-mode journal (see below).
+    MIGRATION_CHANGES,
     // 5: who holds an outbox lease (`host/pid/start`), so that at start-up the leases of a
     // process that died (a `kill -9` mid-delivery) are taken back at once instead of after
     // the lease, while the leases of a live process sharing the store are left alone.
@@ -172,6 +172,39 @@ CREATE INDEX drift_events_drift ON drift_events (drift_id, id);
 ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 ",
 ];
+
+/// Migration 4, the team-mode change journal: every alert, acknowledgement and snooze gets a
+/// row in `changes` from a trigger, in the writer's own transaction, so whichever code path
+/// writes (engine, CLI, API, a second process) the journal cannot miss it. `cursor` is
+/// AUTOINCREMENT: never reused, and SQLite's single writer makes cursors visible in order, so
+/// "everything after cursor N" has no gap. `acks.comment` holds the free-text note of an action
+/// (the `note` column carries the status marker the monitor reads: ack, resolved, reopened).
+/// Kept in its own constant so it applies after the drift model's migration 3 whichever branch
+/// lands first.
+pub const MIGRATION_CHANGES: &str = r"
+CREATE TABLE changes (
+    cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    kind   TEXT NOT NULL,             -- 'alert' | 'ack' | 'snooze' | 'drift'
+    ref    TEXT NOT NULL              -- alert id, acks.id, snoozes.id, drift_events.id
+);
+CREATE INDEX changes_at ON changes (at);
+ALTER TABLE acks ADD COLUMN comment TEXT;
+CREATE TRIGGER changes_alert AFTER INSERT ON alerts BEGIN
+    INSERT INTO changes (at, kind, ref) VALUES (NEW.recorded_at, 'alert', NEW.id);
+END;
+CREATE TRIGGER changes_ack AFTER INSERT ON acks BEGIN
+    INSERT INTO changes (at, kind, ref) VALUES (NEW.at, 'ack', CAST(NEW.id AS TEXT));
+END;
+CREATE TRIGGER changes_snooze AFTER INSERT ON snoozes BEGIN
+    INSERT INTO changes (at, kind, ref) VALUES (NEW.at, 'snooze', CAST(NEW.id AS TEXT));
+END;
+CREATE TRIGGER changes_drift AFTER INSERT ON drift_events BEGIN
+    INSERT INTO changes (at, kind, ref)
+    VALUES (CAST(ROUND((julianday(NEW.at) - 2440587.5) * 86400000.0) AS INTEGER), 'drift',
+            CAST(NEW.id AS TEXT));
+END;
+";
 
 /// The newest schema version this build knows.
 #[must_use]

@@ -560,6 +560,13 @@ impl Store for SqliteStore {
         // Drifts resolved before the cutoff, with their events; unresolved ones stay however
         // old they are (they are still out of line).
         rows += super::sqlite_drift::prune(&tx, older_than).map_err(self.err("prune"))?;
+        // The team-mode journal (bookkeeping, not counted): a prefix, so a watcher's cursor is
+        // either resumable or before the oldest entry (then it gets a fresh snapshot).
+        tx.execute(
+            "DELETE FROM changes WHERE cursor <= (SELECT MAX(cursor) FROM changes WHERE at < ?1)",
+            [cutoff],
+        )
+        .map_err(self.err("prune"))?;
         tx.commit().map_err(self.err("commit"))?;
         Ok(Pruned { rows })
     }

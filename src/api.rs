@@ -1,0 +1,40 @@
+//! Team mode: the headless daemon owns the pipeline and serves a gRPC API (`proto/tfdrift/v1`,
+//! package `tfdrift.v1`); monitors and scripts attach to it ([`client`]).
+//!
+//! Every call carries the client's protocol version ([`PROTOCOL_HEADER`]) and, when the daemon
+//! has a tokens file, a bearer token; [`auth::Gate`] checks both before any handler runs and
+//! hands the handler the [`tokens::Caller`] whose name is recorded with every write.
+
+pub mod auth;
+pub mod client;
+pub mod convert;
+pub mod server;
+pub mod settings;
+pub mod tokens;
+pub mod watch;
+
+/// Code generated from `proto/tfdrift/v1/*.proto`.
+#[allow(
+    missing_docs,
+    nonstandard_style,
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    unreachable_pub
+)]
+pub mod proto {
+    tonic::include_proto!("tfdrift.v1");
+}
+
+/// Protocol major: changes only with an incompatible change (then the package becomes `v2`).
+pub const PROTOCOL_MAJOR: u32 = 1;
+/// Protocol minor: bumped when fields or calls are added (compatible both ways).
+pub const PROTOCOL_MINOR: u32 = 0;
+/// Metadata key carrying the client's `MAJOR.MINOR`.
+pub const PROTOCOL_HEADER: &str = "tfdrift-protocol";
+
+/// This build's protocol version, `MAJOR.MINOR`.
+#[must_use]
+pub fn protocol() -> String {
+    format!("{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}")
+}

@@ -1,0 +1,153 @@
+//! Store and pipeline values → their `tfdrift.v1` messages (and back for the few the client
+//! needs). Times travel as RFC 3339 strings, empty when absent.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::proto;
+use crate::collect::health::SourceHealth;
+use crate::pipeline::Stats;
+use crate::store::Target;
+use crate::store::journal::{AckRow, AlertRow, SnoozeRow, State, StatusView};
+
+/// RFC 3339 with milliseconds.
+#[must_use]
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn opt_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(time).unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time field (empty = `None`).
+pub fn parse_time(field: &str, s: &str) -> Result<Option<DateTime<Utc>>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| {
+            format!("{field} '{s}' is not an RFC 3339 time ({e}); write it as 2026-01-02T15:04:05Z")
+        })
+}
+
+/// [`State`] → the enum.
+#[must_use]
+pub fn state(s: State) -> proto::AlertState {
+    match s {
+        State::New => proto::AlertState::New,
+        State::Acknowledged => proto::AlertState::Acknowledged,
+        State::Snoozed => proto::AlertState::Snoozed,
+        State::Resolved => proto::AlertState::Resolved,
+    }
+}
+
+/// The enum → its lower-case name (`new` … `resolved`).
+#[must_use]
+pub fn state_name(s: i32) -> &'static str {
+    match proto::AlertState::try_from(s).unwrap_or(proto::AlertState::Unspecified) {
+        proto::AlertState::New => "new",
+        proto::AlertState::Acknowledged => "acknowledged",
+        proto::AlertState::Snoozed => "snoozed",
+        proto::AlertState::Resolved => "resolved",
+        proto::AlertState::Unspecified => "unknown",
+    }
+}
+
+/// A status.
+#[must_use]
+pub fn status(s: &StatusView) -> proto::AlertStatus {
+    proto::AlertStatus {
+        state: state(s.state).into(),
+        who: s.who.clone(),
+        at: opt_time(s.at),
+        note: s.note.clone().unwrap_or_default(),
+        snoozed_until: opt_time(s.until),
+    }
+}
+
+/// A stored alert.
+#[must_use]
+pub fn alert(a: &AlertRow) -> proto::Alert {
+    proto::Alert {
+        id: a.id.clone(),
+        json: a.json.clone(),
+        status: Some(status(&a.status)),
+    }
+}
+
+fn target(t: &Target) -> (String, String) {
+    match t {
+        Target::Alert(a) => (a.clone(), String::new()),
+        Target::Fingerprint(f) => (String::new(), f.clone()),
+    }
+}
+
+/// An acknowledgement as the status change it makes.
+#[must_use]
+pub fn ack_change(a: &AckRow) -> proto::StatusChange {
+    let (alert_id, fingerprint) = target(&a.target);
+    proto::StatusChange {
+        alert_id,
+        fingerprint,
+        status: Some(proto::AlertStatus {
+            state: state(State::of_marker(a.marker.as_deref())).into(),
+            who: a.who.clone(),
+            at: time(a.at),
+            note: a.comment.clone().unwrap_or_default(),
+            snoozed_until: String::new(),
+        }),
+    }
+}
+
+/// A snooze as the status change it makes.
+#[must_use]
+pub fn snooze_change(s: &SnoozeRow) -> proto::StatusChange {
+    let (alert_id, fingerprint) = target(&s.target);
+    proto::StatusChange {
+        alert_id,
+        fingerprint,
+        status: Some(proto::AlertStatus {
+            state: proto::AlertState::Snoozed.into(),
+            who: s.who.clone(),
+            at: time(s.at),
+            note: s.note.clone().unwrap_or_default(),
+            snoozed_until: time(s.until),
+        }),
+    }
+}
+
+/// An acknowledgement row for `GetAlert`.
+#[must_use]
+pub fn ack(a: &AckRow) -> proto::Ack {
+    proto::Ack {
+        who: a.who.clone(),
+        at: time(a.at),
+        action: a.marker.clone().unwrap_or_default(),
+        note: a.comment.clone().unwrap_or_default(),
+    }
+}
+
+/// A source's health.
+#[must_use]
+pub fn health(name: &str, h: &SourceHealth) -> proto::SourceHealth {
+    proto::SourceHealth {
+        name: name.to_string(),
+        kind: h.kind.clone(),
+        connected: h.connected,
+        last_event: opt_time(h.last_event),
+        lag_ms: h.lag_ms.unwrap_or_default(),
+        events: h.events,
+        errors: h.errors,
+        last_error: h.last_error.clone().unwrap_or_default(),
+    }
+}
+
+/// Counters and health.
+#[must_use]
+pub fn stats(s: &Stats) -> proto::Stats {
+    proto::Stats {
+        sources: s.sources.iter().map(|(n, h)| health(n, h)).collect(),
+        stats_json: serde_json::to_string(s).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,401 @@
+//! The daemon side: the `tfdrift.v1.Daemon` service over the store and the pipeline's live
+//! counters, plus the standard `grpc.health.v1` service, on TCP with optional TLS (rustls).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status};
+
+use super::auth::{Gate, require};
+use super::proto::daemon_server::{Daemon, DaemonServer};
+use super::proto::{self as pb};
+use super::settings::ApiSettings;
+use super::tokens::{Role, TokenFile};
+use super::{convert, watch as watch_stream};
+use crate::pipeline::Stats;
+use crate::store::journal::{AlertFilter, Journal, State};
+use crate::store::{StoreError, Target};
+
+/// Everything the handlers read: the store, the live counters, the wake-up signal and the
+/// fan-out of journal entries to the watchers.
+pub struct ApiState {
+    /// The daemon's store (the journal and everything else).
+    pub store: Arc<dyn Journal>,
+    /// Pipeline counters and sources' health, as the engine publishes them.
+    pub stats: watch::Receiver<Stats>,
+    /// Bumped after every commit the daemon knows of (alerts delivered, actions): wakes the
+    /// journal reader at once instead of at its next poll.
+    pub wake: watch::Sender<u64>,
+    /// The profile the daemon runs.
+    pub profile: String,
+    /// When the daemon started.
+    pub started: Instant,
+    /// Stops the watch streams and the journal reader (so a graceful shutdown does not wait
+    /// for them).
+    pub cancel: CancellationToken,
+    /// Journal entries as they are committed, read once for every watcher; its capacity is
+    /// the per-watcher buffer (a watcher further behind is told it lagged and reads the store).
+    pub(crate) events: tokio::sync::broadcast::Sender<Arc<pb::WatchEvent>>,
+}
+
+impl ApiState {
+    /// State over `store` and the pipeline's counters; `watch_buffer` entries per watcher (at
+    /// least [`super::watch::MIN_BUFFER`]).
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn Journal>,
+        stats: watch::Receiver<Stats>,
+        profile: String,
+        watch_buffer: usize,
+    ) -> Self {
+        ApiState {
+            store,
+            stats,
+            wake: watch::Sender::new(0),
+            profile,
+            started: Instant::now(),
+            cancel: CancellationToken::new(),
+            events: tokio::sync::broadcast::Sender::new(watch_buffer.max(super::watch::MIN_BUFFER)),
+        }
+    }
+
+    /// Wakes the journal reader: something was committed.
+    pub fn poke(&self) {
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// Why the API did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Settings refused (address, exposure).
+    #[error(transparent)]
+    Settings(#[from] super::settings::ApiSettingsError),
+    /// A TLS or tokens file problem.
+    #[error("{0}")]
+    File(String),
+    /// The address cannot be bound.
+    #[error(
+        "cannot listen on api.listen '{addr}': {source} (is another daemon running there? pick another port)"
+    )]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// TLS configuration rejected.
+    #[error("api.tls: {0} (check that cert and key are PEM and belong together)")]
+    Tls(String),
+}
+
+/// Runs a store call on a blocking thread (SQLite waits on locks and fsyncs).
+pub async fn blocking<T: Send + 'static>(
+    state: &Arc<ApiState>,
+    f: impl FnOnce(&dyn Journal) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Status> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| Status::internal(format!("store task failed: {e}")))?
+        .map_err(|e| Status::unavailable(e.to_string()))
+}
+
+/// The service.
+pub struct DaemonService {
+    state: Arc<ApiState>,
+}
+
+fn bad(msg: impl Into<String>) -> Status {
+    Status::invalid_argument(msg.into())
+}
+
+#[tonic::async_trait]
+impl Daemon for DaemonService {
+    async fn hello(
+        &self,
+        req: Request<pb::HelloRequest>,
+    ) -> Result<Response<pb::HelloReply>, Status> {
+        let caller = require(&req, Role::Viewer, "hello")?;
+        let bounds = blocking(&self.state, |s| s.journal_bounds()).await?;
+        Ok(Response::new(pb::HelloReply {
+            protocol: super::protocol(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            profile: self.state.profile.clone(),
+            uptime_seconds: self.state.started.elapsed().as_secs(),
+            caller: caller.name,
+            role: caller.role.as_str().to_string(),
+            cursor: bounds.newest,
+        }))
+    }
+
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::WatchEvent, Status>>;
+
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let caller = require(&req, Role::Viewer, "watching")?;
+        let r = req.into_inner();
+        tracing::info!(caller = %caller.name, since = r.since, "Watcher attached");
+        Ok(Response::new(watch_stream::start(
+            self.state.clone(),
+            r.since,
+            r.snapshot_alerts,
+        )))
+    }
+
+    async fn get_alert(
+        &self,
+        req: Request<pb::GetAlertRequest>,
+    ) -> Result<Response<pb::AlertDetail>, Status> {
+        require(&req, Role::Viewer, "reading alerts")?;
+        let id = req.into_inner().id;
+        let key = id.clone();
+        let found = blocking(&self.state, move |s| s.alert_detail(&key)).await?;
+        let (row, acks) = found.ok_or_else(|| Status::not_found(format!("no alert '{id}'")))?;
+        Ok(Response::new(pb::AlertDetail {
+            alert: Some(convert::alert(&row)),
+            acks: acks.iter().map(convert::ack).collect(),
+        }))
+    }
+
+    async fn list_alerts(
+        &self,
+        req: Request<pb::ListAlertsRequest>,
+    ) -> Result<Response<pb::ListAlertsReply>, Status> {
+        require(&req, Role::Viewer, "listing alerts")?;
+        let r = req.into_inner();
+        let nonempty = |s: String| (!s.is_empty()).then_some(s);
+        let state = match r.status.as_str() {
+            "" => None,
+            s => Some(State::parse(s).ok_or_else(|| {
+                bad(format!(
+                    "status '{s}' is not one of new, acknowledged, snoozed, resolved"
+                ))
+            })?),
+        };
+        let filter = AlertFilter {
+            severity: nonempty(r.severity),
+            kind: nonempty(r.kind),
+            resource: nonempty(r.resource),
+            state,
+            since: convert::parse_time("since", &r.since).map_err(bad)?,
+        };
+        let after = match r.page_token.split_once('|') {
+            Some((t, id)) => Some((
+                t.parse::<i64>()
+                    .map_err(|_| bad("page_token is not one this daemon issued"))?,
+                id.to_string(),
+            )),
+            None if r.page_token.is_empty() => None,
+            None => return Err(bad("page_token is not one this daemon issued")),
+        };
+        let size = match r.page_size {
+            0 => 100,
+            n => usize::try_from(n).unwrap_or(1000).min(1000),
+        };
+        let page = blocking(&self.state, move |s| {
+            s.list_alerts(&filter, after.as_ref(), size)
+        })
+        .await?;
+        Ok(Response::new(pb::ListAlertsReply {
+            alerts: page.alerts.iter().map(convert::alert).collect(),
+            next_page_token: page
+                .next
+                .map(|(t, id)| format!("{t}|{id}"))
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn resource_history(
+        &self,
+        req: Request<pb::ResourceHistoryRequest>,
+    ) -> Result<Response<pb::ResourceHistoryReply>, Status> {
+        require(&req, Role::Viewer, "reading history")?;
+        let r = req.into_inner();
+        if r.resource.is_empty() {
+            return Err(bad("resource is empty: give the store key `type:id`"));
+        }
+        let days = if r.days == 0 { 7 } else { r.days.min(366) };
+        let since = Utc::now() - chrono::Duration::days(i64::from(days));
+        let rows = blocking(&self.state, move |s| s.history(&r.resource, since)).await?;
+        Ok(Response::new(pb::ResourceHistoryReply {
+            entries: rows
+                .into_iter()
+                .map(|h| pb::HistoryEntry {
+                    time: convert::time(h.time),
+                    address: h.address.unwrap_or_default(),
+                    actor: h.actor.unwrap_or_default(),
+                    kind: h.kind,
+                    event_name: h.event_name,
+                    event_id: h.event_id,
+                    alert_id: h.alert_id,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_stats(
+        &self,
+        req: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsReply>, Status> {
+        require(&req, Role::Viewer, "reading stats")?;
+        let stats = convert::stats(&self.state.stats.borrow());
+        let outbox = blocking(&self.state, |s| s.outbox_counts()).await?;
+        let outbox: serde_json::Map<String, serde_json::Value> = outbox
+            .into_iter()
+            .map(|(st, n)| (st.as_str().to_string(), n.into()))
+            .collect();
+        Ok(Response::new(pb::StatsReply {
+            stats: Some(stats),
+            outbox_json: serde_json::Value::Object(outbox).to_string(),
+        }))
+    }
+
+    async fn act(&self, req: Request<pb::ActRequest>) -> Result<Response<pb::ActReply>, Status> {
+        let caller = require(
+            &req,
+            Role::Responder,
+            "acknowledging, snoozing, resolving or reopening alerts",
+        )?;
+        let r = req.into_inner();
+        let state = match pb::Action::try_from(r.action).unwrap_or(pb::Action::Unspecified) {
+            pb::Action::Ack => State::Acknowledged,
+            pb::Action::Snooze => State::Snoozed,
+            pb::Action::Resolve => State::Resolved,
+            pb::Action::Reopen => State::New,
+            pb::Action::Unspecified => {
+                return Err(bad("action is missing: ACK, SNOOZE, RESOLVE or REOPEN"));
+            }
+        };
+        let now = Utc::now();
+        let until = convert::parse_time("until", &r.until).map_err(bad)?;
+        if state == State::Snoozed && until.is_none_or(|u| u <= now) {
+            return Err(bad("a snooze needs `until`, a time in the future"));
+        }
+        let id = r.alert_id.clone();
+        let exists = blocking(&self.state, move |s| s.alert(&id)).await?;
+        if exists.is_none() {
+            return Err(Status::not_found(format!(
+                "no alert '{}' in the daemon's store",
+                r.alert_id
+            )));
+        }
+        let note = (!r.note.is_empty()).then_some(r.note);
+        let who = caller.name.clone();
+        let (id, n) = (r.alert_id.clone(), note.clone());
+        let cursor = blocking(&self.state, move |s| {
+            s.act(&Target::Alert(id), state, &who, n.as_deref(), until, now)
+        })
+        .await?;
+        self.state.poke();
+        tracing::info!(alert = %r.alert_id, who = %caller.name, state = state.as_str(), cursor, "Alert status changed through the API");
+        Ok(Response::new(pb::ActReply {
+            cursor,
+            status: Some(pb::AlertStatus {
+                state: convert::state(state).into(),
+                who: caller.name,
+                at: convert::time(now),
+                note: note.unwrap_or_default(),
+                snoozed_until: until.map(convert::time).unwrap_or_default(),
+            }),
+        }))
+    }
+
+    async fn notify_retry(
+        &self,
+        req: Request<pb::NotifyRetryRequest>,
+    ) -> Result<Response<pb::NotifyRetryReply>, Status> {
+        let caller = require(&req, Role::Responder, "retrying notifications")?;
+        let channel = req.into_inner().channel;
+        let ch = (!channel.is_empty()).then_some(channel);
+        let n = blocking(&self.state, move |s| {
+            s.outbox_retry_failed(ch.as_deref(), Utc::now())
+        })
+        .await?;
+        tracing::info!(who = %caller.name, requeued = n, "Failed notifications re-queued through the API");
+        Ok(Response::new(pb::NotifyRetryReply {
+            requeued: u64::try_from(n).unwrap_or(u64::MAX),
+        }))
+    }
+}
+
+fn read(what: &str, path: &std::path::Path) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|e| {
+        ServeError::File(format!(
+            "cannot read {what} '{}': {e} (fix the path under `api:` in the profile)",
+            path.display()
+        ))
+    })
+}
+
+/// Starts the API on `settings.listen`; returns the bound address and the server task (it
+/// ends when `state.cancel` fires).
+pub async fn serve(
+    settings: &ApiSettings,
+    state: Arc<ApiState>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ServeError> {
+    let addr = settings.checked_addr()?;
+    let tokens = match &settings.tokens_file {
+        Some(p) => {
+            Some(Arc::new(TokenFile::open(p).map_err(|e| {
+                ServeError::File(format!("api.tokens_file: {e}"))
+            })?))
+        }
+        None => None,
+    };
+    let mut builder = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .tcp_nodelay(true);
+    if let Some(tls) = &settings.tls {
+        let cert = read("the API certificate (api.tls.cert)", &tls.cert)?;
+        let key = read("the API key (api.tls.key)", &tls.key)?;
+        let mut cfg = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+        if let Some(ca) = &tls.client_ca {
+            cfg = cfg.client_ca_root(Certificate::from_pem(read(
+                "the client CA (api.tls.client_ca)",
+                ca,
+            )?));
+        }
+        builder = builder
+            .tls_config(cfg)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: settings.listen.clone(),
+        source,
+    })?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<DaemonServer<DaemonService>>().await;
+    let cancel = state.cancel.clone();
+    let start_at = blocking(&state, |s| s.journal_bounds())
+        .await
+        .map_err(|e| ServeError::File(format!("the store's change journal: {}", e.message())))?
+        .newest;
+    tokio::spawn(watch_stream::publish(state.clone(), start_at));
+    let svc = DaemonServer::with_interceptor(DaemonService { state }, Gate::new(tokens));
+    let router = builder.add_service(health).add_service(svc);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let task = tokio::spawn(async move {
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, cancel.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "The team API stopped");
+        }
+    });
+    Ok((bound, task))
+}

@@ -1,0 +1,623 @@
+//! Team mode with real processes and real sockets: a `tfdrift serve` daemon with a Falco HTTP
+//! source and the gRPC API on loopback with TLS from a test CA (made with the `openssl` CLI)
+//! and three tokens (made with `tfdrift api token`); `tfdrift watch` clients and
+//! `tfdrift alerts ack --connect` act on it. Covers: two watchers print the same alerts; an ack
+//! by the responder shows in both with the token's name; a viewer's ack is refused
+//! (PERMISSION_DENIED) and changes nothing; wrong token / missing CA / wrong protocol version
+//! get clear messages; a watcher that stops reading is told it lagged and the other keeps up;
+//! `kill -9` of the daemon and a restart: every watcher resumes from its cursor with no
+//! duplicate and no gap (compared with the store's journal); a stale cursor gets a reset.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tfdrift::store::journal::{ChangeItem, Journal as _};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tfdrift");
+
+type Lines = Arc<Mutex<Vec<String>>>;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn pump(r: impl std::io::Read + Send + 'static) -> Lines {
+    let out: Lines = Arc::default();
+    let o = out.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            o.lock().unwrap().push(line);
+        }
+    });
+    out
+}
+
+/// A child process with its output collected line by line.
+struct Proc {
+    child: Child,
+    stdout: Lines,
+    stderr: Lines,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Proc {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = pump(child.stdout.take().unwrap());
+        let stderr = pump(child.stderr.take().unwrap());
+        Proc {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn out(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn err(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (bounded) for `cond`; on timeout fails with `what` and the context it returns.
+fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + limit;
+    loop {
+        match cond() {
+            Ok(()) => return,
+            Err(ctx) if Instant::now() > deadline => panic!("timed out waiting for {what}: {ctx}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl CLI is needed for the TLS test: apt-get install openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test CA and a server certificate for 127.0.0.1 signed by it.
+fn make_certs(dir: &Path) {
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+    let mut a = vec!["req", "-x509", "-nodes", "-days", "2"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=tfdrift team test CA",
+    ]);
+    openssl(dir, &a);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let mut a = vec!["req", "-new", "-nodes"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    openssl(dir, &a);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.pem",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
+/// `tfdrift api token`: the token and its tokens.yaml line.
+fn token(name: &str, role: &str) -> (String, String) {
+    let out = Command::new(BIN)
+        .args(["api", "token", "--name", name, "--role", role])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let (t, l) = (lines.next().unwrap(), lines.next().unwrap());
+    assert!(
+        !l.contains(t),
+        "the tokens.yaml line must not hold the token"
+    );
+    (t.to_string(), l.to_string())
+}
+
+struct Team {
+    dir: tempfile::TempDir,
+    cfg: PathBuf,
+    falco: String,
+    url: String,
+    viewer: String,
+    responder: String,
+}
+
+impl Team {
+    fn new(watch_buffer: usize) -> Team {
+        let dir = tempfile::tempdir().unwrap();
+        make_certs(dir.path());
+        let (viewer, v) = token("victor", "viewer");
+        let (responder, r) = token("rita", "responder");
+        let (_admin, a) = token("ada", "admin");
+        std::fs::write(dir.path().join("tokens.yaml"), format!("{v}\n{r}\n{a}\n")).unwrap();
+        let (fport, aport) = (free_port(), free_port());
+        let d = dir.path().display();
+        let yaml = format!(
+            "profiles:\n  team:\n    rules: []\n    sources: [{{type: falco_http, listen: \"127.0.0.1:{fport}\"}}]\n    store: {{path: \"{d}/store.db\"}}\n    api:\n      listen: \"127.0.0.1:{aport}\"\n      tls: {{cert: \"{d}/server.pem\", key: \"{d}/server.key\"}}\n      tokens_file: \"{d}/tokens.yaml\"\n      watch_buffer: {watch_buffer}\n"
+        );
+        let cfg = dir.path().join("tfdrift.yaml");
+        std::fs::write(&cfg, yaml).unwrap();
+        Team {
+            dir,
+            cfg,
+            falco: format!("http://127.0.0.1:{fport}/"),
+            url: format!("https://127.0.0.1:{aport}"),
+            viewer,
+            responder,
+        }
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn daemon(&self) -> Proc {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--no-stdout", "--profile", "team", "--config"])
+            .arg(&self.cfg)
+            .env("TFDRIFT_LOG", "info");
+        let p = Proc::spawn(cmd);
+        wait_for("the daemon's API", Duration::from_mins(1), || {
+            let e = p.err();
+            if e.contains("Serving the team API") {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        });
+        p
+    }
+
+    fn client(&self, args: &[&str], token: Option<&str>, ca: bool) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).args(["--connect", &self.url]);
+        if ca {
+            cmd.arg("--ca-cert").arg(self.ca());
+        }
+        cmd.env_remove("TFDRIFT_TOKEN");
+        if let Some(t) = token {
+            cmd.env("TFDRIFT_TOKEN", t);
+        }
+        cmd
+    }
+
+    fn watcher(&self) -> Proc {
+        let p = Proc::spawn(self.client(&["watch", "--json"], Some(&self.viewer), true));
+        wait_for("a watcher to connect", Duration::from_secs(30), || {
+            if p.err().contains("watch: connected") {
+                Ok(())
+            } else {
+                Err(p.err())
+            }
+        });
+        p
+    }
+
+    fn store(&self) -> tfdrift::store::SqliteStore {
+        tfdrift::store::open(&self.dir.path().join("store.db")).unwrap()
+    }
+}
+
+/// A Falco (cloudtrail plugin) alert: an ingress change to its own security group.
+fn falco_event(n: usize) -> Value {
+    json!({"hostname":"falco-0",
+      "output":"SG ingress changed",
+      "output_fields":{"ct.error":null,"ct.id":format!("team-{n}"),
+        "ct.name":"AuthorizeSecurityGroupIngress","ct.region":"us-east-1","ct.src":"ec2.amazonaws.com",
+        "ct.user":"alice","ct.request":format!("{{\"groupId\":\"sg-{n:017x}\"}}"),"evt.time":1_714_572_698_000_000_000_u64},
+      "priority":"Notice","rule":"SG ingress changed","source":"aws_cloudtrail","tags":["aws"],
+      "time":"2024-05-01T14:11:38.000000000Z"})
+}
+
+/// Posts events `range` (newline-delimited, `per` to a request); retries a batch until the
+/// daemon accepts it (it may be down for a restart).
+fn post(falco: &str, range: std::ops::Range<usize>, per: usize, pause: Duration) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let ids: Vec<usize> = range.collect();
+    for chunk in ids.chunks(per) {
+        let body: String = chunk
+            .iter()
+            .flat_map(|n| [falco_event(*n).to_string(), "\n".to_string()])
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let r = rt.block_on(client.post(falco).body(body.clone()).send());
+            if r.as_ref().is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "falco source never accepted: {r:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(pause);
+    }
+}
+
+/// The alert ids a watcher printed, in order.
+fn alert_ids(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| {
+            v["schema"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("tfdrift.alert"))
+        })
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn statuses(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "status")
+        .collect()
+}
+
+/// Alert ids in journal (cursor) order, straight from the store.
+fn store_alert_ids(store: &tfdrift::store::SqliteStore) -> Vec<String> {
+    store
+        .changes_since(0, 1_000_000)
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| match c.item {
+            ChangeItem::Alert(a) => Some(a.id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn wait_alerts(w: &Proc, n: usize, what: &str) {
+    wait_for(what, Duration::from_mins(2), || {
+        let got = alert_ids(&w.out()).len();
+        if got >= n {
+            Ok(())
+        } else {
+            Err(format!("{got} of {n} alerts; stderr: {}", w.err()))
+        }
+    });
+}
+
+#[test]
+fn team_mode_watchers_acks_roles_lag_and_kill_9_resume() {
+    let team = Team::new(512);
+    let mut daemon = team.daemon();
+    let w1 = team.watcher();
+    let w2 = team.watcher();
+
+    // Both watchers print the same alerts.
+    post(&team.falco, 0..5, 5, Duration::ZERO);
+    wait_alerts(&w1, 5, "watcher 1: five alerts");
+    wait_alerts(&w2, 5, "watcher 2: five alerts");
+    let first = alert_ids(&w1.out());
+    assert_eq!(first, alert_ids(&w2.out()));
+    assert_eq!(first.len(), 5, "no duplicates: {first:?}");
+    let target = first[0].clone();
+
+    // The responder acks through the API; both watchers show it with the token's name.
+    let out = team
+        .client(
+            &["alerts", "ack", &target, "--note", "expected change"],
+            Some(&team.responder),
+            true,
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("by rita"));
+    for (w, name) in [(&w1, "watcher 1"), (&w2, "watcher 2")] {
+        wait_for(&format!("{name}: the ack"), Duration::from_secs(30), || {
+            let s = statuses(&w.out());
+            match s.iter().find(|v| v["alert_id"] == target.as_str()) {
+                Some(v) => {
+                    assert_eq!(v["status"], "acknowledged");
+                    assert_eq!(v["who"], "rita", "the name comes from the token");
+                    assert_eq!(v["note"], "expected change");
+                    assert!(v["cursor"].as_i64().unwrap() > 0);
+                    Ok(())
+                }
+                None => Err(format!("{s:?}")),
+            }
+        });
+    }
+
+    // A viewer's ack is refused, and nothing changes.
+    let other = first[1].clone();
+    let out = team
+        .client(&["alerts", "ack", &other], Some(&team.viewer), true)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("PERMISSION_DENIED") && err.contains("responder role"),
+        "{err}"
+    );
+    let store = team.store();
+    let alert = tfdrift::store::Store::alert(&store, &other)
+        .unwrap()
+        .unwrap();
+    assert!(
+        tfdrift::store::Store::acks_for(&store, &alert)
+            .unwrap()
+            .is_empty()
+    );
+
+    // A wrong token, no token, and a missing CA: clear messages, exit 1.
+    let out = team
+        .client(&["alerts", "ack", &other], Some("tfd_wrong"), true)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("UNAUTHENTICATED") && err.contains("not known"),
+        "{err}"
+    );
+    let out = team
+        .client(&["watch", "--json"], None, true)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no API token") && err.contains("TFDRIFT_TOKEN"),
+        "{err}"
+    );
+    let out = team
+        .client(&["watch", "--json"], Some(&team.viewer), false)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not trusted") && err.contains("--ca-cert"),
+        "{err}"
+    );
+
+    // A client of another protocol major is refused naming both versions; the standard
+    // health service answers.
+    protocol_and_health(&team);
+
+    // A stale cursor (not from this store) gets a fresh snapshot and a reset marker.
+    let stale = Proc::spawn(team.client(
+        &["watch", "--json", "--since", "999999"],
+        Some(&team.viewer),
+        true,
+    ));
+    wait_for("the reset marker", Duration::from_secs(30), || {
+        let out = stale.out();
+        if out.iter().any(|l| l.contains("\"type\":\"reset\"")) && alert_ids(&out).len() == 5 {
+            Ok(())
+        } else {
+            Err(format!("{out:?} {}", stale.err()))
+        }
+    });
+    drop(stale);
+
+    // Watcher 2 stops reading; watcher 1 keeps receiving everything; watcher 2 is told it
+    // lagged once it reads again, and misses nothing.
+    w2.signal("-STOP");
+    post(&team.falco, 5..1505, 50, Duration::from_millis(10));
+    wait_alerts(&w1, 1505, "watcher 1 keeps up while watcher 2 is stopped");
+    w2.signal("-CONT");
+    wait_alerts(&w2, 1505, "watcher 2 after it resumed");
+    wait_for("the lag notice", Duration::from_secs(30), || {
+        if w2.err().contains("lagged") {
+            Ok(())
+        } else {
+            Err(w2.err())
+        }
+    });
+
+    // kill -9 mid-stream, restart: both watchers resume with no gap and no duplicate.
+    let falco = team.falco.clone();
+    let poster = std::thread::spawn(move || post(&falco, 1505..1805, 5, Duration::from_millis(20)));
+    wait_alerts(&w1, 1550, "alerts flowing before the kill");
+    daemon.signal("-KILL");
+    let _ = daemon.child.wait();
+    for w in [&w1, &w2] {
+        wait_for("the watcher to notice", Duration::from_secs(30), || {
+            if w.err().contains("reconnecting in") {
+                Ok(())
+            } else {
+                Err(w.err())
+            }
+        });
+    }
+    daemon = team.daemon();
+    poster.join().unwrap();
+    // Alerts after the restart reach the watchers only through their reconnection.
+    post(&team.falco, 1805..1815, 10, Duration::ZERO);
+    // Compare with the store's journal (it may still be committing the last batch: wait until
+    // the watchers and the store agree; a gap or a duplicate never agrees).
+    wait_for(
+        "both watchers to match the store",
+        Duration::from_mins(2),
+        || {
+            let expected = store_alert_ids(&team.store());
+            let (a, b) = (alert_ids(&w1.out()), alert_ids(&w2.out()));
+            let reconnected = [&w1, &w2]
+                .iter()
+                .all(|w| w.err().matches("watch: connected").count() >= 2);
+            if reconnected && expected.len() > 1560 && a == expected && b == expected {
+                Ok(())
+            } else {
+                let first_diff = |x: &[String]| x.iter().zip(&expected).position(|(p, q)| p != q);
+                Err(format!(
+                    "store {} alerts; watcher 1 {} (first difference at {:?}); watcher 2 {} (first difference at {:?})",
+                    expected.len(),
+                    a.len(),
+                    first_diff(&a),
+                    b.len(),
+                    first_diff(&b)
+                ))
+            }
+        },
+    );
+    let unique: std::collections::HashSet<_> = alert_ids(&w1.out()).into_iter().collect();
+    assert_eq!(
+        unique.len(),
+        alert_ids(&w1.out()).len(),
+        "a duplicate alert line"
+    );
+    assert!(
+        w1.err().matches("watch: connected").count() >= 2,
+        "{}",
+        w1.err()
+    );
+    daemon.signal("-TERM");
+    let _ = daemon.child.wait();
+}
+
+fn protocol_and_health(team: &Team) {
+    use tfdrift::api::proto::daemon_client::DaemonClient;
+    use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pem = std::fs::read(team.ca()).unwrap();
+        let ch = Endpoint::from_shared(team.url.clone())
+            .unwrap()
+            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut c = DaemonClient::new(ch.clone());
+        let mut req = tonic::Request::new(tfdrift::api::proto::HelloRequest {});
+        req.metadata_mut()
+            .insert("tfdrift-protocol", "2.0".parse().unwrap());
+        req.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", team.viewer).parse().unwrap(),
+        );
+        let e = c.hello(req).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+        assert!(
+            e.message().contains("protocol 1.0") && e.message().contains("protocol 2.0"),
+            "{}",
+            e.message()
+        );
+        let mut h = tonic_health::pb::health_client::HealthClient::new(ch);
+        let r = h
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "tfdrift.v1.Daemon".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            r.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
+    });
+}
+
+#[test]
+fn an_api_beyond_loopback_without_tls_and_tokens_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tfdrift.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "profiles:\n  open:\n    rules: []\n    sources: [{{type: falco_http, listen: \"127.0.0.1:{}\"}}]\n    store: {{path: \"{}/s.db\"}}\n    api: {{listen: \"0.0.0.0:{}\"}}\n",
+            free_port(),
+            dir.path().display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--profile", "open", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("reachable from other machines") && err.contains("TLS and tokens"),
+        "{err}"
+    );
+}
