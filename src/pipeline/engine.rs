@@ -464,6 +464,7 @@ impl Engine {
                             pending: &self.staged_history,
                         },
                     );
+                    super::assemble::mask(&mut alert, &drift);
                     if self.store.is_some() {
                         self.staged_history.push(HistoryEntry::from_alert(&alert));
                     }
