@@ -298,9 +298,9 @@ fn replay_stdout_and_trace_logs_hold_no_secret() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    check_alerts_carry_the_masked_secrets(&alerts_of(&out.stdout), "replay stdout");
     assert_clean("replay stdout", &out.stdout);
     assert_clean("replay stderr (trace)", &out.stderr);
+    check_alerts_carry_the_masked_secrets(&alerts_of(&out.stdout), "replay stdout");
 }
 
 /// What a listener received: (path, headers, body).
@@ -402,7 +402,7 @@ fn readme_python_verifies(body: &[u8], ts: &str, sig: &str, dir: &Path) -> bool 
 }
 
 #[test]
-fn daemon_store_channels_notify_test_and_state_show_hold_no_secret() {
+fn daemon_stdout_logs_store_channels_and_tui_hold_no_secret() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (got, base) = server(&rt);
     let f = Fixture::new();
@@ -424,10 +424,10 @@ fn daemon_store_channels_notify_test_and_state_show_hold_no_secret() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let alerts = alerts_of(&out.stdout);
-    check_alerts_carry_the_masked_secrets(&alerts, "daemon stdout");
     assert_clean("daemon stdout", &out.stdout);
     assert_clean("daemon stderr (trace)", &out.stderr);
+    let alerts = alerts_of(&out.stdout);
+    check_alerts_carry_the_masked_secrets(&alerts, "daemon stdout");
 
     // The store file, byte for byte (and its WAL, if one is left).
     let store = std::fs::read(f.path("store.db")).unwrap();
@@ -445,7 +445,7 @@ fn daemon_store_channels_notify_test_and_state_show_hold_no_secret() {
         }
     }
 
-    // Every channel's received bodies.
+    // Every channel's received bodies and headers.
     let archive = std::fs::read(f.path("alerts.jsonl")).unwrap();
     assert!(!archive.is_empty());
     assert_clean("jsonl channel", &archive);
@@ -461,29 +461,70 @@ fn daemon_store_channels_notify_test_and_state_show_hold_no_secret() {
                 }
             }
         }
-        // Webhook signatures carry a signed timestamp; the README's snippet verifies them.
-        for (_, h, b) in g.iter().filter(|(p, _, _)| p == "/hook") {
-            let ts = h
-                .get("x-tfdrift-timestamp")
-                .expect("X-Tfdrift-Timestamp on a signed webhook")
-                .to_str()
-                .unwrap();
-            let t: i64 = ts.parse().unwrap();
-            assert!((chrono::Utc::now().timestamp() - t).abs() < 600, "{ts}");
-            let sig = h["x-tfdrift-signature"].to_str().unwrap();
-            assert!(readme_python_verifies(b, ts, sig, f.dir.path()), "{sig}");
-            // Signed over the timestamp: another timestamp does not verify.
-            assert!(!readme_python_verifies(
-                b,
-                &(t - 1).to_string(),
-                sig,
-                f.dir.path()
-            ));
-        }
     }
+    drop(rt);
+    #[cfg(feature = "tui")]
+    tui_screens_hold_no_secret(&alerts, &f.p("state.tfstate"));
+}
 
-    // `notify test` against a server that echoes the request (URL path and query, headers with
-    // the signature, body) in a 500: status and a short masked excerpt only.
+/// Webhook requests carry `X-Tfdrift-Timestamp`, inside the HMAC: the README's own Python snippet
+/// verifies a real request, and rejects it with another timestamp.
+#[test]
+fn webhook_signatures_cover_a_timestamp_the_readme_snippet_verifies() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (got, base) = server(&rt);
+    let f = Fixture::new();
+    let cfg = write_config(&f, &base);
+    let out = run(
+        &[
+            "notify",
+            "test",
+            "--profile",
+            "s",
+            "--channel",
+            "hook",
+            "--config",
+            &cfg,
+        ],
+        &[("TFDRIFT_TEST_HMAC", HMAC_KEY)],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let g = got.lock().unwrap();
+    let (_, h, b) = g
+        .iter()
+        .find(|(p, _, _)| p == "/hook")
+        .expect("the webhook request");
+    let ts = h
+        .get("x-tfdrift-timestamp")
+        .expect("X-Tfdrift-Timestamp on a signed webhook")
+        .to_str()
+        .unwrap();
+    let t: i64 = ts.parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - t).abs() < 600, "{ts}");
+    let sig = h["x-tfdrift-signature"].to_str().unwrap();
+    assert!(readme_python_verifies(b, ts, sig, f.dir.path()), "{sig}");
+    // Signed over the timestamp: the same body and signature with another timestamp fail.
+    assert!(!readme_python_verifies(
+        b,
+        &(t - 1).to_string(),
+        sig,
+        f.dir.path()
+    ));
+}
+
+/// `notify test` against a server that echoes the request (URL path and query, headers with
+/// the signature, body) in a 500: the status and a short, masked excerpt only.
+#[test]
+fn notify_test_prints_status_and_a_masked_bounded_excerpt() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (got, base) = server(&rt);
+    let f = Fixture::new();
+    let cfg = write_config(&f, &base);
     let echo_url = format!("{base}/echo/{URL_PATH_SECRET}?token={URL_QUERY_SECRET}");
     let out = run(
         &["notify", "test", "--profile", "echo", "--config", &cfg],
@@ -494,13 +535,6 @@ fn daemon_store_channels_notify_test_and_state_show_hold_no_secret() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("echoing "))
-        .unwrap_or_else(|| panic!("no row: {text}"));
-    assert!(row.contains("FAILED") && row.contains("HTTP 500"), "{row}");
-    assert!(row.contains("POST "), "an excerpt of the response: {row}");
-    assert!(row.chars().count() < 400, "bounded excerpt: {row}");
     assert!(
         got.lock()
             .unwrap()
@@ -510,8 +544,20 @@ fn daemon_store_channels_notify_test_and_state_show_hold_no_secret() {
     );
     assert_clean("notify test stdout", &out.stdout);
     assert_clean("notify test stderr", &out.stderr);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("echoing "))
+        .unwrap_or_else(|| panic!("no row: {text}"));
+    assert!(row.contains("FAILED") && row.contains("HTTP 500"), "{row}");
+    assert!(row.contains("POST "), "an excerpt of the response: {row}");
+    assert!(row.chars().count() < 400, "bounded excerpt: {row}");
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+}
 
-    // `state show`, table and JSON.
+/// `state show` (table and JSON) prints resource ids: an access key's id is a credential.
+#[test]
+fn state_show_holds_no_secret() {
+    let f = Fixture::new();
     for extra in [&[][..], &["--json"][..]] {
         let state = f.p("state.tfstate");
         let mut args = vec!["state", "show", "--state", state.as_str()];
@@ -520,13 +566,10 @@ fn daemon_store_channels_notify_test_and_state_show_hold_no_secret() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}");
         assert!(stdout.contains("aws_iam_access_key.ci"), "{stdout}");
+        assert!(stdout.contains(INSTANCE), "{stdout}");
         assert_clean("state show stdout", &out.stdout);
         assert_clean("state show stderr", &out.stderr);
     }
-
-    drop(rt);
-    #[cfg(feature = "tui")]
-    tui_screens_hold_no_secret(&alerts, &f.p("state.tfstate"));
 }
 
 /// Every alert in every detail tab, zoomed, at a size where nothing is cut; and an alert recorded
