@@ -494,24 +494,24 @@ fn webhook_signatures_cover_a_timestamp_the_readme_snippet_verifies() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let g = got.lock().unwrap();
-    let (_, h, b) = g
+    let requests = got.lock().unwrap();
+    let (_, headers, body) = requests
         .iter()
         .find(|(p, _, _)| p == "/hook")
         .expect("the webhook request");
-    let ts = h
+    let ts = headers
         .get("x-tfdrift-timestamp")
         .expect("X-Tfdrift-Timestamp on a signed webhook")
         .to_str()
         .unwrap();
-    let t: i64 = ts.parse().unwrap();
-    assert!((chrono::Utc::now().timestamp() - t).abs() < 600, "{ts}");
-    let sig = h["x-tfdrift-signature"].to_str().unwrap();
-    assert!(readme_python_verifies(b, ts, sig, f.dir.path()), "{sig}");
+    let sent: i64 = ts.parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - sent).abs() < 600, "{ts}");
+    let sig = headers["x-tfdrift-signature"].to_str().unwrap();
+    assert!(readme_python_verifies(body, ts, sig, f.dir.path()), "{sig}");
     // Signed over the timestamp: the same body and signature with another timestamp fail.
     assert!(!readme_python_verifies(
-        b,
-        &(t - 1).to_string(),
+        body,
+        &(sent - 1).to_string(),
         sig,
         f.dir.path()
     ));
