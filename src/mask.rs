@@ -58,17 +58,39 @@ const SECRET_KEYS: &[&str] = &[
     "passphrase",
 ];
 
-/// Whether a key name denotes a secret (case- and separator-insensitive).
+/// Whether a key name denotes a secret (case- and separator-insensitive): one of
+/// [`SECRET_KEYS`], or ends with `_` and one of them (`db_password`). Runs on every key of every
+/// diff value, so it does not allocate for names up to 64 characters.
 #[must_use]
 pub fn is_secret_key(key: &str) -> bool {
-    let k: String = key
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    SECRET_KEYS
-        .iter()
-        .any(|s| k == *s || k.ends_with(&format!("_{s}")))
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    for c in key.bytes() {
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            let Some(slot) = buf.get_mut(n) else {
+                return is_secret_key_long(key);
+            };
+            *slot = c.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    normalised_is_secret(&buf[..n])
+}
+
+fn is_secret_key_long(key: &str) -> bool {
+    let k: Vec<u8> = key
+        .bytes()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    normalised_is_secret(&k)
+}
+
+fn normalised_is_secret(k: &[u8]) -> bool {
+    SECRET_KEYS.iter().any(|s| {
+        k.strip_suffix(s.as_bytes())
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with(b"_"))
+    })
 }
 
 /// Replaces every leaf of `v` with [`MASK`], keeping object keys and array lengths.
@@ -250,8 +272,26 @@ fn mask_diff(d: &mut Diff, s: &Sensitive<'_>, known: &mut Known) {
         d.state = mask_whole(&d.state);
         d.observed = mask_whole(&d.observed);
     } else {
-        mask_credentials(&mut d.state);
-        mask_credentials(&mut d.observed);
+        // Strings are scanned for credentials with the rest of the alert.
+        mask_secret_keys(&mut d.state);
+        mask_secret_keys(&mut d.observed);
+    }
+}
+
+/// Masks the values under secret-named keys anywhere in `v`.
+fn mask_secret_keys(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if is_secret_key(k) && !x.is_null() {
+                    *x = mask_leaves(x);
+                } else {
+                    mask_secret_keys(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_secret_keys),
+        _ => {}
     }
 }
 

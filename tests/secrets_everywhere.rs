@@ -372,33 +372,60 @@ fn write_config(f: &Fixture, base: &str) -> String {
     p
 }
 
-/// Runs the README's Python verification snippet over a received request.
-fn readme_python_verifies(body: &[u8], ts: &str, sig: &str, dir: &Path) -> bool {
+/// The README's verification snippet in `lang` (`python`, `sh`).
+fn readme_snippet(lang: &str) -> String {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
         .split("### Verifying webhook signatures")
         .nth(1)
         .expect("the README documents webhook verification");
-    let code = section
-        .split("```python\n")
+    section
+        .split(&format!("```{lang}\n"))
         .nth(1)
         .and_then(|s| s.split("```").next())
-        .expect("a python snippet");
-    std::fs::write(dir.join("body.bin"), body).unwrap();
+        .unwrap_or_else(|| panic!("a {lang} snippet in the README's verification section"))
+        .to_string()
+}
+
+/// Whether the README's Python and shell snippets both accept a received request.
+fn readme_snippets_verify(body: &[u8], ts: &str, sig: &str, dir: &Path) -> bool {
+    std::fs::write(dir.join("body.json"), body).unwrap();
     let script = format!(
-        "{code}\nimport sys\nbody = open(sys.argv[1], 'rb').read()\nsys.exit(0 if verify(sys.argv[2].encode(), body, sys.argv[3], sys.argv[4]) else 1)\n"
+        "{}\nimport sys\nbody = open(sys.argv[1], 'rb').read()\nsys.exit(0 if verify(sys.argv[2].encode(), body, sys.argv[3], sys.argv[4]) else 1)\n",
+        readme_snippet("python")
     );
-    let st = Command::new("python3")
+    let python = Command::new("python3")
         .arg("-c")
         .arg(&script)
-        .arg(dir.join("body.bin"))
+        .arg(dir.join("body.json"))
         .arg(HMAC_KEY)
         .arg(ts)
         .arg(sig)
         .status()
         .expect("python3 is needed to run the README's verification snippet");
-    st.success()
+    // The shell snippet reads body.json in the working directory and needs openssl.
+    let shell = Command::new("sh")
+        .arg("-c")
+        .arg(readme_snippet("sh"))
+        .current_dir(dir)
+        .env("TS", ts)
+        .env("SIG", sig)
+        .env("HOOK_SECRET", HMAC_KEY)
+        .output()
+        .expect("sh is needed to run the README's verification snippet");
+    assert!(
+        !String::from_utf8_lossy(&shell.stderr).contains("openssl: not found"),
+        "openssl is needed to run the README's shell verification snippet (apt-get install openssl)"
+    );
+    let shell_ok =
+        shell.status.success() && String::from_utf8_lossy(&shell.stdout).trim() == "valid";
+    assert_eq!(
+        python.success(),
+        shell_ok,
+        "the two README snippets disagree"
+    );
+    shell_ok
 }
 
 #[test]
@@ -467,8 +494,8 @@ fn daemon_stdout_logs_store_channels_and_tui_hold_no_secret() {
     tui_screens_hold_no_secret(&alerts, &f.p("state.tfstate"));
 }
 
-/// Webhook requests carry `X-Tfdrift-Timestamp`, inside the HMAC: the README's own Python snippet
-/// verifies a real request, and rejects it with another timestamp.
+/// Webhook requests carry `X-Tfdrift-Timestamp`, inside the HMAC: the README's own snippets
+/// (Python and shell) verify a real request, and reject it with another timestamp.
 #[test]
 fn webhook_signatures_cover_a_timestamp_the_readme_snippet_verifies() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -507,9 +534,9 @@ fn webhook_signatures_cover_a_timestamp_the_readme_snippet_verifies() {
     let sent: i64 = ts.parse().unwrap();
     assert!((chrono::Utc::now().timestamp() - sent).abs() < 600, "{ts}");
     let sig = headers["x-tfdrift-signature"].to_str().unwrap();
-    assert!(readme_python_verifies(body, ts, sig, f.dir.path()), "{sig}");
+    assert!(readme_snippets_verify(body, ts, sig, f.dir.path()), "{sig}");
     // Signed over the timestamp: the same body and signature with another timestamp fail.
-    assert!(!readme_python_verifies(
+    assert!(!readme_snippets_verify(
         body,
         &(sent - 1).to_string(),
         sig,
