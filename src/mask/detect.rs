@@ -95,10 +95,11 @@ const PATTERNS: &[Pattern] = &[
     },
     // `name=value` / `"name": "value"` with a secret-like name; Azure `AccountKey=`.
     Pattern {
-        // The secret-like word may end a longer name (`db_password`, `AWS_SECRET_ACCESS_KEY`);
+        // The secret-like word may end a longer name (`db_password`, `AWS_SECRET_ACCESS_KEY`),
+        // not follow a `:` (`arn:aws:secretsmanager:…:secret:NAME` is a name, not a secret);
         // the separator allows JSON and shell/INI styles; the value stops at quotes, separators
         // and brackets (so `(sensitive)` is never taken for a value).
-        re: r#"(?i)(?:secret|secret_?access_?key|secret_?key|passw(?:or)?d|pwd|token|credentials?|api_?key|api-key|private_?key(?:_?id)?|private-key|account_?key|shared_?access_?key|client_?secret|routing_?key|integration_?key)["']?\s*[:=]\s*["']?([^\s"',;&<>(){}\[\]]{4,})"#,
+        re: r#"(?i)(?:^|[^:])(?:secret|secret_?access_?key|secret_?key|passw(?:or)?d|pwd|token|credentials?|api_?key|api-key|private_?key(?:_?id)?|private-key|account_?key|shared_?access_?key|client_?secret|routing_?key|integration_?key)["']?\s*[:=]\s*["']?([^\s"',;&<>(){}\[\]]{4,})"#,
         group: 1,
         check: None,
         needs_key_id: false,
@@ -356,6 +357,8 @@ mod tests {
         "mailto:alice@example.com",
         "alice@example.com",
         "secret_arn = arn:aws:secretsmanager:us-east-1:123:secret:x",
+        "arn:aws:secretsmanager:us-west-2:123456789012:secret:MySecret-a1b2c3",
+        "arn:aws:ssm:us-east-1:123456789012:parameter/app/db-password",
         "token_endpoint=https://login.example.com",
         "rotate the password",
         "kms_key_id = arn:aws:kms:us-east-1:123456789012:key/abc",
