@@ -169,17 +169,39 @@ pub(crate) fn load_all(
     (set, diags)
 }
 
+/// Why a rule path could not be read, in words: a symlink loop and a missing file are
+/// different problems with different fixes.
+fn io_reason(e: &std::io::Error) -> String {
+    if crate::state::parse::is_symlink_loop(e) {
+        return "symlink loop: the link leads back to itself (point it at a rule file)".into();
+    }
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (check its permissions and the user tfdrift runs as)".into()
+        }
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+/// The diagnostic for a path that is neither a file nor a directory.
+fn not_regular(name: &str) -> Diagnostic {
+    Diagnostic::error(
+        name,
+        yaml::Pos::default(),
+        Code::Io,
+        "not a regular file (a FIFO, socket or device): rules are read from files",
+    )
+}
+
 fn read_limited(path: &Path) -> Result<String, Diagnostic> {
     let name = path.display().to_string();
     let at = yaml::Pos { line: 0, column: 0 };
     let meta = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::error(&name, at, Code::Io, format!("cannot read: {e}")))?;
-    if let Some(what) = crate::fsutil::not_regular(&meta) {
-        // Reading a FIFO would block until a writer appears.
-        return Err(
-            Diagnostic::error(&name, at, Code::Io, format!("is {what}, not a file"))
-                .with_hint("give a rule file or a directory of them"),
-        );
+        .map_err(|e| Diagnostic::error(&name, at, Code::Io, io_reason(&e)))?;
+    if !meta.is_file() {
+        // Reading a FIFO would block for ever.
+        return Err(not_regular(&name));
     }
     if meta.len() > yaml::MAX_FILE_BYTES as u64 {
         return Err(Diagnostic::error(
@@ -194,8 +216,8 @@ fn read_limited(path: &Path) -> Result<String, Diagnostic> {
         )
         .with_hint("split the rules into several files"));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error(&name, at, Code::Io, format!("cannot read: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Diagnostic::error(&name, at, Code::Io, io_reason(&e)))?;
     String::from_utf8(bytes).map_err(|e| {
         Diagnostic::error(
             &name,
@@ -220,25 +242,26 @@ fn is_tests_file(p: &Path) -> bool {
 fn collect_files(paths: &[PathBuf], diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();
     for path in paths {
-        if path.is_dir() {
-            walk_dir(path, 0, &mut out, diags);
-        } else if path.exists() {
-            out.push(path.clone());
-            if !is_tests_file(path) {
-                for ext in ["tests.yaml", "tests.yml"] {
-                    let sibling = path.with_extension(ext);
-                    if sibling.is_file() {
-                        out.push(sibling);
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => walk_dir(path, 0, &mut out, diags),
+            Ok(m) if m.is_file() => {
+                out.push(path.clone());
+                if !is_tests_file(path) {
+                    for ext in ["tests.yaml", "tests.yml"] {
+                        let sibling = path.with_extension(ext);
+                        if sibling.is_file() {
+                            out.push(sibling);
+                        }
                     }
                 }
             }
-        } else {
-            diags.push(Diagnostic::error(
+            Ok(_) => diags.push(not_regular(&path.display().to_string())),
+            Err(e) => diags.push(Diagnostic::error(
                 &path.display().to_string(),
                 yaml::Pos::default(),
                 Code::Io,
-                "no such file or directory",
-            ));
+                io_reason(&e),
+            )),
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -392,5 +415,32 @@ fn assign_path_ids(c: &mut model::Condition, ids: &mut HashMap<String, usize>) {
                 path.id = *ids.entry(path.text.clone()).or_insert(next);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each read failure says what it is: as root a permission error cannot be made with file
+    /// modes, so the errors are built here.
+    #[test]
+    fn read_failures_say_what_they_are() {
+        let e = |kind| std::io::Error::from(kind);
+        assert!(
+            io_reason(&e(std::io::ErrorKind::PermissionDenied)).starts_with("permission denied")
+        );
+        assert_eq!(
+            io_reason(&e(std::io::ErrorKind::NotFound)),
+            "no such file or directory"
+        );
+        #[cfg(target_os = "linux")]
+        assert!(io_reason(&std::io::Error::from_raw_os_error(40)).starts_with("symlink loop"));
+        let dir = tempfile::tempdir().expect("tmp");
+        let link = dir.path().join("self.yaml");
+        std::os::unix::fs::symlink(&link, &link).expect("symlink");
+        let mut diags = Vec::new();
+        assert!(collect_files(std::slice::from_ref(&link), &mut diags).is_empty());
+        assert!(diags[0].message.starts_with("symlink loop"), "{}", diags[0]);
     }
 }

@@ -203,3 +203,66 @@ fn rules_validate_checks_channels_against_the_profile() {
         "{stderr}"
     );
 }
+
+/// Load errors name the real problem: a missing state is "not found" (not "not valid JSON at
+/// line 0"), a wrong structure names its key, a newer format names the supported versions
+/// (not "upgrade"), and a self-linked rule or state file is a symlink loop (not "no such file").
+#[test]
+fn state_and_rule_load_errors_name_the_real_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("shape.tfstate"),
+        r#"{"version":4,"resources":{"aws_vpc":{}}}"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("v5.tfstate"), r#"{"version":5,"resources":[]}"#).unwrap();
+    std::os::unix::fs::symlink(d.join("loop.tfstate"), d.join("loop.tfstate")).unwrap();
+    std::os::unix::fs::symlink(d.join("loop.yaml"), d.join("loop.yaml")).unwrap();
+    std::fs::write(d.join("events.jsonl"), "").unwrap();
+    let state_error = |name: &str| {
+        let out = Command::cargo_bin("tfdrift")
+            .unwrap()
+            .args(["replay", "--state"])
+            .arg(d.join(name))
+            .arg(d.join("events.jsonl"))
+            .env_remove("TFDRIFT_CONFIG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        stderr
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not named: {stderr}"))
+            .to_string()
+    };
+    for (name, want, not) in [
+        ("missing.tfstate", "not found", "not valid JSON"),
+        (
+            "shape.tfstate",
+            "`resources` should be a list, found an object",
+            "not valid JSON",
+        ),
+        (
+            "v5.tfstate",
+            "format version 5, which this tfdrift does not read; supported: format version 4",
+            "upgrade",
+        ),
+        ("loop.tfstate", "symlink loop", "not valid JSON"),
+    ] {
+        let line = state_error(name);
+        assert!(line.contains(want), "{line}");
+        assert!(!line.contains(not), "{line}");
+    }
+    let out = Command::cargo_bin("tfdrift")
+        .unwrap()
+        .args(["rules", "validate"])
+        .arg(d.join("loop.yaml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("symlink loop"), "{stderr}");
+    assert!(!stderr.contains("no such file"), "{stderr}");
+}

@@ -199,10 +199,23 @@ async fn channels_deliver_retry_and_fail_independently() {
     );
     // Webhook: the alert JSON, HMAC over the exact body, custom header.
     let (_, h, body) = got.iter().find(|(q, _, _)| q == "hook").unwrap();
+    // Signed over "<timestamp>.<body>", the timestamp in its own header.
+    let ts = h["x-tfdrift-timestamp"].to_str().unwrap();
     assert_eq!(
         h["x-tfdrift-signature"].to_str().unwrap(),
-        webhook::signature(b"s3cret", body)
+        webhook::signature(
+            b"s3cret",
+            &webhook::signed_message(ts.parse().unwrap(), body)
+        )
     );
+    assert!(webhook::verify(
+        b"s3cret",
+        body,
+        ts,
+        h["x-tfdrift-signature"].to_str().unwrap(),
+        chrono::Utc::now().timestamp(),
+        webhook::DEFAULT_TOLERANCE_SECS
+    ));
     assert_eq!(h["x-team"], "platform");
     let v: serde_json::Value = serde_json::from_slice(body).unwrap();
     assert_eq!(v["schema"], "tfdrift.alert/v1");

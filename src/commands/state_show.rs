@@ -48,7 +48,19 @@ pub fn run(args: &StateShowArgs) -> anyhow::Result<ExitCode> {
         index = std::sync::Arc::new(StateIndex::new(all));
         failed = loaded.failed;
     }
-    let rows = index.summary();
+    let mut rows = index.summary();
+    // A resource id can be a credential (an `aws_iam_access_key`'s id is its access key id):
+    // the same detector as for alerts.
+    for r in &mut rows {
+        for t in [Some(&mut r.address), r.id.as_mut(), Some(&mut r.state_file)]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(m) = tfdrift::mask::mask_text(t, false) {
+                *t = m;
+            }
+        }
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.json {

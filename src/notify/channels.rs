@@ -191,10 +191,8 @@ impl Channel {
                 let body = serde_json::to_vec(&webhook::render(msg)).unwrap_or_default();
                 let mut hs = headers.clone();
                 if let Some(sec) = secret {
-                    hs.push((
-                        webhook::SIGNATURE_HEADER.to_string(),
-                        webhook::signature(sec.as_bytes(), &body),
-                    ));
+                    let now = chrono::Utc::now().timestamp();
+                    hs.extend(webhook::signature_headers(sec.as_bytes(), &body, now));
                 }
                 http::post_json(&self.client, url, body, &hs, t).await
             }

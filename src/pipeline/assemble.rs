@@ -1,14 +1,13 @@
 //! Building the alert from a drift and its event: ids, actor, `via`, masking.
 
 use chrono::Utc;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
 
-use crate::alert::{ActorRef, Alert, Diff, EventRef, ResourceRef, SCHEMA, Severity};
+use crate::alert::{ActorRef, Alert, EventRef, ResourceRef, SCHEMA, Severity};
 use crate::detect::Drift;
 use crate::event::CloudEvent;
-use crate::mask::{MASK, mask_credentials, mask_leaves, path_is_sensitive};
+use crate::mask::{Sensitive, mask_alert};
 
 pub use crate::enrich::identity::via;
 
@@ -29,23 +28,19 @@ pub fn alert_id(event_id: &str, rtype: &str, resource_id: &str, kind: &str) -> S
     s
 }
 
-fn mask_diff(d: &Diff, sensitive: bool) -> Diff {
-    if sensitive {
-        let mask = |v: &Value| match v {
-            Value::Object(_) | Value::Array(_) => mask_leaves(v),
-            Value::Null => Value::Null,
-            _ => Value::String(MASK.into()),
-        };
-        return Diff {
-            path: d.path.clone(),
-            state: mask(&d.state),
-            observed: mask(&d.observed),
-        };
-    }
-    let mut out = d.clone();
-    mask_credentials(&mut out.state);
-    mask_credentials(&mut out.observed);
-    out
+/// Masks secrets in the whole alert ([`mask_alert`]) with what the state and the catalog know
+/// about its resource. [`assemble`] calls it so rules evaluate and render templates from masked
+/// values; the engine calls it again once rules and enrichment added their text, just before the
+/// alert leaves (stdout, store, channels, UI all render from that).
+pub fn mask(alert: &mut Alert, drift: &Drift<'_>) {
+    let s = Sensitive {
+        state_paths: drift
+            .resource
+            .map_or(&[][..], |r| r.sensitive_paths.as_slice()),
+        diff_paths: &drift.sensitive_paths,
+        state_attrs: drift.resource.map(|r| &r.attributes),
+    };
+    mask_alert(alert, &s);
 }
 
 /// Builds the alert. Severity starts at `default_severity`; rules may raise or lower it.
@@ -56,16 +51,6 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
         .resource
         .and_then(|r| r.id.clone())
         .unwrap_or_else(|| change.display_id.clone());
-    let state_sensitive: &[String] = drift.resource.map_or(&[], |r| r.sensitive_paths.as_slice());
-    let diffs = drift
-        .diffs
-        .iter()
-        .map(|d| {
-            let sensitive = path_is_sensitive(&d.path, state_sensitive)
-                || drift.sensitive_paths.iter().any(|p| p == &d.path);
-            mask_diff(d, sensitive)
-        })
-        .collect();
     let mut actor = ActorRef {
         identity_type: ev.actor.identity_type.clone(),
         principal: ev.actor.principal.clone(),
@@ -79,7 +64,7 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
     if actor.session.is_none() {
         actor.session.clone_from(&ev.actor.invoked_by);
     }
-    Alert {
+    let mut alert = Alert {
         schema: SCHEMA.to_string(),
         id: alert_id(&ev.id, &change.rtype, &resource_id, drift.kind.as_str()),
         time: ev.time.unwrap_or_else(Utc::now),
@@ -94,7 +79,7 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
             address: drift.resource.map(|r| r.address.clone()),
             managed: drift.resource.is_some(),
         },
-        diffs,
+        diffs: drift.diffs.clone(),
         event: EventRef {
             id: ev.id.clone(),
             name: ev.raw_action.clone(),
@@ -115,5 +100,7 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
         enrichment: crate::alert::Enrichment::default(),
         drift_id: None,
         drift_ids: Vec::new(),
-    }
+    };
+    mask(&mut alert, drift);
+    alert
 }

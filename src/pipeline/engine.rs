@@ -496,6 +496,7 @@ impl Engine {
                             pending: &self.staged_history,
                         },
                     );
+                    super::assemble::mask(&mut alert, &drift);
                     let scope = drift.resource.map_or("", |r| &*r.state_file);
                     let occurrences = crate::drift::occurrences(&alert, scope);
                     crate::drift::stamp(&mut alert, &occurrences);

@@ -17,9 +17,13 @@ pub struct LoadFailure {
     pub error: StateError,
 }
 
+/// How deep state directories are searched (a directory symlink to a parent would otherwise
+/// recurse until the path is too long).
+const MAX_DEPTH: usize = 8;
+
 /// Files a directory contributes: `*.tfstate` (incl. `terraform.tfstate.d/<ws>/terraform.tfstate`),
 /// not backups.
-fn state_files_in(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn state_files_in(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -31,8 +35,8 @@ fn state_files_in(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             continue;
         }
         if p.is_dir() {
-            if name != ".terraform" {
-                state_files_in(&p, out)?;
+            if name != ".terraform" && depth < MAX_DEPTH {
+                state_files_in(&p, depth + 1, out)?;
             }
         } else if name.ends_with(".tfstate") {
             out.push(p);
@@ -59,10 +63,7 @@ pub fn load_states(paths: &[String]) -> (StateIndex, Vec<LoadFailure>) {
                 Some(bytes) => load(p.clone(), bytes, &mut resources, &mut failures),
                 None => failures.push(LoadFailure {
                     file: p.clone(),
-                    error: StateError::NotState {
-                        file: p.clone(),
-                        missing: "embedded file",
-                    },
+                    error: StateError::NotFound { file: p.clone() },
                 }),
             }
             continue;
@@ -70,15 +71,10 @@ pub fn load_states(paths: &[String]) -> (StateIndex, Vec<LoadFailure>) {
         let path = Path::new(p);
         let files = if path.is_dir() {
             let mut v = Vec::new();
-            if let Err(e) = state_files_in(path, &mut v) {
+            if let Err(e) = state_files_in(path, 0, &mut v) {
                 failures.push(LoadFailure {
                     file: p.clone(),
-                    error: StateError::Json {
-                        file: p.clone(),
-                        line: 0,
-                        column: 0,
-                        message: e.to_string(),
-                    },
+                    error: StateError::io(p, &e),
                 });
             }
             v
@@ -87,16 +83,24 @@ pub fn load_states(paths: &[String]) -> (StateIndex, Vec<LoadFailure>) {
         };
         for f in files {
             let name = f.display().to_string();
+            // A FIFO or device would block the read or never end: regular files only.
+            if let Ok(m) = std::fs::metadata(&f)
+                && !m.is_file()
+            {
+                failures.push(LoadFailure {
+                    error: StateError::Io {
+                        file: name.clone(),
+                        message: "not a regular file (a FIFO, socket or device?)".into(),
+                    },
+                    file: name,
+                });
+                continue;
+            }
             match std::fs::read(&f) {
                 Ok(bytes) => load(name, &bytes, &mut resources, &mut failures),
                 Err(e) => failures.push(LoadFailure {
-                    file: name.clone(),
-                    error: StateError::Json {
-                        file: name,
-                        line: 0,
-                        column: 0,
-                        message: format!("cannot read: {e}"),
-                    },
+                    error: StateError::io(&name, &e),
+                    file: name,
                 }),
             }
         }

@@ -31,9 +31,42 @@ pub struct Resource {
     pub tainted: bool,
 }
 
+/// The state format version this build reads.
+pub const SUPPORTED_VERSION: u64 = 4;
+
 /// Why a state file could not be indexed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The file (or embedded asset) does not exist.
+    #[error(
+        "state '{file}' not found (check the path; remote states are named s3://BUCKET/KEY or gs://BUCKET/KEY)"
+    )]
+    NotFound {
+        /// State file.
+        file: String,
+    },
+    /// The file exists but this user may not read it.
+    #[error(
+        "state '{file}' cannot be read: permission denied (check its permissions and the user tfdrift runs as)"
+    )]
+    PermissionDenied {
+        /// State file.
+        file: String,
+    },
+    /// Any other read failure (a directory that cannot be listed, an I/O error).
+    #[error("state '{file}' cannot be read: {message}")]
+    Io {
+        /// State file or directory.
+        file: String,
+        /// What the operating system said.
+        message: String,
+    },
+    /// Zero bytes (or only whitespace).
+    #[error("state '{file}' is empty (an interrupted write? try `terraform state pull > FILE`)")]
+    Empty {
+        /// State file.
+        file: String,
+    },
     /// Not JSON at all, or truncated.
     #[error(
         "state '{file}' is not valid JSON at line {line}, column {column}: {message} (is the file truncated? try `terraform state pull > FILE`)"
@@ -48,6 +81,20 @@ pub enum StateError {
         /// Parser message.
         message: String,
     },
+    /// Valid JSON whose structure is not a state's: names the key and what it holds.
+    #[error(
+        "state '{file}' is valid JSON but not a Terraform state: `{at}` should be {expected}, found {found}"
+    )]
+    Shape {
+        /// State file.
+        file: String,
+        /// Where, as a JSON path (`resources[3].instances[0].attributes_flat`).
+        at: String,
+        /// What a state has there.
+        expected: &'static str,
+        /// What the file has there.
+        found: &'static str,
+    },
     /// Valid JSON that is not a state (missing `version` / `resources`), e.g. OpenTofu encryption.
     #[error(
         "'{file}' is not a readable Terraform state: no `{missing}` key (encrypted with OpenTofu state encryption, or not a state file?)"
@@ -58,9 +105,19 @@ pub enum StateError {
         /// Key that is missing.
         missing: &'static str,
     },
-    /// Format older or newer than v4.
+    /// A format older than v4 (Terraform before 0.12).
     #[error(
-        "state '{file}' has format version {version}; tfdrift reads version 4 (Terraform ≥ 0.12, OpenTofu): upgrade it with a current `terraform state pull`"
+        "state '{file}' has format version {version} (Terraform before 0.12); tfdrift reads format version 4 only (Terraform 0.12 and later, OpenTofu): rewrite it with `terraform state pull` from Terraform 0.12 or later"
+    )]
+    OldVersion {
+        /// State file.
+        file: String,
+        /// Version found.
+        version: u64,
+    },
+    /// A format newer than this build knows.
+    #[error(
+        "state '{file}' has format version {version}, which this tfdrift does not read; supported: format version 4 (Terraform 0.12 to 1.x, OpenTofu 1.x). A newer tfdrift release may read it"
     )]
     Version {
         /// State file.
@@ -68,6 +125,149 @@ pub enum StateError {
         /// Version found.
         version: u64,
     },
+}
+
+impl StateError {
+    /// The error for a failed read of `file`, by the kind of failure.
+    #[must_use]
+    pub fn io(file: &str, e: &std::io::Error) -> StateError {
+        let file = file.to_string();
+        if is_symlink_loop(e) {
+            return StateError::Io {
+                file,
+                message: "symlink loop (the link leads back to itself; point it at the state file)"
+                    .into(),
+            };
+        }
+        match e.kind() {
+            std::io::ErrorKind::NotFound => StateError::NotFound { file },
+            std::io::ErrorKind::PermissionDenied => StateError::PermissionDenied { file },
+            _ => StateError::Io {
+                file,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// Whether `e` is "too many levels of symbolic links" (a link that leads back to itself), which
+/// the standard library has no stable error kind for.
+#[must_use]
+pub fn is_symlink_loop(e: &std::io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    const ELOOP: i32 = 40;
+    #[cfg(not(target_os = "linux"))]
+    const ELOOP: i32 = 62;
+    e.raw_os_error() == Some(ELOOP)
+}
+
+/// JSON type name, for shape errors.
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Checks the parts of the structure the index relies on, naming the first wrong key: what
+/// serde's derive would reject with a message that names no key.
+fn check_shape(v: &Value) -> Result<(), (String, &'static str, &'static str)> {
+    fn want(
+        at: &str,
+        v: Option<&Value>,
+        ok: fn(&Value) -> bool,
+        expected: &'static str,
+    ) -> Result<(), (String, &'static str, &'static str)> {
+        match v {
+            Some(x) if !ok(x) => Err((at.to_string(), expected, type_name(x))),
+            _ => Ok(()),
+        }
+    }
+    let str_or_null = |x: &Value| x.is_string() || x.is_null();
+    let list_or_null = |x: &Value| x.is_array() || x.is_null();
+    let Value::Object(root) = v else {
+        return Err(("(top level)".into(), "an object", type_name(v)));
+    };
+    want(
+        "version",
+        root.get("version"),
+        |x| x.is_u64() || x.is_null(),
+        "a whole number",
+    )?;
+    want("resources", root.get("resources"), list_or_null, "a list")?;
+    let Some(Value::Array(resources)) = root.get("resources") else {
+        return Ok(());
+    };
+    for (i, r) in resources.iter().enumerate() {
+        let at = format!("resources[{i}]");
+        let Value::Object(r) = r else {
+            return Err((at, "an object", type_name(r)));
+        };
+        for key in ["type", "name"] {
+            match r.get(key) {
+                None => return Err((format!("{at}.{key}"), "a string", "nothing")),
+                Some(x) => want(
+                    &format!("{at}.{key}"),
+                    Some(x),
+                    Value::is_string,
+                    "a string",
+                )?,
+            }
+        }
+        for key in ["module", "mode", "provider"] {
+            want(&format!("{at}.{key}"), r.get(key), str_or_null, "a string")?;
+        }
+        want(
+            &format!("{at}.instances"),
+            r.get("instances"),
+            Value::is_array,
+            "a list",
+        )?;
+        let Some(Value::Array(instances)) = r.get("instances") else {
+            continue;
+        };
+        for (j, inst) in instances.iter().enumerate() {
+            let at = format!("{at}.instances[{j}]");
+            let Value::Object(inst) = inst else {
+                return Err((at, "an object", type_name(inst)));
+            };
+            for key in ["status", "deposed"] {
+                want(
+                    &format!("{at}.{key}"),
+                    inst.get(key),
+                    str_or_null,
+                    "a string",
+                )?;
+            }
+            want(
+                &format!("{at}.attributes_flat"),
+                inst.get("attributes_flat"),
+                |x| x.is_object() || x.is_null(),
+                "an object",
+            )?;
+            want(
+                &format!("{at}.dependencies"),
+                inst.get("dependencies"),
+                list_or_null,
+                "a list",
+            )?;
+            if let Some(Value::Array(deps)) = inst.get("dependencies") {
+                for (k, d) in deps.iter().enumerate() {
+                    want(
+                        &format!("{at}.dependencies[{k}]"),
+                        Some(d),
+                        Value::is_string,
+                        "a string",
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -168,23 +368,43 @@ fn sensitive_paths(v: Option<&Value>) -> Vec<String> {
 pub fn parse_state(file: &str, bytes: &[u8]) -> Result<Vec<Resource>, StateError> {
     // Through `Value` first: Go's encoder (and hand edits) can leave duplicate keys, which Go
     // and Terraform accept (last wins); serde's derive would reject them.
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(StateError::Empty {
+            file: file.to_string(),
+        });
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| StateError::Json {
         file: file.to_string(),
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
     })?;
-    let raw: RawState = serde_json::from_value(value).map_err(|e| StateError::Json {
+    let shape = |(at, expected, found): (String, &'static str, &'static str)| StateError::Shape {
         file: file.to_string(),
-        line: 0,
-        column: 0,
-        message: format!("unexpected structure: {e}"),
+        at,
+        expected,
+        found,
+    };
+    check_shape(&value).map_err(shape)?;
+    // The shape was checked above; a failure here means the check missed a case.
+    let raw: RawState = serde_json::from_value(value).map_err(|_| {
+        shape((
+            "(structure)".to_string(),
+            "a Terraform state",
+            "something else",
+        ))
     })?;
     let version = raw.version.ok_or(StateError::NotState {
         file: file.to_string(),
         missing: "version",
     })?;
-    if version != 4 {
+    if version < SUPPORTED_VERSION {
+        return Err(StateError::OldVersion {
+            file: file.to_string(),
+            version,
+        });
+    }
+    if version != SUPPORTED_VERSION {
         return Err(StateError::Version {
             file: file.to_string(),
             version,
@@ -281,7 +501,7 @@ mod tests {
     fn rejects_old_truncated_and_encrypted() {
         assert!(matches!(
             parse_state("a", br#"{"version":3,"modules":[]}"#),
-            Err(StateError::Version { version: 3, .. })
+            Err(StateError::OldVersion { version: 3, .. })
         ));
         assert!(matches!(
             parse_state("a", br#"{"version":4,"resources":[{"type""#),
@@ -289,5 +509,55 @@ mod tests {
         ));
         let err = parse_state("a", br#"{"serial":1,"encrypted_data":"xx"}"#).unwrap_err();
         assert!(err.to_string().contains("encrypted"), "{err}");
+    }
+
+    /// Each failure names the real problem: the wrong key and what it holds, the versions
+    /// supported, an empty file.
+    #[test]
+    fn errors_name_the_problem() {
+        let msg = |bytes: &[u8]| parse_state("s.tfstate", bytes).unwrap_err().to_string();
+        for (bytes, want, not) in [
+            (
+                &br#"{"version":4,"resources":{"a":1}}"#[..],
+                "`resources` should be a list, found an object",
+                "not valid JSON",
+            ),
+            (
+                br#"{"version":4,"resources":[{"type":"aws_vpc","name":"v","instances":[{"attributes":{},"dependencies":[1]}]}]}"#,
+                "`resources[0].instances[0].dependencies[0]` should be a string, found a number",
+                "not valid JSON",
+            ),
+            (
+                br#"{"version":4,"resources":[{"name":"v"}]}"#,
+                "`resources[0].type` should be a string, found nothing",
+                "not valid JSON",
+            ),
+            (br#"{"version":"4","resources":[]}"#, "`version` should be a whole number, found a string", "not valid JSON"),
+            (br"[1,2]", "`(top level)` should be an object, found a list", "not valid JSON"),
+            (
+                br#"{"version":5,"resources":[]}"#,
+                "supported: format version 4 (Terraform 0.12 to 1.x, OpenTofu 1.x)",
+                "upgrade",
+            ),
+            (b"  \n", "is empty", "not valid JSON"),
+        ] {
+            let m = msg(bytes);
+            assert!(m.contains(want), "{m}");
+            assert!(!m.contains(not), "{m}");
+        }
+        assert!(msg(br#"{"version":3}"#).contains("reads format version 4 only"));
+    }
+
+    #[test]
+    fn read_failures_say_what_they_are() {
+        let e = |kind| StateError::io("s.tfstate", &std::io::Error::from(kind)).to_string();
+        assert!(e(std::io::ErrorKind::NotFound).contains("'s.tfstate' not found"));
+        assert!(e(std::io::ErrorKind::PermissionDenied).contains("permission denied"));
+        #[cfg(target_os = "linux")]
+        assert!(
+            StateError::io("s.tfstate", &std::io::Error::from_raw_os_error(40))
+                .to_string()
+                .contains("symlink loop")
+        );
     }
 }

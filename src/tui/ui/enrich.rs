@@ -51,7 +51,7 @@ fn state_tags(app: &App, a: &Alert) -> Option<(String, Vec<(String, String)>)> {
     let map = ["tags", "labels"]
         .iter()
         .find_map(|k| r.attributes.get(*k).and_then(|v| v.as_object()))?;
-    let tags = map
+    let mut tags: Vec<(String, String)> = map
         .iter()
         .map(|(k, v)| {
             (
@@ -60,6 +60,7 @@ fn state_tags(app: &App, a: &Alert) -> Option<(String, Vec<(String, String)>)> {
             )
         })
         .collect();
+    crate::mask::mask_state_tags(&mut tags, &r.sensitive_paths);
     // The last three path parts name the state well enough and keep the line short.
     let parts: Vec<&str> = r.state_file.rsplit('/').take(3).collect();
     let file = if parts.len() == 3 {
