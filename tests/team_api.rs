@@ -372,6 +372,43 @@ fn team_mode_watchers_acks_roles_lag_and_kill_9_resume() {
     assert_eq!(first.len(), 5, "no duplicates: {first:?}");
     let target = first[0].clone();
 
+    // Each alert opened its drift (an unmanaged security group), and both watchers are told,
+    // once each, with the drift id the alert carries.
+    let alert_drifts: std::collections::BTreeSet<String> = w1
+        .out()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["schema"] == "tfdrift.alert/v1")
+        .map(|v| v["drift_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(alert_drifts.len(), 5, "{alert_drifts:?}");
+    for (w, name) in [(&w1, "watcher 1"), (&w2, "watcher 2")] {
+        wait_for(
+            &format!("{name}: five drifts opened"),
+            Duration::from_secs(30),
+            || {
+                let opened: Vec<String> = w
+                    .out()
+                    .iter()
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                    .filter(|v| v["type"] == "drift" && v["change"] == "opened")
+                    .map(|v| v["drift_id"].as_str().unwrap().to_string())
+                    .collect();
+                if opened.len() < 5 {
+                    return Err(format!("{opened:?}"));
+                }
+                assert_eq!(opened.len(), 5, "each drift opened once: {opened:?}");
+                assert_eq!(
+                    opened
+                        .into_iter()
+                        .collect::<std::collections::BTreeSet<_>>(),
+                    alert_drifts
+                );
+                Ok(())
+            },
+        );
+    }
+
     // The responder acks through the API; both watchers show it with the token's name.
     let out = team
         .client(

@@ -151,3 +151,53 @@ pub fn stats(s: &Stats) -> proto::Stats {
         stats_json: serde_json::to_string(s).unwrap_or_default(),
     }
 }
+
+/// A drift as the API shows it (times RFC 3339, values as JSON text).
+#[must_use]
+pub fn drift(d: &crate::drift::Drift) -> proto::Drift {
+    proto::Drift {
+        id: d.id.clone(),
+        key: d.key.clone(),
+        kind: d.kind.clone(),
+        provider: d.provider.clone(),
+        r#type: d.rtype.clone(),
+        resource_id: d.resource_id.clone(),
+        address: d.address.clone().unwrap_or_default(),
+        attribute: d.attribute.clone(),
+        status: d.status.as_str().to_string(),
+        snoozed_until: opt_time(d.snoozed_until),
+        first_seen: time(d.first_seen),
+        last_seen: time(d.last_seen),
+        occurrences: d.occurrences,
+        episode: u64::from(d.episode),
+        actors: d.actors.clone(),
+        observed_json: d.observed.to_string(),
+        state_json: d.state_value.to_string(),
+        severity: d.severity.as_str().to_string(),
+        rules: d.rules.clone(),
+        last_alert_id: d.last_alert_id.clone(),
+        resolved_at: opt_time(d.resolved_at),
+        resolved_reason: d
+            .resolved_reason
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+        resolved_by: d.resolved_by.clone().unwrap_or_default(),
+    }
+}
+
+/// One thing that happened to a drift, with the drift as it is now.
+#[must_use]
+pub fn drift_change(ev: &crate::drift::DriftEvent, d: &crate::drift::Drift) -> proto::DriftChange {
+    proto::DriftChange {
+        kind: ev.kind.as_str().to_string(),
+        at: time(ev.at),
+        who: ev.who.clone().unwrap_or_default(),
+        reason: ev
+            .reason
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+        note: ev.note.clone().unwrap_or_default(),
+        alert_id: ev.alert_id.clone().unwrap_or_default(),
+        drift: Some(drift(d)),
+    }
+}

@@ -20,6 +20,7 @@ use tonic::Status;
 use super::convert;
 use super::proto::{self as pb, watch_event::Item};
 use super::server::{ApiState, blocking};
+use crate::store::DriftFilter;
 use crate::store::journal::{Change, ChangeItem};
 
 /// Fallback poll of the journal by [`publish`]: catches writes the daemon was not told about
@@ -70,6 +71,7 @@ fn event(c: Change) -> Option<pb::WatchEvent> {
         ChangeItem::Alert(a) => Item::Alert(convert::alert(&a)),
         ChangeItem::Ack(a) => Item::Status(convert::ack_change(&a)),
         ChangeItem::Snooze(s) => Item::Status(convert::snooze_change(&s)),
+        ChangeItem::Drift(d) => Item::Drift(convert::drift_change(&d.0, &d.1)),
         ChangeItem::Other { kind, reference } => Item::Other(pb::JournalEntry {
             kind,
             r#ref: reference,
@@ -83,14 +85,24 @@ fn event(c: Change) -> Option<pb::WatchEvent> {
 }
 
 async fn snapshot(state: &Arc<ApiState>, since: i64, n: usize) -> Result<pb::WatchEvent, Status> {
-    let (cursor, alerts) = blocking(state, move |s| s.journal_snapshot(n)).await?;
+    // Open drifts are read after the cursor: a drift changed in between is in the snapshot and
+    // again in the journal after it (a client keeps the newest state per drift id).
+    let (cursor, alerts, drifts) = blocking(state, move |s| {
+        let (cursor, alerts) = s.journal_snapshot(n)?;
+        let drifts = s.drifts(&DriftFilter {
+            unresolved_only: true,
+            ..DriftFilter::default()
+        })?;
+        Ok((cursor, alerts, drifts))
+    })
+    .await?;
     let stats = convert::stats(&state.stats.borrow());
     Ok(pb::WatchEvent {
         cursor,
         item: Some(Item::Snapshot(pb::Snapshot {
             cursor,
             alerts: alerts.iter().map(convert::alert).collect(),
-            open_drifts: Vec::new(),
+            open_drifts: drifts.iter().map(convert::drift).collect(),
             sources: stats.sources,
             stats_json: stats.stats_json,
             reset: since > 0,

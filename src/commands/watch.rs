@@ -114,6 +114,15 @@ fn print(ev: &pb::WatchEvent, as_json: bool, out: &mut impl std::io::Write) -> s
                     )?;
                 }
             }
+            for d in &s.open_drifts {
+                if as_json {
+                    let line = json!({"type": "drift", "change": "snapshot", "drift_id": d.id,
+                        "status": d.status, "address": d.address, "attribute": d.attribute,
+                        "severity": d.severity, "occurrences": d.occurrences,
+                        "first_seen": d.first_seen, "last_seen": d.last_seen, "cursor": s.cursor});
+                    writeln!(out, "{line}")?;
+                }
+            }
             for a in s.alerts.iter().rev() {
                 if as_json {
                     writeln!(out, "{}", a.json)?;
@@ -173,6 +182,43 @@ fn print(ev: &pb::WatchEvent, as_json: bool, out: &mut impl std::io::Write) -> s
                     out,
                     "{}",
                     json!({"type": o.kind, "ref": o.r#ref, "cursor": ev.cursor})
+                )?;
+            }
+        }
+        Item::Drift(c) => {
+            let d = c.drift.clone().unwrap_or_default();
+            if as_json {
+                let line = json!({"type": "drift", "change": c.kind, "drift_id": d.id,
+                    "status": d.status, "reason": c.reason, "who": c.who, "at": c.at,
+                    "note": c.note, "alert_id": c.alert_id, "address": d.address,
+                    "attribute": d.attribute, "severity": d.severity,
+                    "occurrences": d.occurrences, "cursor": ev.cursor});
+                writeln!(out, "{line}")?;
+            } else {
+                let what = if d.address.is_empty() {
+                    &d.resource_id
+                } else {
+                    &d.address
+                };
+                writeln!(
+                    out,
+                    "{} DRIFT {} {}{}{} {}{}{}",
+                    c.at,
+                    c.kind,
+                    what,
+                    if d.attribute.is_empty() { "" } else { "." },
+                    d.attribute,
+                    d.status,
+                    if c.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", c.reason)
+                    },
+                    if c.who.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" by {}", c.who)
+                    },
                 )?;
             }
         }

@@ -139,7 +139,7 @@ pub struct AlertRow {
 }
 
 /// What a journal entry refers to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ChangeItem {
     /// A new alert.
     Alert(AlertRow),
@@ -147,9 +147,12 @@ pub enum ChangeItem {
     Ack(AckRow),
     /// A snooze.
     Snooze(SnoozeRow),
+    /// Something happened to a drift (opened, occurred, acknowledged, resolved …): the event
+    /// and the drift as it is now.
+    Drift(Box<(crate::drift::DriftEvent, crate::drift::Drift)>),
     /// The row it names was pruned since.
     Gone,
-    /// A kind this build does not resolve (e.g. `drift`, added at merge with the drift model).
+    /// A kind this build does not resolve (a later version's).
     Other {
         /// The entry's kind.
         kind: String,
@@ -159,7 +162,7 @@ pub enum ChangeItem {
 }
 
 /// One journal entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     /// Monotonic cursor.
     pub cursor: i64,
@@ -403,6 +406,11 @@ impl Journal for SqliteStore {
                         .query_row([reference.parse::<i64>().unwrap_or(-1)], snooze_row)
                         .optional()?
                         .map_or(ChangeItem::Gone, ChangeItem::Snooze),
+                    "drift" => super::sqlite_drift::event_with_drift(
+                        &conn,
+                        reference.parse::<i64>().unwrap_or(-1),
+                    )?
+                    .map_or(ChangeItem::Gone, |d| ChangeItem::Drift(Box::new(d))),
                     _ => ChangeItem::Other { kind, reference },
                 };
                 out.push(Change {

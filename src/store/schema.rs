@@ -199,9 +199,11 @@ END;
 CREATE TRIGGER changes_snooze AFTER INSERT ON snoozes BEGIN
     INSERT INTO changes (at, kind, ref) VALUES (NEW.at, 'snooze', CAST(NEW.id AS TEXT));
 END;
+-- A drift event's `at` is when the change happened (it can be days old, from a backfill); the
+-- journal's is when it was written, which its prune relies on.
 CREATE TRIGGER changes_drift AFTER INSERT ON drift_events BEGIN
     INSERT INTO changes (at, kind, ref)
-    VALUES (CAST(ROUND((julianday(NEW.at) - 2440587.5) * 86400000.0) AS INTEGER), 'drift',
+    VALUES (CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER), 'drift',
             CAST(NEW.id AS TEXT));
 END;
 ";

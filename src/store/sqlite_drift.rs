@@ -176,27 +176,48 @@ pub(super) fn list(conn: &Connection, f: &DriftFilter) -> rusqlite::Result<Vec<D
     Ok(out)
 }
 
+const EVENT_COLS: &str = "id, drift_id, at, kind, who, reason, note, alert_id";
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DriftEvent> {
+    let kind: String = r.get(3)?;
+    let reason: Option<String> = r.get(5)?;
+    Ok(DriftEvent {
+        id: r.get(0)?,
+        drift_id: r.get(1)?,
+        at: time(&r.get::<_, String>(2)?),
+        kind: EventKind::parse(&kind).unwrap_or(EventKind::Occurred),
+        who: r.get(4)?,
+        reason: reason.as_deref().and_then(Reason::parse),
+        note: r.get(6)?,
+        alert_id: r.get(7)?,
+    })
+}
+
 /// The events of a drift, oldest first.
 pub(super) fn events(conn: &Connection, id: &str) -> rusqlite::Result<Vec<DriftEvent>> {
-    conn.prepare_cached(
-        "SELECT id, drift_id, at, kind, who, reason, note, alert_id FROM drift_events \
-         WHERE drift_id = ?1 ORDER BY id",
-    )?
-    .query_map([id], |r| {
-        let kind: String = r.get(3)?;
-        let reason: Option<String> = r.get(5)?;
-        Ok(DriftEvent {
-            id: r.get(0)?,
-            drift_id: r.get(1)?,
-            at: time(&r.get::<_, String>(2)?),
-            kind: EventKind::parse(&kind).unwrap_or(EventKind::Occurred),
-            who: r.get(4)?,
-            reason: reason.as_deref().and_then(Reason::parse),
-            note: r.get(6)?,
-            alert_id: r.get(7)?,
-        })
-    })
+    conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLS} FROM drift_events WHERE drift_id = ?1 ORDER BY id"
+    ))?
+    .query_map([id], event_row)
     .and_then(Iterator::collect)
+}
+
+/// One drift event by its row id (what the team-mode journal names) with its drift as it is
+/// now; `None` when either was pruned.
+pub(super) fn event_with_drift(
+    conn: &Connection,
+    event_id: i64,
+) -> rusqlite::Result<Option<(DriftEvent, Drift)>> {
+    let Some(ev) = conn
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLS} FROM drift_events WHERE id = ?1"
+        ))?
+        .query_row([event_id], event_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(get(conn, &ev.drift_id)?.map(|d| (ev, d)))
 }
 
 /// The unresolved drifts a resolution targets.
