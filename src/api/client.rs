@@ -320,7 +320,7 @@ pub enum Update {
     /// (Re)connected; the daemon's identity.
     Connected(pb::HelloReply),
     /// An item of the stream.
-    Event(pb::WatchEvent),
+    Event(Box<pb::WatchEvent>),
     /// The connection dropped or could not be made; retrying after `retry_in`.
     Reconnecting {
         /// Why.
@@ -415,7 +415,7 @@ impl WatchSession {
                     Some(Item::Snapshot(s)) => s.cursor,
                     _ => ev.cursor.max(self.cursor),
                 };
-                Update::Event(ev)
+                Update::Event(Box::new(ev))
             }
             Ok(None) => self.failed(ClientError::Unreachable(format!(
                 "the daemon at {url} closed the stream (stopping or restarting)"
