@@ -563,15 +563,19 @@ fn keystroke_to_frame_latency_report() {
             .map(ToString::to_string)
             .collect();
         args.extend(extra.iter().map(ToString::to_string));
+        // TFDRIFT_PTY_BIN: time another build (e.g. the one before a fix) with the same harness.
+        let bin = std::env::var("TFDRIFT_PTY_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tfdrift").to_string());
         let mut p = pty::Pty::spawn(
-            env!("CARGO_BIN_EXE_tfdrift"),
+            &bin,
             &args,
             &[("XDG_DATA_HOME", data.as_str()), ("NO_COLOR", "")],
             200,
             50,
         );
         assert!(
-            p.wait_for(b"Drift feed", 0, Duration::from_secs(30)).is_some(),
+            p.wait_for(b"Drift feed", 0, Duration::from_secs(30))
+                .is_some(),
             "the monitor did not draw:\n{}",
             p.text()
         );
@@ -589,8 +593,14 @@ fn keystroke_to_frame_latency_report() {
             quit.unwrap().as_secs_f64() * 1e3
         );
     };
-    run("idle (--once, replay done)", &["--once", "--replay-interval-ms", "0"]);
-    run("busy (demo looping, no pause)", &["--replay-interval-ms", "0"]);
+    run(
+        "idle (--once, replay done)",
+        &["--once", "--replay-interval-ms", "0"],
+    );
+    run(
+        "busy (demo looping, no pause)",
+        &["--replay-interval-ms", "0"],
+    );
 }
 
 /// Dead sources: an SQS queue on a closed port and a Falco gRPC socket that does not exist. The
@@ -613,7 +623,11 @@ fn dead_sources_are_shown_red() {
     };
     let (tmux, _dir, _rules, _) = start_full(
         "dead",
-        &["AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_EC2_METADATA_DISABLED=true"],
+        &[
+            "AWS_ACCESS_KEY_ID=test",
+            "AWS_SECRET_ACCESS_KEY=test",
+            "AWS_EC2_METADATA_DISABLED=true",
+        ],
         Some(&profile),
     );
     let s = tmux.wait_for("both sources shown failing", Duration::from_mins(1), |s| {
@@ -621,7 +635,10 @@ fn dead_sources_are_shown_red() {
     });
     let header = s.lines().next().unwrap_or_default();
     assert!(!s.contains("● running"), "{s}");
-    assert!(header.contains("sqs ✗") && header.contains("falco_grpc ✗"), "{header}");
+    assert!(
+        header.contains("sqs ✗") && header.contains("falco_grpc ✗"),
+        "{header}"
+    );
     assert!(s.contains("it may not be quiet"), "{s}");
     tmux.keys(&["q"]);
     let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {

@@ -239,7 +239,10 @@ pub fn commands(alert: &Alert) -> Vec<Command> {
         .as_deref()
         .map(|reg| format!(" --region {}", shell_quote(reg)))
         .unwrap_or_default();
-    if alert.provider == "aws" && r.rtype == "aws_security_group" && alert.kind == AlertKind::AttributeDrift {
+    if alert.provider == "aws"
+        && r.rtype == "aws_security_group"
+        && alert.kind == AlertKind::AttributeDrift
+    {
         for d in &alert.diffs {
             let dir = match d.path.as_str() {
                 "ingress" => "ingress",
@@ -290,7 +293,10 @@ pub fn commands(alert: &Alert) -> Vec<Command> {
         (None, AlertKind::UnmanagedChange) => {
             let name = suggested_name(&r.id);
             let id = r.id.replace('\\', "\\\\").replace('"', "\\\"");
-            let block = format!("import {{\n  to = {}.{name}\n  id = \"{id}\"\n}}\n", r.rtype);
+            let block = format!(
+                "import {{\n  to = {}.{name}\n  id = \"{id}\"\n}}\n",
+                r.rtype
+            );
             out.push(Command {
                 line: format!(
                     "printf '%s' {} >> import.tf && terraform plan -generate-config-out=generated.tf",

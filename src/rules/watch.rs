@@ -12,8 +12,8 @@ use super::{Diagnostic, RuleSet, diag};
 use arc_swap::ArcSwap;
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
-use sha2::{Digest as _, Sha256};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -369,7 +369,10 @@ mod tests {
         let w = RuleWatcher::start(&[dir.path().to_path_buf()], Duration::from_millis(50)).unwrap();
         // One real change: exactly one reload, then quiet (no reload feeding on its own reads).
         std::fs::write(&file, RULE.replace("r1", "r2")).unwrap();
-        assert!(wait_for(|| w.counters().0 >= 1), "the change was not reloaded");
+        assert!(
+            wait_for(|| w.counters().0 >= 1),
+            "the change was not reloaded"
+        );
         let settle = Instant::now() + Duration::from_secs(2);
         while Instant::now() < settle {
             let _ = std::fs::read_to_string(&file).unwrap();

@@ -355,9 +355,9 @@ impl App {
     /// Whether the selected alert is slimmed and not re-read yet (its details are partial).
     #[must_use]
     pub fn selected_partial(&self) -> bool {
-        self.feed.at(self.sel).is_some_and(|e| {
-            e.slim && self.hydrated.as_deref().is_none_or(|h| h.id != e.alert.id)
-        })
+        self.feed
+            .at(self.sel)
+            .is_some_and(|e| e.slim && self.hydrated.as_deref().is_none_or(|h| h.id != e.alert.id))
     }
 
     fn page(&self) -> usize {
@@ -564,8 +564,7 @@ impl App {
         let problems = &self.feed.filter().problems;
         if !problems.is_empty() {
             self.message = Some((format!("Filter: {}", problems.join("; ")), true));
-        } else if self.feed.shown() == 0 && self.feed.total() > 0 && !self.filter_text.is_empty()
-        {
+        } else if self.feed.shown() == 0 && self.feed.total() > 0 && !self.filter_text.is_empty() {
             let why = self.feed.explain_filter();
             self.filter_why.clone_from(&why);
             self.message = Some((

@@ -128,7 +128,11 @@ pub fn run(app: &mut App, line: &str) {
             "diff" => app.run_action(Context::Feed, "copy_diff"),
             "remediation" | "fix" => app.run_action(Context::Feed, "copy_remediation"),
             r if r.starts_with("remediation ") || r.starts_with("fix ") => {
-                match r.split_whitespace().nth(1).and_then(|n| n.parse::<usize>().ok()) {
+                match r
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
                     Some(n) if (1..=5).contains(&n) => app.copy_remediation_n(n),
                     _ => err(app, format!("copy '{r}'? remediation 1 … remediation 5")),
                 }

@@ -298,16 +298,12 @@ impl Filter {
 /// Parses `key:value`: `None` when `key` is not a facet (then the token is free text).
 fn facet(key: &str, value: &str) -> Option<Result<Term, String>> {
     Some(match key {
-        "sev" | "severity" => {
-            if let Some(v) = value.strip_prefix('=') {
-                parse_severity(v).map(Term::Severity)
-            } else {
-                parse_severity(value.trim_start_matches(">=")).map(Term::MinSeverity)
-            }
-            .ok_or_else(|| {
-                "unknown severity (critical/crit, high, medium/med, low, info)".to_string()
-            })
+        "sev" | "severity" => if let Some(v) = value.strip_prefix('=') {
+            parse_severity(v).map(Term::Severity)
+        } else {
+            parse_severity(value.trim_start_matches(">=")).map(Term::MinSeverity)
         }
+        .ok_or_else(|| "unknown severity (critical/crit, high, medium/med, low, info)".to_string()),
         "kind" => {
             let kinds: Vec<AlertKind> = value.split(',').filter_map(parse_kind).collect();
             if kinds.is_empty() {

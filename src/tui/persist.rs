@@ -95,4 +95,3 @@ pub fn load_recent(
         })
         .collect()
 }
-

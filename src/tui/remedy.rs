@@ -13,10 +13,11 @@ pub fn remediation_commands(a: &Alert) -> Vec<crate::enrich::remediation::Comman
         let Some(cmd) = command_of(line) else {
             continue;
         };
-        if !out.iter().any(|c| c.line == cmd) {
+        // Already offered (or part of an offered command, like the import's plan step).
+        if !out.iter().any(|c| c.line.contains(&cmd)) {
             out.push(crate::enrich::remediation::Command {
                 line: cmd,
-                why: "from the matching rule".into(),
+                why: "from the alert's remediation (rule)".into(),
             });
         }
     }
@@ -31,7 +32,15 @@ pub const MAX_COMMANDS: usize = 5;
 /// is prose, a comment, HCL, or holds unresolved placeholders or parenthesised advice.
 #[must_use]
 pub fn command_of(line: &str) -> Option<String> {
-    const TOOLS: &[&str] = &["terraform", "tofu", "aws", "gcloud", "gsutil", "kubectl", "az"];
+    const TOOLS: &[&str] = &[
+        "terraform",
+        "tofu",
+        "aws",
+        "gcloud",
+        "gsutil",
+        "kubectl",
+        "az",
+    ];
     let line = line.trim();
     let cmd = line.split_once(" # ").map_or(line, |(c, _)| c).trim();
     let first = cmd.split_whitespace().next()?;

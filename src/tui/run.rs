@@ -447,7 +447,9 @@ fn perform(
                 let _ = tx.send(match store.alert(&id) {
                     Ok(Some(a)) => Action::AlertLoaded(Box::new(a)),
                     Ok(None) => Action::Notice {
-                        text: format!("Alert {id} is no longer in the store (retention): details are partial"),
+                        text: format!(
+                            "Alert {id} is no longer in the store (retention): details are partial"
+                        ),
                         error: true,
                     },
                     Err(e) => Action::Notice {

@@ -59,11 +59,24 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
 
 /// The scroll that keeps the last of `lines` on screen at most (`G` asks for "the end":
 /// a large scroll clamped here). Wrapped lines count as many rows as they take.
-pub(crate) fn clamp_scroll(lines: &[ratatui::text::Line<'_>], area: Rect, wrap: bool, want: u16) -> u16 {
-    let w = usize::from(area.width.max(1));
+pub(crate) fn clamp_scroll(
+    lines: &[ratatui::text::Line<'_>],
+    area: Rect,
+    wrap: bool,
+    want: u16,
+) -> u16 {
+    // Word wrapping takes more rows than width alone says: count on 4/5 of the width, so the
+    // last line is always reachable.
+    let w = usize::from(area.width.max(5)) * 4 / 5;
     let rows: usize = lines
         .iter()
-        .map(|l| if wrap { l.width().div_ceil(w).max(1) } else { 1 })
+        .map(|l| {
+            if wrap {
+                l.width().div_ceil(w).max(1)
+            } else {
+                1
+            }
+        })
         .sum();
     let max = rows.saturating_sub(usize::from(area.height));
     want.min(u16::try_from(max).unwrap_or(u16::MAX))

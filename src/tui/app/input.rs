@@ -488,7 +488,11 @@ impl App {
             }
             None => {
                 self.message = Some((
-                    format!("No command {n}: this alert has {} (c1…c{})", cmds.len(), cmds.len()),
+                    format!(
+                        "No command {n}: this alert has {} (c1…c{})",
+                        cmds.len(),
+                        cmds.len()
+                    ),
                     true,
                 ));
             }

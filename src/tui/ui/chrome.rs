@@ -81,10 +81,7 @@ fn short_error(e: &str) -> &str {
     if let Some(k) = KNOWN.iter().find(|k| e.contains(*k)) {
         return k;
     }
-    let end = e
-        .char_indices()
-        .nth(40)
-        .map_or(e.len(), |(i, _)| i);
+    let end = e.char_indices().nth(40).map_or(e.len(), |(i, _)| i);
     &e[..end]
 }
 
@@ -100,11 +97,12 @@ fn overall(app: &App) -> Span<'static> {
         .iter()
         .map(|n| source_chip(n, app.stats.sources.get(n)).0)
         .collect();
-    let failing = states.iter().filter(|s| **s == SourceState::Failing).count();
+    let failing = states
+        .iter()
+        .filter(|s| **s == SourceState::Failing)
+        .count();
     let silent = !app.meta.live_sources.is_empty()
-        && app
-            .stats_at
-            .is_some_and(|t| app.now - t > SILENT_AFTER);
+        && app.stats_at.is_some_and(|t| app.now - t > SILENT_AFTER);
     if failing > 0 {
         Span::styled(
             format!("✗ {failing} of {} sources failing", states.len()),
@@ -161,7 +159,9 @@ pub fn header(f: &mut Frame<'_>, app: &App, area: Rect) {
     if app.meta.readonly {
         spans.push(Span::styled(
             " READ-ONLY ",
-            app.theme.header.add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            app.theme
+                .header
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD),
         ));
         spans.push(Span::raw(" "));
     }

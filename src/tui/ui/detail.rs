@@ -87,11 +87,10 @@ fn pinned_lines(app: &App) -> Vec<Line<'static>> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    let by = e
-        .by
-        .as_ref()
-        .map(|h| format!(" by {} at {}", h.who, when(app, h.at)))
-        .unwrap_or_default();
+    let by =
+        e.by.as_ref()
+            .map(|h| format!(" by {} at {}", h.who, when(app, h.at)))
+            .unwrap_or_default();
     let status = match e.status {
         Status::New => "● new: not handled".to_string(),
         Status::Acked => format!("A acknowledged{by}: someone is on it"),
@@ -108,10 +107,7 @@ fn pinned_lines(app: &App) -> Vec<Line<'static>> {
     out.push(Line::from(vec![
         Span::styled("Status ", app.theme.header),
         Span::raw(status),
-        Span::styled(
-            if e.status == Status::New { "" } else { saved },
-            app.theme.muted,
-        ),
+        Span::styled(saved, app.theme.muted),
     ]));
     if app.selected_partial() {
         out.push(Line::styled(

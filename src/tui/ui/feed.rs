@@ -227,9 +227,17 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         }
         row
     });
-    let mut header: Vec<String> = ["", "UTC", "SEV", "KIND", "RESOURCE", "WHY IT MATTERS", "ACTOR"]
-        .map(String::from)
-        .to_vec();
+    let mut header: Vec<String> = [
+        "",
+        "UTC",
+        "SEV",
+        "KIND",
+        "RESOURCE",
+        "WHY IT MATTERS",
+        "ACTOR",
+    ]
+    .map(String::from)
+    .to_vec();
     if !narrow {
         header.push("VIA".into());
     }
