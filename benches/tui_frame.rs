@@ -10,6 +10,11 @@
 //! frame ≈ 0.7 ms; full free-text filter over 100k ≈ 5 ms; typing one more filter character
 //! (narrowing ~100k matches) ≈ 3.6 ms. Memory held ≈ 2.9 KB per alert (allocator-measured,
 //! alert + search text + sort keys + index; the golden alerts carry policy JSON and user agents).
+//!
+//! Also (issue 16): the memory held for 5,000 and 100,000 *enriched* alerts (history, tags,
+//! identity), all in full and with the bounded window the monitor uses with a store (newest
+//! 2,000 in full, older ones slimmed, past 150,000 the oldest dropped); and keystroke → frame
+//! through a real pty (`pty_keystroke_to_frame_idle`, the harness of `tests/support/pty.rs`).
 #![allow(
     missing_docs,
     clippy::unwrap_used,

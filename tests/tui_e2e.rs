@@ -265,7 +265,7 @@ fn tui_end_to_end_in_tmux() {
     // 5. Copy a remediation command: no display, so OSC 52 → tmux buffer.
     tmux.keys(&["c"]);
     tmux.wait_for("the copy confirmation", Duration::from_secs(10), |s| {
-        s.contains("Copied remediation command (OSC 52")
+        s.contains("Copied remediation command 1 (OSC 52")
     });
     let start = Instant::now();
     let buffer = loop {
@@ -480,7 +480,7 @@ fn ack_survives_a_restart_with_a_store() {
     let s = tmux.wait_for("the ack saved", Duration::from_secs(10), |s| {
         s.contains("saved in the store")
     });
-    let acked = regex::Regex::new(r"[▶ ]✓ (\d\d:\d\d:\d\d) .*")
+    let acked = regex::Regex::new(r"[▶ ]A (\w{3} \d\d \d\d:\d\d|\d\d:\d\d:\d\d) .*")
         .unwrap()
         .captures(&feed_part(&s))
         .map_or_else(

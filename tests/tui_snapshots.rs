@@ -1038,6 +1038,10 @@ fn copy_offers_only_commands_built_from_the_diff() {
         0,
         "Decide: codify and terraform import, or delete it".into(),
     );
+    sg.remediation.insert(
+        0,
+        "terraform apply -target='aws_security_group.myapp-sg' to restore the rules".into(),
+    );
     let sg_id = sg.id.clone();
     let mut app = app_with("");
     app.update(Action::Alerts(alerts.clone()));
@@ -1090,7 +1094,13 @@ fn copy_offers_only_commands_built_from_the_diff() {
                 a.id,
                 c.line
             );
-            assert!(!c.line.contains("--protocol all") && !c.line.contains("Decide"));
+            assert!(
+                !c.line.contains("--protocol all")
+                    && !c.line.contains("Decide")
+                    && !c.line.contains("to restore"),
+                "{:?}",
+                c.line
+            );
         }
     }
     // An unmanaged resource gets the import command (a command, not prose).

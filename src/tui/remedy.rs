@@ -50,5 +50,16 @@ pub fn command_of(line: &str) -> Option<String> {
         && !cmd.contains('{')
         && !cmd.contains('…')
         && !cmd.contains("...");
-    ok.then(|| cmd.to_string())
+    // Prose after the command (`… -target='x' to restore the trust policy`): three plain
+    // words in a row past the tool and its subcommand are advice, not arguments.
+    let mut run = 0;
+    let prose = cmd.split_whitespace().skip(2).any(|w| {
+        run = if w.chars().all(|c| c.is_ascii_lowercase()) {
+            run + 1
+        } else {
+            0
+        };
+        run >= 3
+    });
+    (ok && !prose).then(|| cmd.to_string())
 }
