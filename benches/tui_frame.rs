@@ -15,6 +15,9 @@
 //! identity), all in full and with the bounded window the monitor uses with a store (newest
 //! 2,000 in full, older ones slimmed, past 150,000 the oldest dropped); and keystroke → frame
 //! through a real pty (`pty_keystroke_to_frame_idle`, the harness of `tests/support/pty.rs`).
+//! Measured once (`cargo test --bench tui_frame`, debug, 2 loaded cores): enriched alerts held
+//! in full ≈ 10.8 KB each (5,000 → 54 MB; 100,000 → 1,030 MB); bounded window at 100,000 →
+//! 258 MB (2.6 KB each; `size_of::<Entry>()` = 1,168 bytes of it is the inline `Alert`).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
