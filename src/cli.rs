@@ -388,6 +388,7 @@ pub struct ReplayArgs {
 
 /// `tui` arguments.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line flags
 pub struct TuiArgs {
     /// Profile and config.
     #[command(flatten)]
@@ -408,6 +409,9 @@ pub struct TuiArgs {
     /// ~/.config/tfdrift/rules/local.yaml).
     #[arg(long)]
     pub rules_file: Option<PathBuf>,
+    /// Monitor only: acknowledge, snooze, resolve and rule edits are disabled.
+    #[arg(long)]
+    pub readonly: bool,
 }
 
 /// `state` subcommands.

@@ -12,9 +12,12 @@ pub mod feed;
 pub mod filter;
 pub mod keymap;
 pub mod logs;
+pub mod persist;
+pub mod remedy;
 pub mod run;
 pub mod theme;
 pub mod ui;
+pub mod why;
 
 pub use app::{Action, App, Effect, Meta};
 pub use run::{AlertConverter, RunOptions, run};

@@ -138,7 +138,7 @@ fn wide_300x50_puts_details_beside_the_feed() {
     let mut app = app();
     select_resource(&mut app, "aws_s3_bucket_policy");
     let s = screen(&app, 300, 50);
-    let first = s.lines().next().unwrap();
+    let first = s.lines().nth(1).unwrap();
     assert!(
         first.contains("Drift feed") && first.contains("1 Diff"),
         "{first}"
@@ -431,7 +431,17 @@ fn statuses_survive_a_restart_through_the_store() {
     .unwrap();
     let loaded = load_recent(&store, now()).unwrap();
     assert_eq!(loaded.len(), alerts.len());
-    let status = |id: &str| loaded.iter().find(|(a, _)| a.id == id).unwrap().1;
+    let status = |id: &str| loaded.iter().find(|(a, _, _)| a.id == id).unwrap().1;
+    let by = |id: &str| {
+        loaded
+            .iter()
+            .find(|(a, _, _)| a.id == id)
+            .unwrap()
+            .2
+            .clone()
+    };
+    assert_eq!(by(&alerts[2].id).map(|h| h.who), Some("me".to_string()));
+    assert_eq!(by(&alerts[3].id), None, "reopened: nobody handles it");
     assert_eq!(status(&alerts[0].id), Status::Acked);
     assert_eq!(status(&alerts[1].id), Status::Resolved);
     assert_eq!(status(&alerts[2].id), Status::Snoozed(until));
@@ -453,6 +463,8 @@ fn statuses_survive_a_restart_through_the_store() {
 fn rule_tests_key_and_reload_status_show_in_the_editor() {
     let mut app = app();
     key(&mut app, KeyCode::Char('3'));
+    assert!(!app.editing);
+    key(&mut app, KeyCode::Char('i'));
     assert!(app.editing);
     app.update(Action::Key(KeyEvent::new(
         KeyCode::Char('t'),
@@ -490,6 +502,8 @@ fn rule_editor_with_error_then_fixed() {
     let mut app = app_with("rules:\n  - id: a\n    name: [oops\n");
     app.update(Action::Alerts(golden_alerts()));
     key(&mut app, KeyCode::Char('e'));
+    assert!(!app.editing, "the rules tab opens in view mode");
+    key(&mut app, KeyCode::Char('i'));
     assert!(app.editing);
     assert!(!app.editor.diagnostics.is_empty());
     let s = screen(&app, 100, 30);
@@ -523,7 +537,8 @@ fn new_rules_from_alert() {
     key(&mut app, KeyCode::Char('N'));
     let text = app.editor.text();
     assert!(
-        text.contains("ignore:\n  - resource: \"aws_security_group."),
+        text.contains("ignore:\n  - id: ignore-aws-security-group-")
+            && text.contains("    address: \"aws_security_group."),
         "{text}"
     );
     assert!(text.contains("expires: 2026-12-27"), "{text}");
@@ -715,11 +730,8 @@ fn copy_effects_carry_text() {
     let Effect::Copy { text, .. } = &app.effects[0] else {
         panic!()
     };
-    // The alert's first remediation line (enrichment: restore Terraform's configuration).
-    assert_eq!(
-        text,
-        "terraform apply -target='aws_instance.web'   # restore Terraform's configuration"
-    );
+    // Command 1 (restore Terraform's configuration): the command alone, no comment or prose.
+    assert_eq!(text, "terraform apply -target='aws_instance.web'");
     let Effect::Copy { text, .. } = &app.effects[1] else {
         panic!()
     };
@@ -798,4 +810,571 @@ fn status_bar_shows_state_age_per_backend_and_notification_failures() {
     let s = screen(&app, 200, 50);
     assert!(s.contains("(local+s3, 42s old)"), "{s}");
     assert!(s.contains("notify failed 2"), "{s}");
+}
+
+fn ctrl(app: &mut App, c: char) {
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    )));
+}
+
+/// Defect: `3` (or `e`) dropped straight into insert mode, so `3` then `q` typed a `q` into the
+/// rule file. The tab opens in view mode; `i` / Enter edit; Esc leaves.
+#[test]
+fn rules_tab_opens_in_view_mode_and_q_quits() {
+    for open in ['3', 'e'] {
+        let mut app = app_with("rules: []\n");
+        app.update(Action::Alerts(golden_alerts()));
+        let before = app.editor.text();
+        key(&mut app, KeyCode::Char(open));
+        assert_eq!(app.tab, Tab::Rules);
+        assert!(!app.editing, "'{open}' must not start editing");
+        assert!(ui::help_text(&app).contains("i, enter"));
+        key(&mut app, KeyCode::Char('q'));
+        assert!(app.quit, "'q' quits in view mode");
+        assert_eq!(app.editor.text(), before, "nothing typed into the rules");
+    }
+    let mut app = app_with("rules: []\n");
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('i'));
+    assert!(app.editing);
+    key(&mut app, KeyCode::Char('x'));
+    assert!(app.editor.text().starts_with('x'));
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.editing);
+    key(&mut app, KeyCode::Enter);
+    assert!(app.editing, "Enter edits too");
+    key(&mut app, KeyCode::Esc);
+    // `i` elsewhere keeps its global meaning (the enrichment tab).
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Char('i'));
+    assert_eq!(app.tab, Tab::Enrichment);
+    assert!(!app.editing);
+}
+
+/// Defect: `u` only worked after Tab to the diff, and the hint bar never changed with focus.
+#[test]
+fn unified_from_the_feed_and_hints_follow_focus() {
+    let mut app = app();
+    assert_eq!(app.focus, Focus::Feed);
+    key(&mut app, KeyCode::Char('u'));
+    assert!(app.unified, "u works from the feed");
+    let feed_hints = tfdrift::tui::ui::hint_text(&app);
+    assert!(feed_hints.contains("a ack"), "{feed_hints}");
+    key(&mut app, KeyCode::Tab);
+    let detail_hints = tfdrift::tui::ui::hint_text(&app);
+    assert!(
+        detail_hints.contains("u unified") && detail_hints.contains("esc feed"),
+        "{detail_hints}"
+    );
+    assert!(!detail_hints.contains("a ack"), "{detail_hints}");
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('i'));
+    let editor_hints = tfdrift::tui::ui::hint_text(&app);
+    assert!(
+        editor_hints.contains("ctrl-s save") && !editor_hints.contains("q quit"),
+        "while editing, q types: {editor_hints}"
+    );
+    // Every hint is a real binding of the context it is shown in.
+    for (ctx, bindings) in &app.keymap.sections {
+        for b in bindings.iter().filter(|b| !b.hint.is_empty()) {
+            assert_eq!(
+                app.keymap
+                    .key_for(*ctx, &b.action)
+                    .map(|k| tfdrift::tui::keymap::Key::parse(k).is_ok()),
+                Some(true)
+            );
+        }
+    }
+    let s = screen(&app, 80, 24);
+    assert!(s.lines().last().unwrap().contains("ctrl-s save"), "{s}");
+}
+
+/// Defect: `N`/`n` drafted `resource:` (not a key the engine knows) and ctrl-s saved it. The
+/// draft now compiles and ignores the very alert it came from; broken text is not saved.
+#[test]
+fn ignore_draft_compiles_ignores_its_alert_and_broken_text_is_not_saved() {
+    use tfdrift::rules::RuleSet;
+    use tfdrift::rules::eval::{EvalContext, Verdict};
+    for a in golden_alerts() {
+        let mut app = app_with("");
+        app.editor
+            .set_validator(Box::new(tfdrift::tui::editor::RuleCompiler));
+        app.update(Action::Alerts(vec![a.clone()]));
+        key(&mut app, KeyCode::Char('n'));
+        assert!(app.editing);
+        assert!(
+            app.editor.diagnostics.is_empty(),
+            "{}: {:?}\n{}",
+            a.id,
+            app.editor.diagnostics,
+            app.editor.text()
+        );
+        let set = RuleSet::from_str("draft.yaml", &app.editor.text())
+            .unwrap_or_else(|d| panic!("{d:?}\n{}", app.editor.text()));
+        let ctx = EvalContext {
+            default_severity: Severity::Medium,
+            today: now().date_naive(),
+            tags: None,
+        };
+        assert!(
+            matches!(set.evaluate(&a, &ctx).verdict, Verdict::Ignored { .. }),
+            "the draft does not ignore its own alert {}:\n{}",
+            a.id,
+            app.editor.text()
+        );
+        ctrl(&mut app, 's');
+        assert_eq!(app.effects, vec![Effect::SaveRules]);
+    }
+    let mut app = app_with("rules: []\n");
+    app.editor
+        .set_validator(Box::new(tfdrift::tui::editor::RuleCompiler));
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('i'));
+    keys(&mut app, "x: [");
+    assert!(!app.editor.diagnostics.is_empty());
+    ctrl(&mut app, 's');
+    assert!(app.effects.is_empty(), "broken rules must not be saved");
+    assert!(
+        app.message.as_ref().unwrap().0.starts_with("Not saved"),
+        "{:?}",
+        app.message
+    );
+    app.run_command(":w");
+    assert!(app.effects.is_empty(), ":w refuses too");
+}
+
+/// Defect: filters failed silently. Data: (filter, expected rows, text the bottom line holds).
+#[test]
+fn filters_accept_shown_labels_facets_negation_and_explain_misses() {
+    let mut alerts = golden_alerts();
+    alerts[5].actor.via = tfdrift::alert::Via::Console;
+    alerts[6]
+        .enrichment
+        .tags
+        .insert("Environment".into(), "production".into());
+    let total = alerts.len();
+    let count = |f: &dyn Fn(&Alert) -> bool| alerts.iter().filter(|a| f(a)).count();
+    let bob = count(&|a| a.actor.session.as_deref() == Some("bob"));
+    let cli = count(&|a| a.actor.via == tfdrift::alert::Via::Cli);
+    let us_east = count(&|a| a.event.region.as_deref() == Some("us-east-1"));
+    let console = count(&|a| a.actor.via == tfdrift::alert::Via::Console);
+    let production = count(&|a| a.enrichment.tags.values().any(|v| v.contains("production")));
+    let env_prod = count(&|a| {
+        a.enrichment
+            .tags
+            .iter()
+            .any(|(k, v)| k.to_lowercase().contains("environment") && v.contains("prod"))
+    });
+    assert!(bob > 0 && cli > 0 && us_east > 0);
+    let cases: Vec<(&str, usize, Option<&str>)> = vec![
+        ("sev:crit", 1, None),
+        ("sev:CRIT", 1, None),
+        ("sev:=med", count(&|a| a.severity == Severity::Medium), None),
+        ("sev:high", 2, None),
+        ("actor:bob", bob, None),
+        ("console", console, None),
+        ("via:console", console, None),
+        ("production", production, None),
+        ("tag:environment=prod", env_prod, None),
+        ("-via:cli", total - cli, None),
+        ("region:us-east-1", us_east, None),
+        (
+            "acct:111122223333",
+            count(&|a| a.event.account.as_deref() == Some("111122223333")),
+            None,
+        ),
+        (
+            "kind:unmanaged",
+            count(&|a| a.kind == tfdrift::alert::AlertKind::UnmanagedChange),
+            None,
+        ),
+        ("nosuchthing", 0, Some("'nosuchthing' is in no alert field")),
+        ("sev:urgent", total, Some("unknown severity")),
+        ("actor:nobody", 0, Some("'actor:nobody' matches no alert")),
+        (
+            "kind:unmanaged kind:drift",
+            0,
+            Some("no alert matches them all"),
+        ),
+    ];
+    for (filter, rows, says) in cases {
+        let mut app = app_with("");
+        app.update(Action::Alerts(alerts.clone()));
+        app.set_filter_text(filter);
+        assert_eq!(app.feed.shown(), rows, "filter '{filter}'");
+        match says {
+            Some(text) => {
+                let msg = app.message.clone().map(|m| m.0).unwrap_or_default();
+                assert!(msg.contains(text), "filter '{filter}': {msg:?}");
+                assert!(screen(&app, 200, 50).contains(text), "filter '{filter}'");
+            }
+            None => assert!(
+                app.message.as_ref().is_none_or(|m| !m.1),
+                "filter '{filter}': {:?}",
+                app.message
+            ),
+        }
+    }
+}
+
+/// Defect: `c` copied prose for unmanaged resources and offered `revoke … --protocol all` for
+/// a security group whose diff shows one tcp port. Only commands, built from the diff.
+#[test]
+fn copy_offers_only_commands_built_from_the_diff() {
+    let mut alerts = golden_alerts();
+    let sg = alerts
+        .iter_mut()
+        .find(|a| {
+            a.resource.rtype == "aws_security_group"
+                && a.diffs
+                    .iter()
+                    .any(|d| d.observed.to_string().contains("3389"))
+        })
+        .expect("the golden SG alert that opens 3389");
+    // What the bundled rule renders: a command with prose in it; never offered.
+    sg.remediation.insert(
+        0,
+        "aws ec2 revoke-security-group-ingress --group-id sg-1 --cidr 0.0.0.0/0 --protocol all --region us-east-1 (narrow --protocol/--port to the added rule)".into(),
+    );
+    sg.remediation.insert(
+        0,
+        "Decide: codify and terraform import, or delete it".into(),
+    );
+    sg.remediation.insert(
+        0,
+        "terraform apply -target='aws_security_group.myapp-sg' to restore the rules".into(),
+    );
+    let sg_id = sg.id.clone();
+    let mut app = app_with("");
+    app.update(Action::Alerts(alerts.clone()));
+    app.run_command(":follow off");
+    let pos = (0..app.feed.shown())
+        .find(|p| app.feed.at(*p).unwrap().alert.id == sg_id)
+        .unwrap();
+    app.sel = pos;
+    app.update(Action::Resize);
+    key(&mut app, KeyCode::Char('c'));
+    let Effect::Copy { text, what } = app.effects.pop().unwrap() else {
+        panic!()
+    };
+    assert_eq!(what, "remediation command 1");
+    assert_eq!(
+        text,
+        "aws ec2 revoke-security-group-ingress --group-id 'sg-01d9b49ed0cbe770f' --region 'us-east-1' --ip-permissions 'IpProtocol=tcp,FromPort=3389,ToPort=3389,IpRanges=[{CidrIp=0.0.0.0/0}]'"
+    );
+    key(&mut app, KeyCode::Char('c'));
+    key(&mut app, KeyCode::Char('2'));
+    assert_eq!(
+        app.tab,
+        Tab::Diff,
+        "c2 copies; the digit does not switch tabs"
+    );
+    let Effect::Copy { text, what } = app.effects.pop().unwrap() else {
+        panic!()
+    };
+    assert_eq!(what, "remediation command 2");
+    assert_eq!(
+        text,
+        "terraform apply -target='aws_security_group.myapp-sg'"
+    );
+    let s = screen(&app, 200, 50);
+    assert!(
+        s.contains("c1 aws ec2 revoke-security-group-ingress"),
+        "{s}"
+    );
+    assert!(
+        s.contains("+ingress tcp/3389 0.0.0.0/0 — open to the world"),
+        "{s}"
+    );
+    // Every alert: whatever is offered is a command, never prose, never `--protocol all`.
+    for a in &alerts {
+        for c in tfdrift::tui::app::remediation_commands(a) {
+            let first = c.line.split_whitespace().next().unwrap();
+            assert!(
+                ["terraform", "aws", "printf", "gcloud"].contains(&first),
+                "{}: {:?}",
+                a.id,
+                c.line
+            );
+            assert!(
+                !c.line.contains("--protocol all")
+                    && !c.line.contains("Decide")
+                    && !c.line.contains("to restore"),
+                "{:?}",
+                c.line
+            );
+        }
+    }
+    // An unmanaged resource gets the import command (a command, not prose).
+    let unmanaged = alerts
+        .iter()
+        .find(|a| a.kind == tfdrift::alert::AlertKind::UnmanagedChange && a.provider == "aws")
+        .unwrap();
+    let cmds = tfdrift::tui::app::remediation_commands(unmanaged);
+    assert!(
+        cmds[0].line.starts_with("printf '%s' 'import {")
+            && cmds[0]
+                .line
+                .contains("terraform plan -generate-config-out=generated.tf"),
+        "{cmds:?}"
+    );
+}
+
+/// Defect 9: statuses that look alike, snoozes without until/by, undated old times, help that
+/// promised persistence of an in-memory store, half/whole page mismatch, no `G` in details.
+#[test]
+fn statuses_times_paging_and_help_tell_the_truth() {
+    let mut alerts = golden_alerts();
+    alerts[0].time = now() - chrono::Duration::days(1);
+    let mut app = app_with("");
+    app.update(Action::Alerts(alerts));
+    app.run_command(":follow off");
+    key(&mut app, KeyCode::Char('G'));
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('k'));
+    key(&mut app, KeyCode::Char('x'));
+    key(&mut app, KeyCode::Char('k'));
+    app.run_command(":snooze 2h");
+    let s = screen(&app, 200, 50);
+    let feed: Vec<&str> = s.lines().take(20).collect();
+    let marks: Vec<char> = feed
+        .iter()
+        .filter_map(|l| l.chars().nth(3).filter(|c| "●AZR".contains(*c)))
+        .collect();
+    assert!(
+        marks.contains(&'A') && marks.contains(&'R') && marks.contains(&'Z'),
+        "acknowledged, resolved and snoozed have distinct symbols: {marks:?}\n{s}"
+    );
+    assert!(
+        s.contains("Z snoozed until 14:00 by "),
+        "the snooze says until when and by whom:\n{s}"
+    );
+    assert!(
+        s.contains("Nov 26 "),
+        "yesterday's alert shows its date:\n{s}"
+    );
+    // Help: an in-memory store does not survive a restart.
+    app.meta.store = Some(":memory:".into());
+    let help = ui::help_text(&app);
+    assert!(!help.contains("survive a restart"), "{help}");
+    assert!(help.contains("lost when the monitor exits"), "{help}");
+    // Details page like the feed: ctrl-d is half a page, G the end.
+    let _ = screen(&app, 80, 40);
+    let page = usize::from(app.feed_area.get().height.saturating_sub(3));
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Tab);
+    ctrl(&mut app, 'd');
+    assert_eq!(usize::from(app.detail_scroll), (page / 2).max(1));
+    key(&mut app, KeyCode::Char('G'));
+    assert!(app.detail_scroll > 10);
+    let s = screen(&app, 80, 40);
+    assert!(
+        s.contains("alert id"),
+        "G shows the end of the enrichment:\n{s}"
+    );
+    // README and keymap agree on n / N.
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let n = app.keymap.action(
+        tfdrift::tui::keymap::Context::Feed,
+        &KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE),
+    );
+    let big_n = app.keymap.action(
+        tfdrift::tui::keymap::Context::Feed,
+        &KeyEvent::new(KeyCode::Char('N'), KeyModifiers::SHIFT),
+    );
+    assert_eq!(
+        (n, big_n),
+        (Some("new_ignore_rule"), Some("new_severity_rule"))
+    );
+    assert!(
+        readme.contains("`n` drafts\nan `ignore:` entry")
+            || readme.contains("`n` drafts an `ignore:` entry"),
+        "README on n"
+    );
+    assert!(
+        readme.contains("`N` a `rules:` entry raising its severity"),
+        "README on N"
+    );
+}
+
+fn dead_sources_app() -> App {
+    let mut app = app_with("");
+    app.meta.live_sources = vec![
+        "sqs:http://127.0.0.1:9/000000000000/q".into(),
+        "falco_grpc:unix:///nonexistent/falco.sock".into(),
+    ];
+    let mut sources = std::collections::BTreeMap::new();
+    sources.insert(
+        "sqs:http://127.0.0.1:9/000000000000/q".to_string(),
+        tfdrift::collect::health::SourceHealth {
+            kind: "sqs".into(),
+            connected: false,
+            errors: 3,
+            last_error: Some(
+                "dispatch failure: io error: Connection refused (os error 111): connection refused"
+                    .into(),
+            ),
+            ..Default::default()
+        },
+    );
+    sources.insert(
+        "falco_grpc:unix:///nonexistent/falco.sock".to_string(),
+        tfdrift::collect::health::SourceHealth {
+            kind: "falco_grpc".into(),
+            connected: false,
+            errors: 1,
+            last_error: Some("transport error: No such file or directory (os error 2)".into()),
+            ..Default::default()
+        },
+    );
+    app.update(Action::Stats(Box::new(Stats {
+        sources,
+        ..Stats::default()
+    })));
+    app
+}
+
+/// Defect 3: an SQS source on a closed port and a Falco source with a missing socket showed a
+/// green `● running`, "no sources" and "Waiting for alerts…".
+#[test]
+fn dead_sources_are_shown_red_in_the_header() {
+    let app = dead_sources_app();
+    let s = screen(&app, 200, 50);
+    assert!(!s.contains("● running") && !s.contains("no sources"), "{s}");
+    assert!(s.contains("✗ 2 of 2 sources failing"), "{s}");
+    assert!(s.contains("sqs ✗ connection refused (3 errors)"), "{s}");
+    assert!(s.contains("falco_grpc ✗ No such file or directory"), "{s}");
+    assert!(!s.contains("Waiting for alerts"), "{s}");
+    assert!(
+        s.contains("it may not be quiet: 2 of 2 sources failing"),
+        "{s}"
+    );
+    let t = render(&app, 200, 50);
+    let buf = t.backend().buffer();
+    let x = s
+        .lines()
+        .next()
+        .unwrap()
+        .chars()
+        .position(|c| c == '✗')
+        .unwrap();
+    assert_eq!(
+        buf[(u16::try_from(x).unwrap(), 0)].fg,
+        app.theme.error.fg.unwrap()
+    );
+    insta::assert_snapshot!("dead_sources_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("dead_sources_200x50", s);
+    // Healthy and connected: green running, a chip with its lag.
+    let mut ok = dead_sources_app();
+    let mut stats = ok.stats.clone();
+    for h in stats.sources.values_mut() {
+        h.connected = true;
+        h.lag_ms = Some(3000);
+    }
+    ok.update(Action::Stats(Box::new(stats)));
+    let s = screen(&ok, 200, 50);
+    assert!(s.contains("● running") && s.contains("sqs ✓ lag 3s"), "{s}");
+    // A live pipeline that stops reporting goes silent (red).
+    ok.update(Action::Tick(now() + chrono::Duration::seconds(60)));
+    let s = screen(&ok, 200, 50);
+    assert!(s.contains("✗ silent"), "{s}");
+}
+
+/// Read-only mode: every write action of the keymap and every writing command is refused; the
+/// header says so and the hint bar and help leave write keys out.
+#[test]
+fn readonly_refuses_every_write_action() {
+    use tfdrift::tui::keymap::Keymap;
+    let fresh = || {
+        let mut app = app_with("rules: []\n");
+        app.meta.readonly = true;
+        app.meta.store = Some("/tmp/x.db".into());
+        app.update(Action::Alerts(golden_alerts()));
+        app
+    };
+    let app0 = fresh();
+    let s = screen(&app0, 200, 50);
+    assert!(s.lines().next().unwrap().contains("READ-ONLY"), "{s}");
+    let mut writes = 0;
+    for (ctx, bindings) in &app0.keymap.sections {
+        for b in bindings {
+            let mut app = fresh();
+            let text = app.editor.text();
+            let statuses: Vec<_> = (0..app.feed.total())
+                .map(|i| app.feed.entry(u32::try_from(i).unwrap()).unwrap().status)
+                .collect();
+            app.show_tab(Tab::Rules);
+            app.run_action(*ctx, &b.action);
+            if Keymap::is_write(*ctx, &b.action) {
+                writes += 1;
+                assert!(
+                    app.message
+                        .as_ref()
+                        .is_some_and(|m| m.0.starts_with("Read-only")),
+                    "{}/{}: {:?}",
+                    ctx.as_str(),
+                    b.action,
+                    app.message
+                );
+                assert!(
+                    !tfdrift::tui::ui::hint_text(&app)
+                        .contains(&format!("{} {}", b.keys[0], b.hint))
+                        || b.hint.is_empty()
+                );
+            }
+            assert!(
+                !app.editing,
+                "{}/{} started editing",
+                ctx.as_str(),
+                b.action
+            );
+            assert_eq!(app.editor.text(), text, "{}/{}", ctx.as_str(), b.action);
+            assert!(
+                !app.effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::Persist { .. } | Effect::SaveRules)),
+                "{}/{}: {:?}",
+                ctx.as_str(),
+                b.action,
+                app.effects
+            );
+            let after: Vec<_> = (0..app.feed.total())
+                .map(|i| app.feed.entry(u32::try_from(i).unwrap()).unwrap().status)
+                .collect();
+            assert_eq!(after, statuses, "{}/{}", ctx.as_str(), b.action);
+        }
+    }
+    assert!(writes >= 7, "write actions walked: {writes}");
+    for cmd in [
+        ":ack",
+        ":resolve",
+        ":reopen",
+        ":snooze 2h",
+        ":w",
+        ":wq",
+        ":rule ignore",
+        ":rule severity",
+    ] {
+        let mut app = fresh();
+        app.run_command(cmd);
+        assert!(app.effects.is_empty() && !app.editing && !app.quit, "{cmd}");
+        assert_eq!(app.feed.counts().unhandled, app.feed.total(), "{cmd}");
+        assert!(
+            app.message
+                .as_ref()
+                .is_some_and(|m| m.0.starts_with("Read-only")),
+            "{cmd}: {:?}",
+            app.message
+        );
+    }
+    let mut app = fresh();
+    key(&mut app, KeyCode::Char('a'));
+    key(&mut app, KeyCode::Char('?'));
+    let help = ui::help_text(&app);
+    assert!(!help.contains("Acknowledge / un-acknowledge"), "{help}");
+    insta::assert_snapshot!("readonly_80x24", screen(&fresh(), 80, 24));
 }

@@ -75,7 +75,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
                 .rev()
                 .collect::<Vec<_>>()
                 .join("/");
-            if replay.looping {
+            if replay.looping && !args.once {
                 format!("replay {short} (loop {} ms)", replay.interval_ms)
             } else {
                 format!("replay {short}")
@@ -111,6 +111,13 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
                 b
             },
             notify: None,
+            live_sources: setup
+                .profile
+                .sources
+                .iter()
+                .map(tfdrift::collect::SourceSpec::name)
+                .collect(),
+            readonly: args.readonly,
         },
         rules_file: rules_file(args, &setup.profile.rules),
         keymap_file: user_file("TFDRIFT_KEYMAP", "keymap.toml"),

@@ -3,11 +3,17 @@
 //!
 //! Readers call [`RuleWatcher::current`] once per alert (a lock-free `arc-swap` load), so an
 //! evaluation always sees one whole rule set, never a half-loaded one.
+//!
+//! Only content changes trigger a reload (create, write, close-after-write, rename, remove):
+//! opening or reading a rule file — the reload itself, an editor, `cat` — does not. A change
+//! that leaves every rule file's bytes as they were is not reloaded nor announced.
 
 use super::{Diagnostic, RuleSet, diag};
 use arc_swap::ArcSwap;
+use notify_debouncer_full::notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,9 +32,86 @@ struct Shared {
     reloads: AtomicU64,
     /// Rejected reloads (old rules kept).
     failures: AtomicU64,
+    /// Digest of the rule files' paths and bytes at the last load attempt: an event that
+    /// leaves them as they were (a `touch`, a save of the same text) reloads nothing.
+    fingerprint: Mutex<[u8; 32]>,
+}
+
+/// Every rule file under `paths` (directories recursively), sorted.
+fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if is_rule_file(&p) {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Digest of the rule files' names and contents (a missing file counts as its absence).
+fn fingerprint(paths: &[PathBuf]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for f in rule_files(paths) {
+        h.update(f.as_os_str().as_encoded_bytes());
+        h.update([0]);
+        match std::fs::read(&f) {
+            Ok(bytes) => {
+                h.update((bytes.len() as u64).to_le_bytes());
+                h.update(&bytes);
+            }
+            Err(_) => h.update([0xff]),
+        }
+    }
+    h.finalize().into()
+}
+
+/// Whether an event can change a rule file's content. Opens, reads and closes without a
+/// write (the reload's own reads, an editor opening the file) cannot, nor can metadata.
+fn changes_content(kind: EventKind) -> bool {
+    match kind {
+        EventKind::Modify(m) => !matches!(m, ModifyKind::Metadata(_)),
+        EventKind::Create(_)
+        | EventKind::Remove(_)
+        | EventKind::Any
+        | EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Other => false,
+    }
 }
 
 impl Shared {
+    /// Reloads when the rule files' content changed since the last attempt; `Ok(false)` when
+    /// it did not (nothing logged, nothing counted).
+    fn reload_if_changed(&self) -> Result<bool, Vec<Diagnostic>> {
+        let now = fingerprint(&self.paths);
+        {
+            let mut last = match self.fingerprint.lock() {
+                Ok(l) => l,
+                Err(p) => p.into_inner(),
+            };
+            if *last == now {
+                return Ok(false);
+            }
+            *last = now;
+        }
+        self.reload().map(|()| true)
+    }
+
     fn reload(&self) -> Result<(), Vec<Diagnostic>> {
         match RuleSet::load(&self.paths) {
             Ok(set) => {
@@ -128,8 +211,10 @@ impl RuleWatcher {
     /// Loads `paths` (must be valid) and starts watching them; `debounce` groups editor bursts
     /// (200 ms is a good value).
     pub fn start(paths: &[PathBuf], debounce: Duration) -> Result<RuleWatcher, WatchError> {
+        let initial_print = fingerprint(paths);
         let initial = RuleSet::load(paths).map_err(WatchError::Invalid)?;
         let shared = Arc::new(Shared {
+            fingerprint: Mutex::new(initial_print),
             current: ArcSwap::from_pointee(initial),
             paths: paths.to_vec(),
             last_errors: Mutex::new(Vec::new()),
@@ -143,12 +228,13 @@ impl RuleWatcher {
                 None,
                 move |result: DebounceEventResult| match result {
                     Ok(events) => {
-                        let relevant = events
-                            .iter()
-                            .any(|e| e.event.paths.iter().any(|p| is_rule_file(p)));
+                        let relevant = events.iter().any(|e| {
+                            changes_content(e.event.kind)
+                                && e.event.paths.iter().any(|p| is_rule_file(p))
+                        });
                         if relevant {
                             // Errors are logged, counted and kept in `last_errors` by `reload`.
-                            let _ = handler_shared.reload();
+                            let _ = handler_shared.reload_if_changed();
                         }
                     }
                     Err(errors) => {
@@ -269,6 +355,44 @@ mod tests {
         std::fs::write(&file, RULE.replace("r1", "r4")).unwrap();
         assert!(wait_for(|| w.current().rule_ids().any(|id| id == "r4")));
         assert!(!w.has_errors());
+    }
+
+    /// Reading the rule files (the reload's own reads, an editor, `cat`) must not reload, and a
+    /// write of the same bytes is not a change: an idle watcher announces nothing.
+    #[test]
+    fn reads_and_same_content_writes_reload_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.yaml");
+        std::fs::write(&file, RULE).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/b.yml"), RULE.replace("r1", "b1")).unwrap();
+        let w = RuleWatcher::start(&[dir.path().to_path_buf()], Duration::from_millis(50)).unwrap();
+        // One real change: exactly one reload, then quiet (no reload feeding on its own reads).
+        std::fs::write(&file, RULE.replace("r1", "r2")).unwrap();
+        assert!(
+            wait_for(|| w.counters().0 >= 1),
+            "the change was not reloaded"
+        );
+        let settle = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < settle {
+            let _ = std::fs::read_to_string(&file).unwrap();
+            let _ = std::fs::read_to_string(dir.path().join("sub/b.yml")).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Same bytes written again, and a touch: not content changes.
+        std::fs::write(&file, RULE.replace("r1", "r2")).unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now())
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(
+            w.counters(),
+            (1, 0),
+            "an idle watcher reloaded (or announced) again"
+        );
     }
 
     #[test]

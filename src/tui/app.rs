@@ -23,6 +23,9 @@ use super::theme::Theme;
 use crate::alert::Alert;
 use crate::pipeline::Stats;
 
+/// Alerts held in full (with enrichment and diff values) when a store can give back the rest.
+pub const FULL_KEPT: usize = 2_000;
+
 /// Log lines kept for the log pane.
 const LOG_KEEP: usize = 1000;
 
@@ -96,6 +99,11 @@ pub enum Effect {
     },
     /// Run the rule tests of the editor's file (off the UI thread).
     RunRuleTests,
+    /// Re-read a slimmed alert from the store for the details (off the UI thread).
+    LoadAlert {
+        /// The alert.
+        id: String,
+    },
 }
 
 /// Everything that can change the state.
@@ -128,12 +136,15 @@ pub enum Action {
     },
     /// The rule file was written (path) or not (why).
     RulesSaved(Result<String, String>),
-    /// Alerts loaded from the store at start, with their stored status (oldest first).
-    Restored(Vec<(Alert, Status)>),
+    /// Alerts loaded from the store at start, with their stored status and who set it
+    /// (oldest first).
+    Restored(Vec<(Alert, Status, Option<super::feed::Handled>)>),
     /// What the rule watcher did after a save: the text, and whether it is a problem.
     RulesReloaded(String, bool),
     /// The rule tests ran: summary, and whether any failed.
     RuleTests(String, bool),
+    /// A slimmed alert re-read from the store (for the details).
+    AlertLoaded(Box<Alert>),
     /// Quit.
     Quit,
 }
@@ -158,10 +169,16 @@ pub struct Meta {
     pub state_backends: Vec<String>,
     /// Notification counters, when channels are configured (`None`: notifications off).
     pub notify: Option<std::sync::Arc<crate::notify::worker::NotifyStats>>,
+    /// Live sources configured (health names as in [`Stats::sources`], e.g. `sqs:URL`): each
+    /// gets a chip in the header even before it reports.
+    pub live_sources: Vec<String>,
+    /// `--readonly`: keys and commands that change something are refused.
+    pub readonly: bool,
 }
 
 impl Meta {
-    /// Acknowledgements survive a restart: a store on disk (not `:memory:`).
+    /// Acknowledgements survive a restart: a store on disk (not `:memory:`, not an in-memory
+    /// or temporary store).
     #[must_use]
     pub fn persistent(&self) -> bool {
         self.store.as_deref().is_some_and(|p| p != ":memory:")
@@ -240,7 +257,22 @@ pub struct App {
     pub detail_area: Cell<Rect>,
     /// Render-derived: first visible feed row.
     pub feed_offset: Cell<usize>,
+    /// `c` was pressed: a digit 1–5 next copies that remediation command instead.
+    pub pending_copy: bool,
+    /// Why the filter keeps nothing (computed when the filter changes; see
+    /// [`Feed::explain_filter`]).
+    pub filter_why: Vec<String>,
+    /// The selected alert in full, when the feed holds it slimmed (re-read from the store).
+    pub hydrated: Option<Box<Alert>>,
+    /// The alert being re-read from the store.
+    hydrating: Option<String>,
+    /// When the pipeline last published counters (live pipelines publish every second; one
+    /// that stops is shown silent).
+    pub stats_at: Option<DateTime<Utc>>,
 }
+
+/// A live pipeline that has published no counters for this long is shown silent (red).
+pub const SILENT_AFTER: chrono::Duration = chrono::Duration::seconds(10);
 
 impl App {
     /// A fresh app.
@@ -252,8 +284,14 @@ impl App {
         editor: RuleEditor,
         now: DateTime<Utc>,
     ) -> App {
+        let mut feed = Feed::new();
+        if meta.store.is_some() {
+            // Older alerts are re-read from the store for the details: hold only the newest
+            // in full (bounded memory at 100k alerts).
+            feed.set_limits(Some(FULL_KEPT), super::feed::MAX_HELD);
+        }
         App {
-            feed: Feed::new(),
+            feed,
             sel: 0,
             follow: true,
             hide_handled: false,
@@ -287,6 +325,11 @@ impl App {
             feed_area: Cell::new(Rect::default()),
             detail_area: Cell::new(Rect::default()),
             feed_offset: Cell::new(0),
+            pending_copy: false,
+            stats_at: None,
+            hydrated: None,
+            hydrating: None,
+            filter_why: Vec::new(),
         }
     }
 
@@ -296,10 +339,25 @@ impl App {
         self.feed.entry_index_at(self.sel)
     }
 
-    /// The selected alert.
+    /// The selected alert (in full: a slimmed one as re-read from the store, once there).
     #[must_use]
     pub fn selected(&self) -> Option<&Alert> {
-        self.feed.at(self.sel).map(|e| &e.alert)
+        let e = self.feed.at(self.sel)?;
+        if e.slim
+            && let Some(h) = self.hydrated.as_deref()
+            && h.id == e.alert.id
+        {
+            return Some(h);
+        }
+        Some(&e.alert)
+    }
+
+    /// Whether the selected alert is slimmed and not re-read yet (its details are partial).
+    #[must_use]
+    pub fn selected_partial(&self) -> bool {
+        self.feed
+            .at(self.sel)
+            .is_some_and(|e| e.slim && self.hydrated.as_deref().is_none_or(|h| h.id != e.alert.id))
     }
 
     fn page(&self) -> usize {
@@ -321,6 +379,7 @@ impl App {
             }
             Action::Stats(s) => {
                 let changed = *s != self.stats;
+                self.stats_at = Some(self.now);
                 self.stats = *s;
                 changed
             }
@@ -380,6 +439,16 @@ impl App {
                 self.on_restored(list);
                 true
             }
+            Action::AlertLoaded(a) => {
+                self.hydrating = None;
+                let fits = self.feed.at(self.sel).is_some_and(|e| e.alert.id == a.id);
+                if fits {
+                    self.hydrated = Some(a);
+                    // Recompute the diff from the full alert.
+                    self.detail = None;
+                }
+                fits
+            }
             Action::RulesReloaded(text, problem) | Action::RuleTests(text, problem) => {
                 self.editor_status = Some((text, problem));
                 true
@@ -430,14 +499,14 @@ impl App {
 
     /// Adds alerts from the store (skipping any the pipeline already delivered) with their
     /// stored status.
-    fn on_restored(&mut self, list: Vec<(Alert, Status)>) {
+    fn on_restored(&mut self, list: Vec<(Alert, Status, Option<super::feed::Handled>)>) {
         let have: std::collections::HashSet<String> = (0..self.feed.total())
             .filter_map(|i| u32::try_from(i).ok())
             .filter_map(|i| self.feed.entry(i).map(|e| e.alert.id.clone()))
             .collect();
         let sel_idx = self.selected_index();
         let mut n = 0usize;
-        for (a, status) in list {
+        for (a, status, by) in list {
             if have.contains(&a.id) {
                 continue;
             }
@@ -447,7 +516,7 @@ impl App {
             if self.feed.total() > before {
                 n += 1;
                 if let Ok(i) = u32::try_from(before) {
-                    self.feed.set_status(i, status);
+                    self.feed.set_status_by(i, status, by);
                 }
             }
         }
@@ -464,14 +533,25 @@ impl App {
     fn sync_detail(&mut self) {
         let idx = self.selected_index();
         if self.detail.as_ref().map(|(i, _)| *i) != idx {
-            self.detail = idx.and_then(|i| self.feed.entry(i).map(|e| (i, alert_diffs(&e.alert))));
+            if let Some(e) = self.feed.at(self.sel)
+                && e.slim
+                && self.hydrated.as_deref().is_none_or(|h| h.id != e.alert.id)
+                && self.hydrating.as_deref() != Some(e.alert.id.as_str())
+            {
+                self.hydrating = Some(e.alert.id.clone());
+                self.effects.push(Effect::LoadAlert {
+                    id: e.alert.id.clone(),
+                });
+            }
+            self.detail = idx.and_then(|i| self.selected().map(|a| (i, alert_diffs(a))));
             if self.tab != Tab::Log && self.tab != Tab::Rules {
                 self.detail_scroll = 0;
             }
         }
     }
 
-    /// Rebuilds the feed filter from the typed text and the hide-handled toggle.
+    /// Rebuilds the feed filter from the typed text and the hide-handled toggle; says which
+    /// terms are not understood or match nothing (a filter never fails silently).
     fn apply_filter(&mut self) {
         let sel_idx = self.selected_index();
         let mut text = self.filter_text.clone();
@@ -480,6 +560,28 @@ impl App {
         }
         self.feed.set_filter(Filter::parse(&text));
         self.reselect(sel_idx);
+        self.filter_why.clear();
+        let problems = &self.feed.filter().problems;
+        if !problems.is_empty() {
+            self.message = Some((format!("Filter: {}", problems.join("; ")), true));
+        } else if self.feed.shown() == 0 && self.feed.total() > 0 && !self.filter_text.is_empty() {
+            let why = self.feed.explain_filter();
+            self.filter_why.clone_from(&why);
+            self.message = Some((
+                if why.is_empty() {
+                    "Filter: every term matches some alert, but no alert matches them all".into()
+                } else {
+                    format!("Filter: {}", why.join("; "))
+                },
+                true,
+            ));
+        } else if self
+            .message
+            .as_ref()
+            .is_some_and(|(m, _)| m.starts_with("Filter: "))
+        {
+            self.message = None;
+        }
     }
 
     /// Keeps the same alert selected after a re-sort or re-filter when it is still shown.
@@ -528,25 +630,4 @@ impl App {
     }
 }
 
-/// The command that puts the resource back the way Terraform wants it (or brings it under
-/// management): the alert's own remediation when a rule rendered one.
-#[must_use]
-pub fn remediation_command(a: &Alert) -> String {
-    if let Some(first) = a
-        .remediation
-        .iter()
-        .find(|r| r.trim_start().starts_with("terraform"))
-    {
-        return first.trim().to_string();
-    }
-    if let Some(first) = a.remediation.first() {
-        return first.trim().to_string();
-    }
-    match &a.resource.address {
-        Some(addr) => format!("terraform apply -target='{addr}'"),
-        None => format!(
-            "terraform import '{}.imported' '{}'",
-            a.resource.rtype, a.resource.id
-        ),
-    }
-}
+pub use super::remedy::{MAX_COMMANDS, command_of, remediation_commands};

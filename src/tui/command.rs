@@ -29,8 +29,8 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (":follow [on|off]", "Keep the newest alert selected"),
     (":unified  :split", "Diff layout"),
     (
-        ":copy alert|diff|remediation",
-        "Copy to the clipboard (OSC 52 fallback)",
+        ":copy alert|diff|remediation [N]",
+        "Copy to the clipboard (OSC 52 fallback); remediation N = command N (1–5)",
     ),
     (
         ":rule ignore|severity",
@@ -60,7 +60,11 @@ pub fn run(app: &mut App, line: &str) {
         "" => {}
         "q" | "q!" | "quit" | "qa" | "wq" => {
             if cmd == "wq" {
-                app.effects.push(Effect::SaveRules);
+                app.request_save();
+                if !app.effects.contains(&Effect::SaveRules) {
+                    // Not saved (read-only, or the rules do not compile): stay, say why.
+                    return;
+                }
             }
             app.quit = true;
         }
@@ -118,11 +122,21 @@ pub fn run(app: &mut App, line: &str) {
         }
         "unified" => app.unified = true,
         "split" => app.unified = false,
-        "w" | "write" => app.effects.push(Effect::SaveRules),
+        "w" | "write" => app.request_save(),
         "copy" | "y" => match rest {
             "" | "alert" => app.run_action(Context::Feed, "copy_alert"),
             "diff" => app.run_action(Context::Feed, "copy_diff"),
             "remediation" | "fix" => app.run_action(Context::Feed, "copy_remediation"),
+            r if r.starts_with("remediation ") || r.starts_with("fix ") => {
+                match r
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<usize>().ok())
+                {
+                    Some(n) if (1..=5).contains(&n) => app.copy_remediation_n(n),
+                    _ => err(app, format!("copy '{r}'? remediation 1 … remediation 5")),
+                }
+            }
             other => err(app, format!("copy '{other}'? alert, diff or remediation")),
         },
         "rule" => match rest {

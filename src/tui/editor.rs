@@ -302,29 +302,81 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
 }
 
-/// `ignore:` entry for an alert (expires in 30 days).
+/// `ignore:` entry for an alert (expires in 30 days), in the rule schema the engine loads
+/// (`address` / `type` / `attribute` / `user_identity` select; `reason` is mandatory):
+/// a managed resource by its address (and the changed attributes), an unmanaged one by its
+/// type and the actor who changed it (an ignore entry cannot name a cloud id).
 #[must_use]
 pub fn ignore_item(a: &Alert, now: DateTime<Utc>) -> Vec<String> {
-    let (resource, note) = match &a.resource.address {
-        Some(addr) => (addr.clone(), String::new()),
-        None => (
-            format!("{}.{}", a.resource.rtype, a.resource.id),
-            "  # unmanaged: no Terraform address; type.id".to_string(),
-        ),
-    };
     let expires = (now + Duration::days(30)).format("%Y-%m-%d");
-    vec![
-        format!("  - resource: {}{note}", yaml_str(&resource)),
-        format!(
-            "    reason: {}",
-            yaml_str(&format!(
-                "TODO: why {} by {} is expected",
-                a.event.name,
-                super::feed::actor_label(a)
-            ))
-        ),
-        format!("    expires: {expires}"),
-    ]
+    let mut out = vec![format!(
+        "  - id: {}",
+        slug(&format!(
+            "ignore-{}-{}",
+            a.resource.rtype,
+            crate::enrich::remediation::suggested_name(&a.resource.id)
+        ))
+    )];
+    match &a.resource.address {
+        Some(addr) => {
+            out.push(format!("    address: {}", yaml_str(&glob_escape(addr))));
+            let paths: Vec<&str> = a.diffs.iter().map(|d| d.path.as_str()).collect();
+            match paths.as_slice() {
+                [] => {}
+                [one] => out.push(format!("    attribute: {}", yaml_str(&glob_escape(one)))),
+                many => out.push(format!(
+                    "    attribute: {}",
+                    yaml_str(&format!(
+                        "{{{}}}",
+                        many.iter()
+                            .map(|p| glob_escape(p).replace(',', "\\,"))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ))
+                )),
+            }
+        }
+        None => {
+            out.push(format!(
+                "    type: {}   # unmanaged: no address; narrowed by who changed it",
+                yaml_str(&glob_escape(&a.resource.rtype))
+            ));
+            let act = &a.actor;
+            let who = act
+                .arn
+                .as_deref()
+                .map(|v| ("arn", v))
+                .or(act.email.as_deref().map(|v| ("email", v)))
+                .or(act.session.as_deref().map(|v| ("session", v)))
+                .or(act.principal.as_deref().map(|v| ("principal_id", v)));
+            if let Some((field, value)) = who {
+                out.push("    user_identity:".to_string());
+                out.push(format!("      {field}: {}", yaml_str(&glob_escape(value))));
+            }
+        }
+    }
+    out.push(format!(
+        "    reason: {}",
+        yaml_str(&format!(
+            "TODO: why {} by {} is expected",
+            a.event.name,
+            super::feed::actor_label(a)
+        ))
+    ));
+    out.push(format!("    expires: {expires}"));
+    out
+}
+
+/// Escapes glob metacharacters so a literal value matches only itself (`b["x"]` holds `[`).
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One severity step up (critical stays critical).

@@ -14,6 +14,8 @@ use crate::alert::{Alert, Severity};
 
 use super::filter::Filter;
 
+mod slim;
+
 /// What the on-call engineer did with an alert (the runtime saves it in the store, if any).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Status {
@@ -29,16 +31,32 @@ pub enum Status {
 }
 
 impl Status {
-    /// Short label with a symbol (never colour alone).
+    /// Short label with a distinct symbol each (never colour alone; acknowledged and
+    /// resolved must not look alike).
     #[must_use]
     pub fn label(self) -> &'static str {
         match self {
             Status::New => "● new",
-            Status::Acked => "✓ ack",
-            Status::Snoozed(_) => "z snz",
-            Status::Resolved => "✔ res",
+            Status::Acked => "A acknowledged",
+            Status::Snoozed(_) => "Z snoozed",
+            Status::Resolved => "R resolved",
         }
     }
+
+    /// The one-character symbol of [`Status::label`] (the feed's status column).
+    #[must_use]
+    pub fn symbol(self) -> char {
+        self.label().chars().next().unwrap_or(' ')
+    }
+}
+
+/// Who set an alert's status, and when (shown in the details: "snoozed until … by …").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// Who (`alice (tui)`).
+    pub who: String,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// One alert with its status.
@@ -48,6 +66,13 @@ pub struct Entry {
     pub alert: Alert,
     /// Handling status.
     pub status: Status,
+    /// Who set the status and when (`None` while new, or unknown).
+    pub by: Option<Handled>,
+    /// "Why it matters", summarised once on arrival (see [`crate::tui::why::why`]).
+    pub why: Box<str>,
+    /// The alert was slimmed (enrichment, diff values, remediation dropped to bound memory):
+    /// the details re-read it from the store.
+    pub slim: bool,
 }
 
 /// Appends everything a free-text filter can find, lower-cased, to the arena `s`.
@@ -55,13 +80,28 @@ fn push_haystack(s: &mut String, a: &Alert) {
     let start = s.len();
     let _ = write!(
         s,
-        "{} {} {} {} {} ",
+        "{} {} {} {} {} {} ",
         a.severity.as_str(),
         a.kind.as_str(),
         a.provider,
         a.resource.rtype,
-        a.resource.id
+        a.resource.id,
+        crate::tui::filter::via_name(a.actor.via),
     );
+    for (k, v) in &a.enrichment.tags {
+        let _ = write!(s, "{k}={v} ");
+    }
+    for v in [
+        a.enrichment.environment.as_deref(),
+        a.enrichment.owner.as_deref(),
+        a.enrichment.team.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        s.push_str(v);
+        s.push(' ');
+    }
     for part in [
         a.resource.address.as_deref(),
         a.actor.session.as_deref(),
@@ -205,7 +245,19 @@ pub struct Feed {
     /// Show the view reversed (newest first for time).
     descending: bool,
     counts: Counts,
+    /// Keep full alerts for only the newest this many; older ones are slimmed (`None`: all
+    /// full, when there is no store to re-read them from).
+    full_kept: Option<usize>,
+    /// Entries below this index are slimmed.
+    slim_upto: usize,
+    /// Most alerts held; past it the oldest tenth is dropped from memory (still in the store).
+    max_held: usize,
+    /// Alerts dropped from memory so far.
+    dropped: usize,
 }
+
+/// Most alerts the feed holds by default (see [`Feed::set_limits`]).
+pub const MAX_HELD: usize = 150_000;
 
 fn sev_index(s: Severity) -> usize {
     s as usize
@@ -217,6 +269,7 @@ impl Feed {
     pub fn new() -> Feed {
         Feed {
             descending: true,
+            max_held: MAX_HELD,
             ..Feed::default()
         }
     }
@@ -286,12 +339,16 @@ impl Feed {
             kind: alert.kind,
         });
         let entry = Entry {
+            why: crate::tui::why::why(&alert).into_boxed_str(),
             alert,
             status: Status::New,
+            by: None,
+            slim: false,
         };
         self.counts.by_severity[sev_index(entry.alert.severity)] += 1;
         self.counts.unhandled += 1;
         self.entries.push(entry);
+        self.slim_old();
         let keep = self.matches(idx);
         if !keep {
             return None;
@@ -349,6 +406,33 @@ impl Feed {
         !self.filter.has_facets() || self.filter.matches(&self.entries[idx as usize], hay)
     }
 
+    /// Why the filter keeps nothing: each term that no alert satisfies on its own, and the
+    /// terms that are not understood. Empty when every term matches something (then only
+    /// their combination is empty). A full scan per term: call it when the view is empty.
+    #[must_use]
+    pub fn explain_filter(&self) -> Vec<String> {
+        let mut out = self.filter.problems.clone();
+        for c in &self.filter.clauses {
+            let any = (0..self.entries.len()).any(|i| {
+                let idx = u32::try_from(i).unwrap_or(u32::MAX);
+                Filter::clause_holds(c, &self.entries[i], self.haystack(idx))
+            });
+            if !any {
+                out.push(if c.negated {
+                    format!("'{}' excludes every alert", c.token)
+                } else if c.token.contains(':') {
+                    format!("'{}' matches no alert", c.token)
+                } else {
+                    format!(
+                        "'{}' is in no alert field (type, id, address, actor, region, account, event, via, tags, rules, attributes)",
+                        c.token
+                    )
+                });
+            }
+        }
+        out
+    }
+
     /// Entry by index.
     #[must_use]
     pub fn entry(&self, idx: u32) -> Option<&Entry> {
@@ -403,10 +487,25 @@ impl Feed {
         self.view = view;
     }
 
+    /// Sets an entry's status and who set it; re-filters that entry. Returns the old status.
+    pub fn set_status_by(
+        &mut self,
+        idx: u32,
+        status: Status,
+        by: Option<Handled>,
+    ) -> Option<Status> {
+        let e = self.entries.get_mut(idx as usize)?;
+        e.by = if status == Status::New { None } else { by };
+        self.set_status(idx, status)
+    }
+
     /// Sets an entry's status; re-filters that entry. Returns the old status.
     pub fn set_status(&mut self, idx: u32, status: Status) -> Option<Status> {
         let e = self.entries.get_mut(idx as usize)?;
         let old = e.status;
+        if status == Status::New {
+            e.by = None;
+        }
         if old == status {
             return Some(old);
         }
@@ -443,55 +542,4 @@ impl Feed {
         }
         due.len()
     }
-
-    /// Bytes held per alert on the heap and inline (an estimate for the docs and the bench).
-    #[must_use]
-    pub fn approx_bytes(&self) -> usize {
-        let inline = self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.view.capacity() * std::mem::size_of::<u32>()
-            + self.hay.capacity()
-            + self.hay_ends.capacity() * std::mem::size_of::<usize>()
-            + self.keys.capacity() * std::mem::size_of::<SortKeys>();
-        let heap: usize = self.entries.iter().map(entry_heap_bytes).sum();
-        inline + heap
-    }
-}
-
-fn opt_len(s: Option<&String>) -> usize {
-    s.map_or(0, String::capacity)
-}
-
-fn entry_heap_bytes(e: &Entry) -> usize {
-    let a = &e.alert;
-    a.schema.capacity()
-        + a.id.capacity()
-        + a.provider.capacity()
-        + a.resource.rtype.capacity()
-        + a.resource.id.capacity()
-        + opt_len(a.resource.address.as_ref())
-        + a.diffs.capacity() * std::mem::size_of::<crate::alert::Diff>()
-        + a.diffs
-            .iter()
-            .map(|d| d.path.capacity() + d.state.to_string().len() + d.observed.to_string().len())
-            .sum::<usize>()
-        + a.event.id.capacity()
-        + a.event.name.capacity()
-        + a.event.service.capacity()
-        + opt_len(a.event.region.as_ref())
-        + opt_len(a.event.account.as_ref())
-        + [
-            &a.actor.identity_type,
-            &a.actor.principal,
-            &a.actor.arn,
-            &a.actor.email,
-            &a.actor.session,
-            &a.actor.user_agent,
-            &a.actor.source_ip,
-        ]
-        .iter()
-        .map(|s| opt_len(s.as_ref()))
-        .sum::<usize>()
-        + a.rules.iter().map(String::capacity).sum::<usize>()
-        + a.remediation.iter().map(String::capacity).sum::<usize>()
-        + opt_len(a.runbook.as_ref())
 }

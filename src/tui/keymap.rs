@@ -125,6 +125,12 @@ pub struct Binding {
     /// Help text.
     #[serde(default)]
     pub desc: String,
+    /// Short label for the bottom hint bar (none: not hinted).
+    #[serde(default)]
+    pub hint: String,
+    /// The action changes something (a status, the rules): refused in read-only mode.
+    #[serde(default)]
+    pub write: bool,
 }
 
 /// The file: one list per context.
@@ -202,6 +208,9 @@ impl Keymap {
                             if !b.desc.is_empty() {
                                 existing.desc = b.desc;
                             }
+                            if !b.hint.is_empty() {
+                                existing.hint = b.hint;
+                            }
                         }
                         None => base_list.push(b),
                     }
@@ -231,6 +240,31 @@ impl Keymap {
             .map(String::as_str)
     }
 
+    /// The bindings of a context, in file order.
+    pub fn bindings(&self, ctx: Context) -> impl Iterator<Item = &Binding> + '_ {
+        self.sections
+            .iter()
+            .filter(move |(c, _)| *c == ctx)
+            .flat_map(|(_, l)| l)
+    }
+
+    /// `(first key, hint)` of every hinted binding in `ctx`, in file order, without write
+    /// actions when `readonly` (the hint bar is generated from this, so it is always true).
+    #[must_use]
+    pub fn hints(&self, ctx: Context, readonly: bool) -> Vec<(&str, &str)> {
+        self.bindings(ctx)
+            .filter(|b| !(b.hint.is_empty() || (readonly && b.write)))
+            .filter_map(|b| b.keys.first().map(|k| (k.as_str(), b.hint.as_str())))
+            .collect()
+    }
+
+    /// Whether an action changes something (refused in read-only mode). The default keymap
+    /// decides, so a user overlay cannot turn a write into a read.
+    #[must_use]
+    pub fn is_write(ctx: Context, action: &str) -> bool {
+        WRITE_ACTIONS.contains(&(ctx, action.to_string()))
+    }
+
     /// The first key bound to an action (for hints), as written.
     #[must_use]
     pub fn key_for(&self, ctx: Context, action: &str) -> Option<&str> {
@@ -243,6 +277,16 @@ impl Keymap {
             .map(String::as_str)
     }
 }
+
+/// (context, action) pairs marked `write = true` in the embedded keymap.
+static WRITE_ACTIONS: std::sync::LazyLock<std::collections::HashSet<(Context, String)>> =
+    std::sync::LazyLock::new(|| {
+        Keymap::default_keymap()
+            .sections
+            .iter()
+            .flat_map(|(c, l)| l.iter().filter(|b| b.write).map(|b| (*c, b.action.clone())))
+            .collect()
+    });
 
 #[cfg(test)]
 mod tests {

@@ -8,20 +8,17 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::Utc;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
 use std::path::Path;
 use std::sync::Arc;
-
-use chrono::DateTime;
 
 use super::app::{Action, App, Effect, Meta};
 use super::clipboard::{Clipboard, Method};
 #[cfg(doc)]
 use super::editor::YamlSyntax;
 use super::editor::{RuleEditor, RuleValidator, write_atomic};
-use super::feed::Status;
 use super::keymap::Keymap;
 use super::logs::LogLine;
 use super::theme::Theme;
@@ -29,7 +26,7 @@ use super::ui;
 use crate::alert::Alert;
 use crate::pipeline::PipelineHandle;
 use crate::rules::watch::WatchStatus;
-use crate::store::{Ack, Snooze, Store, StoreError, Target};
+use crate::store::Store;
 
 /// Most alerts folded into one update (keeps a frame coming even under a flood).
 const MAX_BATCH: usize = 50_000;
@@ -67,9 +64,6 @@ impl std::fmt::Debug for AlertConverter {
     }
 }
 
-/// Alerts loaded from the store at start: the newest this many (the store's retention bounds
-/// their age).
-const RESTORE_LIMIT: usize = 5_000;
 /// How long after a save the editor waits for the watcher to reload.
 const RELOAD_WAIT: Duration = Duration::from_secs(3);
 
@@ -83,70 +77,17 @@ struct Background {
 }
 
 /// Who acknowledgements are recorded as.
-fn who() -> String {
+#[must_use]
+pub fn who() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .map_or_else(|_| "tui".to_string(), |u| format!("{u} (tui)"))
 }
 
-/// What the store says about an alert's status: the latest of its acknowledgements (`note`
-/// `ack`, `resolved`, `reopened`) and its active snooze, by the time they were set.
-#[must_use]
-pub fn stored_status(acks: &[Ack], snooze: Option<&Snooze>) -> Status {
-    let last = acks.iter().max_by_key(|a| (a.at, a.id));
-    match (last, snooze) {
-        (Some(a), Some(s)) if s.at > a.at => Status::Snoozed(s.until),
-        (None, Some(s)) => Status::Snoozed(s.until),
-        (Some(a), _) => match a.note.as_deref() {
-            Some(NOTE_RESOLVED) => Status::Resolved,
-            Some(NOTE_REOPENED) => Status::New,
-            _ => Status::Acked,
-        },
-        (None, None) => Status::New,
-    }
-}
-
-/// Ack note of a resolve.
-pub const NOTE_RESOLVED: &str = "resolved";
-/// Ack note of a reopen (cancels earlier acks, resolves and snoozes).
-pub const NOTE_REOPENED: &str = crate::store::NOTE_REOPENED;
-/// Ack note of an acknowledgement.
-pub const NOTE_ACK: &str = "ack";
-
-/// Records `status` for alert `id` in `store` at `at`.
-pub fn persist_status(
-    store: &dyn Store,
-    id: &str,
-    status: Status,
-    who: &str,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let target = Target::Alert(id.to_string());
-    match status {
-        Status::Snoozed(until) => store.snooze(&target, who, until, None, at).map(|_| ()),
-        Status::Acked => store.ack(&target, who, Some(NOTE_ACK), at).map(|_| ()),
-        Status::Resolved => store.ack(&target, who, Some(NOTE_RESOLVED), at).map(|_| ()),
-        Status::New => store.ack(&target, who, Some(NOTE_REOPENED), at).map(|_| ()),
-    }
-}
-
-/// Recent alerts with their stored status, oldest first.
-pub fn load_recent(
-    store: &dyn Store,
-    now: DateTime<Utc>,
-) -> Result<Vec<(Alert, Status)>, StoreError> {
-    let mut alerts = store.recent_alerts(DateTime::<Utc>::UNIX_EPOCH, RESTORE_LIMIT)?;
-    alerts.reverse();
-    alerts
-        .into_iter()
-        .map(|a| {
-            let acks = store.acks_for(&a)?;
-            let snooze = store.snoozed(&a, now)?;
-            let st = stored_status(&acks, snooze.as_ref());
-            Ok((a, st))
-        })
-        .collect()
-}
+pub use super::persist::{
+    NOTE_ACK, NOTE_REOPENED, NOTE_RESOLVED, load_recent, persist_status, stored_handler,
+    stored_status,
+};
 
 /// Whether the watcher's paths cover `file` (the file itself, or a directory holding it).
 #[must_use]
@@ -373,9 +314,22 @@ async fn event_loop(
                 actions.push(Action::Quit);
             },
         }
-        // Drain everything already queued, then draw once.
-        while let Some(Some(Ok(ev))) = events.next().now_or_never() {
-            actions.extend(event_action(&ev));
+        // Drain everything already queued, then draw once. Polled in this task's own context
+        // (never `now_or_never`, whose no-op waker would be the one crossterm's wake thread
+        // keeps: keystrokes would then wait for the next tick).
+        loop {
+            tokio::select! {
+                biased;
+                ev = events.next() => match ev {
+                    Some(Ok(ev)) => actions.extend(event_action(&ev)),
+                    Some(Err(e)) => return Err(e).context("reading terminal events"),
+                    None => {
+                        actions.push(Action::Quit);
+                        break;
+                    }
+                },
+                () = std::future::ready(()) => break,
+            }
         }
         if alerts_open {
             let mut batch = Vec::new();
@@ -480,6 +434,26 @@ fn perform(
                     },
                     Err(e) => Action::Notice {
                         text: format!("Alert {verb} in memory only: saving failed: {e}"),
+                        error: true,
+                    },
+                });
+            });
+            return None;
+        }
+        Effect::LoadAlert { id } => {
+            let store = bg.store.clone()?;
+            let tx = bg.tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(match store.alert(&id) {
+                    Ok(Some(a)) => Action::AlertLoaded(Box::new(a)),
+                    Ok(None) => Action::Notice {
+                        text: format!(
+                            "Alert {id} is no longer in the store (retention): details are partial"
+                        ),
+                        error: true,
+                    },
+                    Err(e) => Action::Notice {
+                        text: format!("Cannot read alert {id} from the store: {e}"),
                         error: true,
                     },
                 });

@@ -2,6 +2,7 @@
 //! state except render-derived layout cells (areas and the feed's scroll offset).
 
 mod chrome;
+pub use chrome::{focused_context, hint_text};
 mod detail;
 mod diff;
 pub mod enrich;
@@ -17,7 +18,8 @@ const WIDE: u16 = 220;
 
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame<'_>, app: &App) {
-    let [main, status, bottom] = Layout::vertical([
+    let [head, main, status, bottom] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(1),
         Constraint::Length(1),
@@ -47,11 +49,37 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
     if detail_area.area() > 0 {
         detail::draw(f, app, detail_area);
     }
+    chrome::header(f, app, head);
     chrome::status_bar(f, app, status);
     chrome::bottom_line(f, app, bottom);
     if app.help {
         chrome::help(f, app, f.area());
     }
+}
+
+/// The scroll that keeps the last of `lines` on screen at most (`G` asks for "the end":
+/// a large scroll clamped here). Wrapped lines count as many rows as they take.
+pub(crate) fn clamp_scroll(
+    lines: &[ratatui::text::Line<'_>],
+    area: Rect,
+    wrap: bool,
+    want: u16,
+) -> u16 {
+    // Word wrapping takes more rows than width alone says: count on 4/5 of the width, so the
+    // last line is always reachable.
+    let w = usize::from(area.width.max(5)) * 4 / 5;
+    let rows: usize = lines
+        .iter()
+        .map(|l| {
+            if wrap {
+                l.width().div_ceil(w).max(1)
+            } else {
+                1
+            }
+        })
+        .sum();
+    let max = rows.saturating_sub(usize::from(area.height));
+    want.min(u16::try_from(max).unwrap_or(u16::MAX))
 }
 
 /// Cuts a string to `max` characters with an ellipsis.

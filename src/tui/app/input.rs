@@ -5,12 +5,21 @@ use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 
-use super::{App, Effect, Focus, InputKind, Tab, remediation_command};
-use crate::tui::feed::Status;
-use crate::tui::keymap::Context;
+use super::{App, Effect, Focus, InputKind, MAX_COMMANDS, Tab, remediation_commands};
+use crate::tui::feed::{Handled, Status};
+use crate::tui::keymap::{Context, Keymap};
 
 /// Which tab title sits at column `x` of the detail pane's top border (see `ui::detail`:
 /// corner, a space, then ` N Title ` labels separated by a space).
+/// Confirmation names of remediation commands 1…5 (`Effect::Copy::what` is static).
+const REMEDIATION_WHAT: [&str; MAX_COMMANDS] = [
+    "remediation command 1",
+    "remediation command 2",
+    "remediation command 3",
+    "remediation command 4",
+    "remediation command 5",
+];
+
 fn tab_at(x: u16) -> Option<Tab> {
     let mut start = 2u16;
     for (i, t) in Tab::ALL.iter().enumerate() {
@@ -46,9 +55,16 @@ impl App {
             }
             return;
         }
+        if std::mem::take(&mut self.pending_copy)
+            && let KeyCode::Char(c @ '1'..='9') = k.code
+            && k.modifiers.difference(KeyModifiers::SHIFT).is_empty()
+        {
+            self.copy_remediation(usize::from(c as u8 - b'0'));
+            return;
+        }
         if self.editing {
             match self.keymap.action(Context::Editor, &k) {
-                Some("save") => self.effects.push(Effect::SaveRules),
+                Some("save") => self.request_save(),
                 Some("test") => {
                     self.editor_status = Some(("Running the rule tests…".into(), false));
                     self.effects.push(Effect::RunRuleTests);
@@ -72,9 +88,13 @@ impl App {
             Focus::Feed => Context::Feed,
             Focus::Detail => Context::Detail,
         };
-        let action = self
+        // A detail-only meaning (`i`/Enter edit the Rules tab) falls through to the global
+        // binding elsewhere (`i` shows the enrichment).
+        let local = self
             .keymap
             .action(ctx, &k)
+            .filter(|a| !(ctx == Context::Detail && *a == "edit" && self.tab != Tab::Rules));
+        let action = local
             .or_else(|| self.keymap.action(Context::Global, &k))
             .map(str::to_string);
         if let Some(a) = action {
@@ -199,7 +219,15 @@ impl App {
 
     /// Sets an alert's status and, with a store, saves it (the runtime confirms or reports).
     pub fn change_status(&mut self, idx: u32, new: Status, what: &str) {
-        self.feed.set_status(idx, new);
+        if self.meta.readonly {
+            self.refuse_readonly(what);
+            return;
+        }
+        let by = Handled {
+            who: crate::tui::run::who(),
+            at: self.now,
+        };
+        self.feed.set_status_by(idx, new, Some(by));
         self.clamp_sel();
         if self.meta.store.is_some() {
             if let Some(e) = self.feed.entry(idx) {
@@ -218,8 +246,50 @@ impl App {
         }
     }
 
-    /// Runs a keymap action by name.
+    /// Says that `what` is refused in read-only mode.
+    pub fn refuse_readonly(&mut self, what: &str) {
+        self.message = Some((
+            format!("Read-only: '{what}' is disabled (started with --readonly)"),
+            true,
+        ));
+    }
+
+    /// Saves the rule file unless the text does not compile (a broken file would be
+    /// rejected by the watcher, or break the next start).
+    pub fn request_save(&mut self) {
+        if self.meta.readonly {
+            self.refuse_readonly("save");
+            return;
+        }
+        match self.editor.diagnostics.first() {
+            None => self.effects.push(Effect::SaveRules),
+            Some(d) => {
+                let n = self.editor.diagnostics.len();
+                let text = format!(
+                    "Not saved: the rules do not compile ({n} error{}; first at line {}:{}: {}). Fix them, then ctrl-s",
+                    if n == 1 { "" } else { "s" },
+                    d.line,
+                    d.column,
+                    d.message
+                );
+                self.editor_status = Some((text.clone(), true));
+                self.message = Some((text, true));
+            }
+        }
+    }
+
+    /// Runs a keymap action by name (refused when it writes and the monitor is read-only).
     pub fn run_action(&mut self, ctx: Context, action: &str) {
+        if self.meta.readonly && Keymap::is_write(ctx, action) {
+            let desc = self
+                .keymap
+                .bindings(ctx)
+                .find(|b| b.action == action)
+                .map_or(action, |b| b.desc.as_str())
+                .to_string();
+            self.refuse_readonly(&desc);
+            return;
+        }
         let page = self.page();
         match (ctx, action) {
             (_, "quit") => self.quit = true,
@@ -241,9 +311,9 @@ impl App {
             (_, "tab_diff") => self.show_tab(Tab::Diff),
             (_, "tab_enrichment") => self.show_tab(Tab::Enrichment),
             (_, "tab_rules") => {
+                // View mode: keys keep their meaning (`q` quits); `i` or Enter edits.
                 self.show_tab(Tab::Rules);
                 self.focus = Focus::Detail;
-                self.editing = true;
             }
             (_, "tab_log") => self.show_tab(Tab::Log),
             (_, "tab_next" | "tab_prev") => {
@@ -259,7 +329,11 @@ impl App {
             (_, "zoom") => self.zoom = !self.zoom,
             (_, "copy_alert") => self.copy_alert(),
             (_, "copy_diff") => self.copy_diff(),
-            (_, "copy_remediation") => self.copy_remediation(),
+            (_, "copy_remediation") => {
+                self.copy_remediation(1);
+                self.pending_copy = true;
+            }
+            (_, "unified") => self.unified = !self.unified,
             (Context::Feed, "down") => self.move_sel(1),
             (Context::Feed, "up") => self.move_sel(-1),
             (Context::Feed, "top") => {
@@ -324,8 +398,25 @@ impl App {
                     .detail_scroll
                     .saturating_sub(u16::try_from(page).unwrap_or(10));
             }
-            (Context::Detail, "top") => self.detail_scroll = 0,
-            (Context::Detail, "unified") => self.unified = !self.unified,
+            (Context::Detail, "half_down") => {
+                self.detail_scroll = self
+                    .detail_scroll
+                    .saturating_add(u16::try_from((page / 2).max(1)).unwrap_or(5));
+            }
+            (Context::Detail, "half_up") => {
+                self.detail_scroll = self
+                    .detail_scroll
+                    .saturating_sub(u16::try_from((page / 2).max(1)).unwrap_or(5));
+            }
+            (Context::Detail, "top") => {
+                // The log scrolls back from its newest line: its top is the oldest.
+                self.detail_scroll = if self.tab == Tab::Log {
+                    u16::try_from(self.logs.len()).unwrap_or(u16::MAX)
+                } else {
+                    0
+                };
+            }
+            (Context::Detail, "bottom") => self.detail_scroll = self.detail_bottom(),
             (Context::Detail, "back") => self.focus = Focus::Feed,
             (Context::Detail, "edit") if self.tab == Tab::Rules => self.editing = true,
             (Context::Detail, "test") if self.tab == Tab::Rules => {
@@ -336,7 +427,8 @@ impl App {
         }
     }
 
-    pub(super) fn show_tab(&mut self, tab: Tab) {
+    /// Shows a detail tab (stops editing).
+    pub fn show_tab(&mut self, tab: Tab) {
         if self.tab != tab {
             self.detail_scroll = 0;
         }
@@ -367,16 +459,52 @@ impl App {
         }
     }
 
-    pub(super) fn copy_remediation(&mut self) {
-        match self.selected() {
-            Some(a) => {
-                let text = remediation_command(a);
+    /// Copies remediation command `n` (1-based) of the selected alert. Only ever a command:
+    /// an alert without one says so and copies nothing.
+    pub fn copy_remediation_n(&mut self, n: usize) {
+        self.copy_remediation(n);
+    }
+
+    pub(super) fn copy_remediation(&mut self, n: usize) {
+        let Some(a) = self.selected() else {
+            self.message = Some(("No alert selected".into(), true));
+            return;
+        };
+        let cmds = remediation_commands(a);
+        match cmds.get(n.saturating_sub(1)) {
+            Some(c) => {
+                // The confirmation names which one: `c` then a digit picks another.
+                self.effects.retain(|e| !matches!(e, Effect::Copy { what, .. } if what.starts_with("remediation command")));
                 self.effects.push(Effect::Copy {
-                    what: "remediation command",
-                    text,
+                    what: REMEDIATION_WHAT[n.clamp(1, MAX_COMMANDS) - 1],
+                    text: c.line.clone(),
                 });
             }
-            None => self.message = Some(("No alert selected".into(), true)),
+            None if cmds.is_empty() => {
+                self.message = Some((
+                    "Nothing to copy: no command applies to this alert (see the details)".into(),
+                    true,
+                ));
+            }
+            None => {
+                self.message = Some((
+                    format!(
+                        "No command {n}: this alert has {} (c1…c{})",
+                        cmds.len(),
+                        cmds.len()
+                    ),
+                    true,
+                ));
+            }
+        }
+    }
+
+    /// The detail scroll that shows the end of the current tab's text.
+    fn detail_bottom(&self) -> u16 {
+        match self.tab {
+            // The log scrolls back from its end: 0 is the newest line.
+            Tab::Log => 0,
+            _ => u16::MAX / 2,
         }
     }
 

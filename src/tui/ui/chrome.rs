@@ -1,38 +1,205 @@
-//! Status bar, bottom line (input, messages, hints) and the help popup generated from the keymap.
+//! Header (profile, health of every source, state freshness, read-only), status bar
+//! (counters), bottom line (input, messages, hints from the focused component's keymap) and the
+//! help popup generated from the keymap.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::tui::app::{App, InputKind};
+use crate::collect::health::SourceHealth;
+use crate::tui::app::{App, Focus, InputKind, SILENT_AFTER};
 use crate::tui::command::COMMANDS;
 use crate::tui::keymap::Context;
 
-/// The status bar: sources and health, rates, counters.
-pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
-    let s = &app.stats;
-    let health = if app.pipeline_running {
+/// One live source's health as the header shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceState {
+    /// Connected; the last event's lag when there was one.
+    Ok,
+    /// Not reported yet (connecting).
+    Starting,
+    /// The last contact failed.
+    Failing,
+}
+
+/// A live source's state and chip text (`sqs ✓ lag 3s`, `falco_grpc ✗ connection refused`).
+#[must_use]
+pub fn source_chip(name: &str, h: Option<&SourceHealth>) -> (SourceState, String) {
+    let kind = h
+        .map(|h| h.kind.as_str())
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| name.split(':').next().unwrap_or(name));
+    match h {
+        None => (SourceState::Starting, format!("{kind} … connecting")),
+        Some(h) if h.connected => {
+            let lag = h
+                .lag_ms
+                .map(|ms| format!(" lag {}", short_duration(ms / 1000)))
+                .unwrap_or_default();
+            (SourceState::Ok, format!("{kind} ✓{lag}"))
+        }
+        Some(h) => {
+            let why = h.last_error.as_deref().map_or("down", short_error);
+            (
+                SourceState::Failing,
+                format!("{kind} ✗ {why} ({} errors)", h.errors),
+            )
+        }
+    }
+}
+
+/// `3s`, `2m`, `4h`, `2d`.
+fn short_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..120 => format!("{secs}s"),
+        120..7200 => format!("{}m", secs / 60),
+        7200..172_800 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    }
+}
+
+/// The most telling words of an error (`connection refused`, `no such file`), else its start.
+fn short_error(e: &str) -> &str {
+    const KNOWN: &[&str] = &[
+        "connection refused",
+        "No such file or directory",
+        "no such file",
+        "timed out",
+        "dns error",
+        "permission denied",
+        "Permission denied",
+        "not found",
+        "NonExistentQueue",
+        "AccessDenied",
+        "InvalidClientTokenId",
+        "certificate",
+        "broken pipe",
+    ];
+    if let Some(k) = KNOWN.iter().find(|k| e.contains(*k)) {
+        return k;
+    }
+    let end = e.char_indices().nth(40).map_or(e.len(), |(i, _)| i);
+    &e[..end]
+}
+
+/// The overall state: `● running` only when the pipeline runs and every live source is
+/// healthy; red when one fails or the pipeline went silent.
+fn overall(app: &App) -> Span<'static> {
+    if !app.pipeline_running {
+        return Span::styled("■ sources done", app.theme.muted);
+    }
+    let states: Vec<SourceState> = app
+        .meta
+        .live_sources
+        .iter()
+        .map(|n| source_chip(n, app.stats.sources.get(n)).0)
+        .collect();
+    let failing = states
+        .iter()
+        .filter(|s| **s == SourceState::Failing)
+        .count();
+    let silent = !app.meta.live_sources.is_empty()
+        && app.stats_at.is_some_and(|t| app.now - t > SILENT_AFTER);
+    if failing > 0 {
+        Span::styled(
+            format!("✗ {failing} of {} sources failing", states.len()),
+            app.theme.error.add_modifier(Modifier::BOLD),
+        )
+    } else if silent {
+        Span::styled(
+            format!(
+                "✗ silent: no pipeline report for {}",
+                short_duration(app.stats_at.map_or(0, |t| (app.now - t).num_seconds()))
+            ),
+            app.theme.error.add_modifier(Modifier::BOLD),
+        )
+    } else if states.contains(&SourceState::Starting) {
+        Span::styled("◌ connecting", app.theme.muted)
+    } else {
         Span::styled("● running", app.theme.ok)
+    }
+}
+
+/// Whether every live source is healthy (for the empty feed's message).
+#[must_use]
+pub fn failing_sources(app: &App) -> Vec<String> {
+    app.meta
+        .live_sources
+        .iter()
+        .filter_map(|n| {
+            let (st, chip) = source_chip(n, app.stats.sources.get(n));
+            (st == SourceState::Failing).then_some(chip)
+        })
+        .collect()
+}
+
+/// The profile badge: red for a production-looking profile, so nobody mistakes it.
+fn profile_style(app: &App) -> Style {
+    let p = app.meta.profile.to_lowercase();
+    if p.contains("prod") && !p.contains("nonprod") && !p.contains("preprod") {
+        Style::default()
+            .fg(Color::White)
+            .bg(Color::Red)
+            .add_modifier(Modifier::BOLD)
     } else {
-        Span::styled("■ sources done", app.theme.muted)
-    };
-    let sources = if app.meta.sources.is_empty() {
-        "no sources".to_string()
-    } else {
-        app.meta.sources.join(", ")
-    };
+        app.theme.selected
+    }
+}
+
+/// The header: profile, overall state, one chip per source, state freshness, read-only.
+pub fn header(f: &mut Frame<'_>, app: &App, area: Rect) {
     let sep = || Span::styled(" │ ", app.theme.muted);
     let mut spans = vec![
-        Span::styled(format!(" {} ", app.meta.profile), app.theme.selected),
+        Span::styled(format!(" {} ", app.meta.profile), profile_style(app)),
         Span::raw(" "),
-        health,
-        sep(),
-        Span::raw(format!("{:.1} ev/s", app.eps)),
+    ];
+    if app.meta.readonly {
+        spans.push(Span::styled(
+            " READ-ONLY ",
+            app.theme
+                .header
+                .add_modifier(Modifier::REVERSED | Modifier::BOLD),
+        ));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(overall(app));
+    for n in &app.meta.live_sources {
+        let (st, chip) = source_chip(n, app.stats.sources.get(n));
+        spans.push(sep());
+        spans.push(Span::styled(
+            chip,
+            match st {
+                SourceState::Ok => app.theme.ok,
+                SourceState::Starting => app.theme.muted,
+                SourceState::Failing => app.theme.error,
+            },
+        ));
+    }
+    for r in &app.meta.sources {
+        spans.push(sep());
+        spans.push(Span::styled(r.clone(), app.theme.muted));
+    }
+    if app.meta.live_sources.is_empty() && app.meta.sources.is_empty() {
+        spans.push(sep());
+        spans.push(Span::styled("no sources", app.theme.error));
+    }
+    spans.extend([
         sep(),
         Span::raw(format!("state {} res", app.meta.state_resources)),
         Span::styled(state_age(app), app.theme.muted),
+    ]);
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The status bar: rates and counters.
+pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
+    let s = &app.stats;
+    let sep = || Span::styled(" │ ", app.theme.muted);
+    let mut spans = vec![
+        Span::raw(format!(" {:.1} ev/s", app.eps)),
         sep(),
         Span::raw(format!("read {} parsed {}", s.records_read, s.parsed)),
         sep(),
@@ -56,8 +223,6 @@ pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
         } else {
             Span::styled("acks not persisted", app.theme.muted)
         },
-        sep(),
-        Span::styled(sources, app.theme.muted),
     ]);
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -126,25 +291,47 @@ pub fn bottom_line(f: &mut Frame<'_>, app: &App, area: Rect) {
             if *err { app.theme.error } else { app.theme.ok },
         )
     } else {
-        let k = |ctx, a| app.keymap.key_for(ctx, a).unwrap_or("?").to_string();
-        Line::styled(
-            format!(
-                "{} help  {} filter  {} cmd  {} ack  {} diff  {} info  {} rules  {} copy  {} fix  {} quit",
-                k(Context::Global, "help"),
-                k(Context::Global, "filter"),
-                k(Context::Global, "command"),
-                k(Context::Feed, "ack"),
-                k(Context::Global, "tab_diff"),
-                k(Context::Global, "tab_enrichment"),
-                k(Context::Global, "tab_rules"),
-                k(Context::Feed, "copy_alert"),
-                k(Context::Feed, "copy_remediation"),
-                k(Context::Global, "quit"),
-            ),
-            app.theme.muted,
-        )
+        Line::styled(hint_text(app), app.theme.muted)
     };
     f.render_widget(Paragraph::new(line), area);
+}
+
+/// The context whose keys are live now (the focused component).
+#[must_use]
+pub fn focused_context(app: &App) -> Context {
+    if app.help {
+        Context::Help
+    } else if app.editing {
+        Context::Editor
+    } else {
+        match app.focus {
+            Focus::Feed => Context::Feed,
+            Focus::Detail => Context::Detail,
+        }
+    }
+}
+
+/// The hint bar: the focused component's hinted keys, then the global ones (none while the
+/// editor or help has the keyboard: other keys type or are ignored there). Generated from
+/// the keymap, so it is always true; write keys are left out in read-only mode.
+#[must_use]
+pub fn hint_text(app: &App) -> String {
+    let ctx = focused_context(app);
+    let mut hints = app.keymap.hints(ctx, app.meta.readonly);
+    if ctx == Context::Detail && app.tab != crate::tui::app::Tab::Rules {
+        hints.retain(|(_, h)| *h != "edit rules");
+    }
+    if ctx == Context::Detail && app.tab != crate::tui::app::Tab::Diff {
+        hints.retain(|(_, h)| *h != "unified");
+    }
+    if matches!(ctx, Context::Feed | Context::Detail) {
+        hints.extend(app.keymap.hints(Context::Global, app.meta.readonly));
+    }
+    hints
+        .iter()
+        .map(|(k, h)| format!("{k} {h}"))
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 /// Help text generated from the keymap and the command table.
@@ -160,7 +347,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
             Context::Help => "This help",
         };
         out.push(Line::styled(title, app.theme.header));
-        for b in bindings {
+        for b in bindings.iter().filter(|b| !(app.meta.readonly && b.write)) {
             out.push(Line::from(vec![
                 Span::styled(format!("  {:<26}", b.keys.join(", ")), Style::default()),
                 Span::styled(b.desc.clone(), app.theme.muted),
@@ -177,11 +364,16 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     }
     out.push(Line::raw(""));
     out.push(Line::styled(
-        match &app.meta.store {
-            Some(path) => format!(
-                "Acknowledge, snooze and resolve are saved in the store ({path}) and survive a restart."
-            ),
-            None => "Acknowledge, snooze and resolve live in memory only: not persisted (no store configured).".to_string(),
+        if app.meta.readonly {
+            "Read-only (--readonly): acknowledge, snooze, resolve, rule drafts and edits are disabled.".to_string()
+        } else {
+            match &app.meta.store {
+                Some(path) if app.meta.persistent() => format!(
+                    "Acknowledge, snooze and resolve are saved in the store ({path}) and survive a restart."
+                ),
+                Some(_) => "Acknowledge, snooze and resolve are kept in an in-memory store: lost when the monitor exits.".to_string(),
+                None => "Acknowledge, snooze and resolve live in memory only: not persisted (no store configured).".to_string(),
+            }
         },
         app.theme.muted,
     ));

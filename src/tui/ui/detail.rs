@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use tracing::Level;
 
-use crate::tui::app::{App, Focus, Tab};
+use crate::tui::app::{App, Focus, Tab, remediation_commands};
+use crate::tui::feed::Status;
 
 fn tabs_title(app: &App) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
@@ -47,14 +48,96 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
             app.theme.border
         })
         .title(tabs_title(app));
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     f.render_widget(block, area);
+    if matches!(app.tab, Tab::Diff | Tab::Enrichment) {
+        let pinned = pinned_lines(app);
+        let h = u16::try_from(pinned.len())
+            .unwrap_or(0)
+            .min(inner.height.saturating_sub(3));
+        if h > 0 {
+            let [top, rest] =
+                Layout::vertical([Constraint::Length(h), Constraint::Min(1)]).areas(inner);
+            f.render_widget(Paragraph::new(pinned), top);
+            inner = rest;
+        }
+    }
     match app.tab {
         Tab::Diff => super::diff::draw(f, app, inner),
         Tab::Enrichment => super::enrich::draw(f, app, inner),
         Tab::Rules => editor(f, app, inner),
         Tab::Log => log(f, app, inner),
     }
+}
+
+/// A time for people: `14:03` today, `Nov 26 14:03` otherwise (UTC, like the feed).
+#[must_use]
+pub fn when(app: &App, t: chrono::DateTime<chrono::Utc>) -> String {
+    if t.date_naive() == app.now.date_naive() {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%b %d %H:%M").to_string()
+    }
+}
+
+/// The selected alert's status (who, when, until when) and its numbered remediation
+/// commands: pinned at the top of the details, above the scrolling diff or enrichment.
+fn pinned_lines(app: &App) -> Vec<Line<'static>> {
+    let Some(e) = app.selected_index().and_then(|i| app.feed.entry(i)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let by =
+        e.by.as_ref()
+            .map(|h| format!(" by {} at {}", h.who, when(app, h.at)))
+            .unwrap_or_default();
+    let status = match e.status {
+        Status::New => "● new: not handled".to_string(),
+        Status::Acked => format!("A acknowledged{by}: someone is on it"),
+        Status::Snoozed(until) => format!("Z snoozed until {}{by}", when(app, until)),
+        Status::Resolved => format!("R resolved{by}"),
+    };
+    let saved = if app.meta.persistent() {
+        "  (saved in the store)"
+    } else if app.meta.store.is_some() {
+        "  (in-memory store: lost on exit)"
+    } else {
+        "  (in memory only: no store)"
+    };
+    out.push(Line::from(vec![
+        Span::styled("Status ", app.theme.header),
+        Span::raw(status),
+        Span::styled(saved, app.theme.muted),
+    ]));
+    if app.selected_partial() {
+        out.push(Line::styled(
+            "Loading the full alert from the store…",
+            app.theme.muted,
+        ));
+        return out;
+    }
+    let Some(a) = app.selected() else {
+        return out;
+    };
+    let cmds = remediation_commands(a);
+    if cmds.is_empty() {
+        out.push(Line::styled(
+            "Fix    no command applies (nothing for Terraform to restore or import)",
+            app.theme.muted,
+        ));
+    }
+    for (i, c) in cmds.iter().enumerate() {
+        out.push(Line::from(vec![
+            Span::styled(
+                if i == 0 { "Fix " } else { "    " }.to_string(),
+                app.theme.header,
+            ),
+            Span::styled(format!("c{} ", i + 1), app.theme.header),
+            Span::raw(c.line.clone()),
+            Span::styled(format!("  # {}", c.why), app.theme.muted),
+        ]));
+    }
+    out
 }
 
 fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
@@ -73,9 +156,11 @@ fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {
         ed.origin.as_str()
     };
     let mode = if app.editing {
-        "editing · ctrl-s save · ctrl-t tests · Esc stop"
+        "EDITING · ctrl-s save · ctrl-t tests · Esc stop"
+    } else if app.meta.readonly {
+        "VIEW (read-only: editing disabled)"
     } else {
-        "Enter/e to edit · t tests · n/N draft a rule from the selected alert"
+        "VIEW · i or Enter edits · t tests · n/N draft a rule from the selected alert"
     };
     f.render_widget(
         Paragraph::new(Line::from(vec![

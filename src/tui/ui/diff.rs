@@ -182,7 +182,8 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         }
         lines.push(Line::raw(""));
     }
-    let para = Paragraph::new(lines).scroll((app.detail_scroll, 0));
+    let scroll = super::clamp_scroll(&lines, area, app.unified, app.detail_scroll);
+    let para = Paragraph::new(lines).scroll((scroll, 0));
     let para = if app.unified {
         para.wrap(Wrap { trim: false })
     } else {

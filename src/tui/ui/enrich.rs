@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Sparkline, Widget as _, Wrap};
 
 use super::feed::via_label;
 use crate::alert::{Alert, HistoryItem, Via};
-use crate::tui::app::{App, remediation_command};
+use crate::tui::app::App;
 use crate::tui::diff::value_text;
 
 /// History items listed per list; the rest are counted.
@@ -440,8 +440,10 @@ pub fn remediation_label(line: &str) -> &'static str {
 }
 
 fn remediation(app: &App, a: &Alert, out: &mut Vec<Line<'static>>) {
-    out.push(section(app, "Remediation (c copies the command)"));
-    out.push(kv(app, "command", remediation_command(a)));
+    out.push(section(
+        app,
+        "Remediation (commands numbered at the top: c copies 1, c2…c5 the others)",
+    ));
     for r in &a.remediation {
         let label = remediation_label(r);
         for (i, l) in r.lines().enumerate() {
@@ -529,30 +531,12 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         );
         return;
     };
-    let mut l = lines(app, a);
-    if let Some(e) = app.selected_index().and_then(|i| app.feed.entry(i)) {
-        l.insert(
-            0,
-            Line::from(vec![
-                Span::styled("Status ", app.theme.header),
-                Span::raw(e.status.label()),
-                Span::styled(
-                    if app.meta.persistent() {
-                        "  (saved in the store)"
-                    } else if app.meta.store.is_some() {
-                        "  (in the in-memory store: lost on exit)"
-                    } else {
-                        "  (in memory only: no store)"
-                    },
-                    app.theme.muted,
-                ),
-            ]),
-        );
-    }
+    let l = lines(app, a);
+    let scroll = super::clamp_scroll(&l, area, true, app.detail_scroll);
     f.render_widget(
         Paragraph::new(l)
             .wrap(Wrap { trim: false })
-            .scroll((app.detail_scroll, 0)),
+            .scroll((scroll, 0)),
         area,
     );
 }

@@ -21,14 +21,7 @@ pub(crate) fn kind_label(k: AlertKind) -> &'static str {
 }
 
 pub(crate) fn via_label(v: Via) -> &'static str {
-    match v {
-        Via::Console => "console",
-        Via::Cli => "cli",
-        Via::Sdk => "sdk",
-        Via::Terraform => "tf",
-        Via::Service => "service",
-        Via::Unknown => "?",
-    }
+    crate::tui::filter::via_name(v)
 }
 
 fn title(app: &App) -> Line<'static> {
@@ -54,6 +47,12 @@ fn title(app: &App) -> Line<'static> {
         }
     }
     spans.push(Span::raw(format!("· {} unhandled ", c.unhandled)));
+    if app.feed.dropped() > 0 {
+        spans.push(Span::styled(
+            format!("· {} older in the store ", app.feed.dropped()),
+            app.theme.muted,
+        ));
+    }
     let (key, desc) = app.feed.sort();
     spans.push(Span::styled(
         format!("· sort {}{} ", key.as_str(), if desc { "↓" } else { "↑" }),
@@ -106,20 +105,42 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         .title(title(app));
     let inner = block.inner(area);
     if app.feed.shown() == 0 {
-        let msg = if app.feed.total() == 0 {
+        let failing = super::chrome::failing_sources(app);
+        let msg = if app.feed.total() == 0 && !failing.is_empty() {
+            format!(
+                "No alerts, and it may not be quiet: {} of {} sources failing ({}). 4 (Log) has the errors.",
+                failing.len(),
+                app.meta.live_sources.len(),
+                failing.join("; ")
+            )
+        } else if app.feed.total() == 0 {
             format!(
                 "Waiting for alerts… {} events read, {} parsed. Drift appears here as it is detected.",
                 app.stats.records_read, app.stats.parsed
             )
         } else {
+            let why = &app.filter_why;
             format!(
-                "No alert matches the filter '{}' ({} hidden). Esc clears it.",
+                "No alert matches the filter '{}' ({} hidden){}. Esc clears it.",
                 app.feed.filter().text,
-                app.feed.total()
+                app.feed.total(),
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", why.join("; "))
+                }
             )
         };
+        let style = if failing.is_empty() {
+            app.theme.muted
+        } else {
+            app.theme.error
+        };
         f.render_widget(
-            Paragraph::new(msg).style(app.theme.muted).block(block),
+            Paragraph::new(msg)
+                .style(style)
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(block),
             area,
         );
         return;
@@ -135,13 +156,19 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     app.feed_offset.set(offset);
 
     let narrow = inner.width < 100;
+    // Times from before today carry their date.
+    let today = app.now.date_naive();
+    let dated = app
+        .feed
+        .window(offset, height)
+        .any(|e| e.alert.time.date_naive() != today);
     let mut widths = vec![
         Constraint::Length(2),
-        Constraint::Length(8),
+        Constraint::Length(if dated { 12 } else { 8 }),
         Constraint::Length(7),
         Constraint::Length(9),
         Constraint::Fill(3),
-        Constraint::Fill(2),
+        Constraint::Fill(3),
         Constraint::Fill(2),
     ];
     if !narrow {
@@ -158,36 +185,29 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     let rows = app.feed.window(offset, height).enumerate().map(|(i, e)| {
         let a = &e.alert;
         let badge = app.theme.badge(a.severity);
-        let attrs = if a.diffs.is_empty() {
-            "—".to_string()
-        } else {
-            a.diffs
-                .iter()
-                .map(|d| d.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let attrs: &str = &e.why;
         let status_style = match e.status {
-            Status::New => Style::default(),
+            Status::New | Status::Acked => Style::default(),
             _ => app.theme.muted,
         };
         let mut cells = vec![
             // A marker for the selected row, so selection never depends on colour alone.
             Cell::from(Line::from(vec![
                 Span::raw(if offset + i == app.sel { "▶" } else { " " }),
-                Span::styled(
-                    e.status.label().chars().next().unwrap_or(' ').to_string(),
-                    status_style,
-                ),
+                Span::styled(e.status.symbol().to_string(), status_style),
             ])),
-            Cell::from(a.time.format("%H:%M:%S").to_string()),
+            Cell::from(if a.time.date_naive() == today {
+                a.time.format("%H:%M:%S").to_string()
+            } else {
+                a.time.format("%b %d %H:%M").to_string()
+            }),
             Cell::from(Span::styled(
                 format!("{} {}", badge.symbol, badge.label),
                 badge.style,
             )),
             Cell::from(kind_label(a.kind)),
             Cell::from(fit(&resource_label(a), 4)),
-            Cell::from(ellipsize(&attrs, cols.get(5).copied().unwrap_or(10))),
+            Cell::from(ellipsize(attrs, cols.get(5).copied().unwrap_or(10))),
             Cell::from(ellipsize(
                 actor_label(a),
                 cols.get(6).copied().unwrap_or(10),
@@ -199,14 +219,25 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         let mut row = Row::new(cells);
         if offset + i == app.sel {
             row = row.style(app.theme.selected.add_modifier(Modifier::BOLD));
-        } else if e.status != Status::New {
+        } else if e.status == Status::Resolved {
+            // Done: dimmed and struck through, unlike an acknowledged alert (still open).
+            row = row.style(app.theme.muted.add_modifier(Modifier::CROSSED_OUT));
+        } else if matches!(e.status, Status::Snoozed(_)) {
             row = row.style(app.theme.muted);
         }
         row
     });
-    let mut header: Vec<String> = ["", "UTC", "SEV", "KIND", "RESOURCE", "ATTRIBUTES", "ACTOR"]
-        .map(String::from)
-        .to_vec();
+    let mut header: Vec<String> = [
+        "",
+        "UTC",
+        "SEV",
+        "KIND",
+        "RESOURCE",
+        "WHY IT MATTERS",
+        "ACTOR",
+    ]
+    .map(String::from)
+    .to_vec();
     if !narrow {
         header.push("VIA".into());
     }
