@@ -1137,8 +1137,9 @@ fn statuses_times_paging_and_help_tell_the_truth() {
     key(&mut app, KeyCode::Char('x'));
     key(&mut app, KeyCode::Char('k'));
     app.run_command(":snooze 2h");
-    let s = screen(&app, 200, 50);
-    let feed: Vec<&str> = s.lines().take(20).collect();
+    // Tall enough for every golden alert in the feed pane.
+    let s = screen(&app, 200, 70);
+    let feed: Vec<&str> = s.lines().take(40).collect();
     let marks: Vec<char> = feed
         .iter()
         .filter_map(|l| l.chars().nth(3).filter(|c| "●AZR".contains(*c)))

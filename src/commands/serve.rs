@@ -13,6 +13,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         no_stdout: args.no_stdout,
         replay_interval_ms: args.replay_interval_ms,
         rules_file: None,
+        readonly: false,
     };
     super::headless::run(&tui)
 }
