@@ -211,10 +211,30 @@ fn archived(p: &Path) -> Vec<String> {
 fn jsonl_channel_after_kill_9_is_delivered_once_and_promptly() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("alerts.jsonl");
+    // A stream of distinct drifts (each a new security group opened to the world), so there is
+    // always a first notification in flight: repeated occurrences of one drift do not notify.
+    let events = dir.path().join("events.jsonl");
+    let lines: String = (0..200)
+        .map(|n| {
+            format!(
+                concat!(
+                    r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","userName":"alice"}},"#,
+                    r#""eventTime":"2026-11-27T09:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","#,
+                    r#""awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15.30","#,
+                    r#""requestParameters":{{"groupId":"sg-{n:017x}","ipPermissions":{{"items":[{{"ipProtocol":"tcp","fromPort":22,"toPort":22,"ipRanges":{{"items":[{{"cidrIp":"0.0.0.0/0"}}]}}}}]}}}},"#,
+                    r#""responseElements":{{"_return":true}},"eventID":"jsonl-kill-{n}","readOnly":false,"eventType":"AwsApiCall","recipientAccountId":"111122223333"}}"#,
+                    "\n"
+                ),
+                n = n
+            )
+        })
+        .collect();
+    std::fs::write(&events, lines).unwrap();
     let cfg = write_config(
         dir.path(),
         &format!(
-            "    inputs: [\"embedded:demo/events.jsonl\"]\n    replay: {{loop: true, interval_ms: 20}}\n    notify:\n      defaults: [archive]\n      channels:\n        archive: {{type: jsonl, path: \"{}\"}}\n",
+            "    inputs: [\"{}\"]\n    replay: {{loop: false, interval_ms: 20}}\n    notify:\n      defaults: [archive]\n      channels:\n        archive: {{type: jsonl, path: \"{}\"}}\n",
+            events.display(),
             archive.display()
         ),
     );
@@ -295,7 +315,7 @@ fn jsonl_channel_after_kill_9_is_delivered_once_and_promptly() {
     );
 
     // Restart: one pass over the same (already processed) events, then the drain.
-    let (mut child, log) = daemon(&cfg, &["--once"]);
+    let (mut child, log) = daemon(&cfg, &["--once", "--replay-interval-ms", "0"]);
     let deadline = Instant::now() + Duration::from_mins(1);
     let code = loop {
         if let Some(st) = child.try_wait().unwrap() {
