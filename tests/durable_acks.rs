@@ -214,9 +214,11 @@ fn jsonl_channel_after_kill_9_is_delivered_once_and_promptly() {
     // A stream of distinct drifts (each a new security group opened to the world), so there is
     // always a first notification in flight: repeated occurrences of one drift do not notify.
     let events = dir.path().join("events.jsonl");
-    let lines: String = (0..200)
-        .map(|n| {
-            format!(
+    let mut lines = String::new();
+    for n in 0..200 {
+        std::fmt::Write::write_fmt(
+            &mut lines,
+            format_args!(
                 concat!(
                     r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","userName":"alice"}},"#,
                     r#""eventTime":"2026-11-27T09:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","#,
@@ -226,9 +228,10 @@ fn jsonl_channel_after_kill_9_is_delivered_once_and_promptly() {
                     "\n"
                 ),
                 n = n
-            )
-        })
-        .collect();
+            ),
+        )
+        .unwrap();
+    }
     std::fs::write(&events, lines).unwrap();
     let cfg = write_config(
         dir.path(),
