@@ -162,6 +162,12 @@ pub fn fingerprint(a: &Alert) -> String {
 /// snoozes); every other ack resolves the alert's PagerDuty incidents.
 pub const NOTE_REOPENED: &str = "reopened";
 
+/// The note (status marker) of an acknowledgement, as the monitor, the CLI and the API write it.
+pub const NOTE_ACK: &str = "ack";
+
+/// The note (status marker) of a resolve.
+pub const NOTE_RESOLVED: &str = "resolved";
+
 /// A notification to enqueue in the same transaction as its alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxItem {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tfdrift::notify::{Channels, Message, sample_alert};
+use tfdrift::store::{NOTE_ACK, NOTE_RESOLVED};
 
 use crate::cli::{AlertsCommand, NotifyCommand, ProfileArgs};
 
@@ -103,10 +104,6 @@ fn retry(p: &ProfileArgs, channel: Option<&str>) -> anyhow::Result<ExitCode> {
     println!("re-queued {n} failed notification(s); a running `tfdrift tui --no-ui` delivers them");
     Ok(ExitCode::SUCCESS)
 }
-
-/// Acknowledgement notes, as the terminal UI writes them (the UI reads them back as status).
-const NOTE_ACK: &str = "ack";
-const NOTE_RESOLVED: &str = "resolved";
 
 pub fn alerts(cmd: &AlertsCommand) -> anyhow::Result<ExitCode> {
     let (a, note, verb) = match cmd {

@@ -9,12 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::sqlite::{from_ms, limit_i64, ms};
+pub use super::{NOTE_ACK, NOTE_RESOLVED};
 use super::{NOTE_REOPENED, SqliteStore, Store, StoreError, Target};
-
-/// Ack note (status marker) of an acknowledgement, as the monitor writes it.
-pub const NOTE_ACK: &str = "ack";
-/// Ack note (status marker) of a resolve.
-pub const NOTE_RESOLVED: &str = "resolved";
 
 /// What an alert's acknowledgements and snoozes say about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

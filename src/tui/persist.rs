@@ -28,12 +28,7 @@ pub fn stored_status(acks: &[Ack], snooze: Option<&Snooze>) -> Status {
     }
 }
 
-/// Ack note of a resolve.
-pub const NOTE_RESOLVED: &str = "resolved";
-/// Ack note of a reopen (cancels earlier acks, resolves and snoozes).
-pub const NOTE_REOPENED: &str = crate::store::NOTE_REOPENED;
-/// Ack note of an acknowledgement.
-pub const NOTE_ACK: &str = "ack";
+pub use crate::store::{NOTE_ACK, NOTE_REOPENED, NOTE_RESOLVED};
 
 /// Records `status` for alert `id` in `store` at `at`.
 pub fn persist_status(
