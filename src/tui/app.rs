@@ -21,6 +21,7 @@ use super::keymap::Keymap;
 use super::logs::LogLine;
 use super::theme::Theme;
 use crate::alert::Alert;
+use crate::drift::Drift;
 use crate::pipeline::Stats;
 
 /// Alerts held in full (with enrichment and diff values) when a store can give back the rest.
@@ -104,6 +105,17 @@ pub enum Effect {
         /// The alert.
         id: String,
     },
+    /// A person acknowledges, snoozes or resolves a drift: done by whatever backs the
+    /// monitor (the store in-process, the daemon in team mode), off the UI thread; the
+    /// drift's new state comes back as [`Action::DriftChanged`].
+    DriftAct {
+        /// The drift.
+        id: String,
+        /// What is done.
+        action: crate::store::DriftAction,
+        /// What the user did (`acknowledged`), for the confirmation.
+        verb: String,
+    },
 }
 
 /// Everything that can change the state.
@@ -145,6 +157,12 @@ pub enum Action {
     RuleTests(String, bool),
     /// A slimmed alert re-read from the store (for the details).
     AlertLoaded(Box<Alert>),
+    /// Every unresolved drift (at start, after a reconnect, or a periodic reload): replaces
+    /// the monitor's set.
+    Drifts(Vec<Drift>),
+    /// One drift changed (opened, occurred, acknowledged, snoozed, resolved, reopened); a
+    /// resolved one leaves the unresolved set.
+    DriftChanged(Box<Drift>),
     /// Quit.
     Quit,
 }
@@ -237,6 +255,8 @@ pub struct App {
     /// Ids of alerts restored from the store that the pipeline may still deliver (recorded
     /// just before the load, delivered after it): skipped once when they arrive.
     restored: std::collections::HashSet<String>,
+    /// Unresolved drifts (open, acknowledged, snoozed), newest `last_seen` first.
+    pub drifts: Vec<Drift>,
     /// The last reload or rule-test result shown in the editor (text, is a problem).
     pub editor_status: Option<(String, bool)>,
     /// Key bindings.
@@ -316,6 +336,7 @@ impl App {
             editor,
             editor_status: None,
             restored: std::collections::HashSet::new(),
+            drifts: Vec::new(),
             keymap,
             theme,
             now,
@@ -448,6 +469,19 @@ impl App {
                     self.detail = None;
                 }
                 fits
+            }
+            Action::Drifts(list) => {
+                self.drifts = list.into_iter().filter(Drift::is_unresolved).collect();
+                self.drifts.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
+                true
+            }
+            Action::DriftChanged(d) => {
+                self.drifts.retain(|x| x.id != d.id);
+                if d.is_unresolved() {
+                    self.drifts.push(*d);
+                    self.drifts.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
+                }
+                true
             }
             Action::RulesReloaded(text, problem) | Action::RuleTests(text, problem) => {
                 self.editor_status = Some((text, problem));

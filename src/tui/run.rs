@@ -234,6 +234,7 @@ pub async fn run(
                 },
             };
             let _ = tx.send(action);
+            let _ = tx.send(load_drifts(store.as_ref()));
         });
     }
     let mut terminal = init_terminal()?;
@@ -270,6 +271,8 @@ async fn event_loop(
     let mut stats_open = true;
     let mut logs_open = true;
     let mut dirty = true;
+    // Alerts arrived since the open drifts were last re-read (each tick re-reads them then).
+    let mut drifts_stale = false;
     tracing::info!(profile = %app.meta.profile, "Terminal UI started");
     loop {
         if dirty {
@@ -291,7 +294,10 @@ async fn event_loop(
                 None => actions.push(Action::Quit),
             },
             a = handle.alerts.recv(), if alerts_open => match a {
-                Some(a) => actions.push(Action::Alerts(vec![a])),
+                Some(a) => {
+                    drifts_stale = true;
+                    actions.push(Action::Alerts(vec![a]));
+                }
                 None => {
                     alerts_open = false;
                     actions.push(Action::PipelineDone);
@@ -308,7 +314,17 @@ async fn event_loop(
                 None => logs_open = false,
             },
             Some(r) = results.recv() => actions.push(r),
-            _ = tick.tick() => actions.push(Action::Tick(Utc::now())),
+            _ = tick.tick() => {
+                actions.push(Action::Tick(Utc::now()));
+                if std::mem::take(&mut drifts_stale)
+                    && let Some(store) = bg.store.clone()
+                {
+                    let tx = bg.tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.send(load_drifts(store.as_ref()));
+                    });
+                }
+            },
             name = signals.recv() => {
                 tracing::info!(signal = name, "Signal received; quitting");
                 actions.push(Action::Quit);
@@ -345,6 +361,7 @@ async fn event_loop(
                 }
             }
             if !batch.is_empty() {
+                drifts_stale = true;
                 actions.push(Action::Alerts(batch));
             }
         }
@@ -460,6 +477,31 @@ fn perform(
             });
             return None;
         }
+        Effect::DriftAct { id, action, verb } => {
+            let store = bg.store.clone()?;
+            let tx = bg.tx.clone();
+            let at = Utc::now();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(match store.drift_act(&id, action, &who(), at) {
+                    Ok(Some(d)) => {
+                        let _ = tx.send(Action::DriftChanged(Box::new(d)));
+                        Action::Notice {
+                            text: format!("Drift {verb} · saved in the store"),
+                            error: false,
+                        }
+                    }
+                    Ok(None) => Action::Notice {
+                        text: format!("Drift {id} is unknown or already resolved"),
+                        error: true,
+                    },
+                    Err(e) => Action::Notice {
+                        text: format!("Drift not {verb}: saving failed: {e}"),
+                        error: true,
+                    },
+                });
+            });
+            return None;
+        }
         Effect::RunRuleTests => {
             let path = app.editor.path.clone();
             let convert = bg.convert.clone();
@@ -478,6 +520,21 @@ fn perform(
             return None;
         }
     })
+}
+
+/// Every unresolved drift in the store, as the action that replaces the monitor's set.
+fn load_drifts(store: &dyn Store) -> Action {
+    let filter = crate::store::DriftFilter {
+        unresolved_only: true,
+        ..crate::store::DriftFilter::default()
+    };
+    match store.drifts(&filter) {
+        Ok(list) => Action::Drifts(list),
+        Err(e) => Action::Notice {
+            text: format!("Cannot load open drifts: {e}"),
+            error: true,
+        },
+    }
 }
 
 /// The editor status line for a rule-test report.
