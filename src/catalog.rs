@@ -8,6 +8,7 @@
 pub mod convert;
 pub mod expr;
 pub mod spec;
+pub mod user;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};

@@ -444,8 +444,13 @@ pub struct StateShowArgs {
 #[command(after_help = "\
 Examples:
   tfdrift catalog                     # coverage by service
-  tfdrift catalog check AWSLogs/      # share of mutating events mapped in real logs")]
+  tfdrift catalog check AWSLogs/      # share of mutating events mapped in real logs
+  tfdrift catalog show AuthorizeSecurityGroupIngress   # the mapping and the file it comes from
+  tfdrift catalog -p prod check logs/ # with the profile's own `catalog:` files over the built-in")]
 pub struct CatalogArgs {
+    /// The profile whose `catalog:` files are loaded over the built-in catalog.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// `check FILE...`: measure coverage on real logs.
     #[command(subcommand)]
     pub command: Option<CatalogCommand>,
@@ -462,5 +467,10 @@ pub enum CatalogCommand {
         /// Log files or directories.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
+    },
+    /// Which mapping an event name has, and which catalog file it comes from.
+    Show {
+        /// The event name (`AuthorizeSecurityGroupIngress`, `v1.compute.firewalls.patch`).
+        event: String,
     },
 }

@@ -108,8 +108,7 @@ pub fn setup(
         },
     };
     let severity = profile.severity().map_err(anyhow::Error::msg)?;
-    let catalog = Catalog::embedded()
-        .context("the embedded event catalog does not load (a build problem)")?;
+    let catalog = load_catalog(&profile)?;
     let mut state_paths = profile.state.clone();
     state_paths.extend(extra_state.iter().cloned());
     // `s3://` and `gs://` states are read by the live pipeline's refresher (and by
@@ -150,6 +149,23 @@ pub fn setup(
         },
         profile,
     })
+}
+
+/// The embedded catalog with the profile's own catalog files over it.
+pub fn load_catalog(profile: &Profile) -> anyhow::Result<Catalog> {
+    let mut catalog = Catalog::embedded()
+        .context("the embedded event catalog does not load (a build problem)")?;
+    if !profile.catalog.is_empty() {
+        let loaded = tfdrift::catalog::user::load(&mut catalog, &profile.catalog)
+            .map_err(|e| anyhow::anyhow!("the profile's catalog files do not load:\n{e}"))?;
+        for l in &loaded {
+            for w in &l.warnings {
+                eprintln!("{w}");
+            }
+            tracing::info!(file = %l.file, events = l.events, overrides = l.overrides, "Catalog file loaded");
+        }
+    }
+    Ok(catalog)
 }
 
 /// A live profile needs something to watch: says which keys add a source.

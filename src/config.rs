@@ -96,6 +96,10 @@ pub struct Profile {
     /// Rule files or directories.
     #[serde(default)]
     pub rules: Vec<String>,
+    /// The profile's own event-catalog files or directories (the built-in YAML format): they
+    /// add mappings and override built-in ones for the same call.
+    #[serde(default)]
+    pub catalog: Vec<String>,
     /// Recorded event files replayed as a source.
     #[serde(default)]
     pub inputs: Vec<String>,

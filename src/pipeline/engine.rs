@@ -443,6 +443,7 @@ impl Engine {
             StoreSeen::No => {}
         }
         stats.mapped += 1;
+        super::stats::bump(&mut stats.mapped_by_file, &mapping.file);
         let mut alerts = Vec::new();
         let mut ops = Vec::new();
         let mut reverts = Vec::new();

@@ -115,6 +115,10 @@ pub struct Stats {
     pub no_resource: BTreeMap<String, u64>,
     /// Events the catalog mapped to resource changes.
     pub mapped: u64,
+    /// … by the catalog file whose mapping matched (`aws/ec2.yaml`, a profile's own file):
+    /// `tfdrift catalog check`'s per-file coverage.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapped_by_file: BTreeMap<String, u64>,
     /// Touched resources whose state agrees with the event.
     pub in_sync: u64,
     /// Drift suppressed by a rule filter (`action: skip`), by rule id.
@@ -235,6 +239,7 @@ impl Stats {
         add(&mut self.ambiguous, &other.ambiguous);
         add(&mut self.no_resource, &other.no_resource);
         self.mapped += other.mapped;
+        add(&mut self.mapped_by_file, &other.mapped_by_file);
         self.in_sync += other.in_sync;
         add(&mut self.filtered, &other.filtered);
         add(&mut self.ignored, &other.ignored);
