@@ -4,7 +4,8 @@
 //! daemon's alerts appear in both monitors; the responder's `a` is recorded on the daemon with
 //! the token's name and shows in the other monitor and the watcher; the viewer's monitor is
 //! READ-ONLY and its `a` is refused; `kill -9` of the daemon shows "reconnecting", a restart
-//! shows connected again, and the feed has no duplicate rows. Fails with a clear message when
+//! shows connected again, and the feed has no duplicate rows. Also: acting on a drift through
+//! `Act` (`drift_id`), and the rule editor refusing to save locally while attached. Fails with a clear message when
 //! tmux or openssl is missing: it never skips.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 #![cfg(feature = "tui")]
@@ -559,6 +560,16 @@ fn monitors_attach_to_the_daemon_ack_with_the_token_name_viewer_read_only_and_re
             }
         },
     );
+
+    // The rules live on the daemon: the editor's save says so and writes nothing here.
+    for k in ["3", "i", "C-s"] {
+        tmux.key("rita", k);
+    }
+    tmux.wait("rita", "the save refused while attached", |s| {
+        s.contains("Not saved: attached to the daemon")
+    });
+    assert!(!team.dir.path().join("rules.yaml").exists());
+    tmux.key("rita", "Escape");
 
     // kill -9 the daemon: the monitors say they are reconnecting.
     daemon.signal("-KILL");
