@@ -394,7 +394,7 @@ pub struct TuiArgs {
     #[command(flatten)]
     pub profile: ProfileArgs,
     /// Run headless: alerts as JSON lines on stdout, logs on stderr.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "connect")]
     pub no_ui: bool,
     /// Stop after one pass over replayed inputs (the demo otherwise loops).
     #[arg(long)]
@@ -412,6 +412,10 @@ pub struct TuiArgs {
     /// Monitor only: acknowledge, snooze, resolve and rule edits are disabled.
     #[arg(long)]
     pub readonly: bool,
+    /// Attach to a team-mode daemon (`--connect URL`, or the profile's `daemon:`) instead of
+    /// running the pipeline here.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// `state` subcommands.

@@ -4,6 +4,7 @@
 //! then draws once, and only when something visible changed.
 
 pub mod app;
+pub mod backend;
 pub mod clipboard;
 pub mod command;
 pub mod diff;

@@ -271,7 +271,37 @@ impl Client {
                 action: action.into(),
                 note: note.unwrap_or_default().to_string(),
                 until: until.unwrap_or_default().to_string(),
+                drift_id: String::new(),
             })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| status_error(&self.url, &s))
+    }
+
+    /// Acts on a drift: `Ack`, `Snooze` (`until` RFC 3339) or `Resolve`.
+    pub async fn act_drift(
+        &mut self,
+        drift_id: &str,
+        action: pb::Action,
+        until: Option<&str>,
+    ) -> Result<pb::ActReply, ClientError> {
+        self.inner
+            .act(pb::ActRequest {
+                alert_id: String::new(),
+                action: action.into(),
+                note: String::new(),
+                until: until.unwrap_or_default().to_string(),
+                drift_id: drift_id.to_string(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| status_error(&self.url, &s))
+    }
+
+    /// Pipeline counters and the sources' health.
+    pub async fn stats(&mut self) -> Result<pb::StatsReply, ClientError> {
+        self.inner
+            .get_stats(pb::StatsRequest {})
             .await
             .map(tonic::Response::into_inner)
             .map_err(|s| status_error(&self.url, &s))
@@ -298,15 +328,17 @@ impl Client {
             .map_err(|s| status_error(&self.url, &s))
     }
 
-    /// Opens a watch stream after `since`.
+    /// Opens a watch stream after `since`; a snapshot (when one comes) carries the newest
+    /// `snapshot_alerts` alerts (0: the daemon's default).
     pub async fn watch(
         &mut self,
         since: i64,
+        snapshot_alerts: u32,
     ) -> Result<tonic::Streaming<pb::WatchEvent>, ClientError> {
         self.inner
             .watch(pb::WatchRequest {
                 since,
-                snapshot_alerts: 0,
+                snapshot_alerts,
             })
             .await
             .map(tonic::Response::into_inner)
@@ -338,6 +370,7 @@ pub struct WatchSession {
     cursor: i64,
     attempt: u32,
     stream: Option<tonic::Streaming<pb::WatchEvent>>,
+    snapshot_alerts: u32,
 }
 
 impl std::fmt::Debug for WatchSession {
@@ -347,6 +380,7 @@ impl std::fmt::Debug for WatchSession {
             .field("cursor", &self.cursor)
             .field("attempt", &self.attempt)
             .field("connected", &self.stream.is_some())
+            .field("snapshot_alerts", &self.snapshot_alerts)
             .finish()
     }
 }
@@ -365,7 +399,15 @@ impl WatchSession {
             cursor: since,
             attempt: 0,
             stream: None,
+            snapshot_alerts: 0,
         }
+    }
+
+    /// How many alerts a snapshot should carry (a monitor wants more than a script).
+    #[must_use]
+    pub fn with_snapshot_alerts(mut self, n: u32) -> Self {
+        self.snapshot_alerts = n;
+        self
     }
 
     /// The last cursor delivered (what a reconnect resumes after).
@@ -377,7 +419,7 @@ impl WatchSession {
     async fn open(&mut self) -> Result<pb::HelloReply, ClientError> {
         let mut c = Client::connect(&self.opts).await?;
         let hello = c.hello().await?;
-        self.stream = Some(c.watch(self.cursor).await?);
+        self.stream = Some(c.watch(self.cursor, self.snapshot_alerts).await?);
         Ok(hello)
     }
 

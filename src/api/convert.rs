@@ -201,3 +201,56 @@ pub fn drift_change(ev: &crate::drift::DriftEvent, d: &crate::drift::Drift) -> p
         drift: Some(drift(d)),
     }
 }
+
+/// An API drift back into the model (the monitor's drift list); `Err` names the bad field.
+pub fn drift_from(d: &proto::Drift) -> Result<crate::drift::Drift, String> {
+    use crate::drift::{Reason, Status as DriftStatus};
+    let json = |field: &str, s: &str| -> Result<serde_json::Value, String> {
+        if s.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(s).map_err(|e| format!("drift {}: {field} is not JSON: {e}", d.id))
+    };
+    let at =
+        |field: &str, s: &str| parse_time(field, s).map_err(|e| format!("drift {}: {e}", d.id));
+    let first_seen = at("first_seen", &d.first_seen)?.unwrap_or_default();
+    let last_seen = at("last_seen", &d.last_seen)?.unwrap_or(first_seen);
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Ok(crate::drift::Drift {
+        id: d.id.clone(),
+        key: d.key.clone(),
+        kind: d.kind.clone(),
+        provider: d.provider.clone(),
+        rtype: d.r#type.clone(),
+        resource_id: d.resource_id.clone(),
+        address: nonempty(&d.address),
+        attribute: d.attribute.clone(),
+        status: DriftStatus::parse(&d.status)
+            .ok_or_else(|| format!("drift {}: status '{}' is unknown", d.id, d.status))?,
+        snoozed_until: at("snoozed_until", &d.snoozed_until)?,
+        first_seen,
+        last_seen,
+        occurrences: d.occurrences,
+        episode: u32::try_from(d.episode).unwrap_or(u32::MAX),
+        actors: d.actors.clone(),
+        observed: json("observed_json", &d.observed_json)?,
+        state_value: json("state_json", &d.state_json)?,
+        severity: crate::alert::Severity::parse(&d.severity).unwrap_or_default(),
+        rules: d.rules.clone(),
+        last_alert_id: d.last_alert_id.clone(),
+        resolved_at: at("resolved_at", &d.resolved_at)?,
+        resolved_reason: Reason::parse(&d.resolved_reason),
+        resolved_by: nonempty(&d.resolved_by),
+        updated_at: last_seen,
+        channels: Vec::new(),
+    })
+}
+
+/// The pipeline counters a snapshot or a stats item carries (`stats_json`), with the sources'
+/// health; `Err` when the JSON is not a `Stats` object.
+pub fn stats_from(stats_json: &str) -> Result<Stats, String> {
+    if stats_json.is_empty() {
+        return Ok(Stats::default());
+    }
+    serde_json::from_str(stats_json).map_err(|e| format!("the daemon's stats_json: {e}"))
+}

@@ -265,6 +265,9 @@ impl Daemon for DaemonService {
             "acknowledging, snoozing, resolving or reopening alerts",
         )?;
         let r = req.into_inner();
+        if !r.drift_id.is_empty() {
+            return act_on_drift(&self.state, caller, r).await;
+        }
         let state = match pb::Action::try_from(r.action).unwrap_or(pb::Action::Unspecified) {
             pb::Action::Ack => State::Acknowledged,
             pb::Action::Snooze => State::Snoozed,
@@ -324,6 +327,61 @@ impl Daemon for DaemonService {
             requeued: u64::try_from(n).unwrap_or(u64::MAX),
         }))
     }
+}
+
+/// `Act` on a drift (`drift_id` set): acknowledge, snooze or resolve it in the store as the
+/// caller; the drift's event reaches every watcher through the journal.
+async fn act_on_drift(
+    state: &Arc<ApiState>,
+    caller: super::tokens::Caller,
+    r: pb::ActRequest,
+) -> Result<Response<pb::ActReply>, Status> {
+    use crate::store::DriftAction;
+    let now = Utc::now();
+    let until = convert::parse_time("until", &r.until).map_err(bad)?;
+    let action = match pb::Action::try_from(r.action).unwrap_or(pb::Action::Unspecified) {
+        pb::Action::Ack => DriftAction::Acknowledge,
+        pb::Action::Snooze => match until {
+            Some(u) if u > now => DriftAction::Snooze(u),
+            _ => return Err(bad("a snooze needs `until`, a time in the future")),
+        },
+        pb::Action::Resolve => DriftAction::Resolve,
+        pb::Action::Reopen | pb::Action::Unspecified => {
+            return Err(bad(
+                "a drift can be ACK, SNOOZE or RESOLVE (it reopens by itself when it recurs)",
+            ));
+        }
+    };
+    let (id, who) = (r.drift_id.clone(), caller.name.clone());
+    let (drift, cursor) = blocking(state, move |s| {
+        let d = s.drift_act(&id, action, &who, now)?;
+        Ok((d, s.journal_bounds()?.newest))
+    })
+    .await?;
+    let d = drift.ok_or_else(|| {
+        Status::not_found(format!(
+            "no unresolved drift '{}' in the daemon's store (unknown, or already resolved)",
+            r.drift_id
+        ))
+    })?;
+    state.poke();
+    tracing::info!(drift = %d.id, who = %caller.name, status = d.status.as_str(), "Drift status changed through the API");
+    let st = match d.status {
+        crate::drift::Status::Open => State::New,
+        crate::drift::Status::Acknowledged => State::Acknowledged,
+        crate::drift::Status::Snoozed => State::Snoozed,
+        crate::drift::Status::Resolved => State::Resolved,
+    };
+    Ok(Response::new(pb::ActReply {
+        cursor,
+        status: Some(pb::AlertStatus {
+            state: convert::state(st).into(),
+            who: caller.name,
+            at: convert::time(now),
+            note: r.note,
+            snoozed_until: d.snoozed_until.map(convert::time).unwrap_or_default(),
+        }),
+    }))
 }
 
 fn read(what: &str, path: &std::path::Path) -> Result<Vec<u8>, ServeError> {

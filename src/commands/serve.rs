@@ -14,6 +14,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         replay_interval_ms: args.replay_interval_ms,
         rules_file: None,
         readonly: false,
+        connect: crate::cli::ConnectArgs::default(),
     };
     super::headless::run(&tui)
 }

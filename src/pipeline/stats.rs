@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many examples of unparseable input to keep (with their origin) for the report.
 const MAX_EXAMPLES: usize = 20;
@@ -68,7 +68,7 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// An example of input that could not be read.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Example {
     /// `file:line`.
     pub origin: String,
@@ -77,7 +77,8 @@ pub struct Example {
 }
 
 /// Counters for one pipeline run (replay) or since start (live).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Stats {
     /// Input units seen (records inside log files, documents elsewhere).
     pub records_read: u64,

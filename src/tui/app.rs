@@ -160,6 +160,8 @@ pub enum Action {
     /// Every unresolved drift (at start, after a reconnect, or a periodic reload): replaces
     /// the monitor's set.
     Drifts(Vec<Drift>),
+    /// Team mode: an alert's status changed on the daemon (by anyone): its id, status, who.
+    StatusChanged(String, Status, Option<super::feed::Handled>),
     /// One drift changed (opened, occurred, acknowledged, snoozed, resolved, reopened); a
     /// resolved one leaves the unresolved set.
     DriftChanged(Box<Drift>),
@@ -192,6 +194,8 @@ pub struct Meta {
     pub live_sources: Vec<String>,
     /// `--readonly`: keys and commands that change something are refused.
     pub readonly: bool,
+    /// Team mode: the daemon this monitor is attached to, and the link's state (header).
+    pub daemon: Option<super::backend::DaemonLink>,
 }
 
 impl Meta {
@@ -475,6 +479,7 @@ impl App {
                 self.drifts.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
                 true
             }
+            Action::StatusChanged(id, status, by) => self.on_status_changed(&id, status, by),
             Action::DriftChanged(d) => {
                 self.drifts.retain(|x| x.id != d.id);
                 if d.is_unresolved() {

@@ -1,5 +1,7 @@
 //! The runtime: terminal setup and restore (quit, panic, SIGTERM/SIGINT/SIGHUP), the event loop that drains
-//! keys, alerts, counters and logs before drawing once, and the effects (clipboard, save).
+//! keys and whatever the [`Backend`] sends (alerts, counters, logs, drifts, the daemon link)
+//! before drawing once, and the effects (clipboard, save; store and daemon work goes to the
+//! backend).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -15,23 +17,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::app::{Action, App, Effect, Meta};
+use super::backend::{Backend, DaemonLink, Event as BackendEvent, RulesHome};
 use super::clipboard::{Clipboard, Method};
 #[cfg(doc)]
 use super::editor::YamlSyntax;
 use super::editor::{RuleEditor, RuleValidator, write_atomic};
 use super::keymap::Keymap;
-use super::logs::LogLine;
 use super::theme::Theme;
 use super::ui;
 use crate::alert::Alert;
-use crate::pipeline::PipelineHandle;
-use crate::rules::watch::WatchStatus;
-use crate::store::Store;
 
-/// Most alerts folded into one update (keeps a frame coming even under a flood).
-const MAX_BATCH: usize = 50_000;
+/// Backend events queued for the UI (each may be a batch of alerts); beyond it the backend
+/// waits, and so does the pipeline behind it.
+const EVENT_QUEUE: usize = 64;
 
-/// What the UI needs besides the running pipeline.
+/// What the UI needs besides its backend.
 #[derive(Debug)]
 pub struct RunOptions {
     /// Status-bar facts.
@@ -44,9 +44,6 @@ pub struct RunOptions {
     pub theme_file: Option<PathBuf>,
     /// Checks the rule editor's text: [`YamlSyntax`] until the rule engine provides one.
     pub validator: Box<dyn RuleValidator>,
-    /// Where acknowledgements, snoozes and resolves are saved, and recent alerts come from at
-    /// start. `None`: in memory only.
-    pub store: Option<Arc<dyn Store>>,
     /// Turns rule-test event fixtures into alerts (the `t` key in the rule editor).
     pub event_converter: Option<AlertConverter>,
 }
@@ -67,11 +64,11 @@ impl std::fmt::Debug for AlertConverter {
 /// How long after a save the editor waits for the watcher to reload.
 const RELOAD_WAIT: Duration = Duration::from_secs(3);
 
-/// What the background work needs: the store, the watcher view, where results go.
+/// What the runtime's own background work needs: where the rules live, the rule-test
+/// converter, where results go.
 #[derive(Clone)]
 struct Background {
-    store: Option<Arc<dyn Store>>,
-    rule_watch: Option<WatchStatus>,
+    rules: RulesHome,
     convert: Option<AlertConverter>,
     tx: mpsc::UnboundedSender<Action>,
 }
@@ -196,12 +193,9 @@ impl Signals {
     }
 }
 
-/// Runs the UI until the user quits or a termination signal; stops the pipeline on the way out.
-pub async fn run(
-    opts: RunOptions,
-    mut handle: PipelineHandle,
-    mut logs: mpsc::Receiver<LogLine>,
-) -> anyhow::Result<()> {
+/// Runs the UI over `backend` until the user quits or a termination signal; stops the backend
+/// (the pipeline, or the daemon link) on the way out.
+pub async fn run(opts: RunOptions, mut backend: Box<dyn Backend>) -> anyhow::Result<()> {
     let keymap = Keymap::load(opts.keymap_file.as_deref()).map_err(anyhow::Error::msg)?;
     // https://no-color.org: symbols, labels and reverse video still carry every meaning.
     let theme = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
@@ -211,55 +205,80 @@ pub async fn run(
     };
     let editor = RuleEditor::open(opts.rules_file.clone(), opts.validator);
     let mut meta = opts.meta;
-    meta.rules_watched = handle
-        .rule_watch
-        .as_ref()
-        .is_some_and(|w| watched(w.paths(), &opts.rules_file));
+    let rules = backend.rules_home();
+    meta.rules_watched = match &rules {
+        RulesHome::Local(Some(w)) => watched(w.paths(), &opts.rules_file),
+        _ => false,
+    };
     let mut app = App::new(meta, keymap, theme, editor, Utc::now());
     let (tx, mut results) = mpsc::unbounded_channel();
+    let (events_tx, mut events) = mpsc::channel(EVENT_QUEUE);
+    backend.start(events_tx, tx.clone());
     let bg = Background {
-        store: opts.store,
-        rule_watch: handle.rule_watch.clone(),
+        rules,
         convert: opts.event_converter,
         tx,
     };
-    if let Some(store) = bg.store.clone() {
-        let tx = bg.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let action = match load_recent(store.as_ref(), Utc::now()) {
-                Ok(list) => Action::Restored(list),
-                Err(e) => Action::Notice {
-                    text: format!("Cannot load recent alerts: {e}"),
-                    error: true,
-                },
-            };
-            let _ = tx.send(action);
-            let _ = tx.send(load_drifts(store.as_ref()));
-        });
-    }
-    let mut terminal = init_terminal()?;
-    let result = event_loop(
-        &mut terminal,
-        &mut app,
-        &mut handle,
-        &mut logs,
-        &bg,
-        &mut results,
-    )
-    .await;
+    let result = match init_terminal() {
+        Ok(mut terminal) => {
+            event_loop(
+                &mut terminal,
+                &mut app,
+                backend.as_ref(),
+                &mut events,
+                &bg,
+                &mut results,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     restore_terminal();
-    // Nobody reads alerts any more: close the channel so the engine never blocks on it.
-    handle.alerts.close();
-    handle.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
+    // Nobody reads the backend any more: its senders fail, so nothing blocks on the UI.
+    drop(events);
+    backend.stop().await;
     result
+}
+
+/// Applies a change of the daemon link: the header shows it; a viewer token makes the monitor
+/// read-only; the daemon's profile names the monitor.
+pub(crate) fn apply_link(app: &mut App, link: DaemonLink) {
+    if link.role() == Some("viewer") {
+        app.meta.readonly = true;
+    }
+    if !link.profile.is_empty() {
+        app.meta.profile.clone_from(&link.profile);
+    }
+    app.meta.daemon = Some(link);
+}
+
+/// Turns a backend event into actions (or applies it to the static facts); returns whether
+/// something visible changed outside the actions.
+fn backend_event(app: &mut App, ev: BackendEvent, actions: &mut Vec<Action>) -> bool {
+    match ev {
+        BackendEvent::Action(a) => {
+            actions.push(a);
+            false
+        }
+        BackendEvent::Link(l) => {
+            apply_link(app, l);
+            true
+        }
+        BackendEvent::Sources(names) => {
+            let changed = app.meta.live_sources != names;
+            if changed {
+                app.meta.live_sources = names;
+            }
+            changed
+        }
+    }
 }
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    handle: &mut PipelineHandle,
-    logs: &mut mpsc::Receiver<LogLine>,
+    backend: &dyn Backend,
+    backend_events: &mut mpsc::Receiver<BackendEvent>,
     bg: &Background,
     results: &mut mpsc::UnboundedReceiver<Action>,
 ) -> anyhow::Result<()> {
@@ -267,12 +286,8 @@ async fn event_loop(
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut signals = Signals::new();
-    let mut alerts_open = true;
-    let mut stats_open = true;
-    let mut logs_open = true;
+    let mut backend_open = true;
     let mut dirty = true;
-    // Alerts arrived since the open drifts were last re-read (each tick re-reads them then).
-    let mut drifts_stale = false;
     tracing::info!(profile = %app.meta.profile, "Terminal UI started");
     loop {
         if dirty {
@@ -293,37 +308,15 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e).context("reading terminal events"),
                 None => actions.push(Action::Quit),
             },
-            a = handle.alerts.recv(), if alerts_open => match a {
-                Some(a) => {
-                    drifts_stale = true;
-                    actions.push(Action::Alerts(vec![a]));
-                }
-                None => {
-                    alerts_open = false;
-                    actions.push(Action::PipelineDone);
-                }
-            },
-            r = handle.stats.changed(), if stats_open => {
-                if r.is_err() {
-                    stats_open = false;
-                }
-                actions.push(Action::Stats(Box::new(handle.stats.borrow_and_update().clone())));
-            },
-            l = logs.recv(), if logs_open => match l {
-                Some(l) => actions.push(Action::Logs(vec![l])),
-                None => logs_open = false,
+            e = backend_events.recv(), if backend_open => match e {
+                Some(e) => dirty |= backend_event(app, e, &mut actions),
+                None => backend_open = false,
             },
             Some(r) = results.recv() => actions.push(r),
             _ = tick.tick() => {
                 actions.push(Action::Tick(Utc::now()));
-                if std::mem::take(&mut drifts_stale)
-                    && let Some(store) = bg.store.clone()
-                {
-                    let tx = bg.tx.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let _ = tx.send(load_drifts(store.as_ref()));
-                    });
-                }
+                // The header counts down to the next reconnect and the daemon's uptime.
+                dirty |= app.meta.daemon.is_some();
             },
             name = signals.recv() => {
                 tracing::info!(signal = name, "Signal received; quitting");
@@ -347,44 +340,21 @@ async fn event_loop(
                 () = std::future::ready(()) => break,
             }
         }
-        if alerts_open {
-            let mut batch = Vec::new();
-            while batch.len() < MAX_BATCH {
-                match handle.alerts.try_recv() {
-                    Ok(a) => batch.push(a),
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    Err(mpsc::error::TryRecvError::Disconnected) => {
-                        alerts_open = false;
-                        actions.push(Action::PipelineDone);
-                        break;
-                    }
-                }
-            }
-            if !batch.is_empty() {
-                drifts_stale = true;
-                actions.push(Action::Alerts(batch));
+        // What the backend queued so far (bounded: a frame still comes under a flood).
+        for _ in 0..EVENT_QUEUE {
+            match backend_events.try_recv() {
+                Ok(e) => dirty |= backend_event(app, e, &mut actions),
+                Err(_) => break,
             }
         }
         while let Ok(r) = results.try_recv() {
             actions.push(r);
         }
-        let mut lines = Vec::new();
-        while let Ok(l) = logs.try_recv() {
-            lines.push(l);
-        }
-        if !lines.is_empty() {
-            actions.push(Action::Logs(lines));
-        }
-        if stats_open && handle.stats.has_changed().unwrap_or(false) {
-            actions.push(Action::Stats(Box::new(
-                handle.stats.borrow_and_update().clone(),
-            )));
-        }
         for a in actions {
             dirty |= app.update(a);
         }
         for effect in std::mem::take(&mut app.effects) {
-            if let Some(notice) = perform(effect, app, &mut clipboard, bg) {
+            if let Some(notice) = perform(effect, app, &mut clipboard, bg, backend) {
                 dirty |= app.update(notice);
             }
         }
@@ -401,7 +371,9 @@ fn perform(
     app: &App,
     clipboard: &mut Clipboard,
     bg: &Background,
+    backend: &dyn Backend,
 ) -> Option<Action> {
+    let effect = backend.perform(effect)?;
     Some(match effect {
         Effect::Copy { what, text } => match clipboard.copy(&text) {
             Ok(Method::System) => Action::Notice {
@@ -417,6 +389,14 @@ fn perform(
                 error: true,
             },
         },
+        Effect::SaveRules if let RulesHome::Daemon(url) = &bg.rules => {
+            let text = format!(
+                "Not saved: attached to the daemon at {url}, whose rules live on its host; saving {} here would change nothing the daemon uses (edit the daemon's rule files there: it hot-reloads them)",
+                app.editor.path.display()
+            );
+            let _ = bg.tx.send(Action::RulesReloaded(text.clone(), true));
+            Action::RulesSaved(Err(text))
+        }
         Effect::SaveRules => {
             let path = app.editor.path.clone();
             let result = write_atomic(&path, app.editor.text().as_bytes())
@@ -434,72 +414,8 @@ fn perform(
             }
             Action::RulesSaved(result.map(|()| path.display().to_string()))
         }
-        Effect::Persist {
-            alert_id,
-            status,
-            verb,
-        } => {
-            let store = bg.store.clone()?;
-            let tx = bg.tx.clone();
-            let at = Utc::now();
-            tokio::task::spawn_blocking(move || {
-                let r = persist_status(store.as_ref(), &alert_id, status, &who(), at);
-                let _ = tx.send(match r {
-                    Ok(()) => Action::Notice {
-                        text: format!("Alert {verb} · saved in the store"),
-                        error: false,
-                    },
-                    Err(e) => Action::Notice {
-                        text: format!("Alert {verb} in memory only: saving failed: {e}"),
-                        error: true,
-                    },
-                });
-            });
-            return None;
-        }
-        Effect::LoadAlert { id } => {
-            let store = bg.store.clone()?;
-            let tx = bg.tx.clone();
-            tokio::task::spawn_blocking(move || {
-                let _ = tx.send(match store.alert(&id) {
-                    Ok(Some(a)) => Action::AlertLoaded(Box::new(a)),
-                    Ok(None) => Action::Notice {
-                        text: format!(
-                            "Alert {id} is no longer in the store (retention): details are partial"
-                        ),
-                        error: true,
-                    },
-                    Err(e) => Action::Notice {
-                        text: format!("Cannot read alert {id} from the store: {e}"),
-                        error: true,
-                    },
-                });
-            });
-            return None;
-        }
-        Effect::DriftAct { id, action, verb } => {
-            let store = bg.store.clone()?;
-            let tx = bg.tx.clone();
-            let at = Utc::now();
-            tokio::task::spawn_blocking(move || {
-                let _ = tx.send(match store.drift_act(&id, action, &who(), at) {
-                    Ok(Some(d)) => {
-                        let _ = tx.send(Action::DriftChanged(Box::new(d)));
-                        Action::Notice {
-                            text: format!("Drift {verb} · saved in the store"),
-                            error: false,
-                        }
-                    }
-                    Ok(None) => Action::Notice {
-                        text: format!("Drift {id} is unknown or already resolved"),
-                        error: true,
-                    },
-                    Err(e) => Action::Notice {
-                        text: format!("Drift not {verb}: saving failed: {e}"),
-                        error: true,
-                    },
-                });
-            });
+        // The backend's (it returns none of them).
+        Effect::Persist { .. } | Effect::LoadAlert { .. } | Effect::DriftAct { .. } => {
             return None;
         }
         Effect::RunRuleTests => {
@@ -520,21 +436,6 @@ fn perform(
             return None;
         }
     })
-}
-
-/// Every unresolved drift in the store, as the action that replaces the monitor's set.
-fn load_drifts(store: &dyn Store) -> Action {
-    let filter = crate::store::DriftFilter {
-        unresolved_only: true,
-        ..crate::store::DriftFilter::default()
-    };
-    match store.drifts(&filter) {
-        Ok(list) => Action::Drifts(list),
-        Err(e) => Action::Notice {
-            text: format!("Cannot load open drifts: {e}"),
-            error: true,
-        },
-    }
 }
 
 /// The editor status line for a rule-test report.
@@ -575,7 +476,7 @@ fn rule_test_action(report: &crate::rules::TestReport) -> Action {
 /// After a save: waits (off the UI thread) for the watcher to count a reload or a rejection,
 /// then reports it to the editor. Unwatched files are reported when the save lands.
 fn watch_reload(bg: &Background) {
-    let Some(w) = bg.rule_watch.clone() else {
+    let RulesHome::Local(Some(w)) = bg.rules.clone() else {
         return;
     };
     let tx = bg.tx.clone();

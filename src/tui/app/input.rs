@@ -249,7 +249,10 @@ impl App {
     /// Says that `what` is refused in read-only mode.
     pub fn refuse_readonly(&mut self, what: &str) {
         self.message = Some((
-            format!("Read-only: '{what}' is disabled (started with --readonly)"),
+            format!(
+                "Read-only: '{what}' is disabled ({})",
+                self.meta.readonly_reason()
+            ),
             true,
         ));
     }

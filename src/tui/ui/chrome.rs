@@ -1,4 +1,5 @@
-//! Header (profile, health of every source, state freshness, read-only), status bar
+//! Header (profile, the daemon link in team mode, health of every source, state freshness,
+//! read-only), status bar
 //! (counters), bottom line (input, messages, hints from the focused component's keymap) and the
 //! help popup generated from the keymap.
 
@@ -10,6 +11,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::collect::health::SourceHealth;
 use crate::tui::app::{App, Focus, InputKind, SILENT_AFTER};
+use crate::tui::backend::{DaemonLink, LinkState};
 use crate::tui::command::COMMANDS;
 use crate::tui::keymap::Context;
 
@@ -77,6 +79,8 @@ fn short_error(e: &str) -> &str {
         "InvalidClientTokenId",
         "certificate",
         "broken pipe",
+        "closed the stream",
+        "tcp connect error",
     ];
     if let Some(k) = KNOWN.iter().find(|k| e.contains(*k)) {
         return k;
@@ -149,7 +153,58 @@ fn profile_style(app: &App) -> Style {
     }
 }
 
-/// The header: profile, overall state, one chip per source, state freshness, read-only.
+/// Team mode: the daemon and the link's state (`⇄ daemon host:port · alice (responder)`,
+/// `reconnecting in 4 s (connection refused)`, `refused: reason` in red).
+#[must_use]
+pub fn daemon_spans(app: &App, d: &DaemonLink) -> Vec<Span<'static>> {
+    let head = format!("⇄ daemon {} · ", d.addr);
+    match &d.state {
+        LinkState::Connecting => vec![Span::styled(format!("{head}connecting…"), app.theme.muted)],
+        LinkState::Connected => {
+            let who = d
+                .caller
+                .as_ref()
+                .map_or_else(String::new, |(n, r)| format!("{n} ({r})"));
+            let mut spans = vec![Span::styled(format!("{head}{who}"), app.theme.ok)];
+            let up = d
+                .started
+                .map(|t| format!(" up {}", short_duration((app.now - t).num_seconds())))
+                .unwrap_or_default();
+            if !d.version.is_empty() || !up.is_empty() {
+                spans.push(Span::styled(
+                    format!(" · v{}{up}", d.version),
+                    app.theme.muted,
+                ));
+            }
+            spans
+        }
+        LinkState::Reconnecting { at, why } => {
+            let secs = (*at - app.now)
+                .num_milliseconds()
+                .max(0)
+                .unsigned_abs()
+                .div_ceil(1000);
+            vec![Span::styled(
+                format!("{head}reconnecting in {secs} s ({})", short_error(why)),
+                app.theme.error,
+            )]
+        }
+        LinkState::Refused(why) => {
+            let why = why
+                .strip_prefix("refused by the daemon (UNAUTHENTICATED): ")
+                .or_else(|| why.strip_prefix("refused by the daemon (PERMISSION_DENIED): "))
+                .or_else(|| why.strip_prefix("refused by the daemon: "))
+                .unwrap_or(why);
+            vec![Span::styled(
+                format!("{head}refused: {why}"),
+                app.theme.error.add_modifier(Modifier::BOLD),
+            )]
+        }
+    }
+}
+
+/// The header: profile, the daemon link, overall state, one chip per source, state freshness,
+/// read-only.
 pub fn header(f: &mut Frame<'_>, app: &App, area: Rect) {
     let sep = || Span::styled(" │ ", app.theme.muted);
     let mut spans = vec![
@@ -165,7 +220,23 @@ pub fn header(f: &mut Frame<'_>, app: &App, area: Rect) {
         ));
         spans.push(Span::raw(" "));
     }
-    spans.push(overall(app));
+    if let Some(d) = &app.meta.daemon {
+        let mut link = daemon_spans(app, d);
+        let width: usize = spans.iter().chain(&link).map(Span::width).sum();
+        if link.len() > 1 && width + 14 > usize::from(area.width) {
+            // Narrow: the daemon's version and uptime give way to the pipeline's state.
+            link.truncate(1);
+        }
+        spans.extend(link);
+        // The pipeline's state is the daemon's; stale counters say nothing while the link is
+        // down.
+        if d.state == LinkState::Connected {
+            spans.push(sep());
+            spans.push(overall(app));
+        }
+    } else {
+        spans.push(overall(app));
+    }
     for n in &app.meta.live_sources {
         let (st, chip) = source_chip(n, app.stats.sources.get(n));
         spans.push(sep());
@@ -181,6 +252,15 @@ pub fn header(f: &mut Frame<'_>, app: &App, area: Rect) {
     for r in &app.meta.sources {
         spans.push(sep());
         spans.push(Span::styled(r.clone(), app.theme.muted));
+    }
+    if app.meta.daemon.is_some() {
+        // The daemon's sources arrive with its counters; its state index is its own.
+        let age = state_age(app);
+        if !age.is_empty() {
+            spans.extend([sep(), Span::styled(format!("state{age}"), app.theme.muted)]);
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
     }
     if app.meta.live_sources.is_empty() && app.meta.sources.is_empty() {
         spans.push(sep());
@@ -211,6 +291,16 @@ pub fn status_bar(f: &mut Frame<'_>, app: &App, area: Rect) {
             format!(" · state errors {}", s.state_errors.len()),
             app.theme.error,
         ));
+    }
+    if app.meta.daemon.is_some() {
+        spans.extend([
+            sep(),
+            Span::styled("notify on the daemon", app.theme.muted),
+            sep(),
+            Span::raw("acks on the daemon"),
+        ]);
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
     }
     spans.extend([
         sep(),
@@ -365,7 +455,15 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     out.push(Line::raw(""));
     out.push(Line::styled(
         if app.meta.readonly {
-            "Read-only (--readonly): acknowledge, snooze, resolve, rule drafts and edits are disabled.".to_string()
+            format!(
+                "Read-only ({}): acknowledge, snooze, resolve, rule drafts and edits are disabled.",
+                app.meta.readonly_reason()
+            )
+        } else if let Some(d) = &app.meta.daemon {
+            format!(
+                "Acknowledge, snooze and resolve are recorded on the daemon ({}) under your token's name; every monitor and watcher attached to it sees them. The rules live on the daemon: the editor does not save them.",
+                d.addr
+            )
         } else {
             match &app.meta.store {
                 Some(path) if app.meta.persistent() => format!(

@@ -1,0 +1,257 @@
+//! The in-process backend (profiles without `daemon:`): the pipeline runs in this process; its
+//! alerts (batched), counters and the monitor's logs are forwarded to the event loop; statuses
+//! and drift actions are saved in the local store; recent alerts and open drifts are read from
+//! it at start, and the drifts again after alerts arrive.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Backend, Event, RulesHome, Stopping, forward_logs};
+use crate::pipeline::PipelineHandle;
+use crate::store::Store;
+use crate::tui::app::{Action, Effect};
+use crate::tui::logs::LogLine;
+use crate::tui::persist::{load_recent, persist_status};
+use crate::tui::run::who;
+
+/// Most alerts folded into one update (keeps a frame coming even under a flood).
+const MAX_BATCH: usize = 50_000;
+
+/// The pipeline in this process.
+pub struct Local {
+    handle: Option<PipelineHandle>,
+    logs: Option<mpsc::Receiver<LogLine>>,
+    store: Option<Arc<dyn Store>>,
+    rule_watch: Option<crate::rules::watch::WatchStatus>,
+    results: Option<mpsc::UnboundedSender<Action>>,
+    stop: CancellationToken,
+    pump: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local")
+            .field("store", &self.store.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Local {
+    /// Over a running pipeline, the store statuses are saved in (`None`: memory only) and the
+    /// monitor's log lines.
+    #[must_use]
+    pub fn new(
+        handle: PipelineHandle,
+        store: Option<Arc<dyn Store>>,
+        logs: mpsc::Receiver<LogLine>,
+    ) -> Local {
+        Local {
+            rule_watch: handle.rule_watch.clone(),
+            handle: Some(handle),
+            logs: Some(logs),
+            store,
+            results: None,
+            stop: CancellationToken::new(),
+            pump: None,
+        }
+    }
+}
+
+impl Backend for Local {
+    fn start(&mut self, events: mpsc::Sender<Event>, results: mpsc::UnboundedSender<Action>) {
+        self.results = Some(results);
+        if let Some(logs) = self.logs.take() {
+            tokio::spawn(forward_logs(logs, events.clone()));
+        }
+        if let Some(store) = self.store.clone() {
+            let tx = events.clone();
+            tokio::task::spawn_blocking(move || {
+                let action = match load_recent(store.as_ref(), Utc::now()) {
+                    Ok(list) => Action::Restored(list),
+                    Err(e) => Action::Notice {
+                        text: format!("Cannot load recent alerts: {e}"),
+                        error: true,
+                    },
+                };
+                let _ = tx.blocking_send(Event::Action(action));
+                let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref())));
+            });
+        }
+        if let Some(handle) = self.handle.take() {
+            self.pump = Some(tokio::spawn(pump(
+                handle,
+                self.store.clone(),
+                events,
+                self.stop.clone(),
+            )));
+        }
+    }
+
+    fn perform(&self, effect: Effect) -> Option<Effect> {
+        let (Some(store), Some(tx)) = (self.store.clone(), self.results.clone()) else {
+            return match effect {
+                Effect::Persist { .. } | Effect::LoadAlert { .. } | Effect::DriftAct { .. } => None,
+                other => Some(other),
+            };
+        };
+        match effect {
+            Effect::Persist {
+                alert_id,
+                status,
+                verb,
+            } => {
+                let at = Utc::now();
+                tokio::task::spawn_blocking(move || {
+                    let r = persist_status(store.as_ref(), &alert_id, status, &who(), at);
+                    let _ = tx.send(match r {
+                        Ok(()) => Action::Notice {
+                            text: format!("Alert {verb} · saved in the store"),
+                            error: false,
+                        },
+                        Err(e) => Action::Notice {
+                            text: format!("Alert {verb} in memory only: saving failed: {e}"),
+                            error: true,
+                        },
+                    });
+                });
+                None
+            }
+            Effect::LoadAlert { id } => {
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(match store.alert(&id) {
+                        Ok(Some(a)) => Action::AlertLoaded(Box::new(a)),
+                        Ok(None) => Action::Notice {
+                            text: format!(
+                                "Alert {id} is no longer in the store (retention): details are partial"
+                            ),
+                            error: true,
+                        },
+                        Err(e) => Action::Notice {
+                            text: format!("Cannot read alert {id} from the store: {e}"),
+                            error: true,
+                        },
+                    });
+                });
+                None
+            }
+            Effect::DriftAct { id, action, verb } => {
+                let at = Utc::now();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(match store.drift_act(&id, action, &who(), at) {
+                        Ok(Some(d)) => {
+                            let _ = tx.send(Action::DriftChanged(Box::new(d)));
+                            Action::Notice {
+                                text: format!("Drift {verb} · saved in the store"),
+                                error: false,
+                            }
+                        }
+                        Ok(None) => Action::Notice {
+                            text: format!("Drift {id} is unknown or already resolved"),
+                            error: true,
+                        },
+                        Err(e) => Action::Notice {
+                            text: format!("Drift not {verb}: saving failed: {e}"),
+                            error: true,
+                        },
+                    });
+                });
+                None
+            }
+            other => Some(other),
+        }
+    }
+
+    fn rules_home(&self) -> RulesHome {
+        RulesHome::Local(self.rule_watch.clone())
+    }
+
+    fn stop(self: Box<Self>) -> Stopping {
+        let Local { stop, pump, .. } = *self;
+        Box::pin(async move {
+            stop.cancel();
+            if let Some(p) = pump {
+                let _ = p.await;
+            }
+        })
+    }
+}
+
+/// Forwards the pipeline's alerts (in batches) and counters; re-reads the open drifts once a
+/// second while alerts arrive. On `stop`: closes the alert channel (so the engine never blocks
+/// on it), cancels the pipeline and waits for it a bounded time.
+async fn pump(
+    mut handle: PipelineHandle,
+    store: Option<Arc<dyn Store>>,
+    tx: mpsc::Sender<Event>,
+    stop: CancellationToken,
+) {
+    let mut alerts_open = true;
+    let mut stats_open = true;
+    let mut drifts_stale = false;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let event = tokio::select! {
+            () = stop.cancelled() => break,
+            a = handle.alerts.recv(), if alerts_open => match a {
+                Some(a) => {
+                    let mut batch = vec![a];
+                    while batch.len() < MAX_BATCH {
+                        match handle.alerts.try_recv() {
+                            Ok(a) => batch.push(a),
+                            Err(_) => break,
+                        }
+                    }
+                    drifts_stale = true;
+                    Action::Alerts(batch)
+                }
+                None => {
+                    alerts_open = false;
+                    Action::PipelineDone
+                }
+            },
+            r = handle.stats.changed(), if stats_open => {
+                if r.is_err() {
+                    stats_open = false;
+                }
+                Action::Stats(Box::new(handle.stats.borrow_and_update().clone()))
+            },
+            _ = tick.tick() => {
+                if std::mem::take(&mut drifts_stale)
+                    && let Some(store) = store.clone()
+                {
+                    let tx = tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref())));
+                    });
+                }
+                continue;
+            },
+        };
+        tokio::select! {
+            () = stop.cancelled() => break,
+            r = tx.send(Event::Action(event)) => if r.is_err() { break },
+        }
+    }
+    handle.alerts.close();
+    handle.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
+}
+
+/// Every unresolved drift in the store, as the action that replaces the monitor's set.
+pub(crate) fn load_drifts(store: &dyn Store) -> Action {
+    let filter = crate::store::DriftFilter {
+        unresolved_only: true,
+        ..crate::store::DriftFilter::default()
+    };
+    match store.drifts(&filter) {
+        Ok(list) => Action::Drifts(list),
+        Err(e) => Action::Notice {
+            text: format!("Cannot load open drifts: {e}"),
+            error: true,
+        },
+    }
+}
