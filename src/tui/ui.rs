@@ -7,11 +7,13 @@ mod detail;
 mod diff;
 pub mod enrich;
 mod feed;
+mod grouped;
+mod now;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 
-use super::app::{App, Focus};
+use super::app::{App, Focus, View};
 
 /// Widths from which the feed and the details sit side by side.
 const WIDE: u16 = 220;
@@ -44,7 +46,11 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
     app.feed_area.set(feed_area);
     app.detail_area.set(detail_area);
     if feed_area.area() > 0 {
-        feed::draw(f, app, feed_area);
+        match app.view {
+            View::Now => now::draw(f, app, feed_area),
+            View::Feed if app.groups.active() => grouped::draw(f, app, feed_area),
+            View::Feed => feed::draw(f, app, feed_area),
+        }
     }
     if detail_area.area() > 0 {
         detail::draw(f, app, detail_area);

@@ -305,7 +305,7 @@ pub fn focused_context(app: &App) -> Context {
         Context::Editor
     } else {
         match app.focus {
-            Focus::Feed => Context::Feed,
+            Focus::Feed => app.list_context(),
             Focus::Detail => Context::Detail,
         }
     }
@@ -341,6 +341,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     for (ctx, bindings) in &app.keymap.sections {
         let title = match ctx {
             Context::Global => "Anywhere",
+            Context::Now => "Now board (open drifts, worst first; the default view)",
             Context::Feed => "Drift feed",
             Context::Detail => "Detail pane (diff, enrichment, log)",
             Context::Editor => "Rule editor (while editing; other keys edit text)",
