@@ -324,7 +324,7 @@ pub fn hint_text(app: &App) -> String {
     if ctx == Context::Detail && app.tab != crate::tui::app::Tab::Diff {
         hints.retain(|(_, h)| *h != "unified");
     }
-    if matches!(ctx, Context::Feed | Context::Detail) {
+    if matches!(ctx, Context::Now | Context::Feed | Context::Detail) {
         hints.extend(app.keymap.hints(Context::Global, app.meta.readonly));
     }
     hints

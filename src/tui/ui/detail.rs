@@ -119,11 +119,14 @@ fn pinned_lines(app: &App) -> Vec<Line<'static>> {
     } else {
         "  (in memory only: no store)"
     };
-    out.push(Line::from(vec![
-        Span::styled("Status ", app.theme.header),
-        Span::raw(status),
-        Span::styled(saved, app.theme.muted),
-    ]));
+    // On the Now board the drift's status (above) is what the keys change.
+    if app.view != View::Now {
+        out.push(Line::from(vec![
+            Span::styled("Status ", app.theme.header),
+            Span::raw(status),
+            Span::styled(saved, app.theme.muted),
+        ]));
+    }
     if app.selected_partial() {
         out.push(Line::styled(
             "Loading the full alert from the store…",

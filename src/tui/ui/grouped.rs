@@ -7,7 +7,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::ellipsize;
+use super::{ellipsize, pad};
 use crate::tui::app::{App, FeedRow, Focus};
 use crate::tui::feed::{actor_label, resource_label};
 
@@ -64,7 +64,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
                 let label = g.label(grp, &app.feed, app.now);
                 Line::from(vec![
                     Span::raw(format!("{marker}{open} ")),
-                    Span::styled(format!("{} {:<5}", b.symbol, b.label), b.style),
+                    Span::styled(pad(&format!("{} {}", b.symbol, b.label), 7), b.style),
                     Span::raw(" "),
                     Span::raw(ellipsize(&label, width.saturating_sub(11))),
                 ])
@@ -84,7 +84,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
                 Line::from(vec![
                     Span::raw(format!("{marker}   {} ", e.status.symbol())),
                     Span::raw(format!("{time} ")),
-                    Span::styled(format!("{} {:<5}", b.symbol, b.label), b.style),
+                    Span::styled(pad(&format!("{} {}", b.symbol, b.label), 7), b.style),
                     Span::raw(" "),
                     Span::styled(
                         ellipsize(&text, width.saturating_sub(15 + time.len())),

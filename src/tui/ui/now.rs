@@ -10,31 +10,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use super::pad;
 use crate::drift::Status;
 use crate::tui::app::{App, Focus};
 use crate::tui::now::{BoardRow, NowBoard, cells};
-
-/// `s` cut or padded to `w` columns (display width).
-fn pad(s: &str, w: usize) -> String {
-    let mut out = String::new();
-    let mut used = 0;
-    let total = Span::raw(s).width();
-    let cut = total > w;
-    for c in s.chars() {
-        let cw = Span::raw(c.to_string()).width();
-        if used + cw + usize::from(cut) > w {
-            break;
-        }
-        out.push(c);
-        used += cw;
-    }
-    if cut && w > 0 {
-        out.push('…');
-        used += 1;
-    }
-    out.push_str(&" ".repeat(w.saturating_sub(used)));
-    out
-}
 
 fn title(app: &App) -> Line<'static> {
     let (open, critical, acked, snoozed) = NowBoard::counts(&app.drifts);
@@ -76,9 +55,9 @@ fn widths(app: &App, width: usize) -> [usize; 6] {
         actor = actor.max(Span::raw(&c.actor).width());
     }
     let narrow = width < 120;
-    let attr = attr.min(if narrow { 14 } else { width / 6 });
-    let status = status.min(if narrow { 15 } else { 28 });
-    let actor = actor.min(if narrow { 12 } else { 24 });
+    let attr = attr.min(if narrow { 13 } else { width / 6 });
+    let status = status.min(if narrow { 17 } else { 28 });
+    let actor = actor.min(if narrow { 10 } else { 24 });
     // marker 2, severity 7, age 6, seen 5, and a space after each of the 7 columns.
     let fixed = 2 + 7 + 6 + 5 + attr + status + actor + 7;
     let why = width.saturating_sub(fixed);
