@@ -90,6 +90,11 @@ pub fn run(app: &mut App, line: &str) {
         }
         "ack" => app.run_action(app.list_context(), "ack"),
         "resolve" => app.run_action(app.list_context(), "resolve"),
+        "reopen" if app.view == super::app::View::Now => err(
+            app,
+            "A drift reopens by itself when it recurs; :reopen is for alerts (v shows the feed)"
+                .into(),
+        ),
         "reopen" => {
             if let Some(i) = app.selected_index() {
                 app.change_status(i, Status::New, "reopened");

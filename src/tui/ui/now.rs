@@ -41,13 +41,18 @@ fn title(app: &App) -> Line<'static> {
     Line::from(spans)
 }
 
-/// Column widths: (attribute, status, age, seen, actor, why), from the content and the width.
-fn widths(app: &App, width: usize) -> [usize; 6] {
+/// Column widths: (attribute, status, age, seen, actor, why), from the visible rows' content
+/// and the width (only the visible rows: thousands of open drifts cost what a screenful does).
+fn widths(app: &App, width: usize, visible: &[BoardRow]) -> [usize; 6] {
     let now = app.now;
     let mut attr = 9;
     let mut status = 6;
     let mut actor = 10;
-    for d in &app.drifts {
+    let drifts = visible.iter().filter_map(|r| match r {
+        BoardRow::Drift(i) => app.drifts.get(*i),
+        BoardRow::Resource { .. } => None,
+    });
+    for d in drifts {
         let k = app.now_board.known.get(&d.id).cloned().unwrap_or_default();
         let c = cells(d, &k, now);
         attr = attr.max(Span::raw(&c.attribute).width() + 2);
@@ -98,7 +103,8 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
     offset = offset.min(board.rows.len().saturating_sub(height));
     board.offset.set(offset);
     let width = usize::from(inner.width);
-    let [wa, ws, wg, wn, wc, wy] = widths(app, width);
+    let visible = &board.rows[offset..(offset + height).min(board.rows.len())];
+    let [wa, ws, wg, wn, wc, wy] = widths(app, width, visible);
     let mut lines = vec![Line::styled(
         format!(
             "  {} {} {} {} {} {} {}",
