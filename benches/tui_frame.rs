@@ -98,6 +98,8 @@ fn app(alerts: Vec<Alert>) -> App {
         editor,
         Utc::now(),
     );
+    // The feed's frame time (the monitor opens on the Now board; `v` shows the feed).
+    app.view = tfdrift::tui::app::View::Feed;
     app.update(Action::Alerts(alerts));
     app
 }
@@ -260,7 +262,7 @@ fn keystroke_latency(c: &mut Criterion) {
         50,
     );
     assert!(
-        p.wait_for(b"Drift feed", 0, std::time::Duration::from_secs(30))
+        p.wait_for(b"Now board", 0, std::time::Duration::from_secs(30))
             .is_some()
     );
     p.wait_quiet(

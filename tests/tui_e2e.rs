@@ -209,9 +209,23 @@ fn alert_total(s: &str) -> usize {
     re.captures(s).map_or(0, |c| c[2].parse().unwrap_or(0))
 }
 
+/// The monitor opens on the Now board: wait for it, then switch to the live feed (`v`).
+fn to_feed(tmux: &Tmux) {
+    tmux.wait_for(
+        "the Now board (the default view)",
+        Duration::from_mins(1),
+        |s| s.contains("Now board"),
+    );
+    tmux.keys(&["v"]);
+    tmux.wait_for("the live feed after v", Duration::from_secs(10), |s| {
+        s.contains("Drift feed")
+    });
+}
+
 #[test]
 fn tui_end_to_end_in_tmux() {
     let (tmux, _dir, rules) = start("e2e");
+    to_feed(&tmux);
     let total = alert_total;
     // 1. Alerts stream in.
     let s = tmux.wait_for(
@@ -373,6 +387,7 @@ fn sigint_restores_the_terminal() {
 
 fn signal_restores_the_terminal(signal: &str) {
     let (tmux, _dir, _rules) = start(&signal.to_lowercase());
+    to_feed(&tmux);
     tmux.wait_for("the first alert", Duration::from_mins(1), |s| {
         alert_total(s) >= 1
     });
@@ -469,14 +484,16 @@ fn ack_survives_a_restart_with_a_store() {
         ]
     };
     let (tmux, _dir, _rules, cmdline) = start_full("persist", &[], Some(&profile));
+    to_feed(&tmux);
     let s = tmux.wait_for("the sources done", Duration::from_mins(1), |s| {
         s.contains("■ sources done") && alert_total(s) >= 3
     });
     let first_total = alert_total(&s);
     assert!(s.contains("acks saved"), "status bar names the store:\n{s}");
     tmux.keys(&["g", "a"]);
+    // The confirmation itself: the details say "(saved in the store)" before the key is read.
     let s = tmux.wait_for("the ack saved", Duration::from_secs(10), |s| {
-        s.contains("saved in the store")
+        s.contains("Alert acknowledged · saved in the store")
     });
     let acked = regex::Regex::new(r"[▶ ]A (\w{3} \d\d \d\d:\d\d|\d\d:\d\d:\d\d) .*")
         .unwrap()
@@ -500,6 +517,7 @@ fn ack_survives_a_restart_with_a_store() {
     // (with its rule watcher) must still be running for the hot-reload check below.
     let cmdline = cmdline.replacen("; echo", " --replay-interval-ms 3000; echo", 1);
     tmux.literal(&format!("clear; {cmdline}"));
+    to_feed(&tmux);
     let s = tmux.wait_for("the restored alerts", Duration::from_mins(1), |s| {
         s.contains("Drift feed") && alert_total(s) >= first_total
     });
@@ -572,7 +590,7 @@ fn keystroke_to_frame_latency_report() {
             50,
         );
         assert!(
-            p.wait_for(b"Drift feed", 0, Duration::from_secs(30))
+            p.wait_for(b"Now board", 0, Duration::from_secs(30))
                 .is_some(),
             "the monitor did not draw:\n{}",
             p.text()
@@ -643,4 +661,121 @@ fn dead_sources_are_shown_red() {
         exit_code(s).is_some()
     });
     assert_eq!(exit_code(&s), Some(0), "{s}");
+}
+
+/// The Now board end to end: the demo replayed into a SQLite store opens drifts; the board
+/// (the default view) lists them; `a` on a drift row acknowledges it; after quitting, the store
+/// (read by `tfdrift drifts list --json`) holds that drift acknowledged, and only that one.
+#[test]
+fn now_board_acknowledges_a_drift_in_the_store() {
+    let cfg_of = |dir: &Path| dir.join("now.yaml");
+    let profile = move |dir: &Path| {
+        let yaml = format!(
+            "profiles:\n  now:\n    state: [\"embedded:demo/terraform.tfstate\"]\n    inputs: [\"embedded:demo/events.jsonl\"]\n    replay: {{loop: false, interval_ms: 20}}\n    store: {{path: \"{}\"}}\n",
+            dir.join("tfdrift.db").display()
+        );
+        std::fs::write(cfg_of(dir), yaml).unwrap();
+        vec![
+            "--config".to_string(),
+            cfg_of(dir).display().to_string(),
+            "--profile".into(),
+            "now".into(),
+        ]
+    };
+    let (tmux, dir, _rules, _) = start_full("now", &[], Some(&profile));
+    let open = |s: &str| {
+        regex::Regex::new(r"Now board · (\d+) open")
+            .unwrap()
+            .captures(s)
+            .map_or(0, |c| c[1].parse::<usize>().unwrap_or(0))
+    };
+    let s = tmux.wait_for(
+        "the demo's drifts on the board",
+        Duration::from_mins(1),
+        |s| s.contains("■ sources done") && open(s) >= 5,
+    );
+    let before = open(&s);
+    // Top (a resource row), then its first drift.
+    tmux.keys(&["g", "j"]);
+    let s = tmux.wait_for("a drift row selected", Duration::from_secs(10), |s| {
+        s.lines()
+            .any(|l| l.contains("│▶ ") && (l.contains("├ ") || l.contains("└ ")))
+    });
+    let lines: Vec<&str> = s.lines().collect();
+    let at = lines.iter().position(|l| l.contains("│▶ ")).unwrap();
+    let attribute = regex::Regex::new(r"[├└] (\S+)")
+        .unwrap()
+        .captures(lines[at])
+        .map(|c| c[1].to_string())
+        .unwrap();
+    let resource = regex::Regex::new(r"│  \S+ \S+\s+(\S+) · \d+ drift")
+        .unwrap()
+        .captures(lines[at - 1])
+        .map_or_else(
+            || panic!("no resource row above:\n{s}"),
+            |c| c[1].to_string(),
+        );
+    tmux.keys(&["a"]);
+    let s = tmux.wait_for("the acknowledgement saved", Duration::from_secs(15), |s| {
+        s.contains("Drift acknowledged · saved in the store") && s.contains("A acked by ")
+    });
+    assert_eq!(
+        open(&s),
+        before,
+        "acknowledged drifts stay on the board:\n{s}"
+    );
+    assert!(s.contains("1 acknowledged"), "{s}");
+    tmux.keys(&["q"]);
+    let s = tmux.wait_for("the shell after quitting", Duration::from_secs(20), |s| {
+        exit_code(s).is_some()
+    });
+    assert_eq!(exit_code(&s), Some(0), "{s}");
+    let out = Command::new(env!("CARGO_BIN_EXE_tfdrift"))
+        .args(["drifts", "list", "--config"])
+        .arg(cfg_of(dir.path()))
+        .args(["--profile", "now", "--status", "all", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let drifts: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(drifts.len(), before, "{drifts:#?}");
+    let acked: Vec<&serde_json::Value> = drifts
+        .iter()
+        .filter(|d| d["status"] == "acknowledged")
+        .collect();
+    assert_eq!(
+        acked.len(),
+        1,
+        "exactly the drift acknowledged: {drifts:#?}"
+    );
+    let d = acked[0];
+    let label = d["address"].as_str().map_or_else(
+        || {
+            format!(
+                "{}:{}",
+                d["type"].as_str().unwrap(),
+                d["resource_id"].as_str().unwrap()
+            )
+        },
+        String::from,
+    );
+    let attr = match d["attribute"].as_str().unwrap() {
+        "" => "(resource)".to_string(),
+        a => a.to_string(),
+    };
+    // The board cuts long names with an ellipsis.
+    let same = |shown: &str, full: &str| {
+        shown == full || shown.strip_suffix('…').is_some_and(|p| full.starts_with(p))
+    };
+    assert!(
+        same(&resource, &label) && same(&attribute, &attr),
+        "the board's row ({resource} {attribute}) is the stored drift ({label} {attr})"
+    );
 }

@@ -6,6 +6,10 @@
 #[path = "common/tier.rs"]
 mod tier;
 
+#[path = "tui_snapshots/board.rs"]
+mod board;
+use board::drifts_from;
+
 use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -14,7 +18,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tfdrift::alert::{Alert, Severity};
 use tfdrift::pipeline::Stats;
-use tfdrift::tui::app::{Action, App, Effect, Focus, Meta, Tab};
+use tfdrift::tui::app::{Action, App, Effect, Focus, Meta, Tab, View};
 use tfdrift::tui::editor::{RuleEditor, YamlSyntax};
 use tfdrift::tui::keymap::Keymap;
 use tfdrift::tui::logs::LogLine;
@@ -69,6 +73,9 @@ fn app_with(text: &str) -> App {
         editor,
         now(),
     );
+    assert_eq!(app.view, View::Now, "the Now board is the default view");
+    // These tests are about the live feed (the Now board's own tests switch back).
+    app.view = View::Feed;
     app.update(Action::Stats(Box::new(Stats {
         records_read: 42,
         parsed: 40,
@@ -1295,6 +1302,7 @@ fn readonly_refuses_every_write_action() {
         app.meta.readonly = true;
         app.meta.store = Some("/tmp/x.db".into());
         app.update(Action::Alerts(golden_alerts()));
+        app.update(Action::Drifts(drifts_from(&golden_alerts())));
         app
     };
     let app0 = fresh();
@@ -1335,9 +1343,10 @@ fn readonly_refuses_every_write_action() {
             );
             assert_eq!(app.editor.text(), text, "{}/{}", ctx.as_str(), b.action);
             assert!(
-                !app.effects
-                    .iter()
-                    .any(|e| matches!(e, Effect::Persist { .. } | Effect::SaveRules)),
+                !app.effects.iter().any(|e| matches!(
+                    e,
+                    Effect::Persist { .. } | Effect::SaveRules | Effect::DriftAct { .. }
+                )),
                 "{}/{}: {:?}",
                 ctx.as_str(),
                 b.action,
@@ -1349,7 +1358,10 @@ fn readonly_refuses_every_write_action() {
             assert_eq!(after, statuses, "{}/{}", ctx.as_str(), b.action);
         }
     }
-    assert!(writes >= 7, "write actions walked: {writes}");
+    assert!(
+        writes >= 10,
+        "write actions walked (the board's ack, snooze, resolve too): {writes}"
+    );
     for cmd in [
         ":ack",
         ":resolve",
@@ -1364,6 +1376,18 @@ fn readonly_refuses_every_write_action() {
         app.run_command(cmd);
         assert!(app.effects.is_empty() && !app.editing && !app.quit, "{cmd}");
         assert_eq!(app.feed.counts().unhandled, app.feed.total(), "{cmd}");
+        // The same on the Now board (the commands act on drifts there).
+        let mut board = fresh();
+        board.view = View::Now;
+        board.run_command(cmd);
+        assert!(
+            !board
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::DriftAct { .. } | Effect::Persist { .. })),
+            "{cmd} on the board: {:?}",
+            board.effects
+        );
         assert!(
             app.message
                 .as_ref()

@@ -9,7 +9,11 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::layout::Rect;
 
+mod board;
+mod grouped;
 mod input;
+
+pub use grouped::{FeedGroups, FeedRow};
 
 use super::command;
 use super::diff::{AttrDiff, alert_diffs};
@@ -17,7 +21,7 @@ use super::editor::RuleEditor;
 use super::feed::Feed;
 use super::feed::Status;
 use super::filter::Filter;
-use super::keymap::Keymap;
+use super::keymap::{Context, Keymap};
 use super::logs::LogLine;
 use super::theme::Theme;
 use crate::alert::Alert;
@@ -29,6 +33,16 @@ pub const FULL_KEPT: usize = 2_000;
 
 /// Log lines kept for the log pane.
 const LOG_KEEP: usize = 1000;
+
+/// What the main pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// The Now board: every unresolved drift, worst first (the default).
+    #[default]
+    Now,
+    /// The live feed: every alert.
+    Feed,
+}
 
 /// Which pane has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +225,14 @@ impl Meta {
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // independent UI toggles, not a state machine
 pub struct App {
+    /// Now board or live feed.
+    pub view: View,
+    /// The Now board's rows and selection.
+    pub now_board: super::now::NowBoard,
+    /// The feed's grouping (by drift, by actor session) and its rows.
+    pub groups: FeedGroups,
+    /// Alerts that arrived while follow was off (the "N new ↑" badge).
+    pub new_unseen: usize,
     /// All alerts and the filtered view.
     pub feed: Feed,
     /// Selected display position in the feed.
@@ -315,6 +337,10 @@ impl App {
             feed.set_limits(Some(FULL_KEPT), super::feed::MAX_HELD);
         }
         App {
+            view: View::Now,
+            now_board: super::now::NowBoard::default(),
+            groups: FeedGroups::default(),
+            new_unseen: 0,
             feed,
             sel: 0,
             follow: true,
@@ -358,16 +384,39 @@ impl App {
         }
     }
 
-    /// The selected alert's entry index.
+    /// The selected alert's entry index: the feed's selected row (in a group: the row's
+    /// alert, or the group's newest), or on the Now board the selected drift's latest alert
+    /// when the feed holds it.
     #[must_use]
     pub fn selected_index(&self) -> Option<u32> {
-        self.feed.entry_index_at(self.sel)
+        match self.view {
+            View::Now => self
+                .now_board
+                .target
+                .as_ref()
+                .and_then(|t| t.idx)
+                .filter(|i| {
+                    self.now_board.target.as_ref().is_some_and(|t| {
+                        self.feed
+                            .entry(*i)
+                            .is_some_and(|e| e.alert.id == t.alert_id)
+                    })
+                }),
+            View::Feed if self.groups.active() => self.groups.selected_index(&self.feed),
+            View::Feed => self.feed.entry_index_at(self.sel),
+        }
     }
 
     /// The selected alert (in full: a slimmed one as re-read from the store, once there).
     #[must_use]
     pub fn selected(&self) -> Option<&Alert> {
-        let e = self.feed.at(self.sel)?;
+        let Some(e) = self.selected_index().and_then(|i| self.feed.entry(i)) else {
+            // On the Now board: a drift's latest alert the feed does not hold, re-read.
+            return match self.view {
+                View::Now => self.now_board.target.as_ref()?.loaded.as_deref(),
+                View::Feed => None,
+            };
+        };
         if e.slim
             && let Some(h) = self.hydrated.as_deref()
             && h.id == e.alert.id
@@ -380,9 +429,18 @@ impl App {
     /// Whether the selected alert is slimmed and not re-read yet (its details are partial).
     #[must_use]
     pub fn selected_partial(&self) -> bool {
-        self.feed
-            .at(self.sel)
+        self.selected_index()
+            .and_then(|i| self.feed.entry(i))
             .is_some_and(|e| e.slim && self.hydrated.as_deref().is_none_or(|h| h.id != e.alert.id))
+    }
+
+    /// The keymap context of the list in the main pane (Now board or feed).
+    #[must_use]
+    pub fn list_context(&self) -> Context {
+        match self.view {
+            View::Now => Context::Now,
+            View::Feed => Context::Feed,
+        }
     }
 
     fn page(&self) -> usize {
@@ -466,7 +524,19 @@ impl App {
             }
             Action::AlertLoaded(a) => {
                 self.hydrating = None;
-                let fits = self.feed.at(self.sel).is_some_and(|e| e.alert.id == a.id);
+                if let Some(t) = self.now_board.target.as_mut()
+                    && t.alert_id == a.id
+                    && t.idx.is_none()
+                {
+                    t.loaded = Some(a);
+                    self.detail = None;
+                    self.sync_detail();
+                    return true;
+                }
+                let fits = self
+                    .selected_index()
+                    .and_then(|i| self.feed.entry(i))
+                    .is_some_and(|e| e.alert.id == a.id);
                 if fits {
                     self.hydrated = Some(a);
                     // Recompute the diff from the full alert.
@@ -475,17 +545,21 @@ impl App {
                 fits
             }
             Action::Drifts(list) => {
+                let old = std::mem::take(&mut self.drifts);
                 self.drifts = list.into_iter().filter(Drift::is_unresolved).collect();
                 self.drifts.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
+                self.now_board.rebuild(&old, &self.drifts);
                 true
             }
             Action::StatusChanged(id, status, by) => self.on_status_changed(&id, status, by),
             Action::DriftChanged(d) => {
+                let old = self.drifts.clone();
                 self.drifts.retain(|x| x.id != d.id);
                 if d.is_unresolved() {
                     self.drifts.push(*d);
                     self.drifts.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
                 }
+                self.now_board.rebuild(&old, &self.drifts);
                 true
             }
             Action::RulesReloaded(text, problem) | Action::RuleTests(text, problem) => {
@@ -525,7 +599,11 @@ impl App {
             if !self.restored.is_empty() && self.restored.remove(&a.id) {
                 continue;
             }
+            self.now_board.note_alert(&a);
             if let Some(pos) = self.feed.push(a) {
+                if !self.follow {
+                    self.new_unseen += 1;
+                }
                 if self.follow {
                     self.sel = pos;
                 } else if pos <= self.sel && self.feed.shown() > 1 {
@@ -550,6 +628,7 @@ impl App {
                 continue;
             }
             let before = self.feed.total();
+            self.now_board.note_alert(&a);
             self.restored.insert(a.id.clone());
             self.feed.push(a);
             if self.feed.total() > before {
@@ -570,9 +649,19 @@ impl App {
     }
 
     fn sync_detail(&mut self) {
+        if self.view == View::Now {
+            self.sync_target();
+        } else if self.groups.active() {
+            self.groups.regroup(&self.feed);
+            if self.follow {
+                self.groups.sel = 0;
+            }
+        }
         let idx = self.selected_index();
-        if self.detail.as_ref().map(|(i, _)| *i) != idx {
-            if let Some(e) = self.feed.at(self.sel)
+        // The Now board's re-read alert is not in the feed: keyed apart from any entry.
+        let key = idx.or_else(|| self.selected().map(|_| u32::MAX));
+        if self.detail.as_ref().map(|(i, _)| *i) != key {
+            if let Some(e) = idx.and_then(|i| self.feed.entry(i))
                 && e.slim
                 && self.hydrated.as_deref().is_none_or(|h| h.id != e.alert.id)
                 && self.hydrating.as_deref() != Some(e.alert.id.as_str())
@@ -582,7 +671,7 @@ impl App {
                     id: e.alert.id.clone(),
                 });
             }
-            self.detail = idx.and_then(|i| self.selected().map(|a| (i, alert_diffs(a))));
+            self.detail = key.and_then(|i| self.selected().map(|a| (i, alert_diffs(a))));
             if self.tab != Tab::Log && self.tab != Tab::Rules {
                 self.detail_scroll = 0;
             }

@@ -24,7 +24,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         ":snooze [30m|2h|1d]",
-        "Snooze the selected alert (default 1h; saved in the store when there is one)",
+        "Snooze the selected alert, or on the Now board the selected drift(s) (default 1h)",
     ),
     (":follow [on|off]", "Keep the newest alert selected"),
     (":unified  :split", "Diff layout"),
@@ -88,8 +88,13 @@ pub fn run(app: &mut App, line: &str) {
                 ),
             }
         }
-        "ack" => app.run_action(Context::Feed, "ack"),
-        "resolve" => app.run_action(Context::Feed, "resolve"),
+        "ack" => app.run_action(app.list_context(), "ack"),
+        "resolve" => app.run_action(app.list_context(), "resolve"),
+        "reopen" if app.view == super::app::View::Now => err(
+            app,
+            "A drift reopens by itself when it recurs; :reopen is for alerts (v shows the feed)"
+                .into(),
+        ),
         "reopen" => {
             if let Some(i) = app.selected_index() {
                 app.change_status(i, Status::New, "reopened");
@@ -101,7 +106,9 @@ pub fn run(app: &mut App, line: &str) {
             } else {
                 duration(rest)
             };
+            let label = if rest.is_empty() { "1h" } else { rest };
             match (d, app.selected_index()) {
+                (Some(d), _) if app.view == super::app::View::Now => app.snooze_drifts(d, label),
                 (Some(d), Some(i)) => {
                     let what = format!("snoozed for {}", if rest.is_empty() { "1h" } else { rest });
                     app.change_status(i, Status::Snoozed(app.now + d), &what);

@@ -254,6 +254,9 @@ pub struct Feed {
     max_held: usize,
     /// Alerts dropped from memory so far.
     dropped: usize,
+    /// Bumped on every change to the entries, their statuses, the filter or the sort (groupings
+    /// built over the view are rebuilt when it moves).
+    generation: u64,
 }
 
 /// Most alerts the feed holds by default (see [`Feed::set_limits`]).
@@ -330,6 +333,7 @@ impl Feed {
 
     /// Adds an alert; returns its display position if the filter shows it.
     pub fn push(&mut self, alert: Alert) -> Option<usize> {
+        self.generation += 1;
         let idx = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         push_haystack(&mut self.hay, &alert);
         self.hay_ends.push(self.hay.len());
@@ -446,6 +450,28 @@ impl Feed {
         Some(self.display_of(vi))
     }
 
+    /// The change counter (see the field): equal values mean the same entries, statuses,
+    /// filter and sort.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Entry indices in display order (the whole filtered view).
+    pub fn view_indices(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.view.len()).filter_map(|p| self.entry_index_at(p))
+    }
+
+    /// The entry holding alert `id`, searching entries from `start` on, newest first (a
+    /// drift's latest alert is usually recent).
+    #[must_use]
+    pub fn find_from(&self, id: &str, start: usize) -> Option<u32> {
+        (start.min(self.entries.len())..self.entries.len())
+            .rev()
+            .find(|i| self.entries[*i].alert.id == id)
+            .and_then(|i| u32::try_from(i).ok())
+    }
+
     /// Entries shown at display positions `start..start+len`.
     pub fn window(&self, start: usize, len: usize) -> impl Iterator<Item = &Entry> + '_ {
         (start..(start + len).min(self.view.len())).filter_map(|p| self.at(p))
@@ -453,6 +479,7 @@ impl Feed {
 
     /// Replaces the filter: re-checks only current matches when the new filter narrows the old.
     pub fn set_filter(&mut self, filter: Filter) {
+        self.generation += 1;
         if self.filter.is_narrowed_by(&filter) {
             self.filter = filter;
             let mut view = std::mem::take(&mut self.view);
@@ -466,6 +493,7 @@ impl Feed {
 
     /// Changes the sort.
     pub fn set_sort(&mut self, key: SortKey, descending: bool) {
+        self.generation += 1;
         self.descending = descending;
         if key != self.sort {
             self.sort = key;
@@ -476,6 +504,7 @@ impl Feed {
     }
 
     fn rebuild(&mut self) {
+        self.generation += 1;
         let n = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
         let mut view: Vec<u32> = (0..n).filter(|i| self.matches(*i)).collect();
         if self.sort == SortKey::Time {
@@ -509,6 +538,7 @@ impl Feed {
         if old == status {
             return Some(old);
         }
+        self.generation += 1;
         if old == Status::New {
             self.counts.unhandled -= 1;
         }

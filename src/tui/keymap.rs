@@ -15,6 +15,8 @@ pub const DEFAULT_KEYMAP: &str = include_str!("../../config/keymap.toml");
 pub enum Context {
     /// Anywhere outside text input.
     Global,
+    /// The Now board (open drifts) has focus.
+    Now,
     /// The feed has focus.
     Feed,
     /// The detail pane has focus.
@@ -31,6 +33,7 @@ impl Context {
     pub fn as_str(self) -> &'static str {
         match self {
             Context::Global => "global",
+            Context::Now => "now",
             Context::Feed => "feed",
             Context::Detail => "detail",
             Context::Editor => "editor",
@@ -140,6 +143,8 @@ struct KeymapFile {
     #[serde(default)]
     global: Vec<Binding>,
     #[serde(default)]
+    now: Vec<Binding>,
+    #[serde(default)]
     feed: Vec<Binding>,
     #[serde(default)]
     detail: Vec<Binding>,
@@ -150,9 +155,10 @@ struct KeymapFile {
 }
 
 impl KeymapFile {
-    fn lists_mut(&mut self) -> [(Context, &mut Vec<Binding>); 5] {
+    fn lists_mut(&mut self) -> [(Context, &mut Vec<Binding>); 6] {
         [
             (Context::Global, &mut self.global),
+            (Context::Now, &mut self.now),
             (Context::Feed, &mut self.feed),
             (Context::Detail, &mut self.detail),
             (Context::Editor, &mut self.editor),

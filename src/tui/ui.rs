@@ -7,11 +7,13 @@ mod detail;
 mod diff;
 pub mod enrich;
 mod feed;
+mod grouped;
+mod now;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 
-use super::app::{App, Focus};
+use super::app::{App, Focus, View};
 
 /// Widths from which the feed and the details sit side by side.
 const WIDE: u16 = 220;
@@ -35,16 +37,25 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
             .areas(main);
         (a, b)
     } else {
+        // The board is the point of the Now view: it gets more of the height than the feed.
+        let top = if app.view == View::Now { 60 } else { 45 };
         let parts = Layout::default()
             .direction(Direction::Vertical)
-            .constraints([Constraint::Percentage(45), Constraint::Percentage(55)])
+            .constraints([
+                Constraint::Percentage(top),
+                Constraint::Percentage(100 - top),
+            ])
             .split(main);
         (parts[0], parts[1])
     };
     app.feed_area.set(feed_area);
     app.detail_area.set(detail_area);
     if feed_area.area() > 0 {
-        feed::draw(f, app, feed_area);
+        match app.view {
+            View::Now => now::draw(f, app, feed_area),
+            View::Feed if app.groups.active() => grouped::draw(f, app, feed_area),
+            View::Feed => feed::draw(f, app, feed_area),
+        }
     }
     if detail_area.area() > 0 {
         detail::draw(f, app, detail_area);
@@ -80,6 +91,28 @@ pub(crate) fn clamp_scroll(
         .sum();
     let max = rows.saturating_sub(usize::from(area.height));
     want.min(u16::try_from(max).unwrap_or(u16::MAX))
+}
+
+/// `s` cut or padded to `w` columns (display width).
+pub(crate) fn pad(s: &str, w: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    let total = ratatui::text::Span::raw(s).width();
+    let cut = total > w;
+    for c in s.chars() {
+        let cw = ratatui::text::Span::raw(c.to_string()).width();
+        if used + cw + usize::from(cut) > w {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    if cut && w > 0 {
+        out.push('…');
+        used += 1;
+    }
+    out.push_str(&" ".repeat(w.saturating_sub(used)));
+    out
 }
 
 /// Cuts a string to `max` characters with an ellipsis.

@@ -1,8 +1,9 @@
 //! "Why it matters", one line per alert for the feed: the most telling change summarised from
 //! the alert's own values (`+ingress tcp/3389 0.0.0.0/0 — open to the world`), and the matching
-//! rule when one raised it.
+//! rule when one raised it; and the same for a drift, from its own state and observed values.
 
 use crate::alert::{Alert, AlertKind, Diff};
+use crate::drift::Drift;
 use crate::enrich::remediation::sg_rule_changes;
 
 /// A short value for a summary (`true`, `"Enabled"`, `[3 items]`).
@@ -22,9 +23,9 @@ fn short(v: &serde_json::Value) -> String {
     }
 }
 
-/// One diff summarised.
-fn diff_summary(a: &Alert, d: &Diff) -> String {
-    if a.resource.rtype == "aws_security_group"
+/// One diff of a resource of type `rtype` summarised.
+fn diff_summary(rtype: &str, d: &Diff) -> String {
+    if rtype == "aws_security_group"
         && let Some((added, removed)) = sg_rule_changes(d)
         && !(added.is_empty() && removed.is_empty())
     {
@@ -59,7 +60,7 @@ pub fn why(a: &Alert) -> String {
             let best = a
                 .diffs
                 .iter()
-                .map(|d| diff_summary(a, d))
+                .map(|d| diff_summary(&a.resource.rtype, d))
                 .max_by_key(|s| s.contains("open to the world"));
             match best {
                 Some(s) if a.diffs.len() > 1 => format!("{s} (+{} attrs)", a.diffs.len() - 1),
@@ -69,6 +70,28 @@ pub fn why(a: &Alert) -> String {
         }
     };
     match a.rules.first() {
+        Some(rule) => format!("{what} · rule {rule}"),
+        None => what,
+    }
+}
+
+/// Why a drift matters, in one line: like [`why`] for its latest alert, from the drift's own
+/// state and observed values (so it needs no alert in memory).
+#[must_use]
+pub fn drift_why(d: &Drift) -> String {
+    let what = if d.kind == AlertKind::ManagedResourceDeleted.as_str() {
+        "deleted outside Terraform".to_string()
+    } else if d.kind == AlertKind::UnmanagedChange.as_str() {
+        "not in any state".to_string()
+    } else {
+        let diff = Diff {
+            path: d.attribute.clone(),
+            state: d.state_value.clone(),
+            observed: d.observed.clone(),
+        };
+        diff_summary(&d.rtype, &diff)
+    };
+    match d.rules.first() {
         Some(rule) => format!("{what} · rule {rule}"),
         None => what,
     }

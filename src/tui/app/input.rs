@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 
-use super::{App, Effect, Focus, InputKind, MAX_COMMANDS, Tab, remediation_commands};
+use super::{App, Effect, Focus, InputKind, MAX_COMMANDS, Tab, View, remediation_commands};
 use crate::tui::feed::{Handled, Status};
 use crate::tui::keymap::{Context, Keymap};
 
@@ -85,7 +85,7 @@ impl App {
             return;
         }
         let ctx = match self.focus {
-            Focus::Feed => Context::Feed,
+            Focus::Feed => self.list_context(),
             Focus::Detail => Context::Detail,
         };
         // A detail-only meaning (`i`/Enter edit the Rules tab) falls through to the global
@@ -155,7 +155,17 @@ impl App {
         };
         match m.kind {
             MouseEventKind::Down(MouseButton::Left) => {
-                if inside(feed) && !self.help {
+                if inside(feed) && !self.help && self.view == View::Now {
+                    self.focus = Focus::Feed;
+                    self.editing = false;
+                    self.board_click(m.row);
+                    true
+                } else if inside(feed) && !self.help && self.groups.active() {
+                    self.focus = Focus::Feed;
+                    self.editing = false;
+                    self.grouped_click(m.row);
+                    true
+                } else if inside(feed) && !self.help {
                     self.focus = Focus::Feed;
                     self.editing = false;
                     // Border + header row above the first data row.
@@ -182,7 +192,11 @@ impl App {
             }
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 let down = matches!(m.kind, MouseEventKind::ScrollDown);
-                if inside(feed) {
+                if inside(feed) && self.view == View::Now {
+                    self.now_board.move_sel(if down { 3 } else { -3 });
+                } else if inside(feed) && self.groups.active() {
+                    self.groups.move_sel(if down { 3 } else { -3 });
+                } else if inside(feed) {
                     self.move_sel(if down { 3 } else { -3 });
                 } else if inside(detail) {
                     self.detail_scroll = if down {
@@ -294,8 +308,24 @@ impl App {
             return;
         }
         let page = self.page();
+        if ctx == Context::Now && self.board_action(action, page) {
+            return;
+        }
+        if ctx == Context::Feed && self.groups.active() && self.grouped_action(action, page) {
+            return;
+        }
         match (ctx, action) {
             (_, "quit") => self.quit = true,
+            (_, "view") => {
+                self.view = match self.view {
+                    View::Now => View::Feed,
+                    View::Feed => View::Now,
+                };
+                self.focus = Focus::Feed;
+                self.editing = false;
+            }
+            (_, "copy_markdown") => self.copy_markdown(ctx),
+            (Context::Feed, "group") => self.cycle_grouping(),
             (_, "help") => {
                 self.help = !self.help;
                 self.help_scroll = 0;
@@ -342,6 +372,7 @@ impl App {
             (Context::Feed, "top") => {
                 self.sel = 0;
                 self.follow = self.feed.sort().1;
+                self.new_unseen = 0;
             }
             (Context::Feed, "bottom") => self.move_sel(isize::MAX / 2),
             (Context::Feed, "page_down") => self.move_sel(page.cast_signed()),
@@ -353,6 +384,8 @@ impl App {
                 self.follow = !self.follow;
                 if self.follow {
                     self.sel = 0;
+                    self.groups.sel = 0;
+                    self.new_unseen = 0;
                 }
                 self.message = Some((
                     format!("Follow {}", if self.follow { "on" } else { "off" }),

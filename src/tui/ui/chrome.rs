@@ -395,7 +395,7 @@ pub fn focused_context(app: &App) -> Context {
         Context::Editor
     } else {
         match app.focus {
-            Focus::Feed => Context::Feed,
+            Focus::Feed => app.list_context(),
             Focus::Detail => Context::Detail,
         }
     }
@@ -414,7 +414,7 @@ pub fn hint_text(app: &App) -> String {
     if ctx == Context::Detail && app.tab != crate::tui::app::Tab::Diff {
         hints.retain(|(_, h)| *h != "unified");
     }
-    if matches!(ctx, Context::Feed | Context::Detail) {
+    if matches!(ctx, Context::Now | Context::Feed | Context::Detail) {
         hints.extend(app.keymap.hints(Context::Global, app.meta.readonly));
     }
     hints
@@ -431,6 +431,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     for (ctx, bindings) in &app.keymap.sections {
         let title = match ctx {
             Context::Global => "Anywhere",
+            Context::Now => "Now board (open drifts, worst first; the default view)",
             Context::Feed => "Drift feed",
             Context::Detail => "Detail pane (diff, enrichment, log)",
             Context::Editor => "Rule editor (while editing; other keys edit text)",

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use tracing::Level;
 
-use crate::tui::app::{App, Focus, Tab, remediation_commands};
+use crate::tui::app::{App, Focus, Tab, View, remediation_commands};
 use crate::tui::feed::Status;
 
 fn tabs_title(app: &App) -> Line<'static> {
@@ -83,10 +83,25 @@ pub fn when(app: &App, t: chrono::DateTime<chrono::Utc>) -> String {
 /// The selected alert's status (who, when, until when) and its numbered remediation
 /// commands: pinned at the top of the details, above the scrolling diff or enrichment.
 fn pinned_lines(app: &App) -> Vec<Line<'static>> {
+    let mut out = drift_lines(app);
     let Some(e) = app.selected_index().and_then(|i| app.feed.entry(i)) else {
-        return Vec::new();
+        if app.view == View::Now
+            && let Some(t) = &app.now_board.target
+        {
+            if app.selected().is_none() {
+                out.push(Line::styled(
+                    format!(
+                        "Its latest alert ({}) is not in the feed: re-reading it from the store…",
+                        t.alert_id
+                    ),
+                    app.theme.muted,
+                ));
+            } else {
+                push_fixes(app, &mut out);
+            }
+        }
+        return out;
     };
-    let mut out = Vec::new();
     let by =
         e.by.as_ref()
             .map(|h| format!(" by {} at {}", h.who, when(app, h.at)))
@@ -104,11 +119,14 @@ fn pinned_lines(app: &App) -> Vec<Line<'static>> {
     } else {
         "  (in memory only: no store)"
     };
-    out.push(Line::from(vec![
-        Span::styled("Status ", app.theme.header),
-        Span::raw(status),
-        Span::styled(saved, app.theme.muted),
-    ]));
+    // On the Now board the drift's status (above) is what the keys change.
+    if app.view != View::Now {
+        out.push(Line::from(vec![
+            Span::styled("Status ", app.theme.header),
+            Span::raw(status),
+            Span::styled(saved, app.theme.muted),
+        ]));
+    }
     if app.selected_partial() {
         out.push(Line::styled(
             "Loading the full alert from the store…",
@@ -116,8 +134,34 @@ fn pinned_lines(app: &App) -> Vec<Line<'static>> {
         ));
         return out;
     }
+    push_fixes(app, &mut out);
+    out
+}
+
+/// On the Now board: the selected drift (status, age, occurrences, id) above its alert.
+fn drift_lines(app: &App) -> Vec<Line<'static>> {
+    if app.view != View::Now {
+        return Vec::new();
+    }
+    let Some(d) = app.now_board.focus_drift().and_then(|i| app.drifts.get(i)) else {
+        return Vec::new();
+    };
+    let k = app.now_board.known.get(&d.id).cloned().unwrap_or_default();
+    let c = crate::tui::now::cells(d, &k, app.now);
+    vec![Line::from(vec![
+        Span::styled("Drift  ", app.theme.header),
+        Span::raw(format!(
+            "{} {} · {} · open {} · seen {} · episode {}",
+            c.resource, c.attribute, c.status, c.age, c.count, d.episode
+        )),
+        Span::styled(format!("  {}", d.id), app.theme.muted),
+    ])]
+}
+
+/// The numbered remediation commands of the selected alert.
+fn push_fixes(app: &App, out: &mut Vec<Line<'static>>) {
     let Some(a) = app.selected() else {
-        return out;
+        return;
     };
     let cmds = remediation_commands(a);
     if cmds.is_empty() {
@@ -137,7 +181,6 @@ fn pinned_lines(app: &App) -> Vec<Line<'static>> {
             Span::styled(format!("  # {}", c.why), app.theme.muted),
         ]));
     }
-    out
 }
 
 fn editor(f: &mut Frame<'_>, app: &App, area: Rect) {

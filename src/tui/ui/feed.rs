@@ -24,7 +24,9 @@ pub(crate) fn via_label(v: Via) -> &'static str {
     crate::tui::filter::via_name(v)
 }
 
-fn title(app: &App) -> Line<'static> {
+/// The feed's title (also the grouped feed's): counts, sort, follow, filter, grouping and the
+/// "N new ↑" badge.
+pub(super) fn title(app: &App) -> Line<'static> {
     let c = app.feed.counts();
     let mut spans = vec![Span::styled(" Drift feed ", app.theme.header)];
     spans.push(Span::raw(format!(
@@ -60,6 +62,20 @@ fn title(app: &App) -> Line<'static> {
     ));
     if app.follow {
         spans.push(Span::styled("· follow ● ", app.theme.ok));
+    } else if app.new_unseen > 0 {
+        // Follow is off and alerts arrived above the selection: say so.
+        spans.push(Span::styled(
+            format!("· {} new ↑ ", app.new_unseen),
+            app.theme
+                .header
+                .add_modifier(ratatui::style::Modifier::REVERSED),
+        ));
+    }
+    if app.groups.active() {
+        spans.push(Span::styled(
+            format!("· grouped {} ", app.groups.by.label()),
+            app.theme.header,
+        ));
     }
     if !app.filter_text.is_empty() {
         spans.push(Span::styled(
