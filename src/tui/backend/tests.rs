@@ -76,6 +76,11 @@ fn attached(l: DaemonLink) -> App {
         .map(|a| (a, Status::New, None))
         .collect();
     app.update(Action::Restored(list));
+    // The header is what these snapshots are about; the feed under it shows the alerts.
+    app.update(Action::Key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('v'),
+    )));
+    assert_eq!(app.view, crate::tui::app::View::Feed);
     app.message = None;
     app
 }
