@@ -429,6 +429,11 @@ fn monitors_attach_to_the_daemon_ack_with_the_token_name_viewer_read_only_and_re
     tmux.start("rita", &team.monitor("rita"));
     tmux.start("victor", &team.monitor("victor"));
     let watcher = team.watcher();
+    // The monitors open on the Now board; this test follows the feed (`v`).
+    for m in ["rita", "victor"] {
+        tmux.wait(m, "the Now board", |s| s.contains("Now board"));
+        tmux.key(m, "v");
+    }
 
     // Both monitors attach with their token's name and role and show the daemon's alerts.
     let s = tmux.wait("rita", "attached as the responder with 3 alerts", |s| {
