@@ -338,6 +338,23 @@ fn stamp(payload: &str, note: &DriftNote) -> String {
     }
 }
 
+/// The `drift.occurred` note of a quiet occurrence, for an item the router flagged
+/// (`$.occurrences`: an issue-tracker channel comments it); `None` otherwise or while snoozed.
+fn occurrence_note(payload: &str, drifts: &[Drift]) -> Option<DriftNote> {
+    let flagged = serde_json::from_str::<Value>(payload)
+        .ok()
+        .is_some_and(|v| v["occurrences"] == Value::Bool(true));
+    if !flagged {
+        return None;
+    }
+    let d = drifts
+        .iter()
+        .find(|d| d.status == Status::Open || d.status == Status::Acknowledged)?;
+    let mut note = DriftNote::new(d, Notice::Quiet);
+    note.event = "drift.occurred".to_string();
+    Some(note)
+}
+
 /// Applies an event's drift operations in its transaction and decides its notifications:
 /// returns the outbox items to enqueue (the alerts' items that still notify, stamped with the
 /// drift note, then `resolve` items). Occurrences of alerts not in `inserted` (already stored)
@@ -392,6 +409,9 @@ pub(super) fn apply_ops(
                 .find(|d| d.status != Status::Snoozed && !d.channels.contains(&item.channel))
                 .map(|d| DriftNote::new(d, Notice::Opened))
         });
+        // Issue trackers comment occurrences (the router flags them, at most one per drift
+        // per interval): `drift.occurred`.
+        let note = note.or_else(|| occurrence_note(&item.payload, drifts));
         let Some(note) = note else {
             continue;
         };
