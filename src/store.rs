@@ -612,6 +612,12 @@ pub trait Store: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Every resolved drift episode still stored, with how long it was open (the
+    /// time-to-resolve histogram of `/metrics`). The default has none.
+    fn drift_resolved_spans(&self) -> Result<Vec<crate::drift::ResolvedSpan>, StoreError> {
+        Ok(Vec::new())
+    }
+
     /// The issue standing for `drift_id` in the issue-tracker channel `channel` (GitHub,
     /// GitLab). The default (stores without links) knows none: the channel then finds the
     /// issue by its hidden marker.

@@ -484,6 +484,10 @@ impl Store for SqliteStore {
         super::sqlite_drift::get(&self.conn(), id).map_err(self.err("read drift"))
     }
 
+    fn drift_resolved_spans(&self) -> Result<Vec<crate::drift::ResolvedSpan>, StoreError> {
+        super::sqlite_drift::resolved_spans(&self.conn()).map_err(self.err("read drift resolutions"))
+    }
+
     fn issue_link(
         &self,
         channel: &str,

@@ -17,8 +17,8 @@ use serde_json::Value;
 use super::OutboxItem;
 use crate::alert::Severity;
 use crate::drift::{
-    Drift, DriftEvent, DriftNote, DriftOp, EventKind, Input, Notice, Reason, Resolution, Status,
-    Target, Transition, apply,
+    Drift, DriftEvent, DriftNote, DriftOp, EventKind, Input, Notice, Reason, ResolvedSpan,
+    Resolution, Status, Target, Transition, apply,
 };
 
 const COLUMNS: &str = "id, key, kind, provider, rtype, resource_id, address, attribute, status, \
@@ -439,6 +439,41 @@ pub(super) fn apply_ops(
         }
     }
     out.extend(resolves);
+    Ok(out)
+}
+
+/// Every resolved episode still stored: the drift's severity, the reason, and the time from
+/// the episode's opening (or reopening) event to its resolution.
+pub(super) fn resolved_spans(conn: &Connection) -> rusqlite::Result<Vec<ResolvedSpan>> {
+    let mut st = conn.prepare_cached(
+        "SELECT d.severity, r.reason, r.at, \
+           (SELECT o.at FROM drift_events o WHERE o.drift_id = r.drift_id \
+              AND o.kind IN ('opened', 'reopened') AND o.id < r.id ORDER BY o.id DESC LIMIT 1) \
+         FROM drift_events r JOIN drifts d ON d.id = r.drift_id \
+         WHERE r.kind = 'resolved' AND r.reason IS NOT NULL",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (sev, reason, at, opened) = row?;
+        let (Some(reason), Some(opened)) = (Reason::parse(&reason), opened) else {
+            continue;
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let seconds = (time(&at) - time(&opened)).num_milliseconds().max(0) as f64 / 1000.0;
+        out.push(ResolvedSpan {
+            severity: Severity::parse(&sev).unwrap_or_default(),
+            reason,
+            seconds,
+        });
+    }
     Ok(out)
 }
 
