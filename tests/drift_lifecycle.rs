@@ -388,16 +388,27 @@ async fn metrics_show_time_to_resolve_by_severity_and_reason() {
         .unwrap();
     stop.cancel();
     let series = format!("severity=\"{sev}\",reason=\"reverted\"");
-    for (le, n) in [("60", 0), ("300", 1), ("900", 2), ("604800", 2), ("+Inf", 2)] {
-        let line = format!("tfdrift_drift_time_to_resolve_seconds_bucket{{{series},le=\"{le}\"}} {n}\n");
+    for (le, n) in [
+        ("60", 0),
+        ("300", 1),
+        ("900", 2),
+        ("604800", 2),
+        ("+Inf", 2),
+    ] {
+        let line =
+            format!("tfdrift_drift_time_to_resolve_seconds_bucket{{{series},le=\"{le}\"}} {n}\n");
         assert!(body.contains(&line), "{line} in:\n{body}");
     }
     assert!(
-        body.contains(&format!("tfdrift_drift_time_to_resolve_seconds_sum{{{series}}} 540\n")),
+        body.contains(&format!(
+            "tfdrift_drift_time_to_resolve_seconds_sum{{{series}}} 540\n"
+        )),
         "{body}"
     );
     assert!(
-        body.contains(&format!("tfdrift_drift_time_to_resolve_seconds_count{{{series}}} 2\n")),
+        body.contains(&format!(
+            "tfdrift_drift_time_to_resolve_seconds_count{{{series}}} 2\n"
+        )),
         "{body}"
     );
     assert!(body.contains("# TYPE tfdrift_drift_time_to_resolve_seconds histogram\n"));

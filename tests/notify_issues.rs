@@ -114,7 +114,11 @@ async fn handle(
         }
     };
     if auth.is_none() {
-        return (StatusCode::UNAUTHORIZED, "{\"message\":\"Requires authentication\"}").into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            "{\"message\":\"Requires authentication\"}",
+        )
+            .into_response();
     }
     if let Some(Fault::Status(code, hs)) = &fault {
         // An echoing server: hands the request's headers back.
@@ -155,7 +159,10 @@ async fn handle(
                     comments: Vec::new(),
                 });
                 let num = f.issues.len();
-                (StatusCode::CREATED, json!({"number": num, "iid": num, "id": 9000 + num}))
+                (
+                    StatusCode::CREATED,
+                    json!({"number": num, "iid": num, "id": 9000 + num}),
+                )
             }
             "list" => {
                 let list: Vec<Value> = f
@@ -219,7 +226,6 @@ async fn fake_api() -> (Shared, String) {
 fn logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
         struct W(Arc<Mutex<Vec<u8>>>);
         impl std::io::Write for W {
             fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -230,6 +236,7 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
                 Ok(())
             }
         }
+        let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
         let b = buf.clone();
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
@@ -266,7 +273,7 @@ async fn settle(rig: &Rig) {
             ..WorkerConfig::default()
         },
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let busy: u64 = rig
             .store
@@ -336,7 +343,10 @@ async fn github_one_issue_per_drift_commented_closed_and_reopened() {
         (c.method.as_str(), c.uri.as_str()),
         ("POST", "/repos/acme/infra/issues")
     );
-    assert_eq!(c.auth.as_deref(), Some(format!("Bearer {GH_TOKEN}").as_str()));
+    assert_eq!(
+        c.auth.as_deref(),
+        Some(format!("Bearer {GH_TOKEN}").as_str())
+    );
     let sev = first[0].severity.as_str().to_ascii_uppercase();
     assert_eq!(
         c.body["title"],
@@ -344,13 +354,19 @@ async fn github_one_issue_per_drift_commented_closed_and_reopened() {
     );
     assert_eq!(c.body["labels"], json!(["tfdrift", "drift"]));
     let body = c.body["body"].as_str().unwrap();
-    assert!(body.starts_with(&format!("<!-- tfdrift:{id} -->")), "{body}");
+    assert!(
+        body.starts_with(&format!("<!-- tfdrift:{id} -->")),
+        "{body}"
+    );
     assert!(
         body.contains("@@ instance_type @@\n- t3.micro\n+ t3.large"),
         "{body}"
     );
     assert!(body.contains("### Remediation\n\n```sh\n"), "{body}");
-    assert!(body.contains(&format!("`{}`", first[0].id)), "alert id: {body}");
+    assert!(
+        body.contains(&format!("`{}`", first[0].id)),
+        "alert id: {body}"
+    );
     let lists = hits(&fake, "list");
     assert_eq!(lists.len(), 2, "searched before creating, and on the retry");
     assert!(
@@ -520,11 +536,23 @@ async fn gitlab_one_issue_per_drift_closed_and_reopened() {
     assert_eq!(
         states
             .iter()
-            .map(|h| (h.method.as_str(), h.uri.as_str(), h.body["state_event"].clone()))
+            .map(|h| (
+                h.method.as_str(),
+                h.uri.as_str(),
+                h.body["state_event"].clone()
+            ))
             .collect::<Vec<_>>(),
         [
-            ("PUT", "/api/v4/projects/acme%2Finfra/issues/1", json!("close")),
-            ("PUT", "/api/v4/projects/acme%2Finfra/issues/1", json!("reopen")),
+            (
+                "PUT",
+                "/api/v4/projects/acme%2Finfra/issues/1",
+                json!("close")
+            ),
+            (
+                "PUT",
+                "/api/v4/projects/acme%2Finfra/issues/1",
+                json!("reopen")
+            ),
         ]
     );
     let notes = hits(&fake, "comment");

@@ -66,14 +66,21 @@ fn moto(py: &Path) -> (Moto, String) {
         .unwrap()
         .port();
     let child = Command::new(py)
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting moto");
     let m = Moto(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "moto did not listen within 60 s");
         std::thread::sleep(Duration::from_millis(100));
@@ -128,7 +135,14 @@ fn role(state: &Value) -> &Value {
 }
 
 /// The CloudTrail record of `UpdateRole` (as out_of_band.py writes them).
-fn update_role(id: &str, minute: u32, role: &str, description: &str, who: Value, ua: &str) -> Value {
+fn update_role(
+    id: &str,
+    minute: u32,
+    role: &str,
+    description: &str,
+    who: &Value,
+    ua: &str,
+) -> Value {
     json!({
         "eventVersion": "1.09",
         "userIdentity": who,
@@ -163,7 +177,9 @@ async fn deliver(store: &Arc<dyn Store>, channels: &Channels) {
 }
 
 fn index(bytes: &[u8]) -> Arc<StateIndex> {
-    Arc::new(StateIndex::new(parse_state("terraform.tfstate", bytes).unwrap()))
+    Arc::new(StateIndex::new(
+        parse_state("terraform.tfstate", bytes).unwrap(),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,14 +232,31 @@ async fn terraform_apply_resolves_the_drift_as_applied_and_the_channel_hears_it(
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), HAND_DESCRIPTION);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        HAND_DESCRIPTION
+    );
     let alice = json!({"type": "IAMUser", "principalId": "AIDAEXAMPLEALICE", "arn": ALICE, "accountId": "123456789012", "userName": "alice"});
-    let rec = update_role("ev-alice", 1, &role_name, HAND_DESCRIPTION, alice, "aws-cli/2.15.30 Python/3.11.8");
+    let rec = update_role(
+        "ev-alice",
+        1,
+        &role_name,
+        HAND_DESCRIPTION,
+        &alice,
+        "aws-cli/2.15.30 Python/3.11.8",
+    );
     let (alerts, stats) = common::replay(&mut engine, "trail.jsonl", rec.to_string().as_bytes());
     assert_eq!(stats.store_errors, 0);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
-    assert_eq!(alerts[0].resource.address.as_deref(), Some("aws_iam_role.app"));
+    assert_eq!(
+        alerts[0].resource.address.as_deref(),
+        Some("aws_iam_role.app")
+    );
     let id = alerts[0].drift_id.clone().unwrap();
     let d = store.drift(&id).unwrap().unwrap();
     assert_eq!(
@@ -240,7 +273,14 @@ async fn terraform_apply_resolves_the_drift_as_applied_and_the_channel_hears_it(
     );
     // Terraform's own call arrives in the trail: no alert, the drift waits for the state.
     let terraform = json!({"type": "AssumedRole", "principalId": "AROAEXAMPLETF:run-42", "arn": drift_support::TF_ROLE, "accountId": "123456789012"});
-    let rec = update_role("ev-terraform", 3, &role_name, CODE_DESCRIPTION, terraform, drift_support::TF_UA);
+    let rec = update_role(
+        "ev-terraform",
+        3,
+        &role_name,
+        CODE_DESCRIPTION,
+        &terraform,
+        drift_support::TF_UA,
+    );
     let (alerts, stats) = common::replay(&mut engine, "trail.jsonl", rec.to_string().as_bytes());
     assert!(alerts.is_empty(), "{alerts:#?}");
     assert_eq!(stats.terraform_originated, 1);

@@ -171,7 +171,11 @@ pub fn issue_body(a: &Alert, note: &DriftNote) -> String {
         ("Alert", code(&a.id)),
         (
             "Rules",
-            a.rules.iter().map(|r| code(r)).collect::<Vec<_>>().join(", "),
+            a.rules
+                .iter()
+                .map(|r| code(r))
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
     ];
     let body = format!(

@@ -109,10 +109,17 @@ impl Tracker {
                 "channel '{name}': github `repo: {repo}` is not `owner/name`"
             ));
         }
-        let token = read_secret(name, "token", s.token_env.as_deref(), s.token_file.as_deref())?
-            .ok_or_else(|| {
-                format!("channel '{name}': {kind} needs `token_env` (or `token_file`) naming the API token")
-            })?;
+        let token = read_secret(
+            name,
+            "token",
+            s.token_env.as_deref(),
+            s.token_file.as_deref(),
+        )?
+        .ok_or_else(|| {
+            format!(
+                "channel '{name}': {kind} needs `token_env` (or `token_file`) naming the API token"
+            )
+        })?;
         if s.rate_limit.is_some() {
             return Err(format!(
                 "channel '{name}': {kind} does not take `rate_limit` (one issue per drift; the tracker's own rate limits are honoured)"
@@ -446,9 +453,8 @@ impl Io<'_> {
             if got.is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_slice(&got).map_err(|e| {
-                SendError::retry(format!("{what}: the answer is not JSON ({e})"))
-            });
+            return serde_json::from_slice(&got)
+                .map_err(|e| SendError::retry(format!("{what}: the answer is not JSON ({e})")));
         }
         let detail = super::http::response_excerpt(&got, &req.url, &headers, &body);
         let message = format!("{what}: HTTP {} {detail}", status.as_u16());
@@ -504,16 +510,20 @@ mod tests {
         let reset = Utc::now().timestamp() + 30;
         h.insert("x-ratelimit-reset", reset.to_string().parse().unwrap());
         let w = rate_limit_wait(&h).unwrap();
-        assert!(w > Duration::from_secs(25) && w <= Duration::from_secs(30), "{w:?}");
+        assert!(
+            w > Duration::from_secs(25) && w <= Duration::from_secs(30),
+            "{w:?}"
+        );
         h.insert("retry-after", "7".parse().unwrap());
         assert_eq!(rate_limit_wait(&h), Some(Duration::from_secs(7)));
     }
 
     #[test]
     fn settings_errors_name_the_field_not_the_token() {
-        let s: ChannelSettings =
-            serde_saphyr::from_str("type: github\nrepo: acme\ntoken_env: TFDRIFT_UNSET_TOKEN_VAR\n")
-                .unwrap();
+        let s: ChannelSettings = serde_saphyr::from_str(
+            "type: github\nrepo: acme\ntoken_env: TFDRIFT_UNSET_TOKEN_VAR\n",
+        )
+        .unwrap();
         let e = Tracker::new("gh", &s, Forge::GitHub).unwrap_err();
         assert!(e.contains("owner/name"), "{e}");
         let s: ChannelSettings = serde_saphyr::from_str(

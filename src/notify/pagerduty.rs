@@ -134,7 +134,11 @@ mod tests {
         b.id = "tfd-other".into();
         b.drift_id = Some("drf-bbbb".into());
         b.diffs[0].path = "egress".into();
-        assert_eq!(fingerprint(&a), fingerprint(&b), "one resource, one fingerprint");
+        assert_eq!(
+            fingerprint(&a),
+            fingerprint(&b),
+            "one resource, one fingerprint"
+        );
         let msg = |alert: &Alert, n: DriftNote, resolve: bool| {
             if resolve {
                 Message::Resolve {
@@ -149,15 +153,27 @@ mod tests {
                 }
             }
         };
-        let ta = render("K", &msg(&a, note("drf-aaaa", "drift.opened", "ingress"), false));
-        let tb = render("K", &msg(&b, note("drf-bbbb", "drift.opened", "egress"), false));
+        let ta = render(
+            "K",
+            &msg(&a, note("drf-aaaa", "drift.opened", "ingress"), false),
+        );
+        let tb = render(
+            "K",
+            &msg(&b, note("drf-bbbb", "drift.opened", "egress"), false),
+        );
         assert_eq!(ta["dedup_key"], "drf-aaaa");
         assert_eq!(tb["dedup_key"], "drf-bbbb");
         assert_eq!(ta["payload"]["custom_details"]["drift_id"], "drf-aaaa");
-        let rb = render("K", &msg(&b, note("drf-bbbb", "drift.resolved", "egress"), true));
+        let rb = render(
+            "K",
+            &msg(&b, note("drf-bbbb", "drift.resolved", "egress"), true),
+        );
         assert_eq!(rb["event_action"], "resolve");
         assert_eq!(rb["dedup_key"], tb["dedup_key"]);
-        assert_ne!(rb["dedup_key"], ta["dedup_key"], "b's resolution leaves a's incident");
+        assert_ne!(
+            rb["dedup_key"], ta["dedup_key"],
+            "b's resolution leaves a's incident"
+        );
         // An ack (no note) resolves the alert's own drift; no drift at all: the fingerprint.
         let ack = render(
             "K",

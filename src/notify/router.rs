@@ -98,21 +98,21 @@ impl NotifyRouter {
     /// Whether this occurrence of the alert's drift is one an issue-tracker channel comments
     /// (at most one per drift per the channel's interval; the channel checks again against the
     /// time it stored, so a restart does not add comments).
-    fn flag_occurrence(&self, c: &Channel, a: &Alert, now: tokio::time::Instant) -> bool {
-        let (Some(every), Some(drift)) = (c.comment_interval(), a.drift_id.as_deref()) else {
+    fn flag_occurrence(&self, ch: &Channel, alert: &Alert, now: tokio::time::Instant) -> bool {
+        let (Some(every), Some(drift)) = (ch.comment_interval(), alert.drift_id.as_deref()) else {
             return false;
         };
-        let Ok(mut m) = self.commented.lock() else {
+        let Ok(mut marks) = self.commented.lock() else {
             return false;
         };
-        if m.len() > 100_000 {
-            m.retain(|_, t| now.duration_since(*t) < every);
+        if marks.len() > 100_000 {
+            marks.retain(|_, t| now.duration_since(*t) < every);
         }
-        let k = format!("{}\0{drift}", c.name);
-        match m.get(&k) {
+        let key = format!("{}\0{drift}", ch.name);
+        match marks.get(&key) {
             Some(t) if now.duration_since(*t) < every => false,
             _ => {
-                m.insert(k, now);
+                marks.insert(key, now);
                 true
             }
         }

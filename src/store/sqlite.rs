@@ -485,7 +485,8 @@ impl Store for SqliteStore {
     }
 
     fn drift_resolved_spans(&self) -> Result<Vec<crate::drift::ResolvedSpan>, StoreError> {
-        super::sqlite_drift::resolved_spans(&self.conn()).map_err(self.err("read drift resolutions"))
+        super::sqlite_drift::resolved_spans(&self.conn())
+            .map_err(self.err("read drift resolutions"))
     }
 
     fn issue_link(
@@ -493,11 +494,13 @@ impl Store for SqliteStore {
         channel: &str,
         drift_id: &str,
     ) -> Result<Option<super::IssueLink>, StoreError> {
-        super::issue_links::get(&self.conn(), channel, drift_id).map_err(self.err("read issue link"))
+        super::issue_links::get(&self.conn(), channel, drift_id)
+            .map_err(self.err("read issue link"))
     }
 
     fn put_issue_link(&self, link: &super::IssueLink) -> Result<(), StoreError> {
-        super::issue_links::put(&self.conn(), link, Utc::now()).map_err(self.err("write issue link"))
+        super::issue_links::put(&self.conn(), link, Utc::now())
+            .map_err(self.err("write issue link"))
     }
 
     fn drift_events(&self, id: &str) -> Result<Vec<DriftEvent>, StoreError> {

@@ -17,8 +17,8 @@ use serde_json::Value;
 use super::OutboxItem;
 use crate::alert::Severity;
 use crate::drift::{
-    Drift, DriftEvent, DriftNote, DriftOp, EventKind, Input, Notice, Reason, ResolvedSpan,
-    Resolution, Status, Target, Transition, apply,
+    Drift, DriftEvent, DriftNote, DriftOp, EventKind, Input, Notice, Reason, Resolution,
+    ResolvedSpan, Status, Target, Transition, apply,
 };
 
 const COLUMNS: &str = "id, key, kind, provider, rtype, resource_id, address, attribute, status, \
