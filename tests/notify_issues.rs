@@ -248,13 +248,13 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
     .clone()
 }
 
-fn rig(kind: &str, api: &str, comment_secs: u64) -> Rig {
+fn rig(kind: &str, api: &str, comment_secs: u64, extra: &str) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
     let mut f = std::fs::File::create(&token).unwrap();
     writeln!(f, "{}", if kind == "github" { GH_TOKEN } else { GL_TOKEN }).unwrap();
     let yaml = format!(
-        "channels:\n  issues:\n    type: {kind}\n    repo: acme/infra\n    api_url: \"{api}\"\n    token_file: \"{}\"\n    labels: [tfdrift, drift]\n    timeout_ms: 1000\n    comment_interval_secs: {comment_secs}\ndefaults: [issues]\n",
+        "channels:\n  issues:\n    type: {kind}\n    repo: acme/infra\n    api_url: \"{api}\"\n    token_file: \"{}\"\n    labels: [tfdrift, drift]\n    timeout_ms: 1000\n    comment_interval_secs: {comment_secs}\n{extra}defaults: [issues]\n",
         token.display()
     );
     let settings: NotifySettings = serde_saphyr::from_str(&yaml).unwrap();
@@ -264,6 +264,11 @@ fn rig(kind: &str, api: &str, comment_secs: u64) -> Rig {
 
 /// Runs the outbox worker until nothing is pending or being sent (retries included).
 async fn settle(rig: &Rig) {
+    settle_failing(rig, 0).await;
+}
+
+/// [`settle`], expecting `failed` items given up on.
+async fn settle_failing(rig: &Rig, failed: usize) {
     let n = Notifier::start(
         rig.store.clone(),
         &rig.channels,
@@ -290,14 +295,8 @@ async fn settle(rig: &Rig) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(n.drain(Duration::from_secs(20)).await);
-    assert!(
-        rig.store
-            .outbox_list(OutboxStatus::Failed, 10)
-            .unwrap()
-            .is_empty(),
-        "{:?}",
-        rig.store.outbox_list(OutboxStatus::Failed, 10).unwrap()
-    );
+    let given_up = rig.store.outbox_list(OutboxStatus::Failed, 10).unwrap();
+    assert_eq!(given_up.len(), failed, "{given_up:?}");
 }
 
 fn hits(fake: &Shared, op: &str) -> Vec<Hit> {
@@ -322,7 +321,7 @@ fn fault(fake: &Shared, op: &'static str, f: Fault) {
 async fn github_one_issue_per_drift_commented_closed_and_reopened() {
     let logs = logs();
     let (fake, api) = fake_api().await;
-    let mut rig = rig("github", &api, 2);
+    let mut rig = rig("github", &api, 2, "");
 
     // Opened. The server creates the issue but answers after the client gave up (1 s): the
     // retry finds the issue by its marker instead of creating a second one.
@@ -509,7 +508,12 @@ async fn github_one_issue_per_drift_commented_closed_and_reopened() {
 async fn gitlab_one_issue_per_drift_closed_and_reopened() {
     let logs = logs();
     let (fake, base) = fake_api().await;
-    let mut rig = rig("gitlab", &format!("{base}/api/v4"), 3600);
+    let mut rig = rig(
+        "gitlab",
+        &format!("{base}/api/v4"),
+        3600,
+        "    max_new_issues: 1\n",
+    );
     let id = one_drift(&rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]));
     settle(&rig).await;
     let created = hits(&fake, "create");
@@ -559,5 +563,20 @@ async fn gitlab_one_issue_per_drift_closed_and_reopened() {
     assert_eq!(notes.len(), 2);
     assert_eq!(notes[0].uri, "/api/v4/projects/acme%2Finfra/issues/1/notes");
     assert_eq!(issues(&fake).len(), 1);
+    // A second drift is over this run's cap of one new issue: not opened, left failed with
+    // the reason.
+    let other = one_drift(&rig.feed(&[variant(2, "g1", 5, |_| {})]));
+    assert_ne!(other, id);
+    settle_failing(&rig, 1).await;
+    assert_eq!(issues(&fake).len(), 1);
+    let failed = rig.store.outbox_list(OutboxStatus::Failed, 10).unwrap();
+    assert!(
+        failed[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("`max_new_issues`"),
+        "{failed:?}"
+    );
     assert!(!String::from_utf8_lossy(&logs.lock().unwrap()).contains(GL_TOKEN));
 }

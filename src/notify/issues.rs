@@ -16,11 +16,15 @@
 //! created it) the repository's issues are searched for the drift's marker before one is
 //! created.
 //!
+//! At most `max_new_issues` issues are opened per run (default 50): over the cap the item fails
+//! with a message saying so, and `tfdrift notify retry` sends it later.
+//!
 //! Rate limits: 429, and 403 with `x-ratelimit-remaining: 0` or `Retry-After` (GitHub's primary
 //! and secondary limits), are retried by the outbox worker after `Retry-After` or until
 //! `x-ratelimit-reset` (`RateLimit-Reset` on GitLab). The token is sent only in its header,
 //! never logged; error texts mask it (see [`super::http::response_excerpt`]).
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -66,6 +70,8 @@ pub struct Found {
     pub body: String,
 }
 
+/// Default cap on new issues per run.
+pub const DEFAULT_MAX_NEW_ISSUES: u32 = 50;
 /// Default interval between "seen again" comments on one drift.
 pub const DEFAULT_COMMENT_INTERVAL: Duration = Duration::from_hours(1);
 /// List pages searched for a drift's marker (100 issues each, newest first).
@@ -84,6 +90,8 @@ pub struct Tracker {
     labels: Vec<String>,
     /// Interval between "seen again" comments on one drift.
     pub comment_interval: Duration,
+    max_new: u32,
+    created: AtomicU32,
     links: OnceLock<Arc<dyn Store>>,
 }
 
@@ -151,6 +159,8 @@ impl Tracker {
             comment_interval: s
                 .comment_interval_secs
                 .map_or(DEFAULT_COMMENT_INTERVAL, Duration::from_secs),
+            max_new: s.max_new_issues.unwrap_or(DEFAULT_MAX_NEW_ISSUES),
+            created: AtomicU32::new(0),
             links: OnceLock::new(),
         })
     }
@@ -271,6 +281,12 @@ impl Tracker {
         let key = key(note);
         let now = Utc::now();
         let Some(mut l) = self.find(io, channel, note).await? else {
+            if self.created.load(Ordering::Relaxed) >= self.max_new {
+                return Err(SendError::permanent(format!(
+                    "not opening an issue for drift {}: this run already opened {} (`max_new_issues`); raise the cap or run `tfdrift notify retry` later",
+                    note.id, self.max_new
+                )));
+            }
             let req = match self.forge {
                 Forge::GitHub => github::create(
                     &self.api,
@@ -295,6 +311,7 @@ impl Tracker {
             .ok_or_else(|| {
                 SendError::retry("the tracker's answer to creating the issue has no number")
             })?;
+            self.created.fetch_add(1, Ordering::Relaxed);
             tracing::info!(channel, drift = %note.id, issue = number, "Opened an issue for the drift");
             return self
                 .save(IssueLink {

@@ -187,6 +187,11 @@ pub struct ChannelSettings {
     /// (default 3600; severity rises and reopenings always comment).
     #[serde(default)]
     pub comment_interval_secs: Option<u64>,
+    /// Issue trackers: at most this many new issues per run (default 50), so a first run
+    /// against a long-drifted account cannot flood the repository; drifts over the cap are left
+    /// failed in the outbox (`tfdrift notify retry` sends them).
+    #[serde(default)]
+    pub max_new_issues: Option<u32>,
 }
 
 /// `metrics:` in a profile: the daemon's `/healthz` and `/metrics`.
