@@ -485,6 +485,31 @@ async fn github_one_issue_per_drift_commented_closed_and_reopened() {
     let link = rig.store.issue_link("issues", &id).unwrap().unwrap();
     assert_eq!((link.number, link.open, link.episode), (1, true, 2));
 
+    // Late deliveries of episode 1 (a retry overtaken by the reopening): its resolution and a
+    // "seen again" do not touch the reopened issue.
+    let before = fake.lock().unwrap().hits.len();
+    let delivered = rig.store.outbox_list(OutboxStatus::Delivered, 100).unwrap();
+    let episode_one: Vec<tfdrift::store::OutboxItem> = delivered
+        .iter()
+        .filter(|e| {
+            let p: Value = serde_json::from_str(&e.payload).unwrap();
+            p["drift"]["episode"] == 1
+                && (p["type"] == "resolve" || p["drift"]["event"] == "drift.occurred")
+        })
+        .map(|e| tfdrift::store::OutboxItem {
+            channel: e.channel.clone(),
+            alert_id: e.alert_id.clone(),
+            payload: e.payload.clone(),
+        })
+        .collect();
+    assert_eq!(episode_one.len(), 2, "{delivered:#?}");
+    rig.store
+        .outbox_enqueue(&episode_one, chrono::Utc::now())
+        .unwrap();
+    settle(&rig).await;
+    assert_eq!(fake.lock().unwrap().hits.len(), before, "nothing sent");
+    assert!(issues(&fake)[0].open);
+
     // Every request carried the token; no log line or stored error does, though the server
     // echoed it back on the 403 and 429.
     assert!(

@@ -328,7 +328,12 @@ impl Tracker {
         if l.last_sent.as_deref() == Some(key.as_str()) {
             return Ok(());
         }
-        let reopen = !l.open || note.episode > l.episode;
+        if note.episode < l.episode || (!l.open && note.episode == l.episode) {
+            // A late message (a retry overtaken by later ones) about an episode that is over.
+            tracing::info!(channel, drift = %note.id, episode = note.episode, "Skipping a notification of an episode the issue is past");
+            return Ok(());
+        }
+        let reopen = note.episode > l.episode;
         if reopen {
             io.call(&self.set_open(l.number, true)).await?;
             io.call(&self.comment(l.number, &update_comment(a, note, true)))
@@ -366,7 +371,8 @@ impl Tracker {
             tracing::warn!(channel, drift = %note.id, "The resolved drift has no issue to close");
             return Ok(());
         };
-        if l.last_sent.as_deref() == Some(key.as_str()) {
+        if l.last_sent.as_deref() == Some(key.as_str()) || note.episode < l.episode {
+            // A redelivery, or the end of an earlier episode arriving after the reopening.
             return Ok(());
         }
         io.call(&self.comment(l.number, &resolved_comment(note)))
