@@ -510,6 +510,30 @@ async fn github_one_issue_per_drift_commented_closed_and_reopened() {
     assert_eq!(fake.lock().unwrap().hits.len(), before, "nothing sent");
     assert!(issues(&fake)[0].open);
 
+    // The store says the severity rose (`drift.updated`): a comment, whatever the interval.
+    let reopened = delivered
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(&e.payload).unwrap())
+        .find(|p| p["drift"]["episode"] == 2 && p["drift"]["event"] == "drift.opened")
+        .unwrap();
+    let mut raised = reopened.clone();
+    raised["drift"]["event"] = json!("drift.updated");
+    raised["drift"]["occurrences"] = json!(reopened["drift"]["occurrences"].as_u64().unwrap() + 1);
+    raised["alert"]["severity"] = json!("critical");
+    rig.store
+        .outbox_enqueue(
+            &[tfdrift::store::OutboxItem {
+                channel: "issues".into(),
+                alert_id: raised["alert"]["id"].as_str().unwrap().into(),
+                payload: raised.to_string(),
+            }],
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    settle(&rig).await;
+    let last = issues(&fake)[0].comments.last().unwrap().clone();
+    assert!(last.starts_with("**Updated**: now **CRITICAL**"), "{last}");
+
     // Every request carried the token; no log line or stored error does, though the server
     // echoed it back on the 403 and 429.
     assert!(
