@@ -12,6 +12,7 @@ mod drift_support;
 
 use std::collections::VecDeque;
 use std::io::Write as _;
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -248,17 +249,29 @@ fn logs() -> Arc<Mutex<Vec<u8>>> {
     .clone()
 }
 
-fn rig(kind: &str, api: &str, comment_secs: u64, extra: &str) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
+/// The one channel `issues` of `kind` against `api`, its token in a file under `dir`.
+fn issue_channels(
+    kind: &str,
+    api: &str,
+    dir: &Path,
+    timeout_ms: u64,
+    extra: &str,
+) -> Arc<Channels> {
+    let token = dir.join("token");
     let mut f = std::fs::File::create(&token).unwrap();
     writeln!(f, "{}", if kind == "github" { GH_TOKEN } else { GL_TOKEN }).unwrap();
     let yaml = format!(
-        "channels:\n  issues:\n    type: {kind}\n    repo: acme/infra\n    api_url: \"{api}\"\n    token_file: \"{}\"\n    labels: [tfdrift, drift]\n    timeout_ms: 1000\n    comment_interval_secs: {comment_secs}\n{extra}defaults: [issues]\n",
+        "channels:\n  issues:\n    type: {kind}\n    repo: acme/infra\n    api_url: \"{api}\"\n    token_file: \"{}\"\n    labels: [tfdrift, drift]\n    timeout_ms: {timeout_ms}\n{extra}defaults: [issues]\n",
         token.display()
     );
     let settings: NotifySettings = serde_saphyr::from_str(&yaml).unwrap();
-    let channels = Arc::new(Channels::from_settings(&settings).unwrap());
+    Arc::new(Channels::from_settings(&settings).unwrap())
+}
+
+fn rig(kind: &str, api: &str, comment_secs: u64, extra: &str) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("    comment_interval_secs: {comment_secs}\n{extra}");
+    let channels = issue_channels(kind, api, dir.path(), 1000, &extra);
     Rig::with_channels(channels, dir)
 }
 
@@ -628,4 +641,113 @@ async fn gitlab_one_issue_per_drift_closed_and_reopened() {
         "{failed:?}"
     );
     assert!(!String::from_utf8_lossy(&logs.lock().unwrap()).contains(GL_TOKEN));
+}
+
+const KILL9_DIR: &str = "TFDRIFT_ISSUES_KILL9_DIR";
+const KILL9_API: &str = "TFDRIFT_ISSUES_KILL9_API";
+
+/// A real crash between the tracker creating the issue and the outbox marking the item sent:
+/// a child process records a drift and starts delivering; the server creates the issue and
+/// never answers; the child is killed with SIGKILL. A fresh worker over the same store takes
+/// the dead process's lease back, redelivers, and finds the issue by its marker: one issue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_one_issue_across_kill_9_between_create_and_mark() {
+    if let Ok(parent) = std::env::var(KILL9_DIR) {
+        let api = std::env::var(KILL9_API).unwrap();
+        let dir = tempfile::tempdir_in(parent).unwrap();
+        let channels = issue_channels("github", &api, dir.path(), 120_000, "");
+        let mut rig = Rig::with_channels(channels, dir);
+        one_drift(&rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]));
+        // The harness prints `test NAME ... ` on the same line first.
+        println!("\nKILL9DB {}", rig.dir.path().join("tfdrift.db").display());
+        let _worker = Notifier::start(
+            rig.store.clone(),
+            &rig.channels,
+            WorkerConfig {
+                poll: Duration::from_millis(20),
+                ..WorkerConfig::default()
+            },
+        );
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let (fake, api) = fake_api().await;
+    fault(&fake, "create", Fault::SlowAfter(Duration::from_hours(1)));
+    let parent = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "github_one_issue_across_kill_9_between_create_and_mark",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(KILL9_DIR, parent.path())
+        .env(KILL9_API, &api)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let db = loop {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0,
+            "the child ended before recording"
+        );
+        if let Some(i) = line.find("KILL9DB ") {
+            break std::path::PathBuf::from(line[i + 8..].trim());
+        }
+    };
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while issues(&fake).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the child never created the issue"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(hits(&fake, "create").len(), 1);
+
+    let store: Arc<dyn tfdrift::store::Store> =
+        Arc::new(tfdrift::store::SqliteStore::open(&db).unwrap());
+    let sending = store.outbox_list(OutboxStatus::Sending, 10).unwrap();
+    assert_eq!(
+        sending.len(),
+        1,
+        "the item was in flight when the child died"
+    );
+    assert!(store.issue_link("issues", "x").unwrap().is_none());
+    let channels = issue_channels("github", &api, parent.path(), 5_000, "");
+    let n = Notifier::start(
+        store.clone(),
+        &channels,
+        WorkerConfig {
+            poll: Duration::from_millis(20),
+            ..WorkerConfig::default()
+        },
+    );
+    while store
+        .outbox_list(OutboxStatus::Delivered, 10)
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "not redelivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(n.drain(Duration::from_secs(20)).await);
+    assert_eq!(hits(&fake, "create").len(), 1, "no second create");
+    assert_eq!(issues(&fake).len(), 1, "one issue for the drift");
+    assert!(
+        hits(&fake, "list").len() >= 2,
+        "the redelivery looked for the marker"
+    );
+    let id = sending[0].payload.clone();
+    let id: Value = serde_json::from_str(&id).unwrap();
+    let link = store
+        .issue_link("issues", id["alert"]["drift_id"].as_str().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!((link.number, link.open), (1, true));
 }
