@@ -6,7 +6,8 @@
 //! Notifications follow the drift: an alert's outbox items are kept only when one of its drifts
 //! opened (or reopened), rose in severity or came out of a snooze, and they carry a `drift` note;
 //! the channels that were told are remembered on the drift and each gets a `resolve` item with
-//! the drift's reason when it ends.
+//! the drift's reason when it ends. Issue-tracker channels also get quiet occurrences the router
+//! flagged (`$.occurrences`, at most one per drift per interval), as `drift.occurred`.
 
 use std::collections::{HashMap, HashSet};
 
