@@ -16,7 +16,7 @@ use crate::alert::{Alert, AlertKind};
 
 mod metrics;
 mod model;
-pub use metrics::metrics_text;
+pub use metrics::{ResolvedSpan, TIME_TO_RESOLVE_BUCKETS, metrics_text, time_to_resolve_text};
 pub use model::*;
 
 /// Prefix of every drift id.

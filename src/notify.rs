@@ -1,5 +1,5 @@
-//! Notifications: channels (Slack, Discord, generic webhook, email, PagerDuty, Falco JSON,
-//! JSON lines), routing at record time into the durable outbox, and the outbox worker that
+//! Notifications: channels (Slack, Discord, generic webhook, email, PagerDuty, Opsgenie, Teams,
+//! GitHub and GitLab issues, Falco JSON, JSON lines), routing at record time into the durable outbox, and the outbox worker that
 //! delivers with retries, backoff, per-channel rate limits and digests.
 //!
 //! Flow: the engine records an alert and, in the same transaction, the outbox items the
@@ -17,7 +17,11 @@ pub mod channels;
 pub mod discord;
 pub mod email;
 pub mod falco;
+pub mod github;
+pub mod gitlab;
 pub mod http;
+pub mod issue_text;
+pub mod issues;
 pub mod jsonl;
 pub mod limit;
 pub mod metrics;
@@ -62,6 +66,11 @@ pub enum Envelope {
         /// transaction.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         resolve_on_ack: bool,
+        /// A quiet occurrence of the drift (already told) still reaches this channel, as a
+        /// `drift.occurred` note: issue trackers comment it. The router sets it at most once per
+        /// drift per the channel's comment interval; the store reads it (`$.occurrences`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        occurrences: bool,
         /// The drift this notification opens or updates (set by the store, which decides in
         /// the alert's transaction whether an occurrence notifies at all).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -358,6 +367,7 @@ mod tests {
                 alert: Box::new(sample_alert()),
                 repeats: 2,
                 resolve_on_ack,
+                occurrences: false,
                 drift: None,
             };
             let back: Envelope = serde_json::from_str(&e.to_payload()).unwrap();

@@ -10,6 +10,7 @@
 //! Durability contract: when a write method returns `Ok`, the rows are on disk (WAL with
 //! `synchronous=FULL`: the commit is fsynced) and survive `kill -9`, a crash or a power loss.
 
+pub mod issue_links;
 pub mod journal;
 pub mod schema;
 pub mod sqlite;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::alert::{ActorRef, Alert, ResourceRef};
 use crate::drift::{Drift, DriftEvent, DriftOp, Resolution};
 
+pub use issue_links::IssueLink;
 pub use sqlite::SqliteStore;
 pub use sqlite_drift::DriftFilter;
 
@@ -608,6 +610,24 @@ pub trait Store: Send + Sync {
     /// resolved.
     fn resolve_drifts(&self, _resolutions: &[Resolution]) -> Result<Vec<Drift>, StoreError> {
         Ok(Vec::new())
+    }
+
+    /// Every resolved drift episode still stored, with how long it was open (the
+    /// time-to-resolve histogram of `/metrics`). The default has none.
+    fn drift_resolved_spans(&self) -> Result<Vec<crate::drift::ResolvedSpan>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// The issue standing for `drift_id` in the issue-tracker channel `channel` (GitHub,
+    /// GitLab). The default (stores without links) knows none: the channel then finds the
+    /// issue by its hidden marker.
+    fn issue_link(&self, _channel: &str, _drift_id: &str) -> Result<Option<IssueLink>, StoreError> {
+        Ok(None)
+    }
+
+    /// Records (replaces) an issue link. The default keeps nothing.
+    fn put_issue_link(&self, _link: &IssueLink) -> Result<(), StoreError> {
+        Ok(())
     }
 
     /// Deletes everything older than `older_than`: processed-event marks, alerts (with their

@@ -349,6 +349,71 @@ fn a_recurrence_after_resolution_reopens_the_same_drift() {
     );
 }
 
+/// `/metrics` (the daemon's endpoint, served for real) carries the time-to-resolve histogram by
+/// severity and reason, one observation per resolved episode, timed from the episode's opening:
+/// 7 minutes (reverted), then, reopened at minute 10, 2 minutes (reverted again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_time_to_resolve_by_severity_and_reason() {
+    use tfdrift::notify::metrics::{MetricsState, serve};
+    let mut rig = Rig::new("http://127.0.0.1:9");
+    let first = rig.feed(&[variant(1, "e1", 0, instance_type("t3.large"))]);
+    let id = one_drift(&first);
+    let sev = first[0].severity.as_str();
+    rig.feed(&[variant(1, "e2", 7, instance_type("t3.micro"))]);
+    rig.feed(&[variant(1, "e3", 10, instance_type("t3.large"))]);
+    rig.feed(&[variant(1, "e4", 12, instance_type("t3.micro"))]);
+    let d = rig.drift(&id);
+    assert_eq!((d.status, d.episode), (Status::Resolved, 2));
+
+    let (_tx, stats) = tokio::sync::watch::channel(tfdrift::pipeline::Stats::default());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let addr = serve(
+        "127.0.0.1:0",
+        MetricsState {
+            stats,
+            notify: None,
+            store: Some(rig.store.clone()),
+            deduped: None,
+            token: None,
+        },
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let body = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    stop.cancel();
+    let series = format!("severity=\"{sev}\",reason=\"reverted\"");
+    for (le, n) in [
+        ("60", 0),
+        ("300", 1),
+        ("900", 2),
+        ("604800", 2),
+        ("+Inf", 2),
+    ] {
+        let line =
+            format!("tfdrift_drift_time_to_resolve_seconds_bucket{{{series},le=\"{le}\"}} {n}\n");
+        assert!(body.contains(&line), "{line} in:\n{body}");
+    }
+    assert!(
+        body.contains(&format!(
+            "tfdrift_drift_time_to_resolve_seconds_sum{{{series}}} 540\n"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "tfdrift_drift_time_to_resolve_seconds_count{{{series}}} 2\n"
+        )),
+        "{body}"
+    );
+    assert!(body.contains("# TYPE tfdrift_drift_time_to_resolve_seconds histogram\n"));
+}
+
 /// Real corpus state (not the demo's): the golden EC2 records against a community state
 /// (extended tier: its repository declares no licence).
 #[test]

@@ -99,6 +99,7 @@ fn enqueue(store: &SqliteStore, channels: &[&str]) {
         alert: Box::new(a.clone()),
         repeats: 2,
         resolve_on_ack: false,
+        occurrences: false,
         drift: None,
     }
     .to_payload();

@@ -191,6 +191,7 @@ async fn rate_limit_holds_alerts_into_one_digest() {
                 alert: Box::new(a),
                 repeats: 0,
                 resolve_on_ack: false,
+                occurrences: false,
                 drift: None,
             }
             .to_payload(),

@@ -1,11 +1,75 @@
-//! The drift gauges and counters `/metrics` serves, computed from the stored drifts.
+//! The drift gauges, counters and the time-to-resolve histogram `/metrics` serves, computed
+//! from the stored drifts and their events.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use super::Drift;
+use super::{Drift, Reason};
 use crate::alert::Severity;
+
+/// One resolved episode: its drift's severity, how it ended, and how long it was open
+/// (opened or reopened → resolved), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResolvedSpan {
+    /// The drift's severity.
+    pub severity: Severity,
+    /// How the episode ended.
+    pub reason: Reason,
+    /// Open for this long.
+    pub seconds: f64,
+}
+
+/// Upper bounds of the time-to-resolve buckets: 1 min, 5 min, 15 min, 30 min, 1 h, 4 h, 12 h,
+/// 1 d, 3 d, 7 d (then `+Inf`).
+pub const TIME_TO_RESOLVE_BUCKETS: [f64; 10] = [
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 14_400.0, 43_200.0, 86_400.0, 259_200.0, 604_800.0,
+];
+
+/// `tfdrift_drift_time_to_resolve_seconds`, a histogram by severity and reason over every
+/// resolved episode still in the store (retention prunes old ones, as it does the drifts).
+#[must_use]
+pub fn time_to_resolve_text(spans: &[ResolvedSpan]) -> String {
+    use std::collections::BTreeMap;
+    let mut series: BTreeMap<(Severity, &str), (Vec<u64>, f64, u64)> = BTreeMap::new();
+    for s in spans {
+        let e = series
+            .entry((s.severity, s.reason.as_str()))
+            .or_insert_with(|| (vec![0; TIME_TO_RESOLVE_BUCKETS.len()], 0.0, 0));
+        for (i, le) in TIME_TO_RESOLVE_BUCKETS.iter().enumerate() {
+            if s.seconds <= *le {
+                e.0[i] += 1;
+            }
+        }
+        e.1 += s.seconds.max(0.0);
+        e.2 += 1;
+    }
+    let mut out = String::from(
+        "# HELP tfdrift_drift_time_to_resolve_seconds How long drift episodes stayed open before they were resolved, by severity and reason.\n# TYPE tfdrift_drift_time_to_resolve_seconds histogram\n",
+    );
+    for ((sev, reason), (buckets, sum, count)) in &series {
+        let labels = format!("severity=\"{}\",reason=\"{reason}\"", sev.as_str());
+        for (le, n) in TIME_TO_RESOLVE_BUCKETS.iter().zip(buckets) {
+            let _ = writeln!(
+                out,
+                "tfdrift_drift_time_to_resolve_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "tfdrift_drift_time_to_resolve_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "tfdrift_drift_time_to_resolve_seconds_sum{{{labels}}} {sum}"
+        );
+        let _ = writeln!(
+            out,
+            "tfdrift_drift_time_to_resolve_seconds_count{{{labels}}} {count}"
+        );
+    }
+    out
+}
 
 /// Prometheus text for `/metrics` from the stored drifts: unresolved drifts by severity, the
 /// age of the oldest one, episodes opened, and drifts resolved by reason (their latest

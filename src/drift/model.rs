@@ -417,7 +417,8 @@ pub struct Transition {
 /// What a notification payload says about the drift (`drift` in outbox payloads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DriftNote {
-    /// `drift.opened`, `drift.updated` or `drift.resolved`.
+    /// `drift.opened`, `drift.updated` or `drift.resolved`; `drift.occurred` for a quiet
+    /// occurrence an issue-tracker channel comments (flagged by the router).
     pub event: String,
     /// Drift id.
     pub id: String,

@@ -40,6 +40,7 @@ enum Transport {
         key: String,
     },
     Teams(String),
+    Issues(Box<super::issues::Tracker>),
     Falco(FalcoOut),
     Jsonl(PathBuf),
 }
@@ -106,6 +107,8 @@ impl Channel {
                     format!("channel '{name}': opsgenie needs `secret_env` (or `secret_file`) naming the API key")
                 })?,
             },
+            ChannelKind::Github => Transport::Issues(Box::new(super::issues::Tracker::new(name, s, super::issues::Forge::GitHub)?)),
+            ChannelKind::Gitlab => Transport::Issues(Box::new(super::issues::Tracker::new(name, s, super::issues::Forge::GitLab)?)),
             ChannelKind::Falco => Transport::Falco(match s.output.as_deref().unwrap_or("stdout") {
                 "stdout" => FalcoOut::Stdout,
                 "file" => FalcoOut::File(PathBuf::from(s.path.clone().ok_or_else(|| format!("channel '{name}': falco `output: file` needs `path`"))?)),
@@ -177,6 +180,24 @@ impl Channel {
         }
     }
 
+    /// Issue trackers: the interval between "seen again" comments on one drift (the router
+    /// flags quiet occurrences for them); `None` for other channels.
+    #[must_use]
+    pub fn comment_interval(&self) -> Option<Duration> {
+        match &self.transport {
+            Transport::Issues(t) => Some(t.comment_interval),
+            _ => None,
+        }
+    }
+
+    /// Gives channels that keep state in the store (issue trackers: drift → issue links) the
+    /// outbox worker's store.
+    pub fn attach_store(&self, store: &Arc<dyn crate::store::Store>) {
+        if let Transport::Issues(t) = &self.transport {
+            t.attach_store(store.clone());
+        }
+    }
+
     /// Sends one message.
     pub async fn send(&self, msg: &Message) -> Result<(), SendError> {
         let t = self.timeout;
@@ -202,6 +223,7 @@ impl Channel {
                     .await
             }
             Transport::Teams(url) => self.post(url, &super::teams::render(msg), &[]).await,
+            Transport::Issues(tr) => tr.send(&self.name, &self.client, t, msg).await,
             Transport::Opsgenie { base, key } => {
                 let (url, body) = super::opsgenie::request(base, msg);
                 self.post(

@@ -194,7 +194,7 @@ pub async fn render(st: &MetricsState) -> String {
     sources(&mut out, &s.sources);
     if let Some(store) = &st.store {
         let store = store.clone();
-        let (depth, failed, drifts) = tokio::task::spawn_blocking(move || {
+        let (depth, failed, drifts, spans) = tokio::task::spawn_blocking(move || {
             (
                 store.outbox_counts().unwrap_or_default(),
                 store
@@ -203,11 +203,13 @@ pub async fn render(st: &MetricsState) -> String {
                 store
                     .drifts(&crate::store::DriftFilter::default())
                     .unwrap_or_default(),
+                store.drift_resolved_spans().unwrap_or_default(),
             )
         })
         .await
         .unwrap_or_default();
         out.push_str(&crate::drift::metrics_text(&drifts, chrono::Utc::now()));
+        out.push_str(&crate::drift::time_to_resolve_text(&spans));
         let depth: Vec<(String, u64)> = [
             OutboxStatus::Pending,
             OutboxStatus::Sending,

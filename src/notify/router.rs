@@ -25,6 +25,8 @@ pub struct NotifyRouter {
     channels: Arc<Channels>,
     rule_channels: Mutex<HashMap<String, Vec<String>>>,
     dedupe: Mutex<Deduper>,
+    /// Issue trackers: when each (channel, drift) last had an occurrence flagged for a comment.
+    commented: Mutex<HashMap<String, tokio::time::Instant>>,
     /// Alerts suppressed by dedupe.
     pub deduped: AtomicU64,
 }
@@ -55,6 +57,7 @@ impl NotifyRouter {
             channels,
             rule_channels: Mutex::new(rule_channels(rules)),
             dedupe: Mutex::new(Deduper::new(window)),
+            commented: Mutex::new(HashMap::new()),
             deduped: AtomicU64::new(0),
         }
     }
@@ -88,6 +91,31 @@ impl NotifyRouter {
             out.clone_from(&self.channels.defaults);
         }
         out
+    }
+}
+
+impl NotifyRouter {
+    /// Whether this occurrence of the alert's drift is one an issue-tracker channel comments
+    /// (at most one per drift per the channel's interval; the channel checks again against the
+    /// time it stored, so a restart does not add comments).
+    fn flag_occurrence(&self, ch: &Channel, alert: &Alert, now: tokio::time::Instant) -> bool {
+        let (Some(every), Some(drift)) = (ch.comment_interval(), alert.drift_id.as_deref()) else {
+            return false;
+        };
+        let Ok(mut marks) = self.commented.lock() else {
+            return false;
+        };
+        if marks.len() > 100_000 {
+            marks.retain(|_, t| now.duration_since(*t) < every);
+        }
+        let key = format!("{}\0{drift}", ch.name);
+        match marks.get(&key) {
+            Some(t) if now.duration_since(*t) < every => false,
+            _ => {
+                marks.insert(key, now);
+                true
+            }
+        }
     }
 }
 
@@ -146,6 +174,7 @@ impl OutboxRouter for NotifyRouter {
                             c.kind,
                             ChannelKind::Pagerduty | ChannelKind::Opsgenie
                         ),
+                        occurrences: self.flag_occurrence(c, alert, now),
                         drift: None,
                     }
                     .to_payload(),

@@ -44,6 +44,10 @@ pub enum ChannelKind {
     Opsgenie,
     /// Microsoft Teams Workflows / incoming webhook (Adaptive Card).
     Teams,
+    /// GitHub issues: one issue per drift in `repo` (commented, closed, reopened with it).
+    Github,
+    /// GitLab issues: one issue per drift in the project `repo`, the same way.
+    Gitlab,
     /// Falco-format JSON to stdout, a file or falcosidekick.
     Falco,
     /// Alert JSON lines appended to a file (SIEM).
@@ -162,6 +166,32 @@ pub struct ChannelSettings {
     /// Recipients.
     #[serde(default)]
     pub to: Vec<String>,
+    /// Issue trackers: the repository (`owner/name` on GitHub; the project path
+    /// `group/project` or numeric id on GitLab).
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// Issue trackers: the REST API base (default `https://api.github.com` or
+    /// `https://gitlab.com/api/v4`; GitHub Enterprise: `https://HOST/api/v3`).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Issue trackers: environment variable holding the API token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// Issue trackers: file holding the API token.
+    #[serde(default)]
+    pub token_file: Option<String>,
+    /// Issue trackers: labels put on every issue (default `[tfdrift]`).
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// Issue trackers: at most one "seen again" comment per drift per this many seconds
+    /// (default 3600; severity rises and reopenings always comment).
+    #[serde(default)]
+    pub comment_interval_secs: Option<u64>,
+    /// Issue trackers: at most this many new issues per run (default 50), so a first run
+    /// against a long-drifted account cannot flood the repository; drifts over the cap are left
+    /// failed in the outbox (`tfdrift notify retry` sends them).
+    #[serde(default)]
+    pub max_new_issues: Option<u32>,
 }
 
 /// `metrics:` in a profile: the daemon's `/healthz` and `/metrics`.

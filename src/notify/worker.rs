@@ -121,6 +121,7 @@ impl Notifier {
         let stop = CancellationToken::new();
         let mut queues = BTreeMap::new();
         for (name, ch) in &channels.by_name {
+            ch.attach_store(&store);
             let (tx, rx) = mpsc::channel::<OutboxEntry>(cfg.queue);
             queues.insert(name.clone(), tx);
             tasks.spawn(channel_task(

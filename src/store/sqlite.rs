@@ -484,6 +484,25 @@ impl Store for SqliteStore {
         super::sqlite_drift::get(&self.conn(), id).map_err(self.err("read drift"))
     }
 
+    fn drift_resolved_spans(&self) -> Result<Vec<crate::drift::ResolvedSpan>, StoreError> {
+        super::sqlite_drift::resolved_spans(&self.conn())
+            .map_err(self.err("read drift resolutions"))
+    }
+
+    fn issue_link(
+        &self,
+        channel: &str,
+        drift_id: &str,
+    ) -> Result<Option<super::IssueLink>, StoreError> {
+        super::issue_links::get(&self.conn(), channel, drift_id)
+            .map_err(self.err("read issue link"))
+    }
+
+    fn put_issue_link(&self, link: &super::IssueLink) -> Result<(), StoreError> {
+        super::issue_links::put(&self.conn(), link, Utc::now())
+            .map_err(self.err("write issue link"))
+    }
+
     fn drift_events(&self, id: &str) -> Result<Vec<DriftEvent>, StoreError> {
         super::sqlite_drift::events(&self.conn(), id).map_err(self.err("read drift events"))
     }
@@ -560,6 +579,7 @@ impl Store for SqliteStore {
         // Drifts resolved before the cutoff, with their events; unresolved ones stay however
         // old they are (they are still out of line).
         rows += super::sqlite_drift::prune(&tx, older_than).map_err(self.err("prune"))?;
+        rows += super::issue_links::prune(&tx).map_err(self.err("prune"))?;
         // The team-mode journal (bookkeeping, not counted): a prefix, so a watcher's cursor is
         // either resumable or before the oldest entry (then it gets a fresh snapshot).
         tx.execute(

@@ -6,7 +6,8 @@
 //! Notifications follow the drift: an alert's outbox items are kept only when one of its drifts
 //! opened (or reopened), rose in severity or came out of a snooze, and they carry a `drift` note;
 //! the channels that were told are remembered on the drift and each gets a `resolve` item with
-//! the drift's reason when it ends.
+//! the drift's reason when it ends. Issue-tracker channels also get quiet occurrences the router
+//! flagged (`$.occurrences`, at most one per drift per interval), as `drift.occurred`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,8 +18,8 @@ use serde_json::Value;
 use super::OutboxItem;
 use crate::alert::Severity;
 use crate::drift::{
-    Drift, DriftEvent, DriftNote, DriftOp, EventKind, Input, Notice, Reason, Resolution, Status,
-    Target, Transition, apply,
+    Drift, DriftEvent, DriftNote, DriftOp, EventKind, Input, Notice, Reason, Resolution,
+    ResolvedSpan, Status, Target, Transition, apply,
 };
 
 const COLUMNS: &str = "id, key, kind, provider, rtype, resource_id, address, attribute, status, \
@@ -338,6 +339,23 @@ fn stamp(payload: &str, note: &DriftNote) -> String {
     }
 }
 
+/// The `drift.occurred` note of a quiet occurrence, for an item the router flagged
+/// (`$.occurrences`: an issue-tracker channel comments it); `None` otherwise or while snoozed.
+fn occurrence_note(payload: &str, drifts: &[Drift]) -> Option<DriftNote> {
+    let flagged = serde_json::from_str::<Value>(payload)
+        .ok()
+        .is_some_and(|v| v["occurrences"] == Value::Bool(true));
+    if !flagged {
+        return None;
+    }
+    let d = drifts
+        .iter()
+        .find(|d| d.status == Status::Open || d.status == Status::Acknowledged)?;
+    let mut note = DriftNote::new(d, Notice::Quiet);
+    note.event = "drift.occurred".to_string();
+    Some(note)
+}
+
 /// Applies an event's drift operations in its transaction and decides its notifications:
 /// returns the outbox items to enqueue (the alerts' items that still notify, stamped with the
 /// drift note, then `resolve` items). Occurrences of alerts not in `inserted` (already stored)
@@ -392,6 +410,9 @@ pub(super) fn apply_ops(
                 .find(|d| d.status != Status::Snoozed && !d.channels.contains(&item.channel))
                 .map(|d| DriftNote::new(d, Notice::Opened))
         });
+        // Issue trackers comment occurrences (the router flags them, at most one per drift
+        // per interval): `drift.occurred`.
+        let note = note.or_else(|| occurrence_note(&item.payload, drifts));
         let Some(note) = note else {
             continue;
         };
@@ -419,6 +440,41 @@ pub(super) fn apply_ops(
         }
     }
     out.extend(resolves);
+    Ok(out)
+}
+
+/// Every resolved episode still stored: the drift's severity, the reason, and the time from
+/// the episode's opening (or reopening) event to its resolution.
+pub(super) fn resolved_spans(conn: &Connection) -> rusqlite::Result<Vec<ResolvedSpan>> {
+    let mut st = conn.prepare_cached(
+        "SELECT d.severity, r.reason, r.at, \
+           (SELECT o.at FROM drift_events o WHERE o.drift_id = r.drift_id \
+              AND o.kind IN ('opened', 'reopened') AND o.id < r.id ORDER BY o.id DESC LIMIT 1) \
+         FROM drift_events r JOIN drifts d ON d.id = r.drift_id \
+         WHERE r.kind = 'resolved' AND r.reason IS NOT NULL",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (sev, reason, at, opened) = row?;
+        let (Some(reason), Some(opened)) = (Reason::parse(&reason), opened) else {
+            continue;
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let seconds = (time(&at) - time(&opened)).num_milliseconds().max(0) as f64 / 1000.0;
+        out.push(ResolvedSpan {
+            severity: Severity::parse(&sev).unwrap_or_default(),
+            reason,
+            seconds,
+        });
+    }
     Ok(out)
 }
 

@@ -158,9 +158,14 @@ impl Rig {
     }
 
     pub fn at(base: &str, dir: tempfile::TempDir) -> Rig {
+        let channels = channels(base, dir.path());
+        Rig::with_channels(channels, dir)
+    }
+
+    /// A rig notifying `channels`.
+    pub fn with_channels(channels: Arc<Channels>, dir: tempfile::TempDir) -> Rig {
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.path().join("tfdrift.db")).unwrap());
-        let channels = channels(base, dir.path());
         // The router's own dedupe window is off: what notifies is the drift's decision.
         let router = Arc::new(NotifyRouter::new(
             channels.clone(),
