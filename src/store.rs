@@ -11,6 +11,7 @@
 //! `synchronous=FULL`: the commit is fsynced) and survive `kill -9`, a crash or a power loss.
 
 pub mod journal;
+pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 mod sqlite_drift;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::alert::{ActorRef, Alert, ResourceRef};
 use crate::drift::{Drift, DriftEvent, DriftOp, Resolution};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use sqlite_drift::DriftFilter;
 
@@ -78,6 +80,33 @@ pub enum StoreError {
         /// Cause.
         source: rusqlite::Error,
     },
+    /// The PostgreSQL store is misconfigured (URL, password source, TLS).
+    #[error("store: {0}")]
+    Config(String),
+    /// A PostgreSQL query, connection or transaction failed.
+    #[error(
+        "tfdrift database '{url}': {op} failed: {source} (check that the server is up and reachable, and the role's rights on the database)"
+    )]
+    Postgres {
+        /// The server and database, without the password.
+        url: String,
+        /// What was being done.
+        op: &'static str,
+        /// Cause.
+        source: tokio_postgres::Error,
+    },
+    /// No PostgreSQL connection could be had from the pool in time.
+    #[error(
+        "tfdrift database '{url}': {op}: no connection from the pool: {reason} (check that the server is up and reachable, or raise `store.pool`)"
+    )]
+    Pool {
+        /// The server and database, without the password.
+        url: String,
+        /// What was being done.
+        op: &'static str,
+        /// Why (timeout, refused, authentication).
+        reason: String,
+    },
     /// A stored alert no longer parses (written by an incompatible build).
     #[error("tfdrift database '{path}': stored alert '{id}' does not parse: {source}")]
     Corrupt {
@@ -100,6 +129,20 @@ pub struct StoreSettings {
     /// Days to keep events, alerts, history and finished outbox items (default 30).
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// A shared PostgreSQL database (`postgres://user@host:5432/db?sslmode=require`) instead of
+    /// the SQLite file: what several replicas share (see [`postgres`]).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// PostgreSQL connections at most (default 16).
+    #[serde(default)]
+    pub pool: Option<usize>,
+    /// Environment variable holding the PostgreSQL password (else the URL's, or `PGPASSWORD`).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the PostgreSQL password (a mounted Kubernetes Secret), trailing newline
+    /// ignored.
+    #[serde(default)]
+    pub password_file: Option<String>,
 }
 
 impl StoreSettings {
@@ -133,6 +176,23 @@ pub fn default_path() -> Option<PathBuf> {
 /// Opens (creating if needed) the SQLite store at `path`.
 pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
     SqliteStore::open(path)
+}
+
+/// Opens the store `store:` names: PostgreSQL when `url` is set, else the SQLite file (the
+/// configured path or [`default_path`]). Returns the team-mode handle, which is a [`Store`] too.
+pub fn open_settings(
+    settings: &StoreSettings,
+) -> Result<std::sync::Arc<dyn journal::Journal>, StoreError> {
+    if settings.url.is_some() {
+        return Ok(std::sync::Arc::new(PostgresStore::open(settings)?));
+    }
+    let path = settings.resolved_path().ok_or_else(|| {
+        StoreError::Config(
+            "no data directory: set HOME or XDG_DATA_HOME, or `store: {path: …}` in the profile"
+                .into(),
+        )
+    })?;
+    Ok(std::sync::Arc::new(SqliteStore::open(&path)?))
 }
 
 /// The key history rows are filed under: `type:id` (stable across renames of the address).

@@ -1,0 +1,205 @@
+//! A real PostgreSQL server for the tests, from Debian's `postgresql-15` package: `initdb` in
+//! a temp dir, `pg_ctl start` on a free loopback port with its socket in that dir, one server
+//! per test binary shared by its tests, and a fresh database per test ([`database`]).
+//!
+//! Tests run as root here and in CI, and `initdb` refuses root: the server then runs as
+//! `nobody` (through `runuser`, part of util-linux, on every Debian). A watchdog shell waits
+//! for the test process to exit, then stops the server (`-m immediate`) and removes the dir:
+//! the test harness has no global teardown, and a server must not outlive its tests.
+//!
+//! Missing binaries fail the test, naming the package to install (no skip).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The running server.
+pub struct Server {
+    /// Loopback TCP port.
+    pub port: u16,
+    /// `/usr/lib/postgresql/N/bin`.
+    pub bin: PathBuf,
+    /// The temp dir (data, socket, log).
+    pub dir: PathBuf,
+    /// Whether the server runs as `nobody` (the tests run as root).
+    as_nobody: bool,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+fn bin_dir() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|b| b.join("initdb").is_file() && b.join("pg_ctl").is_file())
+        .collect();
+    found.sort();
+    // Prefer 15 (what CI installs), else the newest there is.
+    if let Some(b) = found.iter().find(|b| b.starts_with("/usr/lib/postgresql/15")) {
+        return b.clone();
+    }
+    found.pop().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin: \
+             install the Debian package postgresql-15 (`apt-get install postgresql-15`, or run scripts/ci-deps.sh)"
+        )
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl Server {
+    /// A command running `prog` as the server's user.
+    fn cmd(&self, prog: &str) -> Command {
+        as_user(self.as_nobody, &self.bin.join(prog))
+    }
+
+    /// `postgres://` URL of database `db` on this server (superuser `postgres`, trust auth).
+    pub fn url(&self, db: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{db}?sslmode=disable",
+            self.port
+        )
+    }
+
+    /// Runs SQL as the superuser on `db`, returns psql's output (unaligned, tuples only).
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+fn as_user(nobody: bool, prog: &Path) -> Command {
+    if nobody {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--"]).arg(prog);
+        c
+    } else {
+        Command::new(prog)
+    }
+}
+
+fn run(mut c: Command, what: &str) {
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn start() -> Server {
+    let bin = bin_dir();
+    let as_nobody = is_root();
+    let dir = tempfile::Builder::new()
+        .prefix("tfdrift-pg-")
+        .tempdir()
+        .expect("temp dir")
+        .keep();
+    if as_nobody {
+        run(
+            {
+                let mut c = Command::new("chown");
+                c.arg("nobody:").arg(&dir);
+                c
+            },
+            "chown the PostgreSQL temp dir to nobody",
+        );
+    }
+    let data = dir.join("data");
+    let mut init = as_user(as_nobody, &bin.join("initdb"));
+    init.arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+    run(init, "initdb");
+    let port = free_port();
+    let server = Server {
+        port,
+        bin,
+        dir: dir.clone(),
+        as_nobody,
+    };
+    let mut ctl = server.cmd("pg_ctl");
+    ctl.arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(dir.join("server.log"))
+        .args(["-w", "-t", "120", "-o"])
+        .arg(format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 \
+             -c synchronous_commit=off",
+            dir.display()
+        ))
+        .arg("start");
+    run(ctl, "pg_ctl start (see server.log in the temp dir)");
+    // The watchdog: stop the server and remove its dir when this test process is gone.
+    let stop = format!(
+        "while [ -d /proc/{pid} ]; do sleep 1; done; {runas}'{ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+        pid = std::process::id(),
+        runas = if as_nobody { "runuser -u nobody -- " } else { "" },
+        ctl = server.bin.join("pg_ctl").display(),
+        data = data.display(),
+        dir = dir.display(),
+    );
+    Command::new("sh")
+        .args(["-c", &stop])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the PostgreSQL watchdog");
+    server
+}
+
+/// The shared server, started on first use.
+pub fn server() -> &'static Server {
+    SERVER.get_or_init(start)
+}
+
+/// A fresh, empty database on the shared server; returns its URL.
+pub fn database() -> String {
+    let s = server();
+    let name = format!("t{}", NEXT_DB.fetch_add(1, Ordering::SeqCst));
+    s.psql("postgres", &format!("CREATE DATABASE {name}"));
+    s.url(&name)
+}
+
+/// `store:` settings for a fresh database with a pool of `pool`.
+pub fn settings(url: &str, pool: usize) -> tfdrift::store::StoreSettings {
+    tfdrift::store::StoreSettings {
+        url: Some(url.to_string()),
+        pool: Some(pool),
+        ..tfdrift::store::StoreSettings::default()
+    }
+}
