@@ -1,17 +1,152 @@
-//! The SQLite store: dedupe, alert log, history, acks and snoozes, outbox lifecycle, pruning,
-//! migrations, and the engine recording through it across a reopen.
+//! The store, one suite for both backends: dedupe, alert log, history, acks and snoozes,
+//! outbox lifecycle, pruning, drifts, the team-mode journal, and the engine recording through
+//! it across a reopen — each run against SQLite (`sqlite::…`) and against a real PostgreSQL
+//! server the tests start themselves (`postgres::…`, see `support/postgres.rs`). Then what
+//! only several writers show: two handles (two pools, as two replicas) recording the same
+//! events at once record each once; two workers claiming the outbox at once deliver each item
+//! once; a dead worker's lease is taken over after its lease time. Last, what is specific to
+//! one backend (SQLite migrations and files, PostgreSQL's schema version and secrets).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+#[path = "support/postgres.rs"]
+mod pg;
 
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use tfdrift::alert::Alert;
 use tfdrift::pipeline::EngineOptions;
+use tfdrift::store::journal::Journal;
 use tfdrift::store::{
-    OutboxItem, OutboxStatus, SqliteStore, Store, StoreError, Target, fingerprint, resource_key,
+    HistoryEntry, OutboxItem, OutboxStatus, PostgresStore, SqliteStore, Store, StoreError, Target,
+    fingerprint, resource_key,
 };
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database under test, and how to open it again (a restart, or a second replica).
+struct Db {
+    backend: Backend,
+    /// SQLite file path or PostgreSQL URL.
+    at: String,
+    dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Db {
+    fn new(backend: Backend) -> Db {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let at = dir.path().join("tfdrift.db").display().to_string();
+                Db {
+                    backend,
+                    at,
+                    dir: Some(Arc::new(dir)),
+                }
+            }
+            Backend::Postgres => Db {
+                backend,
+                at: pg::database(),
+                dir: None,
+            },
+        }
+    }
+
+    /// A new handle: its own connection (SQLite) or its own pool (PostgreSQL).
+    fn open(&self) -> Handle {
+        let inner = match self.backend {
+            Backend::Sqlite => {
+                Inner::Sqlite(SqliteStore::open(std::path::Path::new(&self.at)).unwrap())
+            }
+            Backend::Postgres => {
+                Inner::Postgres(PostgresStore::open(&pg::settings(&self.at, 4)).unwrap())
+            }
+        };
+        Handle {
+            inner,
+            _dir: self.dir.clone(),
+        }
+    }
+}
+
+enum Inner {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// A store handle (keeping the SQLite file's temp dir alive).
+struct Handle {
+    inner: Inner,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl std::ops::Deref for Handle {
+    type Target = dyn Journal;
+    fn deref(&self) -> &Self::Target {
+        match &self.inner {
+            Inner::Sqlite(s) => s,
+            Inner::Postgres(s) => s,
+        }
+    }
+}
+
+impl Handle {
+    fn insert_history(&self, rows: &[HistoryEntry]) {
+        match &self.inner {
+            Inner::Sqlite(s) => s.insert_history(rows).unwrap(),
+            Inner::Postgres(s) => s.insert_history(rows).unwrap(),
+        }
+    }
+
+    /// The store alone (the caller keeps the `Db`, and so the SQLite file's dir).
+    fn shared(self) -> Arc<dyn Journal> {
+        match self.inner {
+            Inner::Sqlite(s) => Arc::new(s),
+            Inner::Postgres(s) => Arc::new(s),
+        }
+    }
+}
+
+/// A fresh store of `b`.
+fn fresh(b: Backend) -> Handle {
+    Db::new(b).open()
+}
+
+/// Runs each named test (a `fn(Backend)`) once per backend: `sqlite::name`, `postgres::name`.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Backend::Sqlite); } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::Backend::Postgres); } )*
+        }
+    };
+}
+
+both_backends!(
+    alerts_history_and_dedupe_survive_reopen,
+    actor_recent_is_newest_first_and_limited,
+    record_batch_records_each_new_event_and_skips_recorded_ones,
+    history_summary_counts_days_and_stops_at_the_cap,
+    acks_and_snoozes_by_id_and_fingerprint,
+    outbox_lifecycle,
+    outbox_leases_of_dead_owners_are_taken_back,
+    prune_removes_only_old_rows,
+    engine_with_store_never_alerts_twice_across_restarts,
+    drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only,
+    drifts_resolve_and_tell_every_channel_told,
+    every_writer_is_journaled_and_prune_drops_a_prefix,
+    acks_enqueue_resolves_for_channels_that_asked,
+    two_writers_record_each_event_once,
+    two_workers_deliver_each_outbox_item_once,
+    a_dead_workers_lease_is_taken_over_after_its_lease_time,
+);
 
 /// Real alerts: the embedded demo replayed without a store.
 fn demo_alerts() -> Vec<Alert> {
@@ -46,14 +181,14 @@ fn item(channel: &str, alert: &str) -> OutboxItem {
     }
 }
 
-#[test]
-fn alerts_history_and_dedupe_survive_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sub/dir/tfdrift.db");
+fn alerts_history_and_dedupe_survive_reopen(b: Backend) {
+    let db = Db::new(b);
     let alerts = demo_alerts();
     {
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.integrity_check().unwrap(), "ok");
+        let store = db.open();
+        if let Inner::Sqlite(s) = &store.inner {
+            assert_eq!(s.integrity_check().unwrap(), "ok");
+        }
         for a in &alerts {
             assert!(
                 store
@@ -74,7 +209,7 @@ fn alerts_history_and_dedupe_survive_reopen() {
                 .unwrap()
         );
     }
-    let store = SqliteStore::open(&path).unwrap();
+    let store = db.open();
     for a in &alerts {
         assert!(store.is_seen(&a.event.id).unwrap());
         assert_eq!(store.alert(&a.id).unwrap().as_ref(), Some(a));
@@ -97,9 +232,8 @@ fn alerts_history_and_dedupe_survive_reopen() {
     );
 }
 
-#[test]
-fn actor_recent_is_newest_first_and_limited() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn actor_recent_is_newest_first_and_limited(b: Backend) {
+    let store = fresh(b);
     let alerts = demo_alerts();
     let with_arn: Vec<&Alert> = alerts.iter().filter(|a| a.actor.arn.is_some()).collect();
     assert!(with_arn.len() >= 2);
@@ -128,9 +262,8 @@ fn actor_recent_is_newest_first_and_limited() {
 
 /// `record_batch`: one call for several events; an event already recorded is answered `false`
 /// and writes nothing, the others are all recorded (with history and outbox rows).
-#[test]
-fn record_batch_records_each_new_event_and_skips_recorded_ones() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn record_batch_records_each_new_event_and_skips_recorded_ones(b: Backend) {
+    let store = fresh(b);
     let alerts = demo_alerts();
     let (a, b, c) = (&alerts[0], &alerts[1], &alerts[2]);
     assert!(
@@ -177,10 +310,8 @@ fn record_batch_records_each_new_event_and_skips_recorded_ones() {
 /// `history_summary` against an oracle computed from the rows themselves: per-day counts
 /// relative to `until` (rows after `until` or 7 days before it left out), the newest rows
 /// first, and the count cap (a resource changed more often than the cap says so).
-#[test]
-fn history_summary_counts_days_and_stops_at_the_cap() {
-    use tfdrift::store::HistoryEntry;
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn history_summary_counts_days_and_stops_at_the_cap(b: Backend) {
+    let store = fresh(b);
     let until = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
     let row = |key: &str, i: i64, minutes_before: i64| HistoryEntry {
         time: until - Duration::minutes(minutes_before),
@@ -200,7 +331,7 @@ fn history_summary_counts_days_and_stops_at_the_cap() {
         rows.push(row("sg:b", i, m + 7));
         m += 1 + (i * 37) % 61;
     }
-    store.insert_history(&rows).unwrap();
+    store.insert_history(&rows);
 
     let oracle = |key: &str, cap: usize| {
         let mut mine: Vec<&HistoryEntry> = rows
@@ -237,9 +368,8 @@ fn history_summary_counts_days_and_stops_at_the_cap() {
     );
 }
 
-#[test]
-fn acks_and_snoozes_by_id_and_fingerprint() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn acks_and_snoozes_by_id_and_fingerprint(b: Backend) {
+    let store = fresh(b);
     let a = demo_alerts().remove(0);
     let now = Utc::now();
     assert!(store.acks_for(&a).unwrap().is_empty());
@@ -287,9 +417,8 @@ fn acks_and_snoozes_by_id_and_fingerprint() {
     );
 }
 
-#[test]
-fn outbox_lifecycle() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn outbox_lifecycle(b: Backend) {
+    let store = fresh(b);
     let alerts = demo_alerts();
     let a = &alerts[0];
     let t0 = Utc::now();
@@ -365,9 +494,8 @@ fn outbox_lifecycle() {
 
 /// Leases name their owner; at start-up the items of dead owners (and of claims that named
 /// none, from an older tfdrift) are due again at once, a live owner's stay claimed.
-#[test]
-fn outbox_leases_of_dead_owners_are_taken_back() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn outbox_leases_of_dead_owners_are_taken_back(b: Backend) {
+    let store = fresh(b);
     let t0 = Utc::now();
     let lease = Duration::minutes(5);
     store
@@ -407,9 +535,8 @@ fn outbox_leases_of_dead_owners_are_taken_back() {
     );
 }
 
-#[test]
-fn prune_removes_only_old_rows() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn prune_removes_only_old_rows(b: Backend) {
+    let store = fresh(b);
     let alerts = demo_alerts();
     let mut old = alerts[0].clone();
     old.id = "tfd-old".into();
@@ -454,14 +581,12 @@ fn newer_schema_is_refused_with_the_path() {
     assert!(err.to_string().contains("t.db"), "{err}");
 }
 
-#[test]
-fn engine_with_store_never_alerts_twice_across_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tfdrift.db");
+fn engine_with_store_never_alerts_twice_across_restarts(b: Backend) {
+    let db = Db::new(b);
     let state = tfdrift::assets::file("demo/terraform.tfstate").unwrap();
     let events = tfdrift::assets::file("demo/events.jsonl").unwrap();
     let run = || {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        let store: Arc<dyn Store> = db.open().shared();
         let mut engine =
             common::engine(&[("demo", state)], &EngineOptions::default()).with_store(store.clone());
         let (alerts, stats) = common::replay(&mut engine, "events.jsonl", events);
@@ -605,11 +730,10 @@ fn a_version_2_store_is_migrated_to_drifts() {
 /// The store decides, in the alert's transaction, whether a drift's occurrence notifies: the
 /// first does, a repeat does not, a severity rise does (`drift.updated`), nothing does while
 /// snoozed, and the first occurrence after the snooze ended does.
-#[test]
-fn drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only() {
+fn drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only(b: Backend) {
     use tfdrift::alert::Severity;
     use tfdrift::drift::{DriftOp, occurrences};
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let store = fresh(b);
     let base = demo_alerts().remove(0);
     let t0 = base.time;
     let record = |n: u32, sev: Severity, minutes: i64| {
@@ -676,4 +800,451 @@ fn drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only() {
     assert_eq!(d.occurrences, 6);
     assert_eq!(d.severity, Severity::Critical);
     assert_eq!(d.channels, ["ops"]);
+}
+
+/// A drift resolved from outside an event (a state refresh) is resolved once, with a `resolve`
+/// for each channel told about it; a person's action on it after that is refused.
+fn drifts_resolve_and_tell_every_channel_told(b: Backend) {
+    use tfdrift::drift::{DriftOp, Reason, Resolution, Status, Target as DriftTarget, occurrences};
+    let store = fresh(b);
+    let a = demo_alerts().remove(0);
+    let ops: Vec<DriftOp> = occurrences(&a, "s")
+        .into_iter()
+        .map(|o| DriftOp::Occur(Box::new(o)))
+        .collect();
+    let items = [
+        OutboxItem {
+            channel: "ops".into(),
+            alert_id: a.id.clone(),
+            payload: "{\"type\":\"alert\"}".into(),
+        },
+        OutboxItem {
+            channel: "pd".into(),
+            alert_id: a.id.clone(),
+            payload: "{\"type\":\"alert\"}".into(),
+        },
+    ];
+    let batch = [tfdrift::store::EventRecord {
+        seen: &[&a.event.id],
+        time: Some(a.time),
+        alerts: std::slice::from_ref(&a),
+        outbox: &items,
+        drifts: &ops,
+    }];
+    assert_eq!(store.record_batch(&batch).unwrap(), [true]);
+    let id = occurrences(&a, "s")[0].id.clone();
+    let open = store
+        .drifts(&tfdrift::store::DriftFilter {
+            unresolved_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(open.iter().any(|d| d.id == id));
+    assert_eq!(store.drift(&id).unwrap().unwrap().channels, ["ops", "pd"]);
+    let r = Resolution {
+        target: DriftTarget::Id(id.clone()),
+        reason: Reason::Accepted,
+        who: None,
+        at: a.time + Duration::minutes(5),
+        note: None,
+    };
+    let done = store.resolve_drifts(std::slice::from_ref(&r)).unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].status, Status::Resolved);
+    assert!(
+        store.resolve_drifts(&[r]).unwrap().is_empty(),
+        "resolved once"
+    );
+    let resolves: Vec<(String, serde_json::Value)> = store
+        .outbox_list(OutboxStatus::Pending, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.channel, serde_json::from_str(&e.payload).unwrap()))
+        .filter(|(_, p): &(String, serde_json::Value)| p["type"] == "resolve")
+        .collect();
+    let chans: Vec<&str> = resolves.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(chans, ["ops", "pd"]);
+    assert_eq!(resolves[0].1["alert"]["id"], a.id.as_str());
+    assert_eq!(resolves[0].1["drift"]["id"], id.as_str());
+    let kinds: Vec<_> = store
+        .drift_events(&id)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            tfdrift::drift::EventKind::Opened,
+            tfdrift::drift::EventKind::Resolved
+        ]
+    );
+    assert!(
+        store
+            .drift_act(
+                &id,
+                tfdrift::store::DriftAction::Acknowledge,
+                "ops",
+                Utc::now()
+            )
+            .unwrap()
+            .is_none(),
+        "already resolved"
+    );
+}
+
+/// The team-mode journal: every writer is journaled in its own transaction (the CLI's ack
+/// that knows nothing of it too), with its note; prune drops a prefix, so a watcher's cursor is
+/// either resumable or known to be too old.
+fn every_writer_is_journaled_and_prune_drops_a_prefix(b: Backend) {
+    use tfdrift::store::journal::{ChangeItem, JournalBounds, NOTE_ACK, State};
+    let store = fresh(b);
+    let target = Target::Alert("tfd-1".into());
+    let old = Utc::now() - Duration::days(40);
+    store.ack(&target, "cli", Some(NOTE_ACK), old).unwrap();
+    let cursor = store
+        .act(
+            &target,
+            State::Resolved,
+            "rita",
+            Some("fixed"),
+            None,
+            Utc::now(),
+        )
+        .unwrap();
+    assert_eq!(cursor, 2);
+    let all = store.changes_since(0, 10).unwrap();
+    assert_eq!(all.iter().map(|ch| ch.cursor).collect::<Vec<_>>(), [1, 2]);
+    match &all[1].item {
+        ChangeItem::Ack(ack) => {
+            assert_eq!(ack.who, "rita");
+            assert_eq!(ack.comment.as_deref(), Some("fixed"));
+            assert_eq!(State::of_marker(ack.marker.as_deref()), State::Resolved);
+        }
+        other => panic!("{other:?}"),
+    }
+    // An alert and its snapshot: the cursor covers it.
+    let alert = demo_alerts().remove(0);
+    assert!(
+        store
+            .record_alerts(&[&alert.event.id], None, std::slice::from_ref(&alert), &[])
+            .unwrap()
+    );
+    let (cursor, rows) = store.journal_snapshot(10).unwrap();
+    assert_eq!(cursor, 3);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].id, alert.id);
+    match &store.changes_since(2, 10).unwrap()[0].item {
+        ChangeItem::Alert(r) => assert_eq!(r.id, alert.id),
+        other => panic!("{other:?}"),
+    }
+    let page = store
+        .list_alerts(&tfdrift::store::journal::AlertFilter::default(), None, 5)
+        .unwrap();
+    assert_eq!(page.alerts.len(), 1);
+    let (row, acks) = store.alert_detail(&alert.id).unwrap().unwrap();
+    assert_eq!(row.status.state, State::New);
+    assert!(acks.is_empty());
+    store.prune(Utc::now() - Duration::days(30)).unwrap();
+    let bounds = store.journal_bounds().unwrap();
+    assert_eq!(
+        bounds,
+        JournalBounds {
+            oldest: Some(2),
+            newest: 3
+        }
+    );
+    assert!(!bounds.can_resume(0), "entry 1 was pruned");
+    assert!(bounds.can_resume(1));
+}
+
+/// An ack resolves the incidents its alert's triggers opened on channels that asked
+/// (`resolve_on_ack`), once; a reopen does not.
+fn acks_enqueue_resolves_for_channels_that_asked(b: Backend) {
+    use tfdrift::store::NOTE_REOPENED;
+    let store = fresh(b);
+    let a = demo_alerts().remove(0);
+    let trigger = |ch: &str, resolve: bool| OutboxItem {
+        channel: ch.into(),
+        alert_id: a.id.clone(),
+        payload: format!("{{\"type\":\"alert\",\"resolve_on_ack\":{resolve}}}"),
+    };
+    store
+        .record_alerts(
+            &[&a.event.id],
+            None,
+            std::slice::from_ref(&a),
+            &[trigger("pd", true), trigger("slack", false)],
+        )
+        .unwrap();
+    let resolves = || -> Vec<(String, String)> {
+        store
+            .outbox_list(OutboxStatus::Pending, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.payload.starts_with("{\"type\":\"resolve\""))
+            .map(|e| (e.channel, e.payload))
+            .collect()
+    };
+    store
+        .ack(
+            &Target::Alert(a.id.clone()),
+            "x",
+            Some(NOTE_REOPENED),
+            Utc::now(),
+        )
+        .unwrap();
+    assert!(resolves().is_empty(), "a reopen resolves nothing");
+    store
+        .ack(&Target::Fingerprint(fingerprint(&a)), "x", None, Utc::now())
+        .unwrap();
+    let got = resolves();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "pd");
+    let json = serde_json::to_string(&a).unwrap();
+    assert_eq!(
+        got[0].1,
+        format!("{{\"type\":\"resolve\",\"alert\":{json}}}")
+    );
+    store
+        .ack(&Target::Alert(a.id.clone()), "y", None, Utc::now())
+        .unwrap();
+    assert_eq!(
+        resolves().len(),
+        1,
+        "already resolved after its last trigger"
+    );
+}
+
+/// `n` distinct events, each with one alert and one notification.
+fn distinct_events(n: usize) -> Vec<(String, Alert, OutboxItem)> {
+    let base = demo_alerts().remove(0);
+    (0..n)
+        .map(|i| {
+            let mut a = base.clone();
+            a.id = format!("tfd-x-{i}");
+            a.event.id = format!("ev-x-{i}");
+            a.resource.id = format!("sg-{i}");
+            let it = item("ops", &a.id);
+            (a.event.id.clone(), a, it)
+        })
+        .collect()
+}
+
+/// Two replicas (two handles, two pools) record the same events at once, in opposite orders
+/// and in groups: every event is recorded by exactly one of them, with one alert, one history
+/// row and one notification.
+fn two_writers_record_each_event_once(b: Backend) {
+    let db = Db::new(b);
+    let events = Arc::new(distinct_events(120));
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let writers: Vec<_> = [false, true]
+        .into_iter()
+        .map(|reverse| {
+            let (store, events, barrier) = (db.open(), events.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut order: Vec<usize> = (0..events.len()).collect();
+                if reverse {
+                    order.reverse();
+                }
+                barrier.wait();
+                let mut won = Vec::new();
+                for chunk in order.chunks(8) {
+                    let seen: Vec<[&str; 1]> =
+                        chunk.iter().map(|&i| [events[i].0.as_str()]).collect();
+                    let batch: Vec<_> = chunk
+                        .iter()
+                        .zip(&seen)
+                        .map(|(&i, s)| rec(s, &events[i].1, std::slice::from_ref(&events[i].2)))
+                        .collect();
+                    let done = store.record_batch(&batch).unwrap();
+                    won.extend(chunk.iter().zip(done).filter(|(_, d)| *d).map(|(&i, _)| i));
+                }
+                won
+            })
+        })
+        .collect();
+    let mut won: Vec<usize> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    won.sort_unstable();
+    assert_eq!(
+        won,
+        (0..events.len()).collect::<Vec<_>>(),
+        "each event recorded by exactly one writer"
+    );
+    let store = db.open();
+    let alerts = store
+        .recent_alerts(Utc.timestamp_opt(0, 0).unwrap(), 10_000)
+        .unwrap();
+    assert_eq!(alerts.len(), events.len());
+    for (_, a, _) in events.iter() {
+        let h = store
+            .history(&resource_key(&a.resource), a.time - Duration::days(1))
+            .unwrap();
+        assert_eq!(h.len(), 1, "one history row for {}", a.id);
+    }
+    let pending = store.outbox_list(OutboxStatus::Pending, 10_000).unwrap();
+    assert_eq!(pending.len(), events.len(), "one notification per event");
+    // The journal has one entry per alert, cursors 1..=n without a gap.
+    let changes = store.changes_since(0, 10_000).unwrap();
+    let cursors: Vec<i64> = changes.iter().map(|c| c.cursor).collect();
+    assert_eq!(
+        cursors,
+        (1..=i64::try_from(events.len()).unwrap()).collect::<Vec<_>>()
+    );
+}
+
+/// Two workers (two handles) claim the outbox at once until it is empty: each item is handed
+/// to exactly one of them and delivered once.
+fn two_workers_deliver_each_outbox_item_once(b: Backend) {
+    let db = Db::new(b);
+    let t0 = Utc::now();
+    {
+        let store = db.open();
+        let items: Vec<OutboxItem> = (0..150).map(|i| item("ops", &format!("a{i}"))).collect();
+        store.outbox_enqueue(&items, t0).unwrap();
+    }
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let workers: Vec<_> = ["w1", "w2"]
+        .into_iter()
+        .map(|name| {
+            let (store, barrier) = (db.open(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut got = Vec::new();
+                loop {
+                    let owner = format!("host/{name}/1");
+                    let claimed = store
+                        .outbox_claim_for(Some(&owner), t0, 7, Duration::minutes(5))
+                        .unwrap();
+                    if claimed.is_empty() {
+                        return got;
+                    }
+                    for e in claimed {
+                        assert_eq!(e.attempts, 1, "never claimed before");
+                        store.outbox_delivered(e.id, t0).unwrap();
+                        got.push(e.id);
+                    }
+                }
+            })
+        })
+        .collect();
+    let per: Vec<Vec<i64>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let mut all: Vec<i64> = per.concat();
+    all.sort_unstable();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(n, all.len(), "no item delivered twice");
+    assert_eq!(all.len(), 150, "every item delivered");
+    let store = db.open();
+    assert_eq!(
+        store.outbox_counts().unwrap(),
+        [(OutboxStatus::Delivered, 150)]
+    );
+}
+
+/// A worker claims items and dies (its handle dropped, nothing delivered): another replica
+/// gets nothing while the lease runs, then takes them over after the lease time, once.
+fn a_dead_workers_lease_is_taken_over_after_its_lease_time(b: Backend) {
+    let db = Db::new(b);
+    let t0 = Utc::now();
+    let lease = Duration::seconds(30);
+    let dead = db.open();
+    dead.outbox_enqueue(&[item("ops", "a1"), item("ops", "a2")], t0)
+        .unwrap();
+    let taken = dead
+        .outbox_claim_for(Some("host-a/1/0"), t0, 10, lease)
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    drop(dead);
+    let other = db.open();
+    assert!(
+        other
+            .outbox_claim_for(Some("host-b/1/0"), t0 + Duration::seconds(10), 10, lease)
+            .unwrap()
+            .is_empty(),
+        "the lease still runs"
+    );
+    let over = other
+        .outbox_claim_for(Some("host-b/1/0"), t0 + Duration::seconds(31), 10, lease)
+        .unwrap();
+    assert_eq!(
+        over.iter().map(|e| e.id).collect::<Vec<_>>(),
+        taken.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
+    assert!(over.iter().all(|e| e.attempts == 2));
+    for e in &over {
+        other.outbox_delivered(e.id, t0).unwrap();
+    }
+    assert!(
+        other
+            .outbox_claim(t0 + Duration::hours(1), 10, lease)
+            .unwrap()
+            .is_empty(),
+        "delivered: never due again"
+    );
+}
+
+/// PostgreSQL: replicas starting together migrate once (the advisory lock), and a database
+/// written by a newer tfdrift is refused, naming the server and database.
+#[test]
+fn postgres_replicas_migrate_together_and_a_newer_schema_is_refused() {
+    let url = pg::database();
+    let opened: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PostgresStore::open(&pg::settings(&url, 2)).map(drop))
+        })
+        .collect();
+    for o in opened {
+        o.join().unwrap().unwrap();
+    }
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let s = pg::server();
+    assert_eq!(
+        s.psql(db, "SELECT version FROM tfdrift_schema"),
+        tfdrift::store::postgres::latest_version().to_string()
+    );
+    assert_eq!(s.psql(db, "SELECT COUNT(*) FROM tfdrift_schema"), "1");
+    s.psql(db, "UPDATE tfdrift_schema SET version = 99");
+    let err = PostgresStore::open(&pg::settings(&url, 2)).expect_err("refused");
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains(db), "{err}");
+}
+
+/// PostgreSQL: a password (from the URL, `password_env` or `password_file`) never appears in
+/// an error; a missing password source is named.
+#[test]
+fn postgres_errors_never_show_the_password() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!(
+        "postgres://tfd:hunter2-in-url@127.0.0.1:{port}/x?sslmode=disable&connect_timeout=2"
+    );
+    let err = PostgresStore::open(&pg::settings(&url, 1)).expect_err("nothing listens");
+    let msg = err.to_string();
+    assert!(!msg.contains("hunter2"), "{msg}");
+    assert!(msg.contains(&format!("127.0.0.1:{port}/x")), "{msg}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "hunter2-in-file\n").unwrap();
+    let mut settings = pg::settings(
+        &format!("postgres://tfd@127.0.0.1:{port}/x?sslmode=disable&connect_timeout=2"),
+        1,
+    );
+    settings.password_file = Some(file.display().to_string());
+    let msg = PostgresStore::open(&settings)
+        .expect_err("refused")
+        .to_string();
+    assert!(!msg.contains("hunter2"), "{msg}");
+    settings.password_file = None;
+    settings.password_env = Some("TFDRIFT_TEST_NO_SUCH_VAR".into());
+    let msg = PostgresStore::open(&settings)
+        .expect_err("refused")
+        .to_string();
+    assert!(msg.contains("TFDRIFT_TEST_NO_SUCH_VAR"), "{msg}");
 }

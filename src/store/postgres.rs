@@ -240,6 +240,15 @@ impl PostgresStore {
         (s.size, s.available, s.max_size)
     }
 
+    /// Inserts history rows directly (bulk imports, benchmarks); one transaction.
+    pub fn insert_history(&self, rows: &[HistoryEntry]) -> Result<(), StoreError> {
+        self.with("insert history", async |c| {
+            let tx = c.transaction().await?;
+            record::insert_history(&tx, rows).await?;
+            tx.commit().await
+        })
+    }
+
     /// Runs `f` to completion on this thread, with the private runtime entered so that new
     /// connections and timers land on it.
     fn block<F: Future>(&self, f: F) -> F::Output {

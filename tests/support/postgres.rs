@@ -40,7 +40,10 @@ fn bin_dir() -> PathBuf {
         .collect();
     found.sort();
     // Prefer 15 (what CI installs), else the newest there is.
-    if let Some(b) = found.iter().find(|b| b.starts_with("/usr/lib/postgresql/15")) {
+    if let Some(b) = found
+        .iter()
+        .find(|b| b.starts_with("/usr/lib/postgresql/15"))
+    {
         return b.clone();
     }
     found.pop().unwrap_or_else(|| {
@@ -55,8 +58,7 @@ fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 impl Server {
@@ -76,8 +78,26 @@ impl Server {
     /// Runs SQL as the superuser on `db`, returns psql's output (unaligned, tuples only).
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
             .output()
             .expect("run psql");
         assert!(
@@ -139,9 +159,16 @@ fn start() -> Server {
     }
     let data = dir.join("data");
     let mut init = as_user(as_nobody, &bin.join("initdb"));
-    init.arg("-D")
-        .arg(&data)
-        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
+    init.arg("-D").arg(&data).args([
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    ]);
     run(init, "initdb");
     let port = free_port();
     let server = Server {
@@ -167,11 +194,17 @@ fn start() -> Server {
     let stop = format!(
         "while [ -d /proc/{pid} ]; do sleep 1; done; {runas}'{ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
         pid = std::process::id(),
-        runas = if as_nobody { "runuser -u nobody -- " } else { "" },
+        runas = if as_nobody {
+            "runuser -u nobody -- "
+        } else {
+            ""
+        },
         ctl = server.bin.join("pg_ctl").display(),
         data = data.display(),
         dir = dir.display(),
     );
+    // Not waited for: it outlives this process on purpose.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &stop])
         .stdin(Stdio::null())

@@ -55,7 +55,6 @@ pub(super) async fn record_one(
         }
     }
     let ins = tx.prepare_cached(INSERT_ALERT).await?;
-    let hist = tx.prepare_cached(INSERT_HISTORY).await?;
     let mut inserted = HashSet::new();
     for a in rec.alerts {
         let json = serde_json::to_string(a).unwrap_or_default();
@@ -84,26 +83,34 @@ pub(super) async fn record_one(
             .await?;
         if n == 1 {
             inserted.insert(a.id.as_str());
-            let h = HistoryEntry::from_alert(a);
-            tx.execute(
-                &hist,
-                &[
-                    &h.resource_key,
-                    &ms(h.time),
-                    &h.address,
-                    &h.actor,
-                    &h.kind,
-                    &h.event_name,
-                    &h.event_id,
-                    &h.alert_id,
-                ],
-            )
-            .await?;
+            insert_history(tx, std::slice::from_ref(&HistoryEntry::from_alert(a))).await?;
         }
     }
     let outbox = super::drift::apply_ops(tx, rec.drifts, &inserted, rec.outbox).await?;
     super::outbox::enqueue(tx, &outbox, now).await?;
     Ok(true)
+}
+
+/// History rows through one prepared statement (the per-alert path and bulk imports).
+pub(super) async fn insert_history(c: &impl GenericClient, rows: &[HistoryEntry]) -> PgResult<()> {
+    let st = c.prepare_cached(INSERT_HISTORY).await?;
+    for h in rows {
+        c.execute(
+            &st,
+            &[
+                &h.resource_key,
+                &ms(h.time),
+                &h.address,
+                &h.actor,
+                &h.kind,
+                &h.event_name,
+                &h.event_id,
+                &h.alert_id,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// [`crate::store::Store::history_summary`]: per-day counts of the newest `cap` rows, and the
