@@ -12,7 +12,9 @@ use std::process::Command;
 use serde_json::Value;
 
 fn deploy(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(rel)
 }
 
 fn yaml(rel: &str) -> Value {
@@ -52,14 +54,21 @@ fn kubernetes_manifests_carry_the_documented_keys() {
     let url = &named(env, "TFDRIFT_PG_URL")["valueFrom"]["secretKeyRef"];
     assert_eq!(url["name"], secret["metadata"]["name"]);
     let key = url["key"].as_str().unwrap();
-    assert!(secret["stringData"][key].as_str().unwrap().starts_with("postgres://"));
+    assert!(
+        secret["stringData"][key]
+            .as_str()
+            .unwrap()
+            .starts_with("postgres://")
+    );
 
     // Probes on /healthz at the metrics port; the ports the Service targets exist.
     for probe in ["readinessProbe", "livenessProbe"] {
         assert_eq!(c[probe]["httpGet"]["path"], "/healthz", "{probe}");
         assert_eq!(c[probe]["httpGet"]["port"], "metrics", "{probe}");
     }
-    let metrics_port = named(&c["ports"], "metrics")["containerPort"].as_u64().unwrap();
+    let metrics_port = named(&c["ports"], "metrics")["containerPort"]
+        .as_u64()
+        .unwrap();
     let api_port = named(&c["ports"], "api")["containerPort"].as_u64().unwrap();
     assert_eq!(&svc["spec"]["selector"], labels);
     for p in ["api", "metrics"] {
@@ -80,10 +89,17 @@ fn kubernetes_manifests_carry_the_documented_keys() {
         Path::new(config_path).parent().unwrap(),
         Path::new(mount["mountPath"].as_str().unwrap())
     );
-    let file = Path::new(config_path).file_name().unwrap().to_str().unwrap();
+    let file = Path::new(config_path)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
     let mut text = cm["data"][file].as_str().unwrap().to_string();
     for (var, value) in [
-        ("${SQS_QUEUE_URL}", "https://sqs.eu-west-1.amazonaws.com/1/q"),
+        (
+            "${SQS_QUEUE_URL}",
+            "https://sqs.eu-west-1.amazonaws.com/1/q",
+        ),
         ("${AWS_REGION}", "eu-west-1"),
         ("${TFDRIFT_PG_URL}", "postgres://tfdrift@db/tfdrift"),
     ] {
@@ -170,7 +186,9 @@ fn systemd_unit_is_hardened_and_verifies() {
         .arg(&unit)
         .output()
         .unwrap_or_else(|e| {
-            panic!("systemd-analyze: {e}: install the Debian package systemd (scripts/ci-deps.sh does)")
+            panic!(
+                "systemd-analyze: {e}: install the Debian package systemd (scripts/ci-deps.sh does)"
+            )
         });
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -187,7 +205,10 @@ fn container_build_is_multi_stage_and_non_root() {
     let stages = text.lines().filter(|l| l.starts_with("FROM ")).count();
     assert!(stages >= 2, "multi-stage");
     assert!(text.contains("--locked"));
-    assert!(text.contains("--no-default-features"), "no terminal UI in the image");
+    assert!(
+        text.contains("--no-default-features"),
+        "no terminal UI in the image"
+    );
     let user = text
         .lines()
         .rfind(|l| l.starts_with("USER "))

@@ -1248,3 +1248,63 @@ fn postgres_errors_never_show_the_password() {
         .to_string();
     assert!(msg.contains("TFDRIFT_TEST_NO_SUCH_VAR"), "{msg}");
 }
+
+/// The real daemon on PostgreSQL: two `serve --once` processes (two replicas) with the same
+/// profile replay the same recorded CloudTrail events into one database at once; together they
+/// print each of the demo's 10 alerts once, the database holds the 10, and a third run finds
+/// every event already recorded.
+#[test]
+fn postgres_two_daemons_replaying_the_same_events_alert_each_once() {
+    let url = pg::database();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tfdrift.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "profiles:\n  d:\n    state: [\"embedded:demo/terraform.tfstate\"]\n    rules: []\n    \
+             inputs: [\"embedded:demo/events.jsonl\"]\n    replay: {{loop: false, interval_ms: 0}}\n    \
+             store: {{url: \"{url}\", pool: 2}}\n"
+        ),
+    )
+    .unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tfdrift"))
+            .args(["serve", "--profile", "d", "--once", "--config"])
+            .arg(&cfg)
+            .env("HOME", dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let lines = |child: std::process::Child| -> Vec<serde_json::Value> {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (one, two) = (run(), run());
+    let mut ids: Vec<String> = lines(one)
+        .into_iter()
+        .chain(lines(two))
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(n, ids.len(), "an alert printed by both replicas: {ids:?}");
+    assert_eq!(n, 10);
+    let store = PostgresStore::open(&pg::settings(&url, 1)).unwrap();
+    let stored = store
+        .recent_alerts(Utc.timestamp_opt(0, 0).unwrap(), 100)
+        .unwrap();
+    assert_eq!(stored.len(), 10);
+    assert!(lines(run()).is_empty(), "every event already recorded");
+}

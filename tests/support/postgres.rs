@@ -142,9 +142,15 @@ fn free_port() -> u16 {
 fn start() -> Server {
     let bin = bin_dir();
     let as_nobody = is_root();
+    // As `nobody`, the server must reach its dir: under /tmp, not a $TMPDIR below root's home.
+    let base = if as_nobody {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    };
     let dir = tempfile::Builder::new()
         .prefix("tfdrift-pg-")
-        .tempdir()
+        .tempdir_in(base)
         .expect("temp dir")
         .keep();
     if as_nobody {
