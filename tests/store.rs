@@ -146,6 +146,7 @@ both_backends!(
     two_writers_record_each_event_once,
     two_workers_deliver_each_outbox_item_once,
     a_dead_workers_lease_is_taken_over_after_its_lease_time,
+    two_writers_on_one_drift_lose_no_occurrence,
 );
 
 /// Real alerts: the embedded demo replayed without a store.
@@ -1307,4 +1308,115 @@ fn postgres_two_daemons_replaying_the_same_events_alert_each_once() {
         .unwrap();
     assert_eq!(stored.len(), 10);
     assert!(lines(run()).is_empty(), "every event already recorded");
+}
+
+/// Two replicas record events for the same resource attribute at once: the drift's
+/// read-modify-write is serialised, so it counts every occurrence and journals each once (a
+/// lost update would drop some).
+fn two_writers_on_one_drift_lose_no_occurrence(b: Backend) {
+    use tfdrift::drift::{DriftOp, occurrences};
+    let db = Db::new(b);
+    let base = demo_alerts().remove(0);
+    let drift_id = occurrences(&base, "s")[0].id.clone();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let per_writer: u32 = 25;
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (store, barrier, base) = (db.open(), barrier.clone(), base.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for i in 0..per_writer {
+                    let mut a = base.clone();
+                    a.id = format!("tfd-w{w}-{i}");
+                    a.event.id = format!("ev-w{w}-{i}");
+                    a.time = base.time + Duration::seconds(i64::from(i) * 2 + i64::from(w));
+                    let ops: Vec<DriftOp> = occurrences(&a, "s")
+                        .into_iter()
+                        .map(|o| DriftOp::Occur(Box::new(o)))
+                        .collect();
+                    let batch = [tfdrift::store::EventRecord {
+                        seen: &[&a.event.id],
+                        time: Some(a.time),
+                        alerts: std::slice::from_ref(&a),
+                        outbox: &[],
+                        drifts: &ops,
+                    }];
+                    assert_eq!(store.record_batch(&batch).unwrap(), [true]);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let store = db.open();
+    let d = store.drift(&drift_id).unwrap().unwrap();
+    assert_eq!(d.occurrences, u64::from(per_writer) * 2);
+    let events = store.drift_events(&drift_id).unwrap();
+    assert_eq!(events.len(), usize::try_from(per_writer * 2).unwrap());
+    assert_eq!(events[0].kind, tfdrift::drift::EventKind::Opened);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == tfdrift::drift::EventKind::Opened)
+            .count(),
+        1,
+        "opened once"
+    );
+}
+
+/// PostgreSQL: a database at schema version 2 (written by an older tfdrift) is upgraded in
+/// place to the newest version, its rows intact, and records drifts from then on.
+#[test]
+fn postgres_a_version_2_database_is_migrated() {
+    let url = pg::database();
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let s = pg::server();
+    let old = tfdrift::store::postgres::MIGRATIONS[..2].join("\n");
+    s.psql(
+        db,
+        &format!(
+            "BEGIN; CREATE TABLE tfdrift_schema (version BIGINT NOT NULL); \
+             INSERT INTO tfdrift_schema VALUES (2); {old}; \
+             INSERT INTO alerts (id, time, kind, severity, provider, resource_type, resource_id, \
+             fingerprint, event_id, event_name, recorded_at, json) VALUES ('tfd-old', 0, \
+             'attribute_drift', 'high', 'aws', 't', 'i', 'f', 'e', 'n', 0, '{{}}'); COMMIT;"
+        ),
+    );
+    let store = PostgresStore::open(&pg::settings(&url, 2)).unwrap();
+    assert_eq!(
+        s.psql(db, "SELECT version FROM tfdrift_schema"),
+        tfdrift::store::postgres::latest_version().to_string()
+    );
+    assert_eq!(
+        s.psql(db, "SELECT COUNT(*) FROM alerts WHERE id = 'tfd-old'"),
+        "1"
+    );
+    let a = demo_alerts().remove(0);
+    let ops: Vec<tfdrift::drift::DriftOp> = tfdrift::drift::occurrences(&a, "demo")
+        .into_iter()
+        .map(|o| tfdrift::drift::DriftOp::Occur(Box::new(o)))
+        .collect();
+    let batch = [tfdrift::store::EventRecord {
+        seen: &[&a.event.id],
+        time: Some(a.time),
+        alerts: std::slice::from_ref(&a),
+        outbox: &[],
+        drifts: &ops,
+    }];
+    assert_eq!(store.record_batch(&batch).unwrap(), [true]);
+    assert_eq!(
+        store
+            .drifts(&tfdrift::store::DriftFilter::default())
+            .unwrap()
+            .len(),
+        ops.len()
+    );
+    // The journal (migration 4) was installed by the upgrade: the alert and each drift's
+    // opening have their entries.
+    let changes = store.changes_since(0, 100).unwrap();
+    assert_eq!(changes.len(), 1 + ops.len());
+    assert!(
+        matches!(&changes[0].item, tfdrift::store::journal::ChangeItem::Alert(r) if r.id == a.id)
+    );
 }

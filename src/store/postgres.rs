@@ -51,7 +51,7 @@ use super::{
 use crate::alert::Alert;
 use crate::drift::{Drift, DriftEvent, Resolution};
 
-pub use schema::latest as latest_version;
+pub use schema::{MIGRATIONS, latest as latest_version};
 
 /// Connections at most when `store.pool` is not set.
 pub const DEFAULT_POOL: usize = 16;
@@ -92,6 +92,11 @@ fn config_err(msg: impl Into<String>) -> StoreError {
 
 /// The password: `password_env`, else `password_file`, else what the URL or `PGPASSWORD` give.
 fn password(settings: &StoreSettings) -> Result<Option<String>, StoreError> {
+    if settings.password_env.is_some() && settings.password_file.is_some() {
+        return Err(config_err(
+            "both store.password_env and store.password_file are set: keep one",
+        ));
+    }
     if let Some(var) = &settings.password_env {
         return std::env::var(var).map(Some).map_err(|_| {
             config_err(format!(
@@ -179,7 +184,12 @@ impl PostgresStore {
         }
         cfg.application_name("tfdrift");
         let shown = display(&cfg);
-        let size = settings.pool.unwrap_or(DEFAULT_POOL).max(1);
+        let size = settings.pool.unwrap_or(DEFAULT_POOL);
+        if size == 0 {
+            return Err(config_err(
+                "store.pool is 0: it needs at least 1 connection (default 16)",
+            ));
+        }
         let mgr_cfg = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
