@@ -154,6 +154,18 @@ impl StoreSettings {
         ))
     }
 
+    /// Where the store is, for people (the monitor's header, logs): the PostgreSQL server and
+    /// database without the password, else the SQLite file.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match &self.url {
+            Some(url) => postgres::describe_url(url),
+            None => self
+                .resolved_path()
+                .map_or_else(|| "store".to_string(), |p| p.display().to_string()),
+        }
+    }
+
     /// The database path: the configured one, or [`default_path`].
     #[must_use]
     pub fn resolved_path(&self) -> Option<PathBuf> {

@@ -1242,12 +1242,21 @@ fn postgres_errors_never_show_the_password() {
         .expect_err("refused")
         .to_string();
     assert!(!msg.contains("hunter2"), "{msg}");
-    settings.password_file = None;
     settings.password_env = Some("TFDRIFT_TEST_NO_SUCH_VAR".into());
+    let msg = PostgresStore::open(&settings)
+        .expect_err("two password sources")
+        .to_string();
+    assert!(msg.contains("keep one"), "{msg}");
+    settings.password_file = None;
     let msg = PostgresStore::open(&settings)
         .expect_err("refused")
         .to_string();
     assert!(msg.contains("TFDRIFT_TEST_NO_SUCH_VAR"), "{msg}");
+    // What the monitor's header and logs show.
+    assert_eq!(
+        pg::settings("postgres://tfd:hunter2@db.internal:5432/prod", 1).describe(),
+        "postgres://tfd@db.internal:5432/prod"
+    );
 }
 
 /// The real daemon on PostgreSQL: two `serve --once` processes (two replicas) with the same

@@ -137,6 +137,14 @@ fn display(cfg: &tokio_postgres::Config) -> String {
     )
 }
 
+/// `postgres://user@host:port/db` for a configured URL (never its password); a URL that does
+/// not parse shows as `postgres (invalid URL)`.
+#[must_use]
+pub fn describe_url(url: &str) -> String {
+    url.parse::<tokio_postgres::Config>()
+        .map_or_else(|_| "postgres (invalid URL)".to_string(), |c| display(&c))
+}
+
 fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
