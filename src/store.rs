@@ -85,7 +85,8 @@ pub enum StoreError {
     Config(String),
     /// A PostgreSQL query, connection or transaction failed.
     #[error(
-        "tfdrift database '{url}': {op} failed: {source} (check that the server is up and reachable, and the role's rights on the database)"
+        "tfdrift database '{url}': {op} failed: {} (check that the server is up and reachable, and the role's rights on the database)",
+        postgres::error_detail(.source)
     )]
     Postgres {
         /// The server and database, without the password.

@@ -203,6 +203,20 @@ impl PostgresStore {
     }
 }
 
+/// An error with its causes: `tokio_postgres` says only "db error" or "error connecting to
+/// server" and keeps the server's message (and the OS error) in the source chain.
+#[must_use]
+pub fn error_detail(e: &tokio_postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 /// Milliseconds since the epoch: the stored time format (as on SQLite).
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()

@@ -132,3 +132,61 @@ fn postgres_a_version_2_database_is_migrated() {
         matches!(&changes[0].item, tfdrift::store::journal::ChangeItem::Alert(r) if r.id == a.id)
     );
 }
+
+/// TLS from the URL's `sslmode`: the real daemon connects as a role the server refuses without
+/// TLS, verifying the server's certificate against the roots it is given (`SSL_CERT_FILE`: the
+/// test CA) and records the demo's alerts; with the system roots only, the same URL fails,
+/// saying the certificate is not trusted — never falling back to plaintext.
+#[test]
+fn postgres_tls_from_sslmode_verifies_the_server() {
+    let s = pg::server();
+    let url = pg::database();
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let tls_url = format!(
+        "postgres://{}@127.0.0.1:{}/{db}?sslmode=require",
+        pg::TLS_ONLY_ROLE,
+        s.port
+    );
+    let plain = tls_url.replace("sslmode=require", "sslmode=disable");
+    let err = PostgresStore::open(&pg::settings(&plain, 1)).expect_err("refused without TLS");
+    assert!(err.to_string().contains("pg_hba.conf"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tfdrift.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "profiles:\n  d:\n    state: [\"embedded:demo/terraform.tfstate\"]\n    rules: []\n    \
+             inputs: [\"embedded:demo/events.jsonl\"]\n    replay: {{loop: false, interval_ms: 0}}\n    \
+             store: {{url: \"{tls_url}\", pool: 2}}\n"
+        ),
+    )
+    .unwrap();
+    let run = |ca: Option<&std::path::Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tfdrift"));
+        cmd.args(["serve", "--profile", "d", "--once", "--config"])
+            .arg(&cfg)
+            .env("HOME", dir.path())
+            .env_remove("SSL_CERT_DIR");
+        match ca {
+            Some(ca) => cmd.env("SSL_CERT_FILE", ca),
+            None => cmd.env_remove("SSL_CERT_FILE"),
+        };
+        cmd.output().unwrap()
+    };
+    let untrusted = run(None);
+    assert!(!untrusted.status.success());
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        stderr.contains("certificate") || stderr.contains("Certificate"),
+        "{stderr}"
+    );
+    let trusted = run(Some(&s.ca()));
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&trusted.stdout).lines().count(), 10);
+    assert_eq!(s.psql(db, "SELECT COUNT(*) FROM alerts"), "10");
+}

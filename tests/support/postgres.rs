@@ -7,6 +7,9 @@
 //! for the test process to exit, then stops the server (`-m immediate`) and removes the dir:
 //! the test harness has no global teardown, and a server must not outlive its tests.
 //!
+//! The server speaks TLS too, with a certificate for 127.0.0.1 from a CA made here with the
+//! `openssl` CLI ([`Server::ca`]); the role [`TLS_ONLY_ROLE`] is refused without TLS.
+//!
 //! Missing binaries fail the test, naming the package to install (no skip).
 #![allow(dead_code)]
 
@@ -26,6 +29,9 @@ pub struct Server {
     /// Whether the server runs as `nobody` (the tests run as root).
     as_nobody: bool,
 }
+
+/// A role the server lets in over TLS only (`pg_hba.conf`: `hostnossl … reject`).
+pub const TLS_ONLY_ROLE: &str = "tlsonly";
 
 static SERVER: OnceLock<Server> = OnceLock::new();
 static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
@@ -73,6 +79,11 @@ impl Server {
             "postgres://postgres@127.0.0.1:{}/{db}?sslmode=disable",
             self.port
         )
+    }
+
+    /// The CA (PEM) that signed the server's certificate (for `127.0.0.1`).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
     }
 
     /// Runs SQL as the superuser on `db`, returns psql's output (unaligned, tuples only).
@@ -132,6 +143,59 @@ fn run(mut c: Command, what: &str) {
     );
 }
 
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl CLI makes the test server's TLS certificate: apt-get install openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, in `dir`.
+fn certificates(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-days", "2", "-subj", "/CN=tfdrift test CA"];
+    ca.extend(ec);
+    ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl(dir, &ca);
+    let mut csr = vec!["req", "-subj", "/CN=127.0.0.1"];
+    csr.extend(ec);
+    csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    openssl(dir, &csr);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("san.ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -153,11 +217,20 @@ fn start() -> Server {
         .tempdir_in(base)
         .expect("temp dir")
         .keep();
+    certificates(&dir);
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            dir.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod server.key");
+    }
     if as_nobody {
         run(
             {
                 let mut c = Command::new("chown");
-                c.arg("nobody:").arg(&dir);
+                c.arg("-R").arg("nobody:").arg(&dir);
                 c
             },
             "chown the PostgreSQL temp dir to nobody",
@@ -176,6 +249,14 @@ fn start() -> Server {
         "--no-sync",
     ]);
     run(init, "initdb");
+    // The TLS-only role: refused without TLS (first matching line wins).
+    let hba = data.join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+    std::fs::write(
+        &hba,
+        format!("hostnossl all {TLS_ONLY_ROLE} all reject\n{rules}"),
+    )
+    .expect("pg_hba.conf");
     let port = free_port();
     let server = Server {
         port,
@@ -191,11 +272,17 @@ fn start() -> Server {
         .args(["-w", "-t", "120", "-o"])
         .arg(format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 \
-             -c synchronous_commit=off",
-            dir.display()
+             -c synchronous_commit=off -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key}",
+            dir.display(),
+            cert = dir.join("server.pem").display(),
+            key = dir.join("server.key").display(),
         ))
         .arg("start");
     run(ctl, "pg_ctl start (see server.log in the temp dir)");
+    server.psql(
+        "postgres",
+        &format!("CREATE ROLE {TLS_ONLY_ROLE} LOGIN SUPERUSER"),
+    );
     // The watchdog: stop the server and remove its dir when this test process is gone.
     let stop = format!(
         "while [ -d /proc/{pid} ]; do sleep 1; done; {runas}'{ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
