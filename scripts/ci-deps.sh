@@ -9,6 +9,8 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 # The PostgreSQL store tests start their own server (initdb + pg_ctl, as `nobody` when root) from
 # Debian's packages; util-linux (always there) provides runuser.
 ls /usr/lib/postgresql/15/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql-15)
+# Test certificates (Falco mTLS, the PostgreSQL test server's TLS) are made with the openssl CLI.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # tests/deploy.rs checks the systemd unit with `systemd-analyze verify`.
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # The Pub/Sub emulator ships with google-cloud-cli (Google's apt repository) and runs on Java.
