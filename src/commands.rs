@@ -21,7 +21,8 @@ use tfdrift::catalog::Catalog;
 use tfdrift::config::{Profile, load_profile};
 use tfdrift::pipeline::EngineOptions;
 use tfdrift::state::{StateIndex, load_states};
-use tfdrift::store::{SqliteStore, Store, StoreSettings};
+use tfdrift::store::journal::Journal;
+use tfdrift::store::{Store, StoreSettings};
 
 use crate::cli::{Cli, Command, ProfileArgs, StateCommand};
 use tfdrift::rules::RuleSet;
@@ -229,12 +230,13 @@ pub fn open_store(settings: &StoreSettings) -> anyhow::Result<Arc<dyn Store>> {
     Ok(open_journal(settings)?)
 }
 
-/// The same store, typed for the team API as well (its change journal).
-pub fn open_journal(settings: &StoreSettings) -> anyhow::Result<Arc<SqliteStore>> {
-    let path = settings.resolved_path().context(
-        "no data directory: set HOME or XDG_DATA_HOME, or `store: {path: …}` in the profile",
-    )?;
-    let store = SqliteStore::open(&path)?;
-    tracing::info!(path = %path.display(), "Store opened");
-    Ok(Arc::new(store))
+/// The same store, typed for the team API as well (its change journal): PostgreSQL when
+/// `store.url` is set, else the SQLite file.
+pub fn open_journal(settings: &StoreSettings) -> anyhow::Result<Arc<dyn Journal>> {
+    let store = tfdrift::store::open_settings(settings)?;
+    match &settings.url {
+        Some(_) => tracing::info!("Store opened (PostgreSQL)"),
+        None => tracing::info!(path = ?settings.resolved_path(), "Store opened"),
+    }
+    Ok(store)
 }

@@ -12,6 +12,7 @@
 
 pub mod issue_links;
 pub mod journal;
+pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 mod sqlite_drift;
@@ -27,6 +28,7 @@ use crate::alert::{ActorRef, Alert, ResourceRef};
 use crate::drift::{Drift, DriftEvent, DriftOp, Resolution};
 
 pub use issue_links::IssueLink;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use sqlite_drift::DriftFilter;
 
@@ -80,6 +82,34 @@ pub enum StoreError {
         /// Cause.
         source: rusqlite::Error,
     },
+    /// The PostgreSQL store is misconfigured (URL, password source, TLS).
+    #[error("store: {0}")]
+    Config(String),
+    /// A PostgreSQL query, connection or transaction failed.
+    #[error(
+        "tfdrift database '{url}': {op} failed: {} (check that the server is up and reachable, and the role's rights on the database)",
+        postgres::error_detail(.source)
+    )]
+    Postgres {
+        /// The server and database, without the password.
+        url: String,
+        /// What was being done.
+        op: &'static str,
+        /// Cause.
+        source: tokio_postgres::Error,
+    },
+    /// No PostgreSQL connection could be had from the pool in time.
+    #[error(
+        "tfdrift database '{url}': {op}: no connection from the pool: {reason} (check that the server is up and reachable, or raise `store.pool`)"
+    )]
+    Pool {
+        /// The server and database, without the password.
+        url: String,
+        /// What was being done.
+        op: &'static str,
+        /// Why (timeout, refused, authentication).
+        reason: String,
+    },
     /// A stored alert no longer parses (written by an incompatible build).
     #[error("tfdrift database '{path}': stored alert '{id}' does not parse: {source}")]
     Corrupt {
@@ -102,6 +132,20 @@ pub struct StoreSettings {
     /// Days to keep events, alerts, history and finished outbox items (default 30).
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// A shared PostgreSQL database (`postgres://user@host:5432/db?sslmode=require`) instead of
+    /// the SQLite file: what several replicas share (see [`postgres`]).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// PostgreSQL connections at most (default 16).
+    #[serde(default)]
+    pub pool: Option<usize>,
+    /// Environment variable holding the PostgreSQL password (else the URL's, or `PGPASSWORD`).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the PostgreSQL password (a mounted Kubernetes Secret), trailing newline
+    /// ignored.
+    #[serde(default)]
+    pub password_file: Option<String>,
 }
 
 impl StoreSettings {
@@ -111,6 +155,18 @@ impl StoreSettings {
         chrono::Duration::days(i64::from(
             self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
         ))
+    }
+
+    /// Where the store is, for people (the monitor's header, logs): the PostgreSQL server and
+    /// database without the password, else the SQLite file.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match &self.url {
+            Some(url) => postgres::describe_url(url),
+            None => self
+                .resolved_path()
+                .map_or_else(|| "store".to_string(), |p| p.display().to_string()),
+        }
     }
 
     /// The database path: the configured one, or [`default_path`].
@@ -135,6 +191,23 @@ pub fn default_path() -> Option<PathBuf> {
 /// Opens (creating if needed) the SQLite store at `path`.
 pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
     SqliteStore::open(path)
+}
+
+/// Opens the store `store:` names: PostgreSQL when `url` is set, else the SQLite file (the
+/// configured path or [`default_path`]). Returns the team-mode handle, which is a [`Store`] too.
+pub fn open_settings(
+    settings: &StoreSettings,
+) -> Result<std::sync::Arc<dyn journal::Journal>, StoreError> {
+    if settings.url.is_some() {
+        return Ok(std::sync::Arc::new(PostgresStore::open(settings)?));
+    }
+    let path = settings.resolved_path().ok_or_else(|| {
+        StoreError::Config(
+            "no data directory: set HOME or XDG_DATA_HOME, or `store: {path: …}` in the profile"
+                .into(),
+        )
+    })?;
+    Ok(std::sync::Arc::new(SqliteStore::open(&path)?))
 }
 
 /// The key history rows are filed under: `type:id` (stable across renames of the address).

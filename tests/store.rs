@@ -1,17 +1,170 @@
-//! The SQLite store: dedupe, alert log, history, acks and snoozes, outbox lifecycle, pruning,
-//! migrations, and the engine recording through it across a reopen.
+//! The store, one suite for both backends: dedupe, alert log, history, acks and snoozes,
+//! outbox lifecycle, pruning, drifts, the team-mode journal, and the engine recording through
+//! it across a reopen — each run against SQLite (`sqlite::…`) and against a real PostgreSQL
+//! server the tests start themselves (`postgres::…`, see `support/postgres.rs`). Drifts, the
+//! journal and ack resolves are in `store_cases/team.rs`; what only several writers show
+//! (exactly once across two handles, two outbox workers, a dead worker's lease, two daemons) in
+//! `store_cases/replicas.rs`; what is specific to PostgreSQL in `store_cases/pg_only.rs`, to
+//! SQLite (migrations, files) here.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+#[path = "support/postgres.rs"]
+mod pg;
+#[path = "store_cases/pg_only.rs"]
+mod pg_only;
+#[path = "store_cases/replicas.rs"]
+mod replicas;
+#[path = "store_cases/team.rs"]
+mod team;
 
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use tfdrift::alert::Alert;
 use tfdrift::pipeline::EngineOptions;
+use tfdrift::store::journal::Journal;
 use tfdrift::store::{
-    OutboxItem, OutboxStatus, SqliteStore, Store, StoreError, Target, fingerprint, resource_key,
+    HistoryEntry, OutboxItem, OutboxStatus, PostgresStore, SqliteStore, Store, StoreError, Target,
+    fingerprint, resource_key,
 };
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database under test, and how to open it again (a restart, or a second replica).
+struct Db {
+    backend: Backend,
+    /// SQLite file path or PostgreSQL URL.
+    at: String,
+    dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Db {
+    fn new(backend: Backend) -> Db {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let at = dir.path().join("tfdrift.db").display().to_string();
+                Db {
+                    backend,
+                    at,
+                    dir: Some(Arc::new(dir)),
+                }
+            }
+            Backend::Postgres => Db {
+                backend,
+                at: pg::database(),
+                dir: None,
+            },
+        }
+    }
+
+    /// A new handle: its own connection (SQLite) or its own pool (PostgreSQL).
+    fn open(&self) -> Handle {
+        let inner = match self.backend {
+            Backend::Sqlite => {
+                Inner::Sqlite(SqliteStore::open(std::path::Path::new(&self.at)).unwrap())
+            }
+            Backend::Postgres => {
+                Inner::Postgres(PostgresStore::open(&pg::settings(&self.at, 4)).unwrap())
+            }
+        };
+        Handle {
+            inner,
+            _dir: self.dir.clone(),
+        }
+    }
+}
+
+enum Inner {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// A store handle (keeping the SQLite file's temp dir alive).
+struct Handle {
+    inner: Inner,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl std::ops::Deref for Handle {
+    type Target = dyn Journal;
+    fn deref(&self) -> &Self::Target {
+        match &self.inner {
+            Inner::Sqlite(s) => s,
+            Inner::Postgres(s) => s,
+        }
+    }
+}
+
+impl Handle {
+    fn insert_history(&self, rows: &[HistoryEntry]) {
+        match &self.inner {
+            Inner::Sqlite(s) => s.insert_history(rows).unwrap(),
+            Inner::Postgres(s) => s.insert_history(rows).unwrap(),
+        }
+    }
+
+    /// The store alone (the caller keeps the `Db`, and so the SQLite file's dir).
+    fn shared(self) -> Arc<dyn Journal> {
+        match self.inner {
+            Inner::Sqlite(s) => Arc::new(s),
+            Inner::Postgres(s) => Arc::new(s),
+        }
+    }
+}
+
+/// A fresh store of `b`.
+fn fresh(b: Backend) -> Handle {
+    Db::new(b).open()
+}
+
+/// Runs each named test (a `fn(Backend)`) once per backend: `sqlite::name`, `postgres::name`.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Backend::Sqlite); } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::Backend::Postgres); } )*
+        }
+    };
+}
+
+use replicas::{
+    a_dead_workers_lease_is_taken_over_after_its_lease_time,
+    two_workers_deliver_each_outbox_item_once, two_writers_on_one_drift_lose_no_occurrence,
+    two_writers_record_each_event_once,
+};
+
+use team::{
+    acks_enqueue_resolves_for_channels_that_asked, drifts_resolve_and_tell_every_channel_told,
+    every_writer_is_journaled_and_prune_drops_a_prefix,
+};
+
+both_backends!(
+    alerts_history_and_dedupe_survive_reopen,
+    actor_recent_is_newest_first_and_limited,
+    record_batch_records_each_new_event_and_skips_recorded_ones,
+    history_summary_counts_days_and_stops_at_the_cap,
+    acks_and_snoozes_by_id_and_fingerprint,
+    outbox_lifecycle,
+    outbox_leases_of_dead_owners_are_taken_back,
+    prune_removes_only_old_rows,
+    engine_with_store_never_alerts_twice_across_restarts,
+    drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only,
+    drifts_resolve_and_tell_every_channel_told,
+    every_writer_is_journaled_and_prune_drops_a_prefix,
+    acks_enqueue_resolves_for_channels_that_asked,
+    two_writers_record_each_event_once,
+    two_workers_deliver_each_outbox_item_once,
+    a_dead_workers_lease_is_taken_over_after_its_lease_time,
+    two_writers_on_one_drift_lose_no_occurrence,
+);
 
 /// Real alerts: the embedded demo replayed without a store.
 fn demo_alerts() -> Vec<Alert> {
@@ -46,14 +199,14 @@ fn item(channel: &str, alert: &str) -> OutboxItem {
     }
 }
 
-#[test]
-fn alerts_history_and_dedupe_survive_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sub/dir/tfdrift.db");
+fn alerts_history_and_dedupe_survive_reopen(b: Backend) {
+    let db = Db::new(b);
     let alerts = demo_alerts();
     {
-        let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.integrity_check().unwrap(), "ok");
+        let store = db.open();
+        if let Inner::Sqlite(s) = &store.inner {
+            assert_eq!(s.integrity_check().unwrap(), "ok");
+        }
         for a in &alerts {
             assert!(
                 store
@@ -74,7 +227,7 @@ fn alerts_history_and_dedupe_survive_reopen() {
                 .unwrap()
         );
     }
-    let store = SqliteStore::open(&path).unwrap();
+    let store = db.open();
     for a in &alerts {
         assert!(store.is_seen(&a.event.id).unwrap());
         assert_eq!(store.alert(&a.id).unwrap().as_ref(), Some(a));
@@ -97,9 +250,8 @@ fn alerts_history_and_dedupe_survive_reopen() {
     );
 }
 
-#[test]
-fn actor_recent_is_newest_first_and_limited() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn actor_recent_is_newest_first_and_limited(b: Backend) {
+    let store = fresh(b);
     let alerts = demo_alerts();
     let with_arn: Vec<&Alert> = alerts.iter().filter(|a| a.actor.arn.is_some()).collect();
     assert!(with_arn.len() >= 2);
@@ -128,9 +280,8 @@ fn actor_recent_is_newest_first_and_limited() {
 
 /// `record_batch`: one call for several events; an event already recorded is answered `false`
 /// and writes nothing, the others are all recorded (with history and outbox rows).
-#[test]
-fn record_batch_records_each_new_event_and_skips_recorded_ones() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn record_batch_records_each_new_event_and_skips_recorded_ones(b: Backend) {
+    let store = fresh(b);
     let alerts = demo_alerts();
     let (a, b, c) = (&alerts[0], &alerts[1], &alerts[2]);
     assert!(
@@ -177,10 +328,8 @@ fn record_batch_records_each_new_event_and_skips_recorded_ones() {
 /// `history_summary` against an oracle computed from the rows themselves: per-day counts
 /// relative to `until` (rows after `until` or 7 days before it left out), the newest rows
 /// first, and the count cap (a resource changed more often than the cap says so).
-#[test]
-fn history_summary_counts_days_and_stops_at_the_cap() {
-    use tfdrift::store::HistoryEntry;
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn history_summary_counts_days_and_stops_at_the_cap(b: Backend) {
+    let store = fresh(b);
     let until = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
     let row = |key: &str, i: i64, minutes_before: i64| HistoryEntry {
         time: until - Duration::minutes(minutes_before),
@@ -200,7 +349,7 @@ fn history_summary_counts_days_and_stops_at_the_cap() {
         rows.push(row("sg:b", i, m + 7));
         m += 1 + (i * 37) % 61;
     }
-    store.insert_history(&rows).unwrap();
+    store.insert_history(&rows);
 
     let oracle = |key: &str, cap: usize| {
         let mut mine: Vec<&HistoryEntry> = rows
@@ -237,9 +386,8 @@ fn history_summary_counts_days_and_stops_at_the_cap() {
     );
 }
 
-#[test]
-fn acks_and_snoozes_by_id_and_fingerprint() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn acks_and_snoozes_by_id_and_fingerprint(b: Backend) {
+    let store = fresh(b);
     let a = demo_alerts().remove(0);
     let now = Utc::now();
     assert!(store.acks_for(&a).unwrap().is_empty());
@@ -287,9 +435,8 @@ fn acks_and_snoozes_by_id_and_fingerprint() {
     );
 }
 
-#[test]
-fn outbox_lifecycle() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn outbox_lifecycle(b: Backend) {
+    let store = fresh(b);
     let alerts = demo_alerts();
     let a = &alerts[0];
     let t0 = Utc::now();
@@ -365,9 +512,8 @@ fn outbox_lifecycle() {
 
 /// Leases name their owner; at start-up the items of dead owners (and of claims that named
 /// none, from an older tfdrift) are due again at once, a live owner's stay claimed.
-#[test]
-fn outbox_leases_of_dead_owners_are_taken_back() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn outbox_leases_of_dead_owners_are_taken_back(b: Backend) {
+    let store = fresh(b);
     let t0 = Utc::now();
     let lease = Duration::minutes(5);
     store
@@ -407,9 +553,8 @@ fn outbox_leases_of_dead_owners_are_taken_back() {
     );
 }
 
-#[test]
-fn prune_removes_only_old_rows() {
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+fn prune_removes_only_old_rows(b: Backend) {
+    let store = fresh(b);
     let alerts = demo_alerts();
     let mut old = alerts[0].clone();
     old.id = "tfd-old".into();
@@ -454,14 +599,12 @@ fn newer_schema_is_refused_with_the_path() {
     assert!(err.to_string().contains("t.db"), "{err}");
 }
 
-#[test]
-fn engine_with_store_never_alerts_twice_across_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tfdrift.db");
+fn engine_with_store_never_alerts_twice_across_restarts(b: Backend) {
+    let db = Db::new(b);
     let state = tfdrift::assets::file("demo/terraform.tfstate").unwrap();
     let events = tfdrift::assets::file("demo/events.jsonl").unwrap();
     let run = || {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        let store: Arc<dyn Store> = db.open().shared();
         let mut engine =
             common::engine(&[("demo", state)], &EngineOptions::default()).with_store(store.clone());
         let (alerts, stats) = common::replay(&mut engine, "events.jsonl", events);
@@ -605,11 +748,10 @@ fn a_version_2_store_is_migrated_to_drifts() {
 /// The store decides, in the alert's transaction, whether a drift's occurrence notifies: the
 /// first does, a repeat does not, a severity rise does (`drift.updated`), nothing does while
 /// snoozed, and the first occurrence after the snooze ended does.
-#[test]
-fn drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only() {
+fn drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only(b: Backend) {
     use tfdrift::alert::Severity;
     use tfdrift::drift::{DriftOp, occurrences};
-    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let store = fresh(b);
     let base = demo_alerts().remove(0);
     let t0 = base.time;
     let record = |n: u32, sev: Severity, minutes: i64| {

@@ -61,7 +61,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         // meets its own earlier events as duplicates by surprise.
         let settings = tfdrift::store::StoreSettings {
             path: Some(path.display().to_string()),
-            retention_days: None,
+            ..tfdrift::store::StoreSettings::default()
         };
         engine = engine.with_store(super::open_store(&settings)?);
     }

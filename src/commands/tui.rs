@@ -220,11 +220,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     }
     let settings = setup.profile.store.clone().unwrap_or_default();
     let store = super::open_store(&settings)?;
-    opts.meta.store = Some(
-        settings
-            .resolved_path()
-            .map_or_else(|| "store".to_string(), |p| p.display().to_string()),
-    );
+    opts.meta.store = Some(settings.describe());
     // Notifications run in the monitor too: the same router (at record time) and outbox worker
     // as the headless daemon.
     let notify = tfdrift::notify::NotifySetup::new(&setup.profile.notify, &setup.rules)
