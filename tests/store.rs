@@ -164,7 +164,36 @@ both_backends!(
     two_workers_deliver_each_outbox_item_once,
     a_dead_workers_lease_is_taken_over_after_its_lease_time,
     two_writers_on_one_drift_lose_no_occurrence,
+    issue_links_are_stored_and_replaced_per_channel_and_drift,
 );
+
+/// The issue-tracker link of a drift (GitHub/GitLab channels): absent, written, replaced in
+/// place, separate per channel, and still there after reopening the store.
+fn issue_links_are_stored_and_replaced_per_channel_and_drift(b: Backend) {
+    use tfdrift::store::IssueLink;
+    let db = Db::new(b);
+    let s = db.open();
+    assert_eq!(s.issue_link("gh", "drf-1").unwrap(), None);
+    let mut link = IssueLink {
+        channel: "gh".into(),
+        drift_id: "drf-1".into(),
+        number: 42,
+        open: true,
+        episode: 1,
+        last_sent: Some("opened:1".into()),
+        commented_at: None,
+    };
+    s.put_issue_link(&link).unwrap();
+    assert_eq!(s.issue_link("gh", "drf-1").unwrap(), Some(link.clone()));
+    link.open = false;
+    link.last_sent = Some("resolved:1".into());
+    link.commented_at = Some(Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap());
+    s.put_issue_link(&link).unwrap();
+    assert_eq!(s.issue_link("gl", "drf-1").unwrap(), None, "per channel");
+    drop(s);
+    let again = db.open();
+    assert_eq!(again.issue_link("gh", "drf-1").unwrap(), Some(link));
+}
 
 /// Real alerts: the embedded demo replayed without a store.
 fn demo_alerts() -> Vec<Alert> {

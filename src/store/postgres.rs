@@ -34,6 +34,7 @@
 
 mod connect;
 mod drift;
+mod issue_links;
 mod journal;
 mod outbox;
 mod record;
@@ -529,6 +530,28 @@ impl Store for PostgresStore {
 
     fn drift_events(&self, id: &str) -> Result<Vec<DriftEvent>, StoreError> {
         self.with("read drift events", async |c| drift::events(&*c, id).await)
+    }
+
+    fn drift_resolved_spans(&self) -> Result<Vec<crate::drift::ResolvedSpan>, StoreError> {
+        self.with("read resolved drifts", async |c| {
+            issue_links::resolved_spans(&*c).await
+        })
+    }
+
+    fn issue_link(
+        &self,
+        channel: &str,
+        drift_id: &str,
+    ) -> Result<Option<super::IssueLink>, StoreError> {
+        self.with("read issue link", async |c| {
+            issue_links::get(&*c, channel, drift_id).await
+        })
+    }
+
+    fn put_issue_link(&self, link: &super::IssueLink) -> Result<(), StoreError> {
+        self.with("write issue link", async |c| {
+            issue_links::put(&*c, link, Utc::now()).await
+        })
     }
 
     fn drift_act(

@@ -210,9 +210,10 @@ CREATE TRIGGER changes_drift AFTER INSERT ON drift_events
     r"
 ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 ",
-    // 6 (`workspace_runs`) and 7 (the issue mapping) are SQLite migrations added on other
-    // branches: port each here, at the same position, when they land, so that version N means
-    // the same on both backends.
+    // 6: issue-tracker links (SQLite's `issue_links`).
+    super::issue_links::MIGRATION_ISSUE_LINKS,
+    // 7 (`workspace_runs`, reconcile) is a SQLite migration from another branch: port it here,
+    // at the same position, so that version N means the same on both backends.
 ];
 
 /// The newest schema version this build knows.
