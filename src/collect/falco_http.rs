@@ -236,9 +236,12 @@ pub async fn serve_on(
     let counters = Arc::new(ConnCounters::default());
     let app = router(opts, tx, health.clone(), name, counters.clone());
     let (h, n) = (health, name.to_string());
+    // The counters are read under the registry's lock: read before it, a connection closing
+    // and one opening at the same moment could publish in the wrong order and leave a stale
+    // `connections_open` (seen: 19 shown with 20 open, until the next change).
     let on_change: listener::OnChange = Arc::new(move |c: &ConnCounters| {
-        let snap = c.snapshot();
         h.update(&n, KIND, |e| {
+            let snap = c.snapshot();
             e.connections_open = snap.open;
             e.connections_refused = snap.refused;
             e.connections_timed_out = snap.timed_out;
