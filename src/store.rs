@@ -16,6 +16,7 @@ pub mod sqlite;
 mod sqlite_drift;
 mod sqlite_history;
 mod sqlite_outbox;
+pub mod workspace_runs;
 
 use std::path::{Path, PathBuf};
 

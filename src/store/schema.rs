@@ -171,6 +171,8 @@ CREATE INDEX drift_events_drift ON drift_events (drift_id, id);
     r"
 ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 ",
+    // 6: reconcile runs per workspace (the status board), see `workspace_runs`.
+    super::workspace_runs::MIGRATION,
 ];
 
 /// Migration 4, the team-mode change journal: every alert, acknowledgement and snooze gets a
