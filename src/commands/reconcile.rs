@@ -113,17 +113,17 @@ pub fn run(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn print_report(r: &WorkspaceReport) {
-    let secs = r.duration_ms as f64 / 1000.0;
+    let secs = tfdrift::reconcile::metrics::seconds(r.duration_ms);
     match r.result {
         RunResult::Error => {
-            println!("{}: ERROR after {secs:.1}s", r.workspace);
+            println!("{}: ERROR after {secs}s", r.workspace);
             for l in r.error.as_deref().unwrap_or_default().lines() {
                 println!("  {l}");
             }
         }
-        RunResult::InSync => println!("{}: in sync ({secs:.1}s)", r.workspace),
+        RunResult::InSync => println!("{}: in sync ({secs}s)", r.workspace),
         RunResult::Drifted => println!(
-            "{}: {} drifted, {} with no event seen ({secs:.1}s)",
+            "{}: {} drifted, {} with no event seen ({secs}s)",
             r.workspace,
             r.drifts.len(),
             r.unattributed()

@@ -14,10 +14,10 @@ fn open_drifts(run: &WorkspaceRun, open: &[tfdrift::drift::Drift]) -> usize {
     let ids: std::collections::HashSet<&str> = run
         .report
         .get("drifts")
-        .and_then(|d| d.as_array())
+        .and_then(serde_json::Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|d| d.get("drift_id").and_then(|v| v.as_str()))
+        .filter_map(|d| d.get("drift_id").and_then(serde_json::Value::as_str))
         .collect();
     open.iter().filter(|d| ids.contains(d.id.as_str())).count()
 }
@@ -64,10 +64,10 @@ pub fn run(args: &WorkspacesArgs) -> anyhow::Result<ExitCode> {
             RunResult::Error => "error".to_string(),
         };
         println!(
-            "{:<28} {:<20} {:>8.1}s {:<24} {:>5}",
+            "{:<28} {:<20} {:>8}s {:<24} {:>5}",
             r.workspace,
             r.started_at.format("%Y-%m-%d %H:%M:%S"),
-            r.duration_ms as f64 / 1000.0,
+            tfdrift::reconcile::metrics::seconds(r.duration_ms),
             result,
             open_drifts(r, &open)
         );

@@ -12,45 +12,51 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Milliseconds as decimal seconds (`2.500`).
+#[must_use]
+pub fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
 /// The metrics of the latest run of each workspace.
 #[must_use]
 pub fn metrics_text(runs: &[WorkspaceRun]) -> String {
     let mut out = String::new();
-    let gauges: [(&str, &str, fn(&WorkspaceRun) -> f64); 7] = [
+    let gauges: [(&str, &str, fn(&WorkspaceRun) -> String); 7] = [
         (
             "tfdrift_reconcile_last_run_timestamp_seconds",
             "When the workspace's latest reconcile started (Unix time).",
-            |r| r.started_at.timestamp() as f64,
+            |r| r.started_at.timestamp().to_string(),
         ),
         (
             "tfdrift_reconcile_duration_seconds",
             "How long the latest reconcile took.",
-            |r| r.duration_ms as f64 / 1000.0,
+            |r| seconds(r.duration_ms),
         ),
         (
             "tfdrift_reconcile_error",
             "1 when the latest reconcile failed (credentials, lock, configuration, timeout).",
-            |r| f64::from(u8::from(r.result == RunResult::Error)),
+            |r| u8::from(r.result == RunResult::Error).to_string(),
         ),
         (
             "tfdrift_reconcile_drifted",
             "Drifted attributes and deleted resources the latest reconcile found.",
-            |r| r.drifted as f64,
+            |r| r.drifted.to_string(),
         ),
         (
             "tfdrift_reconcile_unattributed",
             "Of those, how many no event explains (no event seen).",
-            |r| r.unattributed as f64,
+            |r| r.unattributed.to_string(),
         ),
         (
             "tfdrift_reconcile_ignored_by_config",
             "Drift left out because lifecycle.ignore_changes names the attribute.",
-            |r| r.ignored as f64,
+            |r| r.ignored.to_string(),
         ),
         (
             "tfdrift_reconcile_resolved",
             "Open drifts the latest reconcile found in sync and resolved.",
-            |r| r.resolved as f64,
+            |r| r.resolved.to_string(),
         ),
     ];
     for (name, help, f) in gauges {
@@ -73,7 +79,7 @@ pub fn metrics_text(runs: &[WorkspaceRun]) -> String {
         if let Some(m) = r
             .report
             .get("unattributed_by_service")
-            .and_then(|v| v.as_object())
+            .and_then(serde_json::Value::as_object)
         {
             for (service, n) in m {
                 let _ = writeln!(
@@ -111,7 +117,7 @@ mod tests {
         let text = metrics_text(&[run]);
         for want in [
             "tfdrift_reconcile_error{workspace=\"net\\\"work\"} 1\n",
-            "tfdrift_reconcile_duration_seconds{workspace=\"net\\\"work\"} 2.5\n",
+            "tfdrift_reconcile_duration_seconds{workspace=\"net\\\"work\"} 2.500\n",
             "tfdrift_reconcile_last_run_timestamp_seconds{workspace=\"net\\\"work\"} 1700000000\n",
             "tfdrift_reconcile_unattributed_by_service{workspace=\"net\\\"work\",service=\"sqs\"} 2\n",
         ] {

@@ -219,12 +219,12 @@ mod tests {
 
     #[test]
     fn profile_keys_parse() {
-        let yaml = "workspaces:\n  - dir: ./infra/network\n    workspace: \"*\"\n    var_files: [prod.tfvars]\n    env: {AWS_PROFILE: ro}\n  - dir: app\n    workspace: [a, b]\nreconcile: {every: 6h, concurrency: 3, timeout: 20m}\n";
         #[derive(Deserialize)]
         struct P {
             workspaces: Vec<WorkspaceSpec>,
             reconcile: ReconcileSettings,
         }
+        let yaml = "workspaces:\n  - dir: ./infra/network\n    workspace: \"*\"\n    var_files: [prod.tfvars]\n    env: {AWS_PROFILE: ro}\n  - dir: app\n    workspace: [a, b]\nreconcile: {every: 6h, concurrency: 3, timeout: 20m}\n";
         let p: P = serde_saphyr::from_str(yaml).unwrap();
         assert_eq!(p.workspaces[0].workspace, WorkspaceSelect::All);
         assert_eq!(p.workspaces[0].env["AWS_PROFILE"], "ro");

@@ -123,8 +123,7 @@ impl SqliteStore {
             .map_err(self.err("record reconcile run"))?;
         tx.execute(
             &format!(
-                "INSERT INTO workspace_runs ({}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                COLS
+                "INSERT INTO workspace_runs ({COLS}) VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ),
             params![
                 run.workspace,
