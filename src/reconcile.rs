@@ -22,6 +22,7 @@ pub mod schedule;
 pub mod settings;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -73,13 +74,13 @@ impl Attribution {
             self.actor.as_deref().unwrap_or("(unknown)")
         );
         if let Some(v) = &self.via {
-            s.push_str(&format!(" via {v}"));
+            let _ = write!(s, " via {v}");
         }
         if let Some(at) = self.at {
-            s.push_str(&format!(" at {}", at.format("%Y-%m-%d %H:%M:%S UTC")));
+            let _ = write!(s, " at {}", at.format("%Y-%m-%d %H:%M:%S UTC"));
         }
         if let Some(a) = &self.alert_id {
-            s.push_str(&format!(" (alert {a})"));
+            let _ = write!(s, " (alert {a})");
         }
         s
     }
@@ -334,7 +335,7 @@ pub async fn run_one(ctx: &Context, target: &Target) -> WorkspaceReport {
         match res {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                tracing::error!(error = %e, workspace = %report.workspace, "Cannot record the reconcile run")
+                tracing::error!(error = %e, workspace = %report.workspace, "Cannot record the reconcile run");
             }
             Err(e) => tracing::error!(error = %e, "Recording the reconcile run failed"),
         }

@@ -416,3 +416,86 @@ async fn reconcile_attributes_ignores_resolves_boards_and_explains() {
         "{md}"
     );
 }
+
+/// The daemon's schedule (`reconcile: {every}` in `tfdrift serve`): every workspace is planned at
+/// start-up and lands on the board; a failing plan and one past `reconcile.timeout` are errors
+/// with their reason, never "in sync". Terraform's failure modes (a held state lock, a hung
+/// provider) are played by a stand-in `terraform` (`reconcile.terraform`), a shell script: the
+/// real terraform is exercised by the test above.
+#[test]
+fn daemon_schedule_puts_errors_and_timeouts_on_the_board() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("terraform");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$*\" in\n  *plan*)\n    case \"$FAKE_TF\" in\n      lock)\n        echo '{\"@level\":\"error\",\"type\":\"diagnostic\",\"diagnostic\":{\"severity\":\"error\",\"summary\":\"Error acquiring the state lock\",\"detail\":\"ConditionalCheckFailedException: the state is locked by ci-runner-7\"}}'\n        echo 'Error: Error acquiring the state lock' >&2\n        exit 1;;\n      slow) exec sleep 120;;\n    esac;;\nesac\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for d in ["a", "b"] {
+        std::fs::create_dir_all(tmp.path().join(d).join(".terraform")).unwrap();
+    }
+    let port = live_support::free_port();
+    let db = tmp.path().join("store.db");
+    let cfg = tmp.path().join("tfdrift.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "profiles:
+  rec:
+    store: {{path: {db}}}
+    sources: [{{type: falco_http, listen: \"127.0.0.1:{port}\"}}]
+    workspaces:
+      - {{dir: {a}, name: locked, env: {{FAKE_TF: lock}}}}
+      - {{dir: {b}, name: hung, env: {{FAKE_TF: slow}}}}
+    reconcile: {{every: 1h, concurrency: 2, timeout: 2s, terraform: {fake}}}
+",
+            db = yaml_str(&db),
+            a = yaml_str(&tmp.path().join("a")),
+            b = yaml_str(&tmp.path().join("b")),
+            fake = yaml_str(&fake),
+        ),
+    )
+    .unwrap();
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_tfdrift"))
+        .args(["serve", "--no-stdout", "--profile", "rec", "--config"])
+        .arg(&cfg)
+        .env_remove("TFDRIFT_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    let board = loop {
+        let (code, out, _) = tfdrift(&cfg, &["workspaces", "--json"]);
+        if code == 0 && lines(&out).len() == 2 {
+            break lines(&out);
+        }
+        if std::time::Instant::now() > deadline || daemon.try_wait().unwrap().is_some() {
+            let _ = daemon.kill();
+            panic!("the daemon put no runs on the board within 120 s (board: {out})");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let locked = board.iter().find(|r| r["workspace"] == "locked").unwrap();
+    let hung = board.iter().find(|r| r["workspace"] == "hung").unwrap();
+    assert_eq!(locked["result"], "error", "{locked:#}");
+    assert!(
+        locked["error"]
+            .as_str()
+            .unwrap()
+            .contains("Error acquiring the state lock"),
+        "{locked:#}"
+    );
+    assert_eq!(hung["result"], "error", "{hung:#}");
+    assert!(
+        hung["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish within 2s"),
+        "{hung:#}"
+    );
+}

@@ -98,7 +98,7 @@ fn find(
                 }
         })
         .collect();
-    drifts.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    drifts.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
     for d in drifts {
         for e in store.drift_events(&d.id)?.iter().rev() {
             let Some(id) = &e.alert_id else { continue };

@@ -4,6 +4,8 @@
 //! configuration; one that (re-)creates a resource whose deletion is an open drift puts it
 //! back; a replacement reverts every drift of the resource.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::Attribution;
@@ -118,11 +120,11 @@ fn who(a: &Attribution) -> String {
     let short = actor.rsplit('/').next().unwrap_or(actor);
     let mut s = format!("{short}'s");
     if let Some(v) = &a.via {
-        s.push_str(&format!(" {v}"));
+        let _ = write!(s, " {v}");
     }
     s.push_str(" change");
     if let Some(at) = a.at {
-        s.push_str(&format!(" of {}", at.format("%Y-%m-%d %H:%M UTC")));
+        let _ = write!(s, " of {}", at.format("%Y-%m-%d %H:%M UTC"));
     }
     s
 }
@@ -168,11 +170,15 @@ pub fn render(explained: &[Explained], markdown: bool) -> String {
             });
         }
         if !e.code_changes.is_empty() {
+            let actions = e.actions.join("/");
+            let what = if e.code_changes == [actions.clone()] {
+                String::new()
+            } else {
+                format!(": {}", e.code_changes.join(", "))
+            };
             let line = format!(
-                "CODE    {} {}: {} (no open drift: a code change)",
-                e.address,
-                e.actions.join("/"),
-                e.code_changes.join(", ")
+                "CODE    {} {actions}{what} (no open drift: a code change)",
+                e.address
             );
             lines.push(if markdown {
                 format!("- {}", line.trim_start_matches("CODE    "))

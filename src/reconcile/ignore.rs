@@ -296,7 +296,8 @@ mod tests {
 
     #[test]
     fn addresses() {
-        let cases: &[(&str, Option<(&str, &str, &str)>)] = &[
+        type Case<'a> = (&'a str, Option<(&'a str, &'a str, &'a str)>);
+        let cases: &[Case<'_>] = &[
             ("aws_s3_bucket.b", Some(("", "aws_s3_bucket", "b"))),
             ("aws_s3_bucket.b[\"a.b\"]", Some(("", "aws_s3_bucket", "b"))),
             (

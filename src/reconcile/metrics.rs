@@ -12,6 +12,9 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A gauge: name, help, value of a run.
+type Gauge = (&'static str, &'static str, fn(&WorkspaceRun) -> String);
+
 /// Milliseconds as decimal seconds (`2.500`).
 #[must_use]
 pub fn seconds(ms: u64) -> String {
@@ -22,7 +25,7 @@ pub fn seconds(ms: u64) -> String {
 #[must_use]
 pub fn metrics_text(runs: &[WorkspaceRun]) -> String {
     let mut out = String::new();
-    let gauges: [(&str, &str, fn(&WorkspaceRun) -> String); 7] = [
+    let gauges: [Gauge; 7] = [
         (
             "tfdrift_reconcile_last_run_timestamp_seconds",
             "When the workspace's latest reconcile started (Unix time).",

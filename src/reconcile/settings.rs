@@ -81,7 +81,7 @@ fn default_concurrency() -> usize {
 }
 
 fn default_timeout() -> Duration {
-    Duration::from_secs(20 * 60)
+    Duration::from_mins(20)
 }
 
 impl Default for ReconcileSettings {
@@ -228,7 +228,7 @@ mod tests {
         let p: P = serde_saphyr::from_str(yaml).unwrap();
         assert_eq!(p.workspaces[0].workspace, WorkspaceSelect::All);
         assert_eq!(p.workspaces[0].env["AWS_PROFILE"], "ro");
-        assert_eq!(p.reconcile.every, Some(Duration::from_secs(21_600)));
+        assert_eq!(p.reconcile.every, Some(Duration::from_hours(6)));
         assert_eq!(p.reconcile.concurrency, 3);
         let t = p.workspaces[1].targets(&[]);
         assert_eq!(t.len(), 2);

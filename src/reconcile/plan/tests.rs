@@ -6,7 +6,15 @@ use serde_json::json;
 #[test]
 fn stream_cases() {
     // (stream text, drift, planned, errors, unreadable, completed)
-    let cases: &[(&str, &[(&str, &str)], &[(&str, &str)], &[&str], usize, bool)] = &[
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [(&'a str, &'a str)],
+        &'a [&'a str],
+        usize,
+        bool,
+    );
+    let cases: &[Case<'_>] = &[
         (
             r#"{"@level":"info","type":"version","terraform":"1.11.4"}
 {"@level":"info","type":"resource_drift","change":{"resource":{"addr":"aws_sqs_queue.jobs","resource_type":"aws_sqs_queue"},"action":"update"}}
