@@ -56,7 +56,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             attribute: &d.attribute,
             deleted: d.kind == tfdrift::alert::AlertKind::ManagedResourceDeleted.as_str(),
         };
-        let a = attribute(store.as_ref(), &subject, now);
+        let a = attribute(store.as_ref(), &subject, now, &open);
         if a.seen {
             return a;
         }

@@ -213,7 +213,7 @@ pub fn analyse_and_record(
                         attribute: &attr,
                         deleted: kind == AlertKind::ManagedResourceDeleted,
                     };
-                    let a = attribute(s.as_ref(), &subject, started);
+                    let a = attribute(s.as_ref(), &subject, started, &open);
                     let alert = a
                         .alert_id
                         .as_deref()
