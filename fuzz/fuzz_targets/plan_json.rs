@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tfdrift::reconcile::{explain, plan};
+use tfdrift::reconcile::{Attribution, explain, plan};
 
 fuzz_target!(|data: &[u8]| {
     let _ = plan::parse_stream(&String::from_utf8_lossy(data));
@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
                 let _ = plan::is_noise(&doc, c, &d.path);
             }
         }
-        let _ = explain::explain(&doc, &[], &mut |_| tfdrift::reconcile::Attribution::default());
+        let mut nobody = |_: &tfdrift::drift::Drift| Attribution::default();
+        let _ = explain::explain(&doc, &[], &mut nobody);
     }
 });

@@ -234,3 +234,27 @@ fn covers_is_by_whole_segment() {
     assert!(overlaps("ingress", "ingress"));
     assert!(overlaps("tags.Env", "tags"));
 }
+
+/// What the `plan_json` fuzz target does, over its seeds (tests/reconcile/seeds).
+#[test]
+fn fuzz_seeds_go_through_every_reader() {
+    use crate::reconcile::{Attribution, explain};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reconcile/seeds");
+    let mut plans = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        let _ = parse_stream(&String::from_utf8_lossy(&data));
+        if let Ok(doc) = parse_plan(&data) {
+            plans += 1;
+            for c in doc.drift.iter().chain(&doc.changes) {
+                for d in attribute_diffs(c) {
+                    let _ = is_noise(&doc, c, &d.path);
+                }
+            }
+            let mut nobody = |_: &crate::drift::Drift| Attribution::default();
+            let e = explain::explain(&doc, &[], &mut nobody);
+            assert_eq!(e.len(), 2, "{e:?}");
+        }
+    }
+    assert_eq!(plans, 1);
+}
