@@ -39,10 +39,11 @@ seed sqs_body tests/corpus/cloudtrail/cloud-custodian__cloud-custodian
 seed state_parse tests/corpus/tfstate assets/demo/terraform.tfstate
 seed config_parse config/tfdrift.yaml config/embedded.yaml
 seed rules_parse rules tests/fixtures/rules
+seed plan_json tests/reconcile/seeds
 mkdir -p fuzz/corpus/falco_grpc_response
 
 failed=()
-for t in documents replay_engine s3_log_object state_parse config_parse sqs_body pubsub_message falco_grpc_response rules_parse; do
+for t in documents replay_engine s3_log_object state_parse config_parse sqs_body pubsub_message falco_grpc_response rules_parse plan_json; do
   mkdir -p "fuzz/artifacts/$t"
   echo "==> fuzz $t (${seconds} s)"
   if ! "fuzz/target/$host/release/$t" "fuzz/corpus/$t" -max_total_time="$seconds" \

@@ -96,6 +96,83 @@ Exit status: 1 when the daemon refuses (token, role, version, TLS trust).")]
     /// Team mode administration.
     #[command(subcommand)]
     Api(ApiCommand),
+    /// Run `terraform plan -refresh-only` in the profile's workspaces: what drifted, and who
+    /// changed it (from the event history) or "no event seen". Never applies, never writes state.
+    #[command(after_help = "\
+Examples:
+  tfdrift reconcile --profile prod                      # every workspace of the profile
+  tfdrift reconcile --profile prod --workspace network  # one (its label, dir or workspace name)
+  tfdrift reconcile --profile prod --json               # one JSON report per workspace per line
+
+Exit status: 0 in sync, 2 drift found, 3 a workspace could not be planned (credentials, lock,
+configuration, timeout), 1 usage or config error.")]
+    Reconcile(ReconcileArgs),
+    /// The reconcile status board: per workspace the last run, its duration, its result and the
+    /// open drifts.
+    #[command(after_help = "\
+Examples:
+  tfdrift workspaces --profile prod
+  tfdrift workspaces --profile prod --json
+  tfdrift workspaces --profile prod --metrics           # the tfdrift_reconcile_* gauges")]
+    Workspaces(WorkspacesArgs),
+    /// Read a saved plan (`terraform show -json PLANFILE`) and say which changes would revert an
+    /// open out-of-band change (with who, when, via what) and which are code changes.
+    #[command(after_help = "\
+Examples:
+  terraform plan -out=tf.plan && terraform show -json tf.plan > plan.json
+  tfdrift explain plan.json --profile prod
+  tfdrift explain plan.json --profile prod --min-severity high --format markdown > comment.md
+
+Exit status: 0 nothing reverted (or --allow-revert), 2 the apply would revert an open drift at or
+above --min-severity, 1 usage or config error.")]
+    Explain(ExplainArgs),
+}
+
+/// `reconcile` arguments.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Profile (its `workspaces:`, `reconcile:` and store) and config.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Only this workspace (board label, directory or Terraform workspace name).
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// One JSON report per workspace per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `workspaces` arguments.
+#[derive(Debug, Args)]
+pub struct WorkspacesArgs {
+    /// Profile and config (for the store path).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// One JSON object per workspace per line.
+    #[arg(long)]
+    pub json: bool,
+    /// Prometheus text of the latest runs.
+    #[arg(long, conflicts_with = "json")]
+    pub metrics: bool,
+}
+
+/// `explain` arguments.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// `terraform show -json` of a saved plan (`-` for stdin).
+    pub plan: PathBuf,
+    /// Profile and config (for the store's open drifts).
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Only reverts of at least this severity fail the run (info, low, medium, high, critical).
+    #[arg(long, default_value = "info")]
+    pub min_severity: String,
+    /// Report reverts but exit 0.
+    #[arg(long)]
+    pub allow_revert: bool,
+    /// `text` or `markdown` (a PR comment).
+    #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
+    pub format: String,
 }
 
 /// Where a client finds the daemon.

@@ -3,8 +3,10 @@
 mod api_token;
 mod catalog;
 mod drifts;
+mod explain;
 mod headless;
 mod notify;
+mod reconcile;
 mod replay;
 mod rules;
 mod serve;
@@ -12,6 +14,7 @@ mod state_show;
 #[cfg(feature = "tui")]
 mod tui;
 mod watch;
+mod workspaces;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -73,6 +76,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Api(cmd) => api_token::run(&cmd),
+        Command::Reconcile(args) => reconcile::run(&args),
+        Command::Workspaces(args) => workspaces::run(&args),
+        Command::Explain(args) => explain::run(&args),
     }
 }
 
@@ -147,6 +153,7 @@ pub fn setup(
             default_severity: severity,
             terraform_principals: profile.terraform_principals.clone(),
             enrich: profile.enrich.clone(),
+            ignore_changes: Arc::new(tfdrift::reconcile::ignore_set(&profile.workspaces)),
         },
         profile,
     })

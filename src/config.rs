@@ -136,6 +136,12 @@ pub struct Profile {
     /// Team mode, client side: the daemon a monitor attaches to.
     #[serde(default)]
     pub daemon: Option<crate::api::settings::DaemonSettings>,
+    /// Terraform root modules `tfdrift reconcile` plans (see `crate::reconcile`).
+    #[serde(default)]
+    pub workspaces: Vec<crate::reconcile::WorkspaceSpec>,
+    /// How often, how many at once and how long a reconcile may take.
+    #[serde(default)]
+    pub reconcile: crate::reconcile::ReconcileSettings,
 }
 
 fn default_refresh_seconds() -> u64 {

@@ -23,6 +23,7 @@ pub mod mask;
 pub mod normalize;
 pub mod notify;
 pub mod pipeline;
+pub mod reconcile;
 pub mod rules;
 pub mod state;
 pub mod store;

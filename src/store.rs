@@ -18,6 +18,7 @@ pub mod sqlite;
 mod sqlite_drift;
 mod sqlite_history;
 mod sqlite_outbox;
+pub mod workspace_runs;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,7 @@ pub use issue_links::IssueLink;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use sqlite_drift::DriftFilter;
+pub use workspace_runs::WorkspaceRun;
 
 /// Default retention of events, alerts, history and finished outbox items.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
@@ -701,6 +703,28 @@ pub trait Store: Send + Sync {
     /// Records (replaces) an issue link. The default keeps nothing.
     fn put_issue_link(&self, _link: &IssueLink) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Records a reconcile run (durable on return), keeping the newest
+    /// [`workspace_runs::KEEP_PER_WORKSPACE`] per workspace; returns its row id.
+    fn record_workspace_run(&self, _run: &WorkspaceRun) -> Result<i64, StoreError> {
+        Err(StoreError::Config(
+            "this store keeps no reconcile runs (use the SQLite or PostgreSQL store)".into(),
+        ))
+    }
+
+    /// The latest reconcile run of every workspace, by label (the status board).
+    fn latest_workspace_runs(&self) -> Result<Vec<WorkspaceRun>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// A workspace's reconcile runs, newest first, at most `limit`.
+    fn workspace_runs(
+        &self,
+        _workspace: &str,
+        _limit: usize,
+    ) -> Result<Vec<WorkspaceRun>, StoreError> {
+        Ok(Vec::new())
     }
 
     /// Deletes everything older than `older_than`: processed-event marks, alerts (with their

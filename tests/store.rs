@@ -165,7 +165,56 @@ both_backends!(
     a_dead_workers_lease_is_taken_over_after_its_lease_time,
     two_writers_on_one_drift_lose_no_occurrence,
     issue_links_are_stored_and_replaced_per_channel_and_drift,
+    reconcile_runs_board_is_the_latest_run_per_workspace,
 );
+
+/// The reconcile status board: the latest run per workspace, a workspace's runs newest first.
+fn reconcile_runs_board_is_the_latest_run_per_workspace(b: Backend) {
+    use tfdrift::store::WorkspaceRun;
+    use tfdrift::store::workspace_runs::RunResult;
+    let s = fresh(b);
+    let run = |ws: &str, result: RunResult, minute: u32| WorkspaceRun {
+        id: 0,
+        workspace: ws.into(),
+        started_at: Utc.with_ymd_and_hms(2026, 12, 1, 10, minute, 0).unwrap(),
+        duration_ms: 1500,
+        result,
+        drifted: u64::from(result == RunResult::Drifted) * 3,
+        unattributed: 1,
+        ignored: 0,
+        resolved: 0,
+        error: (result == RunResult::Error).then(|| "No valid credential sources found".into()),
+        report: serde_json::json!({"workspace": ws}),
+    };
+    assert!(s.latest_workspace_runs().unwrap().is_empty());
+    s.record_workspace_run(&run("network", RunResult::InSync, 0))
+        .unwrap();
+    s.record_workspace_run(&run("app", RunResult::Error, 1))
+        .unwrap();
+    s.record_workspace_run(&run("network", RunResult::Drifted, 2))
+        .unwrap();
+    let board = s.latest_workspace_runs().unwrap();
+    let got: Vec<(&str, RunResult)> = board
+        .iter()
+        .map(|r| (r.workspace.as_str(), r.result))
+        .collect();
+    assert_eq!(
+        got,
+        [("app", RunResult::Error), ("network", RunResult::Drifted)]
+    );
+    assert_eq!(
+        board[0].error.as_deref(),
+        Some("No valid credential sources found")
+    );
+    assert_eq!(board[1].report["workspace"], "network");
+    let net = s.workspace_runs("network", 10).unwrap();
+    assert_eq!(net.len(), 2);
+    assert_eq!(net[0].result, RunResult::Drifted, "newest first");
+    assert_eq!(
+        net[1].started_at,
+        Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap()
+    );
+}
 
 /// The issue-tracker link of a drift (GitHub/GitLab channels): absent, written, replaced in
 /// place, separate per channel, and still there after reopening the store.

@@ -83,11 +83,16 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let no_stdout = args.no_stdout;
     let profile_name = name.clone();
     let store_settings = settings.clone();
+    let reconcile = super::reconcile::Schedule::new(
+        &setup,
+        journal.clone() as std::sync::Arc<dyn tfdrift::store::Store>,
+    );
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let mut handle = spawn(setup.catalog, setup.state, &cfg)?;
         let notifier = notify.start(store.clone());
         let cancel = handle.cancel_token();
+        reconcile.start(cancel.clone());
         if let Some(m) = metrics_cfg {
             let state = MetricsState {
                 stats: handle.stats.clone(),

@@ -86,6 +86,8 @@ pub struct EngineOptions {
     pub terraform_principals: Vec<String>,
     /// Enrichment settings (tag keys).
     pub enrich: EnrichSettings,
+    /// `lifecycle.ignore_changes` of the profile's workspaces (drift there is not alerted).
+    pub ignore_changes: Arc<crate::reconcile::IgnoreSet>,
 }
 
 /// What the engine tells its driver besides alerts.
@@ -138,6 +140,8 @@ pub struct Engine {
     /// Addresses Terraform changed (and by whom, when), waiting for a refreshed state to show
     /// whether their drifts were applied.
     terraform_touched: Touched,
+    /// `lifecycle.ignore_changes`: drift there is counted `ignored_by_config`, not alerted.
+    ignore_changes: Arc<crate::reconcile::IgnoreSet>,
 }
 
 /// One event's alerts between [`Engine::stage`] and [`Engine::commit`].
@@ -179,6 +183,7 @@ impl Engine {
             staged_history: Vec::new(),
             drifted: None,
             terraform_touched: HashMap::new(),
+            ignore_changes: opts.ignore_changes.clone(),
         })
     }
 
@@ -466,6 +471,9 @@ impl Engine {
                     // The catalog may lower an event's default (a stopped instance is `low`).
                     let default_severity = drift.change.severity.unwrap_or(self.default_severity);
                     let mut alert = assemble(ev, &drift, default_severity);
+                    if self.ignore_changes.suppress(&mut alert, &mut stats.ignored) {
+                        continue;
+                    }
                     let tags = drift.resource.and_then(|r| {
                         r.attributes
                             .get("tags")

@@ -39,6 +39,7 @@ mod journal;
 mod outbox;
 mod record;
 mod schema;
+mod workspace_runs;
 
 use std::future::Future;
 use std::time::Duration;
@@ -551,6 +552,28 @@ impl Store for PostgresStore {
     fn put_issue_link(&self, link: &super::IssueLink) -> Result<(), StoreError> {
         self.with("write issue link", async |c| {
             issue_links::put(&*c, link, Utc::now()).await
+        })
+    }
+
+    fn record_workspace_run(&self, run: &super::WorkspaceRun) -> Result<i64, StoreError> {
+        self.with("record reconcile run", async |c| {
+            workspace_runs::record(c, run).await
+        })
+    }
+
+    fn latest_workspace_runs(&self) -> Result<Vec<super::WorkspaceRun>, StoreError> {
+        self.with("read reconcile runs", async |c| {
+            workspace_runs::latest(&*c).await
+        })
+    }
+
+    fn workspace_runs(
+        &self,
+        workspace: &str,
+        limit: usize,
+    ) -> Result<Vec<super::WorkspaceRun>, StoreError> {
+        self.with("read reconcile runs", async |c| {
+            workspace_runs::list(&*c, workspace, limit_i64(limit)).await
         })
     }
 

@@ -171,9 +171,10 @@ CREATE INDEX drift_events_drift ON drift_events (drift_id, id);
     r"
 ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 ",
-    // 6 here; 7 once another helper's migration 6 lands before it: drift → issue links of the
-    // GitHub / GitLab channels (see `super::issue_links`).
+    // 6: drift → issue links of the GitHub / GitLab channels (see `super::issue_links`).
     super::issue_links::MIGRATION_ISSUE_LINKS,
+    // 7: reconcile runs per workspace (the status board), see `workspace_runs`.
+    super::workspace_runs::MIGRATION,
 ];
 
 /// Migration 4, the team-mode change journal: every alert, acknowledgement and snooze gets a

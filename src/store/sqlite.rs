@@ -503,6 +503,22 @@ impl Store for SqliteStore {
             .map_err(self.err("write issue link"))
     }
 
+    fn record_workspace_run(&self, run: &super::WorkspaceRun) -> Result<i64, StoreError> {
+        self.insert_workspace_run(run)
+    }
+
+    fn latest_workspace_runs(&self) -> Result<Vec<super::WorkspaceRun>, StoreError> {
+        self.read_latest_workspace_runs()
+    }
+
+    fn workspace_runs(
+        &self,
+        workspace: &str,
+        limit: usize,
+    ) -> Result<Vec<super::WorkspaceRun>, StoreError> {
+        self.read_workspace_runs(workspace, limit)
+    }
+
     fn drift_events(&self, id: &str) -> Result<Vec<DriftEvent>, StoreError> {
         super::sqlite_drift::events(&self.conn(), id).map_err(self.err("read drift events"))
     }
