@@ -14,7 +14,12 @@
 //! `REPLAY_E2E_OLD_BIN=/path/to/tfdrift` adds an older binary (the figures before a change).
 //!
 //! Without `--bench` (as `cargo test --all-targets` runs it) it does one small smoke run.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_precision_loss
+)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,7 +27,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use simd_json::prelude::TypedContainerValue as _;
+use simd_json::prelude::TypedObjectValue as _;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tfdrift");
 

@@ -82,7 +82,9 @@ fn general(raw: &RawValue, depth: u8, sink: &mut impl Sink) {
     let mut units = Vec::new();
     normalize_at(raw, &mut units, depth);
     cap_ids(&mut units);
-    units.into_iter().for_each(|u| sink.unit(u));
+    for u in units {
+        sink.unit(u);
+    }
 }
 
 /// A CloudTrail record: silent ones by id, the rest as events.
@@ -129,7 +131,9 @@ fn records_array(records: &RawValue, depth: u8, sink: &mut impl Sink) {
                 let mut units = Vec::new();
                 normalize_record_item(item, &mut units, depth);
                 cap_ids(&mut units);
-                units.into_iter().for_each(|u| sink.unit(u));
+                for u in units {
+                    sink.unit(u);
+                }
             }
         }
     }

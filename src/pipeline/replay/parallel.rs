@@ -132,6 +132,9 @@ enum Step<C> {
     Cut { kind: &'static str, detail: String },
 }
 
+/// A chunk for a worker, and where its result goes.
+type Job = (RawChunk, SyncSender<Parsed>);
+
 /// A raw chunk: its bytes and the line of its first byte.
 struct RawChunk {
     bytes: Vec<u8>,
@@ -235,7 +238,6 @@ pub(super) fn replay(
         });
         return;
     }
-    type Job = (RawChunk, SyncSender<Parsed>);
     let (job_tx, job_rx) = sync_channel::<Job>(threads);
     let job_rx = Mutex::new(job_rx);
     let (order_tx, order_rx) = sync_channel::<Step<Receiver<Parsed>>>(threads);
@@ -271,7 +273,7 @@ pub(super) fn replay(
                 // A worker panicked; the scope reports it.
                 break;
             }
-            feeder.step(parsed.map(|r| r.unwrap_or_default()));
+            feeder.step(parsed.map(Result::unwrap_or_default));
         }
     });
 }
