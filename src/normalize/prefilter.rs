@@ -138,3 +138,49 @@ fn records_array(records: &RawValue, depth: u8, sink: &mut impl Sink) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect {
+        silent: Vec<(String, Silent)>,
+        units: Vec<Normalized>,
+    }
+
+    impl Sink for Collect {
+        fn unit(&mut self, unit: Normalized) {
+            self.units.push(unit);
+        }
+        fn silent(&mut self, id: &str, kind: Silent) {
+            self.silent.push((id.to_string(), kind));
+        }
+    }
+
+    #[test]
+    fn silent_records_give_only_their_id_and_the_rest_give_events() {
+        let mut c = Collect::default();
+        let line = r#"{"eventName":"DescribeVpcs","readOnly":true,"eventID":"e1","eventSource":"ec2.amazonaws.com"}"#;
+        assert!(document(line, &mut c));
+        assert_eq!(c.silent, vec![("e1".to_string(), Silent::ReadOnly)]);
+        let file = r#"{"Records":[{"eventName":"Decrypt","eventID":"e2"},{"eventName":"CreateVpc","eventID":"e3"},{"eventSource":"aws:s3"}]}"#;
+        assert!(document(file, &mut c));
+        assert_eq!(c.silent[1], ("e2".to_string(), Silent::DataPlane));
+        assert!(matches!(&c.units[0], Normalized::Event(ev) if ev.id == "e3"));
+        assert!(matches!(c.units[1], Normalized::Skipped(Skip::S3Notification)));
+        // A field that would be noted takes the full path, which notes it.
+        let noted = r#"{"eventName":"DescribeVpcs","readOnly":true,"eventID":"e4","awsRegion":[1]}"#;
+        assert!(document(noted, &mut c));
+        assert!(matches!(&c.units[2], Normalized::Event(ev) if ev.id == "e4"));
+        // Not one whole object: left to the splitter, nothing sent.
+        for other in [
+            r#"{"eventName":"DescribeVpcs"} {"eventName":"x"}"#,
+            r#"{"eventName":"#,
+            "[1]",
+        ] {
+            assert!(!document(other, &mut c), "{other}");
+        }
+        assert_eq!((c.silent.len(), c.units.len()), (2, 3));
+    }
+}
