@@ -168,9 +168,13 @@ mod tests {
         assert!(document(file, &mut c));
         assert_eq!(c.silent[1], ("e2".to_string(), Silent::DataPlane));
         assert!(matches!(&c.units[0], Normalized::Event(ev) if ev.id == "e3"));
-        assert!(matches!(c.units[1], Normalized::Skipped(Skip::S3Notification)));
+        assert!(matches!(
+            c.units[1],
+            Normalized::Skipped(Skip::S3Notification)
+        ));
         // A field that would be noted takes the full path, which notes it.
-        let noted = r#"{"eventName":"DescribeVpcs","readOnly":true,"eventID":"e4","awsRegion":[1]}"#;
+        let noted =
+            r#"{"eventName":"DescribeVpcs","readOnly":true,"eventID":"e4","awsRegion":[1]}"#;
         assert!(document(noted, &mut c));
         assert!(matches!(&c.units[2], Normalized::Event(ev) if ev.id == "e4"));
         // Not one whole object: left to the splitter, nothing sent.

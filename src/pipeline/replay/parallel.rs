@@ -5,8 +5,8 @@
 //!
 //! With one thread everything runs on the caller's. With `threads` > 1, a reader thread opens
 //! the inputs and cuts chunks (decompressing gzip meanwhile), `threads` workers read chunks,
-//! and the caller's thread runs the engine on the results in order. At most `threads` chunks
-//! wait for the engine, so memory stays flat whatever the input's length.
+//! and the caller's thread runs the engine on the results in order. About `threads` + 2 chunks
+//! are in flight at any time, so memory stays flat whatever the input's length.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -238,9 +238,10 @@ pub(super) fn replay(
         });
         return;
     }
-    let (job_tx, job_rx) = sync_channel::<Job>(threads);
+    // In flight: the chunk the engine runs, `threads` more read or queued, one being cut.
+    let (job_tx, job_rx) = sync_channel::<Job>(1);
     let job_rx = Mutex::new(job_rx);
-    let (order_tx, order_rx) = sync_channel::<Step<Receiver<Parsed>>>(threads);
+    let (order_tx, order_rx) = sync_channel::<Step<Receiver<Parsed>>>(threads - 1);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let job_rx = &job_rx;
