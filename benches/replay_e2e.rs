@@ -5,13 +5,15 @@
 //! `$TFDRIFT_CORPUS` when set), repeated with fresh event ids up to `REPLAY_E2E_RECORDS`
 //! records (default 1,000,000), against a real corpus state. In the same run, over the same
 //! lines held in memory, the baselines: a plain `serde_json::Value` parse of every line, a
-//! simd-json borrowed-value parse, and a byte scan (newlines and `"eventName"`), so the figures
+//! simd-json borrowed-value parse, and a byte scan (each line split off and searched for
+//! `"eventName"`), so the figures
 //! read as ratios whatever the machine's load. Each case runs `REPLAY_E2E_RUNS` times (default
 //! 5); medians are printed with `/proc/loadavg`.
 //!
-//! Cases: tfdrift `--threads 1`, tfdrift `--threads N` (N = available cores), the same two on a
-//! gzip copy of the input against `zcat` (`REPLAY_E2E_GZIP=0` leaves them out), and
-//! `REPLAY_E2E_OLD_BIN=/path/to/tfdrift` adds an older binary (the figures before a change).
+//! Cases: tfdrift `--threads 1`, tfdrift `--threads N` (N = available cores), tfdrift
+//! `--full-parse` (the path before the prefilter: a full event for every record, one thread),
+//! the first two on a gzip copy of the input against `zcat` (`REPLAY_E2E_GZIP=0` leaves them
+//! out), and `REPLAY_E2E_OLD_BIN=/path/to/tfdrift` adds an older binary.
 //!
 //! Without `--bench` (as `cargo test --all-targets` runs it) it does one small smoke run.
 #![allow(
@@ -174,7 +176,7 @@ fn baseline(name: &str, buf: &[u8], n: usize) -> Duration {
         }
         "byte scan" => {
             let finder = memchr::memmem::Finder::new(b"\"eventName\"");
-            lines(buf).map(|l| finder.find_iter(l).count()).sum()
+            lines(buf).filter(|l| finder.find(l).is_some()).count()
         }
         other => unreachable!("{other}"),
     };
@@ -184,7 +186,7 @@ fn baseline(name: &str, buf: &[u8], n: usize) -> Duration {
 }
 
 /// One run of `tfdrift replay` on `input`: the elapsed time; checks the stats it wrote.
-fn tfdrift(bin: &str, input: &Path, threads: Option<usize>, dir: &Path, n: usize) -> Duration {
+fn tfdrift(bin: &str, input: &Path, threads: Option<&str>, dir: &Path, n: usize) -> Duration {
     let out = std::fs::File::create(dir.join("alerts.jsonl")).unwrap();
     let stats = dir.join("stats.json");
     let mut cmd = Command::new(bin);
@@ -193,8 +195,14 @@ fn tfdrift(bin: &str, input: &Path, threads: Option<usize>, dir: &Path, n: usize
         .arg(state_path())
         .arg("--stats-json")
         .arg(&stats);
-    if let Some(t) = threads {
-        cmd.arg("--threads").arg(t.to_string());
+    match threads {
+        Some("full") => {
+            cmd.arg("--full-parse");
+        }
+        Some(t) => {
+            cmd.arg("--threads").arg(t);
+        }
+        None => {}
     }
     cmd.arg(input)
         .env("HOME", dir)
@@ -287,11 +295,21 @@ fn main() {
         }
         add(
             "tfdrift --threads 1",
-            rate(tfdrift(BIN, &input, Some(1), dir.path(), n)),
+            rate(tfdrift(BIN, &input, Some("1"), dir.path(), n)),
         );
         add(
             &format!("tfdrift --threads {cores}"),
-            rate(tfdrift(BIN, &input, Some(cores), dir.path(), n)),
+            rate(tfdrift(
+                BIN,
+                &input,
+                Some(&cores.to_string()),
+                dir.path(),
+                n,
+            )),
+        );
+        add(
+            "tfdrift --full-parse (before)",
+            rate(tfdrift(BIN, &input, Some("full"), dir.path(), n)),
         );
         if let Some(old) = &old_bin {
             add(
@@ -303,11 +321,17 @@ fn main() {
             add("zcat (gzip)", rate(zcat(&gz_input)));
             add(
                 "tfdrift --threads 1 (gzip)",
-                rate(tfdrift(BIN, &gz_input, Some(1), dir.path(), n)),
+                rate(tfdrift(BIN, &gz_input, Some("1"), dir.path(), n)),
             );
             add(
                 &format!("tfdrift --threads {cores} (gzip)"),
-                rate(tfdrift(BIN, &gz_input, Some(cores), dir.path(), n)),
+                rate(tfdrift(
+                    BIN,
+                    &gz_input,
+                    Some(&cores.to_string()),
+                    dir.path(),
+                    n,
+                )),
             );
         }
         println!("  run {run} done (load {})", load());
