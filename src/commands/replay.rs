@@ -79,10 +79,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     if !local.is_empty() {
         let options = ReplayOptions {
-            threads: args.threads.map_or_else(
-                || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-                usize::from,
-            ),
+            // Not the available cores by default: each thread holds one more chunk and its
+            // parsed records, which breaks the memory bound on inputs of huge records.
+            threads: args.threads.map_or(1, usize::from),
             full_parse: args.full_parse,
         };
         replay_paths_with(&mut engine, &local, options, &mut stats, &mut on_alert)?;
