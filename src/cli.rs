@@ -444,6 +444,14 @@ pub struct ReplayArgs {
     /// Without it a replay writes nothing.
     #[arg(long, value_name = "PATH")]
     pub store: Option<PathBuf>,
+    /// Threads that parse local inputs (default 1); output and stats are the same whatever the
+    /// number. Each thread holds about one more 8 MB chunk and its parsed records in memory.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// Build a full event for every record (the path before the replay prefilter): slower,
+    /// same output; kept to compare against.
+    #[arg(long, hide = true)]
+    pub full_parse: bool,
     /// `s3://` inputs: start of the window, a duration back from now (`2h`, `7d`) or an RFC 3339
     /// time. Only the window's day folders are listed; records outside it are counted, not run.
     #[arg(long, value_name = "WHEN")]

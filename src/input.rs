@@ -10,6 +10,7 @@
 //! bombs), one document is held only up to [`MAX_DOCUMENT`] bytes, and a directory walk reads
 //! only regular files, each file and directory once (symlink loops end, FIFOs never block).
 
+mod chunks;
 mod reader;
 mod walk;
 
@@ -17,6 +18,7 @@ use std::io::Read;
 
 use serde_json::value::RawValue;
 
+pub use chunks::{Chunk, Chunker};
 pub use reader::{
     Cut, InputReader, MAX_DOCUMENT, MAX_EXPANSION_RATIO, RATIO_FLOOR, gunzip_lenient, maybe_gunzip,
     open_input, read_input, read_input_cut,
@@ -80,13 +82,59 @@ pub fn split_documents<'a>(bytes: &'a [u8], f: impl FnMut(Document<'a>)) {
 }
 
 /// [`split_documents`] for a buffer whose first byte is on line `first_line` (streamed chunks).
-pub fn split_documents_at<'a>(bytes: &'a [u8], first_line: usize, mut f: impl FnMut(Document<'a>)) {
+pub fn split_documents_at<'a>(bytes: &'a [u8], first_line: usize, f: impl FnMut(Document<'a>)) {
+    split_utf8(bytes, first_line, &mut Plain(f), false);
+}
+
+/// Receives the documents of [`split_documents_fast`], in input order.
+pub trait DocumentSink<'a> {
+    /// Offered the rest of a line where a top-level document starts with `{`, without the JSON
+    /// whitespace around it, and its line. Returns `true` only when it consumed exactly that
+    /// text as ONE complete JSON value (it validated it whole, e.g. by deserializing it with
+    /// serde_json); splitting goes on after it. `false`: it is split the usual way.
+    fn fast(&mut self, text: &'a str, line: usize) -> bool;
+    /// Every other document, as [`split_documents`] gives it.
+    fn document(&mut self, doc: Document<'a>);
+}
+
+/// [`split_documents_at`] with a fast path for JSON lines: a line that holds one document is
+/// first offered whole to [`DocumentSink::fast`], so the common case is parsed once, by the
+/// sink, instead of validated here and parsed again there. Documents, lines and the handling of
+/// malformed spans are exactly those of [`split_documents_at`].
+pub fn split_documents_fast<'a>(
+    bytes: &'a [u8],
+    first_line: usize,
+    sink: &mut impl DocumentSink<'a>,
+) {
+    split_utf8(bytes, first_line, sink, true);
+}
+
+/// A plain callback as a sink that takes no fast path.
+struct Plain<F>(F);
+
+impl<'a, F: FnMut(Document<'a>)> DocumentSink<'a> for Plain<F> {
+    fn fast(&mut self, _: &'a str, _: usize) -> bool {
+        false
+    }
+    fn document(&mut self, doc: Document<'a>) {
+        (self.0)(doc);
+    }
+}
+
+fn split_utf8<'a>(bytes: &'a [u8], first_line: usize, sink: &mut dyn DocumentSink<'a>, fast: bool) {
+    let split = |text: &'a str, line: usize, sink: &mut dyn DocumentSink<'a>| {
+        if fast {
+            split_text_fast(text, line, sink);
+        } else {
+            split_text(text, line, &mut |d| sink.document(d));
+        }
+    };
     let mut start = 0usize;
     let mut line = first_line;
     while start < bytes.len() {
         match std::str::from_utf8(&bytes[start..]) {
             Ok(text) => {
-                split_text(text, line, &mut f);
+                split(text, line, sink);
                 return;
             }
             Err(e) => {
@@ -97,13 +145,13 @@ pub fn split_documents_at<'a>(bytes: &'a [u8], first_line: usize, mut f: impl Fn
                     .rposition(|&b| b == b'\n')
                     .map_or(start, |i| start + i + 1);
                 let prefix = std::str::from_utf8(&bytes[start..line_start]).unwrap_or_default();
-                split_text(prefix, line, &mut f);
+                split(prefix, line, sink);
                 let bad_line = line
                     + bytes[start..line_start]
                         .iter()
                         .filter(|&&b| b == b'\n')
                         .count();
-                f(Document::Malformed {
+                sink.document(Document::Malformed {
                     line: bad_line,
                     reason: format!("invalid UTF-8 at byte {}", bad - line_start),
                 });
@@ -134,82 +182,35 @@ pub fn stream_documents(
 /// `max_document` bytes becomes one [`Document::Malformed`] naming its line, and reading resumes
 /// at the next line that starts a new top-level value (the skipped bytes are never held).
 pub fn stream_documents_capped(
-    mut reader: impl Read,
+    reader: impl Read,
     chunk: usize,
     max_document: usize,
     mut f: impl FnMut(Document<'_>),
 ) -> std::io::Result<()> {
-    let mut buf: Vec<u8> = Vec::with_capacity(chunk + 4096);
-    let mut line = 1usize;
-    let mut eof = false;
-    // Skipping an oversized document: discard until a line starts a new value.
-    let mut skipping = false;
-    while !eof {
-        // Fill up to `chunk` bytes beyond what is carried over.
-        let target = buf.len() + chunk;
-        while buf.len() < target {
-            let before = buf.len();
-            buf.resize(target, 0);
-            let n = match reader.read(&mut buf[before..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
-                Err(e) => return Err(e),
-            };
-            buf.truncate(before + n);
-            if n == 0 {
-                eof = true;
-                break;
-            }
+    let mut chunks = Chunker::new(reader, chunk, max_document);
+    while let Some(c) = chunks.next_chunk()? {
+        match c {
+            Chunk::Text { bytes, line } => split_documents_at(&bytes, line, &mut f),
+            Chunk::Oversized { line } => f(Document::Malformed {
+                line,
+                reason: oversized_reason(max_document),
+            }),
         }
-        if skipping {
-            match first_document_boundary(&buf) {
-                Some(at) => {
-                    line += count_lines(&buf[..at]);
-                    buf.drain(..at);
-                    skipping = false;
-                }
-                None => {
-                    // Keep the last byte: it may be the newline before the next value.
-                    let keep = if eof { 0 } else { 1.min(buf.len()) };
-                    let drop = buf.len() - keep;
-                    line += count_lines(&buf[..drop]);
-                    buf.drain(..drop);
-                    continue;
-                }
-            }
-        }
-        let cut = if eof {
-            buf.len()
-        } else {
-            last_document_boundary(&buf)
-        };
-        if cut == 0 {
-            if buf.len() > max_document {
-                f(Document::Malformed {
-                    line,
-                    reason: format!(
-                        "document larger than the {max_document}-byte limit: skipped up to the \
-                         next line that starts a value (split the input into JSON lines)"
-                    ),
-                });
-                skipping = true;
-                // Keep the last byte: it may be the newline before the next value.
-                let drop = buf.len() - 1;
-                line += count_lines(&buf[..drop]);
-                buf.drain(..drop);
-                buf.shrink_to(chunk + 4096);
-            }
-            continue; // one document larger than the chunk: keep reading
-        }
-        split_documents_at(&buf[..cut], line, &mut f);
-        line += count_lines(&buf[..cut]);
-        buf.drain(..cut);
     }
     Ok(())
 }
 
+/// Why a document past the size cap was skipped.
+#[must_use]
+pub fn oversized_reason(max_document: usize) -> String {
+    format!(
+        "document larger than the {max_document}-byte limit: skipped up to the next line that \
+         starts a value (split the input into JSON lines)"
+    )
+}
+
 fn count_lines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', bytes).count()
 }
 
 /// The first offset where a line begins with `{` or `[` (after a newline), if any.
@@ -263,30 +264,85 @@ fn split_text<'a>(text: &'a str, first_line: usize, f: &mut impl FnMut(Document<
                 }
                 Some(Err(e)) => {
                     let bad_start = pos + before + leading_ws(&rest[before..]);
-                    let line = line_at(bad_start);
-                    // serde's own position is relative to this span: the origin carries the line.
-                    let msg = e.to_string();
-                    let mut reason = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                    let mut resume = bad_start;
-                    if e.is_eof() {
-                        // Cut off at the end (a truncated file): keep its complete records.
-                        let (items, end) = salvage_items(&text[bad_start..]);
-                        if !items.is_empty() {
-                            let n = items.len();
-                            for item in items {
-                                let at = bad_start + value_offset(&text[bad_start..], item);
-                                f(Document::Json(item, line_at(at)));
-                            }
-                            reason = format!(
-                                "document cut off after {n} complete records (read): {reason}"
-                            );
-                            resume = bad_start + end;
-                        }
-                    }
-                    f(Document::Malformed { line, reason });
-                    pos = next_document_start(text, resume);
+                    pos = malformed(text, bad_start, &e, &mut line_at, f);
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// Reports the malformed document at `bad_start` (salvaging the complete records of one cut off
+/// at the end); returns where splitting resumes.
+fn malformed<'a>(
+    text: &'a str,
+    bad_start: usize,
+    e: &serde_json::Error,
+    line_at: &mut impl FnMut(usize) -> usize,
+    f: &mut impl FnMut(Document<'a>),
+) -> usize {
+    let line = line_at(bad_start);
+    // serde's own position is relative to this span: the origin carries the line.
+    let msg = e.to_string();
+    let mut reason = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    let mut resume = bad_start;
+    if e.is_eof() {
+        // Cut off at the end (a truncated file): keep its complete records.
+        let (items, end) = salvage_items(&text[bad_start..]);
+        if !items.is_empty() {
+            let n = items.len();
+            for item in items {
+                let at = bad_start + value_offset(&text[bad_start..], item);
+                f(Document::Json(item, line_at(at)));
+            }
+            reason = format!("document cut off after {n} complete records (read): {reason}");
+            resume = bad_start + end;
+        }
+    }
+    f(Document::Malformed { line, reason });
+    next_document_start(text, resume)
+}
+
+/// [`split_text`] one document at a time, offering each line that starts a document to the
+/// sink's fast path first. Between documents only JSON whitespace is skipped, as serde's
+/// stream does, so both give the same documents at the same lines.
+fn split_text_fast<'a>(text: &'a str, first_line: usize, sink: &mut dyn DocumentSink<'a>) {
+    let bytes = text.as_bytes();
+    let mut line_base = first_line;
+    let mut line_pos = 0usize;
+    let mut line_at = |at: usize| {
+        line_base += memchr::memchr_iter(b'\n', &bytes[line_pos..at]).count();
+        line_pos = at;
+        line_base
+    };
+    let mut pos = 0usize;
+    loop {
+        while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t' | b'\r' | b'\n') {
+            pos += 1;
+        }
+        if pos >= bytes.len() {
+            return;
+        }
+        if bytes[pos] == b'{' {
+            let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+            let line = text[pos..end].trim_end_matches([' ', '\t', '\r']);
+            if sink.fast(line, line_at(pos)) {
+                pos += line.len();
+                continue;
+            }
+        }
+        let rest = &text[pos..];
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+        match stream.next() {
+            None => return,
+            Some(Ok(value)) => {
+                let start = pos + value_offset(rest, value);
+                sink.document(Document::Json(value, line_at(start)));
+                pos += stream.byte_offset();
+            }
+            Some(Err(e)) => {
+                let bad_start = pos + leading_ws(rest);
+                pos = malformed(text, bad_start, &e, &mut line_at, &mut |d| sink.document(d));
             }
         }
     }

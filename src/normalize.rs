@@ -9,6 +9,7 @@ pub mod cloudtrail;
 pub mod falco;
 pub mod gcp;
 pub mod lenient;
+pub mod prefilter;
 pub mod time;
 
 use base64::Engine as _;
@@ -256,23 +257,32 @@ struct RecordHead<'a> {
 }
 
 fn normalize_records(records: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
-    let items: Vec<&RawValue> = match serde_json::from_str(records.get()) {
+    let items = match record_items(records) {
         Ok(items) => items,
-        Err(e) => {
-            out.push(Normalized::Unparseable(format!(
-                "Records is not an array: {e}"
-            )));
+        Err(unit) => {
+            out.push(unit);
             return;
         }
     };
     for item in items {
-        // S3 event notifications share the `Records` key; their records say `aws:s3`.
-        let head: Option<RecordHead<'_>> = serde_json::from_str(item.get()).ok();
-        if head.as_ref().and_then(|h| h.event_source.as_deref()) == Some("aws:s3") {
-            out.push(Normalized::Skipped(Skip::S3Notification));
-        } else {
-            normalize_at(item, out, depth + 1);
-        }
+        normalize_record_item(item, out, depth);
+    }
+}
+
+/// The elements of a `Records` array, or the unit that says it is none.
+fn record_items(records: &RawValue) -> Result<Vec<&RawValue>, Normalized> {
+    serde_json::from_str(records.get())
+        .map_err(|e| Normalized::Unparseable(format!("Records is not an array: {e}")))
+}
+
+/// One element of a `Records` array (of a document at `depth`).
+fn normalize_record_item(item: &RawValue, out: &mut Vec<Normalized>, depth: u8) {
+    // S3 event notifications share the `Records` key; their records say `aws:s3`.
+    let head: Option<RecordHead<'_>> = serde_json::from_str(item.get()).ok();
+    if head.as_ref().and_then(|h| h.event_source.as_deref()) == Some("aws:s3") {
+        out.push(Normalized::Skipped(Skip::S3Notification));
+    } else {
+        normalize_at(item, out, depth + 1);
     }
 }
 

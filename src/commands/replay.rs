@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use tfdrift::alert::Alert;
 use tfdrift::collect::s3_backfill::{Backfill, Window};
-use tfdrift::pipeline::{Engine, Signals, SourceItem, Stats, replay::replay_paths};
+use tfdrift::pipeline::replay::{ReplayOptions, replay_paths_with};
+use tfdrift::pipeline::{Engine, Signals, SourceItem, Stats};
 
 use crate::cli::ReplayArgs;
 
@@ -77,7 +78,13 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if !local.is_empty() {
-        replay_paths(&mut engine, &local, &mut stats, &mut on_alert)?;
+        let options = ReplayOptions {
+            // Not the available cores by default: each thread holds one more chunk and its
+            // parsed records, which breaks the memory bound on inputs of huge records.
+            threads: args.threads.map_or(1, usize::from),
+            full_parse: args.full_parse,
+        };
+        replay_paths_with(&mut engine, &local, options, &mut stats, &mut on_alert)?;
     }
     if let Some(window) = window {
         backfill(

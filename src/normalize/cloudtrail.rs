@@ -244,6 +244,20 @@ fn session_name(arn: Option<&str>, principal: Option<&str>) -> Option<String> {
         .map(|(_, s)| s.to_string())
 }
 
+/// The record's `eventTime`, when it has one that reads as a time.
+fn event_time(doc: &Doc<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
+    doc.event_time.and_then(|raw| {
+        let text = raw.get();
+        // Fast path: a plain quoted timestamp (no escapes) needs no JSON value.
+        match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(inner) if !inner.contains('\\') => parse_time_str(inner),
+            _ => serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| parse_time_value(&v)),
+        }
+    })
+}
+
 /// Builds the normalised event. `needs_payload` is false for calls that can never drift (failed
 /// or read-only), which then skip parsing their request and response.
 pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> CloudEvent {
@@ -272,16 +286,7 @@ pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> C
     let raw_action = text(doc.event_name.as_ref()).unwrap_or_default();
     ev.raw_action = raw_action.to_string();
     ev.action = strip_version_suffix(raw_action).to_string();
-    ev.time = doc.event_time.and_then(|raw| {
-        let text = raw.get();
-        // Fast path: a plain quoted timestamp (no escapes) needs no JSON value.
-        match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-            Some(inner) if !inner.contains('\\') => parse_time_str(inner),
-            _ => serde_json::from_str::<Value>(text)
-                .ok()
-                .and_then(|v| parse_time_value(&v)),
-        }
-    });
+    ev.time = event_time(doc);
     if doc.event_time.is_some() && ev.time.is_none() {
         notes.push("eventTime: not a time".into());
     }
@@ -379,6 +384,153 @@ pub(crate) fn to_event(doc: &Doc<'_>, fallback_id: impl FnOnce() -> String) -> C
     ev
 }
 
+/// What the replay prefilter needs of a record that can never drift: its dedupe id (before
+/// [`super::MAX_ID_BYTES`] capping; `None`: derived from the record's text) and why it is silent.
+pub(crate) struct Quiet<'d> {
+    pub id: Option<&'d str>,
+    pub kind: crate::pipeline::classify::Silent,
+}
+
+/// Decides from the few fields it needs whether `doc` (a record: [`Doc::is_record`]) is a
+/// failed, data-plane or read-only call, and that [`to_event`] would note no unreadable field
+/// for it, without building the event. `None`: the record may drift, or would carry a note
+/// (counted in the stats), so it takes the full path. Mirrors `to_event` + `classify`: the
+/// replay equivalence test and the `replay_engine` fuzz target hold the two together.
+pub(crate) fn quiet<'d>(doc: &'d Doc<'_>) -> Option<Quiet<'d>> {
+    let nonempty = |t: Option<&'d Text<'_>>| text(t).filter(|s| !s.is_empty());
+    let error = nonempty(doc.error_code.as_ref()).is_some();
+    let category = nonempty(doc.event_category.as_ref()).or_else(|| {
+        (text(doc.event_type.as_ref()) == Some("AwsConsoleSignIn")).then_some("SignIn")
+    });
+    let action = strip_version_suffix(text(doc.event_name.as_ref()).unwrap_or_default());
+    let read_only = lenient_bool(doc.read_only);
+    let kind = crate::pipeline::classify::silent_call(
+        crate::event::Provider::Aws,
+        error,
+        category,
+        action,
+        read_only,
+    )?;
+    let texts = [
+        &doc.event_source,
+        &doc.event_name,
+        &doc.aws_region,
+        &doc.source_ip_address,
+        &doc.user_agent,
+        &doc.error_code,
+        &doc.event_id,
+        &doc.request_id,
+        &doc.recipient_account_id,
+        &doc.event_category,
+    ];
+    if texts.iter().any(|t| matches!(t, Some(Text::Other(_)))) {
+        return None;
+    }
+    if doc.event_time.is_some() && event_time(doc).is_none() {
+        return None;
+    }
+    if !identity_reads(doc.user_identity) {
+        return None;
+    }
+    // `to_event` parses the payload of a call that did not fail and is not flagged read-only.
+    let needs_payload = !error && read_only != Some(true);
+    if needs_payload
+        && ![
+            doc.request_parameters,
+            doc.response_elements,
+            doc.additional_event_data,
+            doc.resources,
+        ]
+        .into_iter()
+        .flatten()
+        .all(|raw| surely_parses(raw.get()))
+    {
+        return None;
+    }
+    let id = nonempty(doc.event_id.as_ref()).or_else(|| nonempty(doc.request_id.as_ref()));
+    Some(Quiet { id, kind })
+}
+
+/// Whether `userIdentity` reads as `to_event` reads it without a note (its nested objects
+/// parse, its text fields are text).
+fn identity_reads(raw: Option<&RawValue>) -> bool {
+    let Some(raw) = raw else { return true };
+    let Ok(ui) = serde_json::from_str::<UserIdentity<'_>>(raw.get()) else {
+        return false;
+    };
+    let texts = [
+        &ui.identity_type,
+        &ui.principal_id,
+        &ui.arn,
+        &ui.account_id,
+        &ui.user_name,
+        &ui.invoked_by,
+    ];
+    if texts.iter().any(|t| matches!(t, Some(Text::Other(_)))) {
+        return false;
+    }
+    let Some(ctx) = ui.session_context else {
+        return true;
+    };
+    let Ok(ctx) = serde_json::from_str::<SessionContext<'_>>(ctx.get()) else {
+        return false;
+    };
+    ctx.session_issuer
+        .is_none_or(|i| serde_json::from_str::<SessionIssuer<'_>>(i.get()).is_ok())
+        && ctx
+            .attributes
+            .is_none_or(|a| serde_json::from_str::<SessionAttributes<'_>>(a.get()).is_ok())
+}
+
+/// Whether valid JSON `text` surely parses into a `serde_json::Value` (so that
+/// [`lenient::value`] notes nothing): no number that could overflow (an exponent, 300 digits),
+/// no `\u` escape in the surrogate range, nesting well under serde's limit. `false` only means
+/// "maybe not": the caller then takes the full path. A scan, no allocation.
+pub(crate) fn surely_parses(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut depth = 0u32;
+    let mut digits = 0u32;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    let Some(at) = memchr::memchr2(b'"', b'\\', &b[i..]) else {
+                        return false;
+                    };
+                    i += at;
+                    if b[i] == b'"' {
+                        break;
+                    }
+                    if b.get(i + 1) == Some(&b'u') && matches!(b.get(i + 2), Some(b'd' | b'D')) {
+                        return false;
+                    }
+                    i += 2;
+                }
+                digits = 0;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > 100 {
+                    return false;
+                }
+                digits = 0;
+            }
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 300 {
+                    return false;
+                }
+            }
+            b'e' | b'E' if i > 0 && b[i - 1].is_ascii_digit() => return false,
+            _ => digits = 0,
+        }
+        i += 1;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,5 +570,28 @@ mod tests {
             session_name(None, Some("AROAEXAMPLE:bob")),
             Some("bob".into())
         );
+    }
+
+    #[test]
+    fn surely_parses_flags_what_a_value_parse_may_refuse() {
+        for ok in [
+            r#"{"a":[1,2.5,-3],"b":"x\u00e9\n","t":true,"f":false,"n":null}"#,
+            r#""plain""#,
+            "12345",
+        ] {
+            assert!(surely_parses(ok), "{ok}");
+            assert!(serde_json::from_str::<Value>(ok).is_ok(), "{ok}");
+        }
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let long = "9".repeat(400);
+        for maybe in [
+            r#"{"big":1e999}"#,
+            r#"{"x":1.5E3}"#,
+            r#"{"s":"\ud800"}"#,
+            deep.as_str(),
+            long.as_str(),
+        ] {
+            assert!(!surely_parses(maybe), "{maybe}");
+        }
     }
 }

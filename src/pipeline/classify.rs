@@ -223,35 +223,55 @@ fn gcp_read_by_name(action: &str) -> bool {
         .any(|v| verb == *v || verb.starts_with(v) && *v != "check")
 }
 
-/// Decides whether an event is silent and why. `terraform_principal` says whether the caller is
-/// one of the configured Terraform identities.
+/// The part of [`classify`] that needs only the call itself (no caller): failed, data-plane or
+/// read-only, else `None`. The replay prefilter decides from these few fields of a record
+/// without building its event.
 #[must_use]
-pub fn classify(ev: &CloudEvent, terraform_principal: bool) -> Option<Silent> {
-    if ev.error_code.is_some() {
+pub fn silent_call(
+    provider: Provider,
+    failed: bool,
+    category: Option<&str>,
+    action: &str,
+    read_only: Option<bool>,
+) -> Option<Silent> {
+    if failed {
         return Some(Silent::FailedCall);
     }
-    let data = ev.category.as_deref() == Some("Data")
-        || match ev.provider {
-            Provider::Aws => AWS_DATA_PLANE_SET.contains(ev.action.as_str()),
+    let data = category == Some("Data")
+        || match provider {
+            Provider::Aws => AWS_DATA_PLANE_SET.contains(action),
             Provider::Gcp => {
                 GCP_DATA_PLANE_PREFIXES
                     .iter()
-                    .any(|p| ev.action.starts_with(p))
-                    || GCP_DATA_PLANE_METHODS.contains(&ev.action.as_str())
+                    .any(|p| action.starts_with(p))
+                    || GCP_DATA_PLANE_METHODS.contains(&action)
             }
         };
     if data {
         return Some(Silent::DataPlane);
     }
-    let read_only = match ev.read_only {
+    let read_only = match read_only {
         Some(flag) => flag,
-        None => match ev.provider {
-            Provider::Aws => aws_read_by_name(&ev.action),
-            Provider::Gcp => gcp_read_by_name(&ev.action),
+        None => match provider {
+            Provider::Aws => aws_read_by_name(action),
+            Provider::Gcp => gcp_read_by_name(action),
         },
     };
-    if read_only {
-        return Some(Silent::ReadOnly);
+    read_only.then_some(Silent::ReadOnly)
+}
+
+/// Decides whether an event is silent and why. `terraform_principal` says whether the caller is
+/// one of the configured Terraform identities.
+#[must_use]
+pub fn classify(ev: &CloudEvent, terraform_principal: bool) -> Option<Silent> {
+    if let Some(silent) = silent_call(
+        ev.provider,
+        ev.error_code.is_some(),
+        ev.category.as_deref(),
+        &ev.action,
+        ev.read_only,
+    ) {
+        return Some(silent);
     }
     if terraform_principal
         || ev

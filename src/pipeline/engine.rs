@@ -374,6 +374,26 @@ impl Engine {
         self.commit(stats)
     }
 
+    /// Counts a record the replay prefilter found silent (`kind` from
+    /// [`super::classify::silent_call`]) exactly as [`Engine::stage`] counts its event: read,
+    /// parsed, remembered for dedupe (a repeat is a duplicate), then silent. Such a record has no
+    /// operation, no unreadable field and raises nothing, so no event is built for it.
+    pub fn stage_silent(&mut self, id: &str, kind: Silent, stats: &mut Stats) {
+        stats.records_read += 1;
+        stats.parsed += 1;
+        if !self.seen.insert(id) {
+            stats.duplicates += 1;
+            return;
+        }
+        match kind {
+            Silent::FailedCall => stats.failed_calls += 1,
+            Silent::ReadOnly => stats.read_only += 1,
+            Silent::DataPlane => stats.data_plane += 1,
+            // Never from `silent_call`: Terraform's changes need the event (a state refresh).
+            Silent::TerraformOriginated => stats.terraform_originated += 1,
+        }
+    }
+
     /// Evaluates one event and counts it; its alerts wait, with earlier staged ones, for
     /// [`Engine::commit`] (the live runtime stages everything it drained, then commits once).
     pub fn stage(&mut self, ev: &CloudEvent, stats: &mut Stats, signals: &mut Signals) {

@@ -5,6 +5,12 @@
 //! with its name in [`Stats`] and the replay goes on with the next file; what it held before the
 //! cut is read. A record without a time gets its file's (from a CloudTrail file name, else the
 //! file's modification time), so two replays of the same log agree.
+//!
+//! Records are read by the prefilter ([`crate::normalize::prefilter`]) on `threads` threads in
+//! chunks (see [`parallel`]); [`ReplayOptions::full_parse`] keeps the path that builds a full
+//! event for every record, which gives the same output and exists to be compared against.
+
+mod parallel;
 
 use std::path::{Path, PathBuf};
 
@@ -84,6 +90,35 @@ fn process_document(
     }
 }
 
+/// Runs one in-memory buffer (named `file`) through the engine as a replay of a file reads it:
+/// cut into chunks of about `chunk` bytes at document boundaries, with `options`. Whatever the
+/// options and the chunk size, the alerts and stats are the same (the fuzz target checks it).
+pub fn replay_bytes_with(
+    engine: &mut Engine,
+    file: &str,
+    bytes: &[u8],
+    chunk: usize,
+    options: ReplayOptions,
+    stats: &mut Stats,
+    on_alert: &mut dyn FnMut(Alert),
+) {
+    if options.full_parse {
+        let mut units = Vec::new();
+        let fallback = time_from_file_name(file).map(|t| (t, TimeSource::FileName));
+        let read = stream_documents(bytes, chunk, |doc| {
+            process_document(engine, file, fallback, doc, &mut units, stats, on_alert);
+        });
+        // Reading from memory cannot fail.
+        debug_assert!(read.is_ok());
+        return;
+    }
+    let inputs = vec![parallel::Input::Bytes {
+        name: file.to_string(),
+        bytes,
+    }];
+    parallel::replay(engine, inputs, chunk, options.threads, stats, on_alert);
+}
+
 /// Runs one in-memory buffer (a file's contents) through the engine.
 pub fn replay_bytes(
     engine: &mut Engine,
@@ -99,6 +134,26 @@ pub fn replay_bytes(
     });
 }
 
+/// How a replay reads its inputs. Whatever the options, the alerts, their order and the stats
+/// are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayOptions {
+    /// Threads that parse (the engine runs on the caller's); 1 parses on the caller's thread.
+    pub threads: usize,
+    /// Build a full event for every record, one document at a time, as before the prefilter
+    /// existed: slower, kept to compare the fast path against (tests, `--full-parse`).
+    pub full_parse: bool,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            threads: 1,
+            full_parse: false,
+        }
+    }
+}
+
 /// Replays every input (files, directories, `-`), streaming each. A named input that does not
 /// exist is an error (before anything is read); a file that cannot be opened or read, or whose
 /// content is cut short, is counted in `stats` (with its name) and the replay goes on.
@@ -108,10 +163,30 @@ pub fn replay_paths(
     stats: &mut Stats,
     on_alert: &mut dyn FnMut(Alert),
 ) -> Result<(), InputError> {
+    replay_paths_with(engine, inputs, ReplayOptions::default(), stats, on_alert)
+}
+
+/// [`replay_paths`] with explicit [`ReplayOptions`].
+pub fn replay_paths_with(
+    engine: &mut Engine,
+    inputs: &[PathBuf],
+    options: ReplayOptions,
+    stats: &mut Stats,
+    on_alert: &mut dyn FnMut(Alert),
+) -> Result<(), InputError> {
     let expanded = expand_inputs_report(inputs)?;
     for u in &expanded.unread {
         tracing::warn!(path = %u.path, kind = u.kind, detail = %u.detail, "Input not read");
         stats.input_unread(&u.path, u.kind, &u.detail);
+    }
+    if !options.full_parse {
+        let inputs = expanded
+            .files
+            .into_iter()
+            .map(parallel::Input::Path)
+            .collect();
+        parallel::replay(engine, inputs, CHUNK, options.threads, stats, on_alert);
+        return Ok(());
     }
     let mut units = Vec::new();
     for path in expanded.files {
