@@ -54,8 +54,10 @@ pub struct RulesApi {
     channels: Vec<String>,
     /// Event fixtures → alerts, for rule tests.
     converter: Option<Converter>,
-    /// Serialises saves (check, write, reload wait) and remembers the last one per file.
-    saves: tokio::sync::Mutex<HashMap<PathBuf, Saved>>,
+    /// Serialises saves (check, write, reload wait).
+    save_lock: tokio::sync::Mutex<()>,
+    /// The last save of each file through the API (readers never wait for a save).
+    saves: std::sync::Mutex<HashMap<PathBuf, Saved>>,
 }
 
 impl std::fmt::Debug for RulesApi {
@@ -83,7 +85,8 @@ impl RulesApi {
             watch,
             channels,
             converter,
-            saves: tokio::sync::Mutex::default(),
+            save_lock: tokio::sync::Mutex::default(),
+            saves: std::sync::Mutex::default(),
         }
     }
 
@@ -189,6 +192,14 @@ impl RulesApi {
                 diagnostics,
             },
         }
+    }
+
+    /// The last saves, copied (a poisoned lock still holds good records).
+    fn saved(&self) -> HashMap<PathBuf, Saved> {
+        self.saves
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn reload_state(&self) -> pb::RuleReload {
@@ -339,7 +350,7 @@ pub async fn list(
 ) -> Result<Response<pb::ListRulesReply>, Status> {
     require(&req, Role::Viewer, "listing rules")?;
     let api = state.rules_api()?;
-    let saves = api.saves.lock().await.clone();
+    let saves = api.saved();
     let a = api.clone();
     let (files, disabled) = blocking(move || {
         let mut files = Vec::new();
@@ -412,7 +423,7 @@ pub async fn get(
         .await?
         .map_err(|d| Status::failed_precondition(d.to_string()))?;
     let v = version(text.as_bytes());
-    let saves = api.saves.lock().await;
+    let saves = api.saved();
     let saved = saves.get(&path).filter(|s| s.version == v);
     Ok(Response::new(pb::RuleFile {
         path: path.display().to_string(),
@@ -537,14 +548,14 @@ pub async fn save(
              send the version your edit started from",
         ));
     }
-    let mut saves = api.saves.lock().await;
+    let serial = api.save_lock.lock().await;
     let p = path.clone();
     let current = blocking(move || read_text(&p))
         .await?
         .map_err(|d| Status::failed_precondition(d.to_string()))?;
     let old = version(current.as_bytes());
     if r.base_version != old {
-        let who = changed_by(saves.get(&path), &old, &path);
+        let who = changed_by(api.saved().get(&path), &old, &path);
         return Err(Status::failed_precondition(format!(
             "rule file '{}' changed since the version you edited ({}): it is now {old}, {who}; \
              pull it again, redo your edit on it and save",
@@ -587,14 +598,17 @@ pub async fn save(
         })?;
     let new = version(r.text.as_bytes());
     let at = Utc::now();
-    saves.insert(
-        path.clone(),
-        Saved {
-            who: caller.name.clone(),
-            at,
-            version: new.clone(),
-        },
-    );
+    api.saves
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(
+            path.clone(),
+            Saved {
+                who: caller.name.clone(),
+                at,
+                version: new.clone(),
+            },
+        );
     tracing::info!(file = %name, who = %caller.name, at = %at.to_rfc3339(), old_version = %old, new_version = %new, "Rule file saved through the API");
     let deadline = Instant::now() + RELOAD_WAIT;
     let mut reloaded = false;
@@ -605,7 +619,7 @@ pub async fn save(
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    drop(saves);
+    drop(serial);
     let reload = api.reload_state();
     let message = if !reloaded {
         format!(
