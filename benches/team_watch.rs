@@ -369,12 +369,12 @@ fn main() {
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
     );
     if full {
-        let short = |n: u64| (n as f64) < target as f64 * 0.95;
+        let short = |achieved: f64| achieved < rate as f64 * 0.95;
         println!(
             "team_watch: targets: p99 < 50 ms {}, CPU overhead < 25% {}{}",
             if p99 < 50.0 { "met" } else { "MISSED" },
             if ratio < 1.25 { "met" } else { "MISSED" },
-            if short(n1) || short(n2) {
+            if short(rate1) || short(rate2) {
                 " (the load fell short of the target rate: the machine is saturated, figures are upper bounds)"
             } else {
                 ""
