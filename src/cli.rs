@@ -418,6 +418,67 @@ no state: changes to unknown resources are unmanaged). Exit status 1 when any te
         /// Rule files or directories (default: ./rules, else the embedded packs).
         paths: Vec<PathBuf>,
     },
+    /// List a daemon's rule files (with versions) and the rules in force (team mode).
+    #[command(after_help = "\
+Examples:
+  tfdrift rules list --connect https://tfdrift.internal:7443 --ca-cert ca.pem")]
+    List {
+        /// The daemon.
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A profile whose `daemon:` names the daemon (instead of --connect).
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// Download one of a daemon's rule files, byte for byte (team mode; any role).
+    #[command(after_help = "\
+Examples:
+  tfdrift rules pull --connect https://tfdrift.internal:7443 -o aws.yaml
+  tfdrift rules pull --connect URL --file /etc/tfdrift/rules/gcp.yaml   # when it has several
+
+With -o the version pulled is kept beside the file (.NAME.tfdrift-pull), so `rules push`
+knows what your edit started from.")]
+    Pull {
+        /// The daemon.
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A profile whose `daemon:` names the daemon (instead of --connect).
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// Which of the daemon's rule files: its path (`rules list`) or a file name unique
+        /// among them (default: its only one).
+        #[arg(long, value_name = "NAME")]
+        file: Option<String>,
+        /// Write the text here instead of stdout.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Save a rule file on a daemon (team mode; admin role): validated by the daemon, refused
+    /// if someone changed the file since your pull, then reloaded.
+    #[command(after_help = "\
+Examples:
+  tfdrift rules pull --connect URL -o aws.yaml && $EDITOR aws.yaml && tfdrift rules push aws.yaml --connect URL
+
+Exit status: 0 saved and reloaded (or nothing to change); 1 refused (role, validation errors,
+someone else's change, unknown file) — nothing was written; 2 saved but the daemon's reload
+was rejected or did not happen (the previous rules stay in force).")]
+    Push {
+        /// The edited rule file.
+        file: PathBuf,
+        /// The daemon.
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A profile whose `daemon:` names the daemon (instead of --connect).
+        #[command(flatten)]
+        profile: ProfileArgs,
+        /// The daemon's file to replace (default: the one FILE was pulled from, else the one
+        /// with FILE's name).
+        #[arg(long = "as", value_name = "NAME")]
+        target: Option<String>,
+        /// The version the edit started from (default: the one `rules pull -o` recorded).
+        #[arg(long, value_name = "VERSION")]
+        base: Option<String>,
+    },
 }
 
 /// `replay` arguments.

@@ -242,6 +242,11 @@ impl Client {
         })
     }
 
+    /// The generated client, for the calls this type has no method for (the Rules calls).
+    pub fn daemon(&mut self) -> &mut DaemonClient<InterceptedService<Channel, Credentials>> {
+        &mut self.inner
+    }
+
     /// The daemon's URL.
     #[must_use]
     pub fn url(&self) -> &str {

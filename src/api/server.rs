@@ -41,6 +41,8 @@ pub struct ApiState {
     /// Journal entries as they are committed, read once for every watcher; its capacity is
     /// the per-watcher buffer (a watcher further behind is told it lagged and reads the store).
     pub(crate) events: tokio::sync::broadcast::Sender<Arc<pb::WatchEvent>>,
+    /// The daemon's rules, for the Rules calls ([`ApiState::with_rules`]).
+    pub(crate) rules: Option<Arc<super::rules::RulesApi>>,
 }
 
 impl ApiState {
@@ -61,6 +63,7 @@ impl ApiState {
             started: Instant::now(),
             cancel: CancellationToken::new(),
             events: tokio::sync::broadcast::Sender::new(watch_buffer.max(super::watch::MIN_BUFFER)),
+            rules: None,
         }
     }
 
@@ -326,6 +329,41 @@ impl Daemon for DaemonService {
         Ok(Response::new(pb::NotifyRetryReply {
             requeued: u64::try_from(n).unwrap_or(u64::MAX),
         }))
+    }
+
+    async fn list_rules(
+        &self,
+        req: Request<pb::ListRulesRequest>,
+    ) -> Result<Response<pb::ListRulesReply>, Status> {
+        super::rules::list(&self.state, req).await
+    }
+
+    async fn get_rule_file(
+        &self,
+        req: Request<pb::GetRuleFileRequest>,
+    ) -> Result<Response<pb::RuleFile>, Status> {
+        super::rules::get(&self.state, req).await
+    }
+
+    async fn validate_rules(
+        &self,
+        req: Request<pb::ValidateRulesRequest>,
+    ) -> Result<Response<pb::ValidateRulesReply>, Status> {
+        super::rules::validate(&self.state, req).await
+    }
+
+    async fn test_rules(
+        &self,
+        req: Request<pb::TestRulesRequest>,
+    ) -> Result<Response<pb::TestRulesReply>, Status> {
+        super::rules::test(&self.state, req).await
+    }
+
+    async fn save_rule_file(
+        &self,
+        req: Request<pb::SaveRuleFileRequest>,
+    ) -> Result<Response<pb::SaveRuleFileReply>, Status> {
+        super::rules::save(&self.state, req).await
     }
 }
 

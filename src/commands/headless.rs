@@ -80,6 +80,23 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         aws: None,
     };
     let metrics_cfg = setup.profile.metrics.clone();
+    // The team API's Rules calls: the rule files, the start set, the channels, rule tests.
+    let (rule_paths, start_rules, catalog) = (
+        setup.rule_paths.clone(),
+        setup.rules.clone(),
+        setup.catalog.clone(),
+    );
+    let channels: Vec<String> = setup.profile.notify.channels.keys().cloned().collect();
+    let rules_api = move |watch| {
+        let convert = super::rules::event_converter(catalog);
+        tfdrift::api::rules::RulesApi::new(
+            rule_paths,
+            start_rules,
+            watch,
+            channels,
+            Some(std::sync::Arc::new(convert)),
+        )
+    };
     let no_stdout = args.no_stdout;
     let profile_name = name.clone();
     let store_settings = settings.clone();
@@ -115,12 +132,15 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     super::open_journal(&store_settings)?
                 };
-                let state = std::sync::Arc::new(tfdrift::api::server::ApiState::new(
-                    api_store,
-                    handle.stats.clone(),
-                    profile_name,
-                    settings.watch_buffer.unwrap_or(1024),
-                ));
+                let state = std::sync::Arc::new(
+                    tfdrift::api::server::ApiState::new(
+                        api_store,
+                        handle.stats.clone(),
+                        profile_name,
+                        settings.watch_buffer.unwrap_or(1024),
+                    )
+                    .with_rules(rules_api(handle.rule_watch.clone())),
+                );
                 let (addr, task) = tfdrift::api::server::serve(settings, state.clone())
                     .await
                     .context("the team API (`api:` in the profile) did not start")?;

@@ -13,7 +13,7 @@ use tfdrift::api::proto::{self as pb, watch_event::Item};
 use crate::cli::{AlertsCommand, ConnectArgs, ProfileArgs, WatchArgs};
 
 /// Client options from `--connect` (or the profile's `daemon:`), `--token-file`, `--ca-cert`.
-fn options(c: &ConnectArgs, p: &ProfileArgs) -> anyhow::Result<ClientOptions> {
+pub(crate) fn options(c: &ConnectArgs, p: &ProfileArgs) -> anyhow::Result<ClientOptions> {
     if let Some(url) = &c.connect {
         return Ok(ClientOptions::new(
             url,

@@ -185,6 +185,12 @@ impl WatchStatus {
         &self.0.paths
     }
 
+    /// The rule set the watcher holds (what the engine takes at its next event).
+    #[must_use]
+    pub fn current(&self) -> Arc<RuleSet> {
+        self.0.current.load_full()
+    }
+
     /// Rules currently in force.
     #[must_use]
     pub fn rule_count(&self) -> usize {
