@@ -491,10 +491,30 @@ async fn slow_clients_cannot_starve_the_receiver() {
     })
     .await;
     let addr = base.trim_start_matches("http://").to_string();
+    // The /healthz poll of `start_with` must have closed first: were it still open, one of the
+    // 20 would be refused at the cap, and its close would leave 19 open (seen under CI load).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let open = handle
+            .stats
+            .borrow()
+            .sources
+            .values()
+            .next()
+            .map(|h| h.connections_open);
+        if open == Some(0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the /healthz poll's connection stays open: {open:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let held: Vec<std::net::TcpStream> = (0..20)
         .map(|_| std::net::TcpStream::connect(&addr).unwrap())
         .collect();
-    // Until the 20 are the open connections (the /healthz poll of `start_with` had one too).
+    // Until the 20 are the open connections.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let open = handle
