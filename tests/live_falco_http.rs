@@ -420,8 +420,10 @@ async fn slow_clients_cannot_starve_the_receiver() {
             s
         })
         .collect();
+    // No pooled connections (an idle one is closed after the 1 s header timeout; see below).
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let r = client
@@ -584,8 +586,11 @@ async fn slow_clients_cannot_starve_the_metrics_endpoint() {
             s
         })
         .collect();
+    // No pooled connections: the server closes an idle keep-alive connection after the header
+    // timeout (1 s), and a request sent on it as it closes fails (IncompleteMessage, seen in CI).
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let r = client
