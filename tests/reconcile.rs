@@ -436,7 +436,6 @@ fn daemon_schedule_puts_errors_and_timeouts_on_the_board() {
     for d in ["a", "b"] {
         std::fs::create_dir_all(tmp.path().join(d).join(".terraform")).unwrap();
     }
-    let port = live_support::free_port();
     let db = tmp.path().join("store.db");
     let cfg = tmp.path().join("tfdrift.yaml");
     std::fs::write(
@@ -445,7 +444,7 @@ fn daemon_schedule_puts_errors_and_timeouts_on_the_board() {
             "profiles:
   rec:
     store: {{path: {db}}}
-    sources: [{{type: falco_http, listen: \"127.0.0.1:{port}\"}}]
+    sources: [{{type: falco_http, listen: \"127.0.0.1:0\"}}]
     workspaces:
       - {{dir: {a}, name: locked, env: {{FAKE_TF: lock}}}}
       - {{dir: {b}, name: hung, env: {{FAKE_TF: slow}}}}
@@ -463,7 +462,7 @@ fn daemon_schedule_puts_errors_and_timeouts_on_the_board() {
         .arg(&cfg)
         .env_remove("TFDRIFT_CONFIG")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("daemon.log")).unwrap())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
@@ -474,7 +473,10 @@ fn daemon_schedule_puts_errors_and_timeouts_on_the_board() {
         }
         if std::time::Instant::now() > deadline || daemon.try_wait().unwrap().is_some() {
             let _ = daemon.kill();
-            panic!("the daemon put no runs on the board within 120 s (board: {out})");
+            let log = std::fs::read_to_string(tmp.path().join("daemon.log")).unwrap_or_default();
+            panic!(
+                "the daemon put no runs on the board within 120 s, or exited (board: {out})\ndaemon log:\n{log}"
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(250));
     };
