@@ -644,6 +644,8 @@ fn tui_screens_hold_no_secret(alerts: &[tfdrift::alert::Alert], state: &str) {
         app.update(Action::Key(KeyEvent::new(c, KeyModifiers::NONE)));
     };
     let mut screens = Vec::new();
+    // The monitor opens on the Now board; this walks the feed's alerts.
+    key(&mut app, KeyCode::Char('v'));
     key(&mut app, KeyCode::Char('g'));
     for _ in 0..n {
         for tab in ['1', '2'] {
