@@ -613,7 +613,9 @@ fn protocol_and_health(team: &Team) {
         let e = c.hello(req).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::FailedPrecondition);
         assert!(
-            e.message().contains("protocol 1.0") && e.message().contains("protocol 2.0"),
+            e.message()
+                .contains(&format!("protocol {}", tfdrift::api::protocol()))
+                && e.message().contains("protocol 2.0"),
             "{}",
             e.message()
         );
