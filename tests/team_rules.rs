@@ -10,39 +10,17 @@
 //! from a stale pull is refused naming who saved the newer version.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tfdrift::api::client::{Client, ClientOptions};
 use tfdrift::api::proto as pb;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tfdrift");
-
-type Lines = Arc<Mutex<Vec<String>>>;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn pump(r: impl std::io::Read + Send + 'static) -> Lines {
-    let out: Lines = Arc::default();
-    let o = out.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { break };
-            o.lock().unwrap().push(line);
-        }
-    });
-    out
-}
+#[path = "support/team.rs"]
+mod team_support;
+use team_support::{BIN, Lines, free_port, pump, wait_for};
 
 /// The daemon with its output collected line by line; killed on drop.
 struct Daemon {
@@ -82,19 +60,6 @@ impl Drop for Daemon {
     }
 }
 
-/// Waits (bounded) for `cond`; on timeout fails with `what` and the context it returns.
-fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + limit;
-    loop {
-        match cond() {
-            Ok(()) => return,
-            Err(ctx) if Instant::now() > deadline => panic!("timed out waiting for {what}: {ctx}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
-
-/// `tfdrift api token`: the token and its tokens.yaml line.
 fn token(name: &str, role: &str) -> (String, String) {
     let out = Command::new(BIN)
         .args(["api", "token", "--name", name, "--role", role])
