@@ -3,7 +3,7 @@
 //! silently dropped. `TFDRIFT_BLESS=1` rewrites the fixture; review the diff before committing.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

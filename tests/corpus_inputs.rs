@@ -3,7 +3,7 @@
 //! corpus's own INDEX.json (written when the corpus was collected, independently of tfdrift).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

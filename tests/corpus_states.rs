@@ -2,7 +2,7 @@
 //! (written when the corpus was collected) gives: data sources are never drift targets.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use tfdrift::state::parse_state;

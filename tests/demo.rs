@@ -3,7 +3,7 @@
 //! the script that made the calls, independently of the pipeline.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use serde_json::Value;

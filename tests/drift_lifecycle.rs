@@ -10,8 +10,8 @@
 //! its resolution loses neither.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod drift_support;
+use crate::common;
+use crate::drift_support;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
@@ -496,7 +496,12 @@ fn kill_9_between_an_occurrence_and_its_resolution_loses_neither() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut proc = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", KILL_TEST, "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            &crate::common::harness_name(module_path!(), KILL_TEST),
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

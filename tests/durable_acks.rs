@@ -8,7 +8,7 @@
 //!   kill are delivered by the restarted daemon in its own run, not after the 5-minute lease.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod live_support;
+use crate::live_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};

@@ -2,7 +2,7 @@
 //! audit corpora, blast radius on a real state, and history that survives a store reopen.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,11 +1,11 @@
 //! Golden tests: real corpus states + recorded events in, exact alert JSON out.
 //!
 //! Each `tests/golden/<case>/` holds `case.json` (corpus state files), `events.jsonl`, and the
-//! expected `alerts.jsonl` and `stats.json`. `TFDRIFT_BLESS=1 cargo test --test golden` rewrites
+//! expected `alerts.jsonl` and `stats.json`. `TFDRIFT_BLESS=1 cargo test --test suite golden::` rewrites
 //! the expectations; review the diff before committing it.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

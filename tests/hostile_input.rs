@@ -4,7 +4,7 @@
 //! is generated here, in a temporary directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod live_support;
+use crate::live_support;
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};

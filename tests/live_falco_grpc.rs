@@ -5,8 +5,7 @@
 //! killed and restarted (the client reconnects), and malformed alerts are counted, not fatal.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod live_support;
+use crate::live_support;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! (cloudtrail and gcpaudit plugins) to the receiver running inside the live pipeline.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod live_support;
+use crate::live_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

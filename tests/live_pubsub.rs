@@ -5,8 +5,8 @@
 //! redelivered, and a restarted pipeline over the same store must not alert again.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod gcp_support;
+use crate::common;
+use crate::gcp_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -8,9 +8,9 @@
 //! failed to record is retried once, then reported in the source's health.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod gcp_support;
-mod live_support;
+use crate::common;
+use crate::gcp_support;
+use crate::live_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

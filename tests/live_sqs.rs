@@ -3,8 +3,8 @@
 //! replay of the same files, and every message must be deleted afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod live_support;
+use crate::common;
+use crate::live_support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -18,8 +18,8 @@
 //! - The queue ends empty.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod live_support;
+use crate::common;
+use crate::live_support;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};

@@ -5,9 +5,8 @@
 //! against resources of both workspaces.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod gcs_support;
-mod live_support;
+use crate::common;
+use crate::gcs_support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

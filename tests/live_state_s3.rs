@@ -3,8 +3,8 @@
 //! the pipeline refreshing right after a Terraform-originated event.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod live_support;
+use crate::common;
+use crate::live_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,9 +4,9 @@
 //! with what to check, the others are still shown, and the exit status is 1.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod gcs_support;
-mod live_support;
+use crate::common;
+use crate::gcs_support;
+use crate::live_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -7,13 +7,12 @@
 //! the token never in logs or stored errors, although the server echoes it back.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod drift_support;
+use crate::drift_support;
 
 use std::collections::VecDeque;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -223,30 +222,50 @@ async fn fake_api() -> (Shared, String) {
     (fake, base)
 }
 
-/// Everything tracing logs in this test binary.
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        struct W(Arc<Mutex<Vec<u8>>>);
-        impl std::io::Write for W {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
+/// A two-worker runtime whose threads log (DEBUG) into a buffer of this test's own, with the
+/// dispatch to run it under: a global subscriber would collect every other test's logs in this
+/// binary (all integration tests share one).
+fn capturing_runtime() -> (
+    tokio::runtime::Runtime,
+    tracing::Dispatch,
+    Arc<Mutex<Vec<u8>>>,
+) {
+    struct W(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for W {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
         }
-        let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
-        let b = buf.clone();
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let b = buf.clone();
+    let dispatch = tracing::Dispatch::new(
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
             .with_ansi(false)
             .with_writer(move || W(b.clone()))
-            .init();
-        buf
-    })
-    .clone()
+            .finish(),
+    );
+    let d = dispatch.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            // The runtime's threads end with it; the guard lives as long as they do.
+            std::mem::forget(tracing::dispatcher::set_default(&d));
+        })
+        .build()
+        .unwrap();
+    (rt, dispatch, buf)
+}
+
+/// Runs one of this file's test bodies with its logs captured.
+fn run_capturing<F: std::future::Future<Output = ()>>(body: impl FnOnce(Arc<Mutex<Vec<u8>>>) -> F) {
+    let (rt, dispatch, logs) = capturing_runtime();
+    tracing::dispatcher::with_default(&dispatch, || rt.block_on(body(logs)));
 }
 
 /// The one channel `issues` of `kind` against `api`, its token in a file under `dir`.
@@ -330,9 +349,12 @@ fn fault(fake: &Shared, op: &'static str, f: Fault) {
     fake.lock().unwrap().faults.push_back((op, f));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn github_one_issue_per_drift_commented_closed_and_reopened() {
-    let logs = logs();
+#[test]
+fn github_one_issue_per_drift_commented_closed_and_reopened() {
+    run_capturing(github_one_issue_per_drift_commented_closed_and_reopened_body);
+}
+
+async fn github_one_issue_per_drift_commented_closed_and_reopened_body(logs: Arc<Mutex<Vec<u8>>>) {
     let (fake, api) = fake_api().await;
     let mut rig = rig("github", &api, 2, "");
 
@@ -566,9 +588,12 @@ async fn github_one_issue_per_drift_commented_closed_and_reopened() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gitlab_one_issue_per_drift_closed_and_reopened() {
-    let logs = logs();
+#[test]
+fn gitlab_one_issue_per_drift_closed_and_reopened() {
+    run_capturing(gitlab_one_issue_per_drift_closed_and_reopened_body);
+}
+
+async fn gitlab_one_issue_per_drift_closed_and_reopened_body(logs: Arc<Mutex<Vec<u8>>>) {
     let (fake, base) = fake_api().await;
     let mut rig = rig(
         "gitlab",
@@ -678,7 +703,10 @@ async fn github_one_issue_across_kill_9_between_create_and_mark() {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "github_one_issue_across_kill_9_between_create_and_mark",
+            &crate::common::harness_name(
+                module_path!(),
+                "github_one_issue_across_kill_9_between_create_and_mark",
+            ),
             "--nocapture",
             "--test-threads=1",
         ])

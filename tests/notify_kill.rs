@@ -51,7 +51,10 @@ fn outbox_survives_kill_9_between_write_and_send() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "outbox_survives_kill_9_between_write_and_send",
+            &crate::common::harness_name(
+                module_path!(),
+                "outbox_survives_kill_9_between_write_and_send",
+            ),
             "--nocapture",
             "--test-threads=1",
         ])

@@ -3,7 +3,7 @@
 //! the digest under tokio's paused clock, against a real SQLite outbox and a real file channel.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::sync::Arc;

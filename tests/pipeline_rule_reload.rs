@@ -2,8 +2,6 @@
 //! invalid change and surfaces the errors in its stats.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -11,8 +11,8 @@
 //! moto[server] + boto3 (scripts/ci-deps.sh); fails naming what is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod live_support;
-mod tf_support;
+use crate::live_support;
+use crate::tf_support;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! set) and over generated hostile input, with one thread or several, in big or small chunks.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 //! SQLite (migrations, files) here.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 #[path = "support/postgres.rs"]
 mod pg;
 #[path = "store_cases/pg_only.rs"]

@@ -98,7 +98,12 @@ fn kill_9_loses_nothing_reported_written() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("tfdrift.db");
     let mut proc = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            &crate::common::harness_name(module_path!(), TEST_NAME),
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &db)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -16,8 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tfdrift::store::journal::{ChangeItem, Journal as _};
 
-#[path = "support/team.rs"]
-mod team_support;
+use crate::team_support;
 use team_support::*;
 
 struct Team {

@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "support/team.rs"]
-mod team_support;
+use crate::team_support;
 use team_support::*;
 
 /// A private tmux server (one session per monitor), killed on drop.

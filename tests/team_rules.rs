@@ -18,8 +18,7 @@ use serde_json::{Value, json};
 use tfdrift::api::client::{Client, ClientOptions};
 use tfdrift::api::proto as pb;
 
-#[path = "support/team.rs"]
-mod team_support;
+use crate::team_support;
 use team_support::{BIN, Lines, free_port, pump, wait_for};
 
 /// The daemon with its output collected line by line; killed on drop.

@@ -2,7 +2,7 @@
 //! `tests/tf_support/cli.tfrc`, for the Rust terraform tests and `scripts/proof/run.sh` alike.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod tf_support;
+use crate::tf_support;
 
 use std::path::Path;
 

@@ -12,9 +12,9 @@
 //! them. Runtime: ~30 s (two applies of one resource).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod drift_support;
-mod tf_support;
+use crate::common;
+use crate::drift_support;
+use crate::tf_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -30,7 +30,7 @@
 //! outputs a previous `scripts/proof/run.sh DIR` left there.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod tf_support;
+use crate::tf_support;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -9,8 +9,8 @@
 //! ~1-2 minutes, nearly all of it terraform (three applies of a few IAM/SSM resources).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod live_support;
-mod tf_support;
+use crate::live_support;
+use crate::tf_support;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

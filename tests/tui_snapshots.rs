@@ -3,8 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 #![cfg(feature = "tui")]
 
-#[path = "common/tier.rs"]
-mod tier;
+use crate::common::tier;
 
 #[path = "tui_snapshots/board.rs"]
 mod board;

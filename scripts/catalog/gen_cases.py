@@ -7,7 +7,7 @@ a record in the exact CloudTrail (or GCP LogEntry) format is built from the fiel
 reads: every `request.X` / `response.X` path is created with a sample value whose type follows
 the botocore shape (strings, integers, booleans, tag lists or maps), so a path botocore does not
 know is reported (`--lint`) instead of silently fixed. New lines get `"expect": null`; run
-`TFDRIFT_BLESS=1 cargo test --test catalog_cases` to fill them in, then review the diff.
+`TFDRIFT_BLESS=1 cargo test --test suite catalog_cases::` to fill them in, then review the diff.
 
 Usage: gen_cases.py [--lint]"""
 import hashlib

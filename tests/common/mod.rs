@@ -9,7 +9,7 @@ use tfdrift::pipeline::replay::replay_bytes;
 use tfdrift::pipeline::{Engine, EngineOptions, Stats};
 use tfdrift::state::{StateIndex, parse_state};
 
-mod tier;
+pub mod tier;
 #[allow(unused_imports)]
 pub use tier::{corpus, extended, file as corpus_file};
 
@@ -33,4 +33,12 @@ pub fn replay(engine: &mut Engine, name: &str, bytes: &[u8]) -> (Vec<Alert>, Sta
     let mut alerts = Vec::new();
     replay_bytes(engine, name, bytes, &mut stats, &mut |a| alerts.push(a));
     (alerts, stats)
+}
+
+/// The full name the test harness knows a test by, from its module's `module_path!()`
+/// (`<file>::<test>`: all integration tests are modules of one binary), to re-run it alone in a
+/// child process with `--exact`.
+pub fn harness_name(module_path: &str, test: &str) -> String {
+    let module = module_path.split_once("::").map_or(module_path, |(_, m)| m);
+    format!("{module}::{test}")
 }

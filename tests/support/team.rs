@@ -2,7 +2,7 @@
 //! child processes with their output collected line by line, a test CA and server certificate
 //! made with the `openssl` CLI, API tokens made with `tfdrift api token`, and Falco events
 //! posted to a daemon's HTTP source.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
