@@ -27,6 +27,20 @@ pub mod proto {
     tonic::include_proto!("tfdrift.v1");
 }
 
+/// The daemon's side of the same service, generated with every message from [`proto`] except the
+/// `Watch` stream's items, sent pre-encoded ([`watch::Encoded`]; see `build.rs`).
+#[allow(
+    missing_docs,
+    nonstandard_style,
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    unreachable_pub
+)]
+pub mod proto_server {
+    include!(concat!(env!("OUT_DIR"), "/api_server/tfdrift.v1.rs"));
+}
+
 /// Protocol major: changes only with an incompatible change (then the package becomes `v2`).
 pub const PROTOCOL_MAJOR: u32 = 1;
 /// Protocol minor: bumped when fields or calls are added (compatible both ways). 1: drift acts

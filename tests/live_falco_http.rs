@@ -57,7 +57,11 @@ async fn start_with(
     )
     .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    // No pooled connection: an idle keep-alive one would count against a test's connection cap.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(r) = client.get(format!("{base}/healthz")).send().await
@@ -495,8 +499,19 @@ async fn slow_clients_cannot_starve_the_receiver() {
     let addr = base.trim_start_matches("http://").to_string();
     // The /healthz poll of `start_with` must have closed first: were it still open, one of the
     // 20 would be refused at the cap, and its close would leave 19 open (seen under CI load).
+    // The counters are republished about once a second, so only a snapshot taken after two
+    // updates since the poll (one may have been filled before it) can say it is closed.
+    let mut updates = handle.stats.clone();
+    updates.mark_unchanged();
+    let mut fresh = 0;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        if tokio::time::timeout(Duration::from_millis(50), updates.changed())
+            .await
+            .is_ok()
+        {
+            fresh += 1;
+        }
         let open = handle
             .stats
             .borrow()
@@ -504,7 +519,7 @@ async fn slow_clients_cannot_starve_the_receiver() {
             .values()
             .next()
             .map(|h| h.connections_open);
-        if open == Some(0) {
+        if fresh >= 2 && open == Some(0) {
             break;
         }
         assert!(

@@ -12,7 +12,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use super::auth::{Gate, require};
-use super::proto::daemon_server::{Daemon, DaemonServer};
+use super::proto_server::daemon_server::{Daemon, DaemonServer};
 use super::proto::{self as pb};
 use super::settings::ApiSettings;
 use super::tokens::{Role, TokenFile};
@@ -40,7 +40,7 @@ pub struct ApiState {
     pub cancel: CancellationToken,
     /// Journal entries as they are committed, read once for every watcher; its capacity is
     /// the per-watcher buffer (a watcher further behind is told it lagged and reads the store).
-    pub(crate) events: tokio::sync::broadcast::Sender<Arc<pb::WatchEvent>>,
+    pub(crate) events: tokio::sync::broadcast::Sender<Arc<watch_stream::Published>>,
     /// The daemon's rules, for the Rules calls ([`ApiState::with_rules`]).
     pub(crate) rules: Option<Arc<super::rules::RulesApi>>,
 }
@@ -137,7 +137,7 @@ impl Daemon for DaemonService {
         }))
     }
 
-    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<pb::WatchEvent, Status>>;
+    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<watch_stream::Encoded, Status>>;
 
     async fn watch(
         &self,

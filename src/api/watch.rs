@@ -8,6 +8,10 @@
 //! watcher whose client stops reading blocks only its own task, falls behind by more than the
 //! buffer, and is then told it lagged and catches up from the store again — detection and the
 //! other watchers never wait for it.
+//!
+//! Events are encoded once, by [`publish`], and sent to every watcher as the same bytes
+//! ([`Encoded`]): with fifty watchers, encoding (and deep-cloning) each alert per watcher was
+//! most of the daemon's added CPU.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,14 +42,67 @@ const CLIENT_QUEUE: usize = 32;
 /// Default number of alerts in a snapshot.
 pub const SNAPSHOT_ALERTS: usize = 200;
 
-type Tx = mpsc::Sender<Result<pb::WatchEvent, Status>>;
+type Tx = mpsc::Sender<Result<Encoded, Status>>;
+
+/// A `WatchEvent` already encoded in protobuf: what the server's `Watch` stream sends (the
+/// generated server takes it for `WatchEvent`, see `build.rs`). The bytes are shared, so sending
+/// one event to many watchers copies nothing. Clients decode a plain `WatchEvent`.
+#[derive(Clone, Default, PartialEq)]
+pub struct Encoded(prost::bytes::Bytes);
+
+impl Encoded {
+    /// The encoding of `ev`.
+    #[must_use]
+    pub fn new(ev: &pb::WatchEvent) -> Self {
+        Encoded(prost::Message::encode_to_vec(ev).into())
+    }
+}
+
+impl std::fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Encoded({} bytes)", self.0.len())
+    }
+}
+
+impl prost::Message for Encoded {
+    fn encode_raw(&self, buf: &mut impl prost::bytes::BufMut) {
+        buf.put_slice(&self.0);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl prost::bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        // The daemon only sends watch events; it never decodes one.
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// One journal entry as broadcast to the watchers: its cursor (to drop what a watcher already
+/// sent) and its encoding.
+#[derive(Debug)]
+pub struct Published {
+    cursor: i64,
+    encoded: Encoded,
+}
 
 /// Starts a watcher's task; its stream ends when the client goes away or the daemon stops.
 pub fn start(
     state: Arc<ApiState>,
     since: i64,
     snapshot_alerts: u32,
-) -> ReceiverStream<Result<pb::WatchEvent, Status>> {
+) -> ReceiverStream<Result<Encoded, Status>> {
     let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
     let n = match snapshot_alerts {
         0 => SNAPSHOT_ALERTS,
@@ -131,7 +188,10 @@ pub async fn publish(state: Arc<ApiState>, mut last: i64) {
                 let at = c.cursor;
                 if let Some(ev) = event(c) {
                     // No receivers is fine: nobody is watching.
-                    let _ = state.events.send(Arc::new(ev));
+                    let _ = state.events.send(Arc::new(Published {
+                        cursor: at,
+                        encoded: Encoded::new(&ev),
+                    }));
                 }
                 last = at;
             }
@@ -160,7 +220,7 @@ async fn catch_up(state: &Arc<ApiState>, mut cursor: i64, tx: &Tx) -> Result<Opt
         for c in rows {
             let at = c.cursor;
             if let Some(ev) = event(c)
-                && tx.send(Ok(ev)).await.is_err()
+                && tx.send(Ok(Encoded::new(&ev))).await.is_err()
             {
                 return Ok(None);
             }
@@ -185,7 +245,7 @@ async fn run(state: &Arc<ApiState>, since: i64, n: usize, tx: &Tx) -> Result<(),
         }
         let snap = snapshot(state, since, n).await?;
         let c = snap.cursor;
-        if tx.send(Ok(snap)).await.is_err() {
+        if tx.send(Ok(Encoded::new(&snap))).await.is_err() {
             return Ok(());
         }
         c
@@ -207,7 +267,7 @@ async fn run(state: &Arc<ApiState>, since: i64, n: usize, tx: &Tx) -> Result<(),
                         if ev.cursor <= cursor {
                             continue;
                         }
-                        if tx.send(Ok(pb::WatchEvent::clone(&ev))).await.is_err() {
+                        if tx.send(Ok(ev.encoded.clone())).await.is_err() {
                             return Ok(());
                         }
                         cursor = ev.cursor;
@@ -222,7 +282,7 @@ async fn run(state: &Arc<ApiState>, since: i64, n: usize, tx: &Tx) -> Result<(),
                             cursor,
                             item: Some(Item::Lagged(pb::Lagged { cursor, newest })),
                         };
-                        if tx.send(Ok(lag)).await.is_err() {
+                        if tx.send(Ok(Encoded::new(&lag))).await.is_err() {
                             return Ok(());
                         }
                         break;
@@ -241,10 +301,10 @@ async fn run(state: &Arc<ApiState>, since: i64, n: usize, tx: &Tx) -> Result<(),
                 stats_dirty = false;
                 stats_sent = Instant::now();
                 // Full: skipped (the next one carries the news); closed: noticed above.
-                let _ = tx.try_send(Ok(pb::WatchEvent {
+                let _ = tx.try_send(Ok(Encoded::new(&pb::WatchEvent {
                     cursor,
                     item: Some(Item::Stats(s)),
-                }));
+                })));
             }
         }
     }
