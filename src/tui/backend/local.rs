@@ -30,7 +30,13 @@ pub struct Local {
     results: Option<mpsc::UnboundedSender<Action>>,
     stop: CancellationToken,
     pump: Option<tokio::task::JoinHandle<()>>,
+    /// The unresolved drift ids the last load listed (one that leaves the set is re-read to
+    /// say how it ended).
+    listed: Listed,
 }
+
+/// The unresolved drift ids of the last load.
+type Listed = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
 
 impl std::fmt::Debug for Local {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +63,7 @@ impl Local {
             results: None,
             stop: CancellationToken::new(),
             pump: None,
+            listed: Listed::default(),
         }
     }
 }
@@ -69,6 +76,7 @@ impl Backend for Local {
         }
         if let Some(store) = self.store.clone() {
             let tx = events.clone();
+            let listed = self.listed.clone();
             tokio::task::spawn_blocking(move || {
                 let action = match load_recent(store.as_ref(), Utc::now()) {
                     Ok(list) => Action::Restored(list),
@@ -78,13 +86,14 @@ impl Backend for Local {
                     },
                 };
                 let _ = tx.blocking_send(Event::Action(action));
-                let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref())));
+                let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref(), &listed)));
             });
         }
         if let Some(handle) = self.handle.take() {
             self.pump = Some(tokio::spawn(pump(
                 handle,
                 self.store.clone(),
+                self.listed.clone(),
                 events,
                 self.stop.clone(),
             )));
@@ -94,7 +103,10 @@ impl Backend for Local {
     fn perform(&self, effect: Effect) -> Option<Effect> {
         let (Some(store), Some(tx)) = (self.store.clone(), self.results.clone()) else {
             return match effect {
-                Effect::Persist { .. } | Effect::LoadAlert { .. } | Effect::DriftAct { .. } => None,
+                Effect::Persist { .. }
+                | Effect::LoadAlert { .. }
+                | Effect::DriftAct { .. }
+                | Effect::LoadOccurrences { .. } => None,
                 other => Some(other),
             };
         };
@@ -161,6 +173,15 @@ impl Backend for Local {
                 });
                 None
             }
+            Effect::LoadOccurrences { drift_id } => {
+                tokio::task::spawn_blocking(move || {
+                    let limit = crate::tui::now::occurrences::LIMIT as usize;
+                    let result = crate::api::drifts::occurrences(store.as_ref(), &drift_id, limit)
+                        .map_err(|e| format!("cannot read them from the store: {e}"));
+                    let _ = tx.send(Action::Occurrences { drift_id, result });
+                });
+                None
+            }
             other => Some(other),
         }
     }
@@ -186,6 +207,7 @@ impl Backend for Local {
 async fn pump(
     mut handle: PipelineHandle,
     store: Option<Arc<dyn Store>>,
+    listed: Listed,
     tx: mpsc::Sender<Event>,
     stop: CancellationToken,
 ) {
@@ -224,8 +246,9 @@ async fn pump(
                     && let Some(store) = store.clone()
                 {
                     let tx = tx.clone();
+                    let listed = listed.clone();
                     tokio::task::spawn_blocking(move || {
-                        let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref())));
+                        let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref(), &listed)));
                     });
                 }
                 continue;
@@ -241,17 +264,36 @@ async fn pump(
     let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
 }
 
-/// Every unresolved drift in the store, as the action that replaces the monitor's set.
-pub(crate) fn load_drifts(store: &dyn Store) -> Action {
+/// Every unresolved drift in the store, as the action that replaces the monitor's set, with
+/// the drifts the previous load listed that have resolved since (as stored: how, by whom), so
+/// the board shows how they ended.
+pub(crate) fn load_drifts(store: &dyn Store, listed: &Listed) -> Action {
     let filter = crate::store::DriftFilter {
         unresolved_only: true,
         ..crate::store::DriftFilter::default()
     };
-    match store.drifts(&filter) {
-        Ok(list) => Action::Drifts(list),
-        Err(e) => Action::Notice {
-            text: format!("Cannot load open drifts: {e}"),
-            error: true,
-        },
+    let mut list = match store.drifts(&filter) {
+        Ok(list) => list,
+        Err(e) => {
+            return Action::Notice {
+                text: format!("Cannot load open drifts: {e}"),
+                error: true,
+            };
+        }
+    };
+    let now: std::collections::HashSet<String> = list.iter().map(|d| d.id.clone()).collect();
+    let before = match listed.lock() {
+        Ok(mut l) => std::mem::replace(&mut *l, now.clone()),
+        Err(p) => std::mem::replace(&mut *p.into_inner(), now.clone()),
+    };
+    for id in before.difference(&now) {
+        match store.drift(id) {
+            Ok(Some(d)) if !d.is_unresolved() => list.push(d),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(drift = %id, error = %e, "Cannot re-read a drift that left the open set")
+            }
+        }
     }
+    Action::Drifts(list)
 }
