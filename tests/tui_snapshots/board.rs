@@ -517,8 +517,7 @@ fn resolved_drifts_fade_out_with_their_reason() {
         .unwrap();
     assert!(
         cell.modifier.contains(ratatui::style::Modifier::DIM),
-        "{:?}",
-        cell
+        "{cell:?}"
     );
     // At 80 columns the reason still shows on the row.
     key(&mut app, KeyCode::Char('j'));

@@ -291,9 +291,100 @@ pub(crate) fn load_drifts(store: &dyn Store, listed: &Listed) -> Action {
             Ok(Some(d)) if !d.is_unresolved() => list.push(d),
             Ok(_) => {}
             Err(e) => {
-                tracing::debug!(drift = %id, error = %e, "Cannot re-read a drift that left the open set")
+                tracing::debug!(drift = %id, error = %e, "Cannot re-read a drift that left the open set");
             }
         }
     }
     Action::Drifts(list)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::alert::Alert;
+    use crate::drift::{Drift, DriftOp, Reason};
+    use crate::store::{DriftAction, EventRecord};
+
+    fn drifts(a: Action) -> Vec<Drift> {
+        match a {
+            Action::Drifts(d) => d,
+            other => panic!("not drifts: {other:?}"),
+        }
+    }
+
+    /// The golden EC2 alerts recorded as the pipeline records them (each with its drifts).
+    fn recorded(store: &dyn Store) -> Vec<Alert> {
+        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/aws-ec2/alerts.jsonl");
+        let mut out = Vec::new();
+        for (n, line) in std::fs::read_to_string(p).unwrap().lines().enumerate() {
+            let mut a: Alert = serde_json::from_str(line).unwrap();
+            let occ = crate::drift::occurrences(&a, "test");
+            crate::drift::stamp(&mut a, &occ);
+            let ops: Vec<DriftOp> = occ
+                .into_iter()
+                .map(|o| DriftOp::Occur(Box::new(o)))
+                .collect();
+            let key = format!("event-{n}");
+            store
+                .record_batch(&[EventRecord {
+                    seen: &[key.as_str()],
+                    time: Some(a.time),
+                    alerts: std::slice::from_ref(&a),
+                    outbox: &[],
+                    drifts: &ops,
+                }])
+                .unwrap();
+            out.push(a);
+        }
+        out
+    }
+
+    /// A drift that leaves the open set between two loads comes back once, as stored (how and
+    /// by whom it ended), so the board can show it fading; a drift's occurrences are its
+    /// alerts, newest first.
+    #[test]
+    fn a_drift_that_resolved_is_reported_once_and_occurrences_are_its_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(&dir.path().join("store.db")).unwrap();
+        let alerts = recorded(&store);
+        let listed = Listed::default();
+        let first = drifts(load_drifts(&store, &listed));
+        assert!(first.len() > 1, "{first:?}");
+        assert!(first.iter().all(Drift::is_unresolved));
+        let gone = first[0].id.clone();
+        store
+            .drift_act(&gone, DriftAction::Resolve, "alice", Utc::now())
+            .unwrap()
+            .unwrap();
+        let second = drifts(load_drifts(&store, &listed));
+        assert_eq!(second.len(), first.len());
+        let d = second.iter().find(|d| d.id == gone).unwrap();
+        assert!(!d.is_unresolved());
+        assert_eq!(d.resolved_reason, Some(Reason::Manual));
+        assert_eq!(d.resolved_by.as_deref(), Some("alice"));
+        let third = drifts(load_drifts(&store, &listed));
+        assert_eq!(third.len(), first.len() - 1, "reported once");
+
+        let busiest = first.iter().max_by_key(|d| d.occurrences).unwrap();
+        assert!(busiest.occurrences >= 2, "{busiest:?}");
+        let mut want: Vec<&Alert> = alerts
+            .iter()
+            .filter(|a| {
+                a.drift_id.as_deref() == Some(busiest.id.as_str())
+                    || a.drift_ids.contains(&busiest.id)
+            })
+            .collect();
+        want.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id)));
+        let got = crate::api::drifts::occurrences(&store, &busiest.id, 100).unwrap();
+        assert_eq!(
+            got.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            want.iter().map(|a| a.id.as_str()).collect::<Vec<_>>()
+        );
+        assert_eq!(got.len() as u64, busiest.occurrences);
+        let one = crate::api::drifts::occurrences(&store, &busiest.id, 1).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].id, want[0].id, "the newest");
+    }
 }
