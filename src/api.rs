@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod client;
 pub mod convert;
+pub mod drifts;
 pub mod rules;
 pub mod server;
 pub mod settings;

@@ -258,23 +258,27 @@ Examples:
   tfdrift drifts list --profile prod
   tfdrift drifts list --profile prod --status all --json
   tfdrift drifts list --profile prod --fail-on-open --min-severity high   # CI gate
+  TFDRIFT_TOKEN=… tfdrift drifts list --connect https://tfdrift.internal:7443 --ca-cert ca.pem --json
+  tfdrift drifts list --profile oncall     # a profile with `daemon:` asks that daemon
 
-Exit status: 0 listed, 1 config or store error, 2 open drifts (with --fail-on-open).")]
+Exit status: 0 listed, 1 config, store or daemon error, 2 open drifts (with --fail-on-open).")]
     List(DriftsListArgs),
     /// One drift: its fields and everything that happened to it.
     #[command(after_help = "\
 Examples:
   tfdrift drifts show drf-0123456789abcdef01234567 --profile prod
   tfdrift drifts show drf-0123456789abcdef01234567 --profile prod --json
+  tfdrift drifts show drf-0123456789abcdef01234567 --connect http://127.0.0.1:7443
 
-Exit status: 0 shown, 1 unknown drift or store error.")]
+Exit status: 0 shown, 1 unknown drift, store or daemon error.")]
     Show(DriftIdArgs),
     /// Resolve a drift by hand (reason `manual`); every channel told about it hears it ended.
     #[command(after_help = "\
 Examples:
   tfdrift drifts resolve drf-0123456789abcdef01234567 --profile prod --who alice
+  tfdrift drifts resolve drf-0123456789abcdef01234567 --connect https://tfdrift.internal:7443
 
-Exit status: 0 resolved, 1 unknown or already resolved drift, or store error.")]
+Exit status: 0 resolved, 1 unknown or already resolved drift, store or daemon error.")]
     Resolve(DriftIdArgs),
 }
 
@@ -296,6 +300,10 @@ pub struct DriftsListArgs {
     /// Only drifts of at least this severity (info, low, medium, high, critical).
     #[arg(long)]
     pub min_severity: Option<String>,
+    /// Ask a team-mode daemon through its API instead of opening the store (a profile with
+    /// `daemon:` does the same).
+    #[command(flatten)]
+    pub remote: ConnectArgs,
 }
 
 /// Arguments of `drifts show` / `drifts resolve`.
@@ -309,9 +317,13 @@ pub struct DriftIdArgs {
     /// JSON output (show).
     #[arg(long)]
     pub json: bool,
-    /// Who resolves (default: $USER).
-    #[arg(long)]
+    /// Who resolves (default: $USER; through --connect the daemon records the token's name).
+    #[arg(long, conflicts_with = "connect")]
     pub who: Option<String>,
+    /// Ask a team-mode daemon through its API instead of opening the store (a profile with
+    /// `daemon:` does the same).
+    #[command(flatten)]
+    pub remote: ConnectArgs,
 }
 
 /// `alerts` subcommands.

@@ -58,6 +58,7 @@ mod secrets_everywhere;
 mod store;
 mod store_kill;
 mod team_api;
+mod team_drifts;
 mod team_monitor;
 mod team_rules;
 mod terraform_cli_config;

@@ -147,6 +147,16 @@ fn status_error(url: &str, s: &tonic::Status) -> ClientError {
     }
 }
 
+/// [`status_error`], naming an older daemon that lacks the Drift calls.
+fn drift_call_error(url: &str, s: &tonic::Status) -> ClientError {
+    if s.code() == Code::Unimplemented {
+        return ClientError::Refused(format!(
+            "the daemon at {url} has no drift calls (ListDrifts, GetDrift): it runs an older tfdrift; upgrade it, or read its store with --profile"
+        ));
+    }
+    status_error(url, s)
+}
+
 /// Adds the protocol version and the token to every call.
 #[derive(Clone)]
 pub struct Credentials {
@@ -319,6 +329,34 @@ impl Client {
             .await
             .map(tonic::Response::into_inner)
             .map_err(|s| status_error(&self.url, &s))
+    }
+
+    /// Drifts by status and severity (`ListDrifts`).
+    pub async fn list_drifts(
+        &mut self,
+        req: pb::ListDriftsRequest,
+    ) -> Result<pb::ListDriftsReply, ClientError> {
+        self.inner
+            .list_drifts(req)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| drift_call_error(&self.url, &s))
+    }
+
+    /// One drift with its events and up to `occurrences` of its alerts (`GetDrift`).
+    pub async fn get_drift(
+        &mut self,
+        id: &str,
+        occurrences: u32,
+    ) -> Result<pb::GetDriftReply, ClientError> {
+        self.inner
+            .get_drift(pb::GetDriftRequest {
+                id: id.to_string(),
+                occurrences,
+            })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| drift_call_error(&self.url, &s))
     }
 
     /// A page of alerts.

@@ -365,6 +365,20 @@ impl Daemon for DaemonService {
     ) -> Result<Response<pb::SaveRuleFileReply>, Status> {
         super::rules::save(&self.state, req).await
     }
+
+    async fn list_drifts(
+        &self,
+        req: Request<pb::ListDriftsRequest>,
+    ) -> Result<Response<pb::ListDriftsReply>, Status> {
+        super::drifts::list(&self.state, req).await
+    }
+
+    async fn get_drift(
+        &self,
+        req: Request<pb::GetDriftRequest>,
+    ) -> Result<Response<pb::GetDriftReply>, Status> {
+        super::drifts::get(&self.state, req).await
+    }
 }
 
 /// `Act` on a drift (`drift_id` set): acknowledge, snooze or resolve it in the store as the

@@ -130,6 +130,12 @@ pub enum Effect {
         /// What the user did (`acknowledged`), for the confirmation.
         verb: String,
     },
+    /// Read a drift's occurrences (its alerts, newest first) for the board's occurrence list;
+    /// the answer comes back as [`Action::Occurrences`].
+    LoadOccurrences {
+        /// The drift.
+        drift_id: String,
+    },
 }
 
 /// Everything that can change the state.
@@ -179,6 +185,13 @@ pub enum Action {
     /// One drift changed (opened, occurred, acknowledged, snoozed, resolved, reopened); a
     /// resolved one leaves the unresolved set.
     DriftChanged(Box<Drift>),
+    /// A drift's occurrences (its alerts), or why they cannot be read.
+    Occurrences {
+        /// The drift.
+        drift_id: String,
+        /// Its alerts (newest first), or the reason.
+        result: Result<Vec<Alert>, String>,
+    },
     /// Quit.
     Quit,
 }
@@ -281,7 +294,8 @@ pub struct App {
     /// Ids of alerts restored from the store that the pipeline may still deliver (recorded
     /// just before the load, delivered after it): skipped once when they arrive.
     restored: std::collections::HashSet<String>,
-    /// Unresolved drifts (open, acknowledged, snoozed), newest `last_seen` first.
+    /// Unresolved drifts (open, acknowledged, snoozed), and those that resolved while the
+    /// monitor is open until they fade out ([`super::now::FADE`]); newest `last_seen` first.
     pub drifts: Vec<Drift>,
     /// The last reload or rule-test result shown in the editor (text, is a problem).
     pub editor_status: Option<(String, bool)>,
@@ -545,23 +559,15 @@ impl App {
                 fits
             }
             Action::Drifts(list) => {
-                let old = std::mem::take(&mut self.drifts);
-                self.drifts = list.into_iter().filter(Drift::is_unresolved).collect();
-                self.drifts.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
-                self.now_board.rebuild(&old, &self.drifts);
+                self.on_drifts(list);
                 true
             }
             Action::StatusChanged(id, status, by) => self.on_status_changed(&id, status, by),
             Action::DriftChanged(d) => {
-                let old = self.drifts.clone();
-                self.drifts.retain(|x| x.id != d.id);
-                if d.is_unresolved() {
-                    self.drifts.push(*d);
-                    self.drifts.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
-                }
-                self.now_board.rebuild(&old, &self.drifts);
+                self.on_drift_changed(*d);
                 true
             }
+            Action::Occurrences { drift_id, result } => self.on_occurrences(&drift_id, result),
             Action::RulesReloaded(text, problem) | Action::RuleTests(text, problem) => {
                 self.editor_status = Some((text, problem));
                 true
@@ -591,6 +597,7 @@ impl App {
             self.clamp_sel();
             changed = true;
         }
+        changed |= self.fade_drifts();
         changed
     }
 

@@ -2,6 +2,10 @@
 //! acknowledged or snoozed, then newest), grouped by resource, with the selection, who handled
 //! what from this monitor, and the drift whose latest alert the details show. The rows and their
 //! cells are computed here so the view (`ui/now.rs`) and the Markdown copy share them.
+//!
+//! A drift that resolves while the monitor is open stays, below the open ones and dimmed, with
+//! how and by whom it ended, for [`FADE`]; `Enter` lists a drift's occurrences
+//! ([`occurrences::Occurrences`]).
 
 use std::cell::Cell;
 use std::cmp::Reverse;
@@ -13,6 +17,14 @@ use super::feed::Handled;
 use super::group::{self, Item};
 use crate::alert::{Alert, Severity, Via};
 use crate::drift::{Drift, Status};
+
+pub mod occurrences;
+pub use occurrences::Occurrences;
+
+/// How long a drift that resolved while the monitor is open stays on the board (dimmed, with
+/// its reason): long enough for whoever watches to see it end and why, short enough that the
+/// board stays about what is drifted now.
+pub const FADE: chrono::Duration = chrono::Duration::minutes(10);
 
 /// One row of the board.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +55,13 @@ pub fn unhandled(d: &Drift) -> bool {
     d.status == Status::Open
 }
 
-/// The board's order, as a sort key: severity (worst first), unhandled before acknowledged or
-/// snoozed, newest first, then the id (a total order: stable across reloads).
+/// The board's order, as a sort key: resolved (fading) drifts below every unresolved one, then
+/// severity (worst first), unhandled before acknowledged or snoozed, newest first, then the id
+/// (a total order: stable across reloads).
 #[must_use]
-pub fn rank(d: &Drift) -> (Reverse<Severity>, bool, Reverse<DateTime<Utc>>, &str) {
+pub fn rank(d: &Drift) -> (bool, Reverse<Severity>, bool, Reverse<DateTime<Utc>>, &str) {
     (
+        d.status == Status::Resolved,
         Reverse(d.severity),
         !unhandled(d),
         Reverse(d.last_seen),
@@ -110,6 +124,8 @@ pub struct Known {
     pub by: Option<Handled>,
     /// How its latest alert was made.
     pub via: Option<Via>,
+    /// When this monitor learned it resolved (it fades out [`FADE`] later).
+    pub faded_at: Option<DateTime<Utc>>,
 }
 
 /// The status cell: never colour alone (`●`, `A`, `Z`), with who and until when.
@@ -127,12 +143,28 @@ pub fn status_text(d: &Drift, known: &Known, now: DateTime<Utc>) -> String {
             Some(t) => format!("Z until {}{by}", when(t, now)),
             None => format!("Z snoozed{by}"),
         },
-        Status::Resolved => format!(
-            "R {}",
-            d.resolved_reason
-                .map_or("resolved", crate::drift::Reason::as_str)
-        ),
+        Status::Resolved => resolved_text(d, now),
     }
+}
+
+/// `resolved · reverted by bob 2m ago`: how a drift ended, who ended it, and when.
+#[must_use]
+pub fn resolved_text(d: &Drift, now: DateTime<Utc>) -> String {
+    let mut s = String::from("resolved");
+    if let Some(r) = d.resolved_reason {
+        s.push_str(" · ");
+        s.push_str(r.as_str());
+    }
+    if let Some(w) = d.resolved_by.as_deref().filter(|w| !w.is_empty()) {
+        s.push_str(" by ");
+        s.push_str(w);
+    }
+    if let Some(t) = d.resolved_at {
+        s.push(' ');
+        s.push_str(&age((now - t).num_seconds()));
+        s.push_str(" ago");
+    }
+    s
 }
 
 /// The cells of one drift.
@@ -187,11 +219,22 @@ pub struct NowBoard {
     pub known: HashMap<String, Known>,
     /// The selected drift's latest alert.
     pub target: Option<Target>,
+    /// `Enter` on a drift: its occurrences, in place of the rows until `Esc`.
+    pub occurrences: Option<Occurrences>,
 }
+
+/// Marks the grouping key of a resolved drift's resource (never in an address or id).
+const RESOLVED_GROUP: char = '\u{1f}';
 
 fn row_key(row: &BoardRow, drifts: &[Drift]) -> String {
     match row {
-        BoardRow::Resource { label, .. } => format!("r:{label}"),
+        BoardRow::Resource { label, members } => {
+            let resolved = members
+                .first()
+                .and_then(|i| drifts.get(*i))
+                .is_some_and(|d| d.status == Status::Resolved);
+            format!("r:{label}{}", if resolved { "\u{1f}" } else { "" })
+        }
         BoardRow::Drift(i) => format!("d:{}", drifts.get(*i).map_or("", |d| d.id.as_str())),
     }
 }
@@ -202,7 +245,17 @@ impl NowBoard {
     pub fn rebuild(&mut self, old: &[Drift], drifts: &[Drift]) {
         let selected = self.rows.get(self.sel).map(|r| row_key(r, old));
         let order = order(drifts);
-        let labels: Vec<String> = drifts.iter().map(resource_of).collect();
+        // Resolved drifts group apart (a separate resource row below every open drift).
+        let labels: Vec<String> = drifts
+            .iter()
+            .map(|d| {
+                let mut l = resource_of(d);
+                if d.status == Status::Resolved {
+                    l.push(RESOLVED_GROUP);
+                }
+                l
+            })
+            .collect();
         let items: Vec<Item<'_>> = order
             .iter()
             .filter_map(|i| {
@@ -222,7 +275,7 @@ impl NowBoard {
         for g in group::by_key(&items) {
             let members: Vec<usize> = g.members.iter().map(|m| *m as usize).collect();
             self.rows.push(BoardRow::Resource {
-                label: g.key,
+                label: g.key.trim_end_matches(RESOLVED_GROUP).to_string(),
                 members: members.clone(),
             });
             self.rows.extend(members.into_iter().map(BoardRow::Drift));
@@ -270,7 +323,7 @@ impl NowBoard {
         let n = |f: &dyn Fn(&Drift) -> bool| drifts.iter().filter(|d| f(d)).count();
         (
             n(&|d| d.is_unresolved()),
-            n(&|d| d.severity == Severity::Critical),
+            n(&|d| d.is_unresolved() && d.severity == Severity::Critical),
             n(&|d| d.status == Status::Acknowledged),
             n(&|d| d.status == Status::Snoozed),
         )

@@ -12,7 +12,7 @@ use tfdrift::tui::feed::{Handled, Status};
 use tfdrift::tui::group::GroupBy;
 use tfdrift::tui::now::BoardRow;
 
-use super::{app, app_with, golden_alerts, key, keys, now, screen};
+use super::{app, app_with, golden_alerts, key, keys, now, render, screen};
 
 /// Snapshots beside the others, in `tests/snapshots/`.
 macro_rules! snap {
@@ -296,13 +296,19 @@ fn board_write_keys_emit_drift_act() {
             .0
             .contains("Already acknowledged")
     );
-    // Resolved: the drift leaves the board.
+    // Resolved: the drift stays, fading, and is not acted on again; it leaves after FADE.
     let mut gone = app.drifts.iter().find(|d| d.id == id).unwrap().clone();
     gone.status = DriftStatus::Resolved;
     let before = app.drifts.len();
     app.update(Action::DriftChanged(Box::new(gone)));
+    assert_eq!(app.drifts.len(), before);
+    app.effects.clear();
+    select_drift(&mut app, "aws_security_group.myapp-sg", "ingress");
+    key(&mut app, KeyCode::Char('x'));
+    assert!(drift_acts(&app).is_empty(), "{:?}", app.effects);
+    app.update(Action::Tick(now() + tfdrift::tui::now::FADE));
     assert_eq!(app.drifts.len(), before - 1);
-    assert!(!app.now_board.rows.contains(&BoardRow::Drift(before - 1)));
+    assert!(app.drifts.iter().all(|d| d.id != id));
 }
 
 #[test]
@@ -332,12 +338,15 @@ fn board_write_keys_are_refused_read_only() {
     );
 }
 
-/// Enter opens the drift's latest alert in the details: from the feed when it holds it, else
-/// re-read from the store.
+/// Enter lists the drift's occurrences (asked of the backend), newest first, with time, actor,
+/// via, event and the value observed; the details follow the selected one, Enter focuses them,
+/// Esc goes back to the list, Esc again to the board.
 #[test]
-fn enter_opens_the_drifts_latest_alert() {
+fn enter_lists_the_drifts_occurrences() {
     let mut app = mixed();
     let id = select_drift(&mut app, "aws_security_group.myapp-sg", "ingress");
+    let board_sel = app.now_board.sel;
+    // Without Enter the details show the drift's latest alert, as before.
     let last = app
         .drifts
         .iter()
@@ -345,28 +354,87 @@ fn enter_opens_the_drifts_latest_alert() {
         .unwrap()
         .last_alert_id
         .clone();
+    assert_eq!(app.selected().unwrap().id, last);
+    app.effects.clear();
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.effects,
+        vec![Effect::LoadOccurrences {
+            drift_id: id.clone()
+        }]
+    );
+    assert_eq!(app.focus, Focus::Feed, "the list first, not the details");
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("Reading the drift's occurrences"), "{s}");
+    // The backend answers (in any order): the drift's alerts.
+    let mut mine: Vec<Alert> = golden_alerts()
+        .into_iter()
+        .filter(|a| a.drift_id.as_deref() == Some(id.as_str()))
+        .collect();
+    assert_eq!(
+        mine.len(),
+        3,
+        "the golden ingress drift has three occurrences"
+    );
+    mine.sort_by_key(|a| a.time);
+    let oldest = mine[0].id.clone();
+    // An answer for another drift is dropped.
+    assert!(!app.update(Action::Occurrences {
+        drift_id: "drf-other".into(),
+        result: Ok(Vec::new()),
+    }));
+    app.update(Action::Occurrences {
+        drift_id: id.clone(),
+        result: Ok(mine.clone()),
+    });
+    let s = screen(&app, 80, 24);
+    assert!(
+        s.contains("Occurrences · aws_security_group.myapp-sg ingress · ×3"),
+        "{s}"
+    );
+    assert!(s.contains("TIME") && s.contains("OBSERVED"), "{s}");
+    snap!("now_board_occurrences_80x24", s);
+    // Newest first; the details follow the selection.
+    assert_eq!(app.selected().unwrap().id, last);
+    key(&mut app, KeyCode::Char('G'));
+    assert_eq!(app.selected().unwrap().id, oldest);
+    snap!("now_board_occurrences_200x50", screen(&app, 200, 50));
+    // Enter: the details of that occurrence; Esc back to the list, Esc again to the board.
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.focus, Focus::Detail);
-    assert_eq!(app.selected().unwrap().id, last);
+    assert_eq!(app.selected().unwrap().id, oldest);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.focus, Focus::Feed);
+    assert!(app.now_board.occurrences.is_some(), "back on the list");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.now_board.occurrences.is_none());
     assert_eq!(
-        app.selected().unwrap().time.format("%H:%M").to_string(),
-        "09:45"
+        app.now_board.sel, board_sel,
+        "the board keeps its selection"
     );
-    // A drift whose alert the feed does not hold.
+    assert_eq!(app.selected().unwrap().id, last);
+    // A failure says why.
+    key(&mut app, KeyCode::Enter);
+    app.update(Action::Occurrences {
+        drift_id: id.clone(),
+        result: Err("the daemon: connection refused".into()),
+    });
+    let s = screen(&app, 200, 50);
+    assert!(
+        s.contains("The occurrences cannot be read: the daemon: connection refused"),
+        "{s}"
+    );
+}
+
+/// The drift's latest alert, when the feed does not hold it, is re-read from the store for the
+/// details (the board's selection, before any Enter).
+#[test]
+fn board_rereads_a_latest_alert_the_feed_lacks() {
     let mut other = app_with("");
     other.view = View::Now;
     let alerts = golden_alerts();
     other.update(Action::Drifts(drifts_from(&alerts)));
     key(&mut other, KeyCode::Char('j'));
-    let want = app
-        .drifts
-        .iter()
-        .find(|d| d.id == id)
-        .unwrap()
-        .last_alert_id
-        .clone();
-    let _ = want;
-    key(&mut other, KeyCode::Enter);
     let wanted = other
         .now_board
         .target
@@ -382,15 +450,133 @@ fn enter_opens_the_drifts_latest_alert() {
         other.effects
     );
     assert!(other.selected().is_none());
-    let s = screen(&other, 200, 50);
-    assert!(
-        s.contains("not in the feed: re-reading it from the store"),
-        "{s}"
-    );
     let alert = alerts.iter().find(|a| a.id == wanted).unwrap().clone();
     other.update(Action::AlertLoaded(Box::new(alert)));
     assert_eq!(other.selected().unwrap().id, wanted);
     assert!(other.detail.is_some(), "the diff is computed");
+}
+
+/// A drift that resolves while the monitor is open stays on the board, dimmed, below the open
+/// drifts, with how and by whom it ended ("resolved · reverted by bob 2m ago"), then leaves
+/// after `FADE`. One that comes back open is an open drift again.
+#[test]
+fn resolved_drifts_fade_out_with_their_reason() {
+    use tfdrift::drift::Reason;
+    let mut app = mixed();
+    let open_before = tfdrift::tui::now::NowBoard::counts(&app.drifts).0;
+    let mut d = drift_mut(
+        &mut app.drifts.clone(),
+        "aws_security_group.myapp-sg",
+        "ingress",
+    )
+    .clone();
+    d.status = DriftStatus::Resolved;
+    d.resolved_reason = Some(Reason::Reverted);
+    d.resolved_by = Some("bob".into());
+    d.resolved_at = Some(now() - Duration::minutes(2));
+    app.update(Action::DriftChanged(Box::new(d.clone())));
+    // Still there, counted as neither open nor critical.
+    assert!(app.drifts.iter().any(|x| x.id == d.id));
+    let (open, critical, _, _) = tfdrift::tui::now::NowBoard::counts(&app.drifts);
+    assert_eq!(open, open_before - 1);
+    assert_eq!(critical, 1, "the resolved critical drift no longer counts");
+    // Below every open drift: its resource row (now only resolved) comes last.
+    let last_drift = app
+        .now_board
+        .rows
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            BoardRow::Drift(i) => Some(&app.drifts[*i]),
+            BoardRow::Resource { .. } => None,
+        })
+        .unwrap();
+    assert_eq!(last_drift.id, d.id, "resolved sorts below open drifts");
+    // The last rows: the resolved drift under its own resource row (selected, not dimmed).
+    key(&mut app, KeyCode::Char('G'));
+    let _ = screen(&app, 200, 50); // scrolls the last row into view
+    key(&mut app, KeyCode::Char('k'));
+    assert!(app.board_on_resource());
+    let s = screen(&app, 200, 50);
+    assert!(s.contains("resolved · reverted by bob 2m ago"), "{s}");
+    snap!("now_board_resolved_fading_200x50", s);
+    // Dimmed: the row's cells carry DIM (unless selected).
+    let t = render(&app, 200, 50);
+    let buf = t.backend().buffer();
+    let row = (0..50u16)
+        .find(|y| {
+            (0..200u16)
+                .map(|x| buf[(x, *y)].symbol().to_string())
+                .collect::<String>()
+                .contains("└ ingress")
+        })
+        .unwrap();
+    let cell = (0..200u16)
+        .map(|x| &buf[(x, row)])
+        .find(|c| c.symbol() == "r")
+        .unwrap();
+    assert!(
+        cell.modifier.contains(ratatui::style::Modifier::DIM),
+        "{cell:?}"
+    );
+    // At 80 columns the reason still shows on the row.
+    key(&mut app, KeyCode::Char('j'));
+    let s = screen(&app, 80, 24);
+    let row = s
+        .lines()
+        .find(|l| l.contains("└ ingress"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(row.contains("resolved · reverted by bob 2m"), "{s}");
+    snap!("now_board_resolved_fading_80x24", s);
+    // A reload of the open set (which no longer holds it) keeps it while it fades.
+    let open_set: Vec<Drift> = app
+        .drifts
+        .iter()
+        .filter(|x| x.is_unresolved())
+        .cloned()
+        .collect();
+    app.update(Action::Drifts(open_set.clone()));
+    assert!(app.drifts.iter().any(|x| x.id == d.id));
+    // Nine minutes on: still there; ten: gone.
+    app.update(Action::Tick(now() + Duration::minutes(9)));
+    assert!(app.drifts.iter().any(|x| x.id == d.id));
+    let s = screen(&app, 200, 50);
+    assert!(s.contains("resolved · reverted by bob 11m ago"), "{s}");
+    app.update(Action::Tick(now() + tfdrift::tui::now::FADE));
+    assert!(app.drifts.iter().all(|x| x.id != d.id), "faded out");
+    assert!(!screen(&app, 200, 50).contains("reverted by bob"));
+    // The in-process backend reports a drift that left the open set as stored (resolved).
+    let mut app = mixed();
+    let mut e = drift_mut(&mut app.drifts.clone(), "aws_instance.web", "instance_type").clone();
+    let mut list: Vec<Drift> = app
+        .drifts
+        .iter()
+        .filter(|x| x.id != e.id)
+        .cloned()
+        .collect();
+    e.status = DriftStatus::Resolved;
+    e.resolved_reason = Some(Reason::Applied);
+    e.resolved_by = Some("terraform".into());
+    e.resolved_at = Some(now());
+    list.push(e.clone());
+    app.update(Action::Drifts(list));
+    let shown = app.drifts.iter().find(|x| x.id == e.id).unwrap();
+    assert_eq!(
+        tfdrift::tui::now::status_text(shown, &tfdrift::tui::now::Known::default(), app.now),
+        "resolved · applied by terraform 0s ago"
+    );
+    // A resolved drift the board never showed open is not shown.
+    let mut stranger = e.clone();
+    stranger.id = "drf-never-seen".into();
+    app.update(Action::DriftChanged(Box::new(stranger)));
+    assert!(app.drifts.iter().all(|x| x.id != "drf-never-seen"));
+    // It recurs: open again, no longer fading.
+    let mut back = e.clone();
+    back.status = DriftStatus::Open;
+    back.resolved_reason = None;
+    app.update(Action::DriftChanged(Box::new(back)));
+    app.update(Action::Tick(now() + tfdrift::tui::now::FADE * 2));
+    assert!(app.drifts.iter().any(|x| x.id == e.id && x.is_unresolved()));
 }
 
 #[test]

@@ -1,22 +1,185 @@
-//! The Now board's keys for [`App`]: moving, acknowledging, snoozing and resolving drifts (one,
-//! or each drift of a resource row) through [`Effect::DriftAct`], opening a drift's latest alert
-//! in the details, and copying the board as Markdown.
+//! The Now board for [`App`]: the drift set as it changes (a drift that resolves stays, faded,
+//! for [`FADE`]), its keys — moving, acknowledging, snoozing and resolving drifts (one, or each
+//! drift of a resource row) through [`Effect::DriftAct`], `Enter` listing a drift's
+//! occurrences ([`Effect::LoadOccurrences`]) and again focusing the details on one — and copying
+//! the board as Markdown.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use chrono::Duration;
 
 use super::{App, Effect, Focus, View};
-use crate::drift::Status as DriftStatus;
+use crate::alert::Alert;
+use crate::drift::{Drift, Status as DriftStatus};
 use crate::store::DriftAction;
 use crate::tui::feed::Handled;
 use crate::tui::keymap::Context;
-use crate::tui::now::{BoardRow, Target};
+use crate::tui::now::{BoardRow, FADE, Occurrences, Target};
 
 impl App {
-    /// Keeps the details on the selected drift's latest alert: where the feed holds it, else
-    /// re-read from the store (once).
+    /// Whether the monitor keeps showing resolved drift `d` (it learned of the resolution less
+    /// than [`FADE`] ago).
+    fn still_fading(&self, id: &str) -> bool {
+        self.now_board
+            .known
+            .get(id)
+            .and_then(|k| k.faded_at)
+            .is_some_and(|t| self.now - t < FADE)
+    }
+
+    /// Marks `d` resolved now (unless already), for the fade-out.
+    fn note_resolved(&mut self, id: &str) {
+        let k = self.now_board.known.entry(id.to_string()).or_default();
+        if k.faded_at.is_none() {
+            k.faded_at = Some(self.now);
+        }
+    }
+
+    fn set_drifts(&mut self, old: &[Drift], mut next: Vec<Drift>) {
+        next.sort_by_key(|d| std::cmp::Reverse(d.last_seen));
+        self.drifts = next;
+        self.now_board.rebuild(old, &self.drifts);
+    }
+
+    /// [`super::Action::Drifts`]: the unresolved set replaces the board's; a resolved drift in
+    /// it (one that left the set since the last load, as the in-process backend reports) or
+    /// already fading stays until it fades out. Drifts never seen unresolved are not shown.
+    pub(super) fn on_drifts(&mut self, list: Vec<Drift>) {
+        let old = std::mem::take(&mut self.drifts);
+        let had: HashSet<&str> = old.iter().map(|d| d.id.as_str()).collect();
+        let mut next = Vec::with_capacity(list.len());
+        let mut resolved = Vec::new();
+        for d in list {
+            if d.is_unresolved() {
+                next.push(d);
+            } else if had.contains(d.id.as_str()) {
+                resolved.push(d);
+            }
+        }
+        let listed: HashSet<String> = next
+            .iter()
+            .chain(resolved.iter())
+            .map(|d| d.id.clone())
+            .collect();
+        let kept: Vec<Drift> = old
+            .iter()
+            .filter(|d| !d.is_unresolved() && !listed.contains(&d.id))
+            .cloned()
+            .collect();
+        for d in &resolved {
+            self.note_resolved(&d.id);
+        }
+        for d in &next {
+            if let Some(k) = self.now_board.known.get_mut(&d.id) {
+                k.faded_at = None;
+            }
+        }
+        next.extend(resolved);
+        next.extend(kept.into_iter().filter(|d| self.still_fading(&d.id)));
+        self.set_drifts(&old, next);
+    }
+
+    /// [`super::Action::DriftChanged`]: an unresolved drift is added or replaced; one on the
+    /// board that resolved stays, fading, with its reason.
+    pub(super) fn on_drift_changed(&mut self, d: Drift) {
+        let old = self.drifts.clone();
+        let was = old.iter().any(|x| x.id == d.id);
+        let mut next: Vec<Drift> = old.iter().filter(|x| x.id != d.id).cloned().collect();
+        if d.is_unresolved() {
+            if let Some(k) = self.now_board.known.get_mut(&d.id) {
+                k.faded_at = None;
+            }
+            next.push(d);
+        } else if was {
+            self.note_resolved(&d.id);
+            next.push(d);
+        }
+        self.set_drifts(&old, next);
+    }
+
+    /// On a tick: resolved drifts leave the board [`FADE`] after they resolved. Returns whether
+    /// the board shows any (their "2m ago" moves on).
+    pub(super) fn fade_drifts(&mut self) -> bool {
+        let fading = self.drifts.iter().any(|d| !d.is_unresolved());
+        if !fading {
+            return false;
+        }
+        let gone: Vec<String> = self
+            .drifts
+            .iter()
+            .filter(|d| !d.is_unresolved() && !self.still_fading(&d.id))
+            .map(|d| d.id.clone())
+            .collect();
+        if !gone.is_empty() {
+            let old = self.drifts.clone();
+            let next = old
+                .iter()
+                .filter(|d| !gone.contains(&d.id))
+                .cloned()
+                .collect();
+            for id in &gone {
+                if let Some(k) = self.now_board.known.get_mut(id) {
+                    k.faded_at = None;
+                }
+            }
+            self.set_drifts(&old, next);
+        }
+        true
+    }
+
+    /// [`super::Action::Occurrences`]: fills the open list (an answer for another drift, or
+    /// after `Esc`, is dropped).
+    pub(super) fn on_occurrences(
+        &mut self,
+        drift_id: &str,
+        result: Result<Vec<Alert>, String>,
+    ) -> bool {
+        let Some(o) = self
+            .now_board
+            .occurrences
+            .as_mut()
+            .filter(|o| o.drift_id == drift_id)
+        else {
+            return false;
+        };
+        match result {
+            Ok(list) => o.loaded(list),
+            Err(e) => {
+                self.message = Some((format!("Occurrences of {drift_id}: {e}"), true));
+                o.error = Some(e);
+            }
+        }
+        true
+    }
+
+    /// Keeps the details on the selected occurrence (the occurrence list is open), else on the
+    /// selected drift's latest alert: where the feed holds it, else re-read from the store
+    /// (once).
     pub(super) fn sync_target(&mut self) {
+        if let Some(a) = self
+            .now_board
+            .occurrences
+            .as_ref()
+            .and_then(Occurrences::selected)
+        {
+            if self
+                .now_board
+                .target
+                .as_ref()
+                .is_none_or(|t| t.alert_id != a.id || t.loaded.is_none())
+            {
+                let t = Target {
+                    alert_id: a.id.clone(),
+                    loaded: Some(Box::new(a.clone())),
+                    requested: true,
+                    ..Target::default()
+                };
+                self.now_board.target = Some(t);
+                self.detail = None;
+            }
+            return;
+        }
         let want = self
             .now_board
             .focus_drift()
@@ -82,10 +245,11 @@ impl App {
             let Some(d) = self.drifts.get(i) else {
                 continue;
             };
-            let already = match action {
-                DriftAction::Acknowledge => d.status == DriftStatus::Acknowledged,
-                DriftAction::Snooze(_) | DriftAction::Resolve => false,
-            };
+            let already = d.status == DriftStatus::Resolved
+                || match action {
+                    DriftAction::Acknowledge => d.status == DriftStatus::Acknowledged,
+                    DriftAction::Snooze(_) | DriftAction::Resolve => false,
+                };
             if already {
                 skipped += 1;
                 continue;
@@ -119,23 +283,63 @@ impl App {
         );
     }
 
-    /// Enter on the board: the details show the drift's latest alert; focus them.
+    /// Enter on the board: lists the drift's occurrences (a resource row: its worst drift's);
+    /// Enter on the list focuses the details, which show the selected occurrence.
     fn open_drift(&mut self) {
-        if self.now_board.focus_drift().is_none() {
+        if let Some(o) = &self.now_board.occurrences {
+            if o.selected().is_some() {
+                self.focus = Focus::Detail;
+            } else {
+                self.message = Some((
+                    if o.alerts.is_none() && o.error.is_none() {
+                        "Still reading the drift's occurrences…".into()
+                    } else {
+                        "No occurrence to open (Esc goes back to the board)".into()
+                    },
+                    true,
+                ));
+            }
+            return;
+        }
+        let Some(d) = self
+            .now_board
+            .focus_drift()
+            .and_then(|i| self.drifts.get(i))
+        else {
             self.message = Some((
                 "No drift selected: the board is empty (v shows the live feed)".into(),
                 true,
             ));
             return;
+        };
+        let drift_id = d.id.clone();
+        self.now_board.occurrences = Some(Occurrences::loading(&drift_id));
+        self.effects.push(Effect::LoadOccurrences { drift_id });
+    }
+
+    /// The occurrence list's keys (while it is open); returns whether `action` was one.
+    fn occurrences_action(&mut self, action: &str, page: usize) -> bool {
+        let Some(o) = self.now_board.occurrences.as_mut() else {
+            return false;
+        };
+        let half = (page / 2).max(1).cast_signed();
+        match action {
+            "down" => o.move_sel(1),
+            "up" => o.move_sel(-1),
+            "top" => o.sel = 0,
+            "bottom" => o.move_sel(isize::MAX / 2),
+            "page_down" => o.move_sel(page.cast_signed()),
+            "page_up" => o.move_sel(-page.cast_signed()),
+            "half_down" => o.move_sel(half),
+            "half_up" => o.move_sel(-half),
+            "back" => {
+                self.now_board.occurrences = None;
+                self.now_board.target = None;
+                self.detail = None;
+            }
+            _ => return false,
         }
-        self.sync_target();
-        self.focus = Focus::Detail;
-        if self.selected().is_none() {
-            self.message = Some((
-                "The drift's latest alert is not in the feed: re-reading it from the store…".into(),
-                false,
-            ));
-        }
+        true
     }
 
     /// The board as a Markdown table.
@@ -205,6 +409,9 @@ impl App {
 
     /// The Now board's keys; returns whether `action` was one of them.
     pub(super) fn board_action(&mut self, action: &str, page: usize) -> bool {
+        if self.occurrences_action(action, page) {
+            return true;
+        }
         let half = (page / 2).max(1).cast_signed();
         match action {
             "down" => self.now_board.move_sel(1),
@@ -235,6 +442,15 @@ impl App {
     pub(super) fn board_click(&mut self, row: u16) {
         let area = self.feed_area.get();
         let first = area.y + 2;
+        if row >= first
+            && let Some(o) = self.now_board.occurrences.as_mut()
+        {
+            let pos = o.offset.get() + usize::from(row - first);
+            if pos < o.alerts.as_ref().map_or(0, Vec::len) {
+                o.sel = pos;
+            }
+            return;
+        }
         if row >= first {
             let pos = self.now_board.offset.get() + usize::from(row - first);
             if pos < self.now_board.rows.len() {

@@ -30,7 +30,13 @@ pub struct Local {
     results: Option<mpsc::UnboundedSender<Action>>,
     stop: CancellationToken,
     pump: Option<tokio::task::JoinHandle<()>>,
+    /// The unresolved drift ids the last load listed (one that leaves the set is re-read to
+    /// say how it ended).
+    listed: Listed,
 }
+
+/// The unresolved drift ids of the last load.
+type Listed = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
 
 impl std::fmt::Debug for Local {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +63,7 @@ impl Local {
             results: None,
             stop: CancellationToken::new(),
             pump: None,
+            listed: Listed::default(),
         }
     }
 }
@@ -69,6 +76,7 @@ impl Backend for Local {
         }
         if let Some(store) = self.store.clone() {
             let tx = events.clone();
+            let listed = self.listed.clone();
             tokio::task::spawn_blocking(move || {
                 let action = match load_recent(store.as_ref(), Utc::now()) {
                     Ok(list) => Action::Restored(list),
@@ -78,13 +86,14 @@ impl Backend for Local {
                     },
                 };
                 let _ = tx.blocking_send(Event::Action(action));
-                let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref())));
+                let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref(), &listed)));
             });
         }
         if let Some(handle) = self.handle.take() {
             self.pump = Some(tokio::spawn(pump(
                 handle,
                 self.store.clone(),
+                self.listed.clone(),
                 events,
                 self.stop.clone(),
             )));
@@ -94,7 +103,10 @@ impl Backend for Local {
     fn perform(&self, effect: Effect) -> Option<Effect> {
         let (Some(store), Some(tx)) = (self.store.clone(), self.results.clone()) else {
             return match effect {
-                Effect::Persist { .. } | Effect::LoadAlert { .. } | Effect::DriftAct { .. } => None,
+                Effect::Persist { .. }
+                | Effect::LoadAlert { .. }
+                | Effect::DriftAct { .. }
+                | Effect::LoadOccurrences { .. } => None,
                 other => Some(other),
             };
         };
@@ -161,6 +173,15 @@ impl Backend for Local {
                 });
                 None
             }
+            Effect::LoadOccurrences { drift_id } => {
+                tokio::task::spawn_blocking(move || {
+                    let limit = crate::tui::now::occurrences::LIMIT as usize;
+                    let result = crate::api::drifts::occurrences(store.as_ref(), &drift_id, limit)
+                        .map_err(|e| format!("cannot read them from the store: {e}"));
+                    let _ = tx.send(Action::Occurrences { drift_id, result });
+                });
+                None
+            }
             other => Some(other),
         }
     }
@@ -186,6 +207,7 @@ impl Backend for Local {
 async fn pump(
     mut handle: PipelineHandle,
     store: Option<Arc<dyn Store>>,
+    listed: Listed,
     tx: mpsc::Sender<Event>,
     stop: CancellationToken,
 ) {
@@ -224,8 +246,9 @@ async fn pump(
                     && let Some(store) = store.clone()
                 {
                     let tx = tx.clone();
+                    let listed = listed.clone();
                     tokio::task::spawn_blocking(move || {
-                        let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref())));
+                        let _ = tx.blocking_send(Event::Action(load_drifts(store.as_ref(), &listed)));
                     });
                 }
                 continue;
@@ -241,17 +264,127 @@ async fn pump(
     let _ = tokio::time::timeout(Duration::from_secs(3), handle.join()).await;
 }
 
-/// Every unresolved drift in the store, as the action that replaces the monitor's set.
-pub(crate) fn load_drifts(store: &dyn Store) -> Action {
+/// Every unresolved drift in the store, as the action that replaces the monitor's set, with
+/// the drifts the previous load listed that have resolved since (as stored: how, by whom), so
+/// the board shows how they ended.
+pub(crate) fn load_drifts(store: &dyn Store, listed: &Listed) -> Action {
     let filter = crate::store::DriftFilter {
         unresolved_only: true,
         ..crate::store::DriftFilter::default()
     };
-    match store.drifts(&filter) {
-        Ok(list) => Action::Drifts(list),
-        Err(e) => Action::Notice {
-            text: format!("Cannot load open drifts: {e}"),
-            error: true,
-        },
+    let mut list = match store.drifts(&filter) {
+        Ok(list) => list,
+        Err(e) => {
+            return Action::Notice {
+                text: format!("Cannot load open drifts: {e}"),
+                error: true,
+            };
+        }
+    };
+    let now: std::collections::HashSet<String> = list.iter().map(|d| d.id.clone()).collect();
+    let before = match listed.lock() {
+        Ok(mut l) => std::mem::replace(&mut *l, now.clone()),
+        Err(p) => std::mem::replace(&mut *p.into_inner(), now.clone()),
+    };
+    for id in before.difference(&now) {
+        match store.drift(id) {
+            Ok(Some(d)) if !d.is_unresolved() => list.push(d),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(drift = %id, error = %e, "Cannot re-read a drift that left the open set");
+            }
+        }
+    }
+    Action::Drifts(list)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::alert::Alert;
+    use crate::drift::{Drift, DriftOp, Reason};
+    use crate::store::{DriftAction, EventRecord};
+
+    fn drifts(a: Action) -> Vec<Drift> {
+        match a {
+            Action::Drifts(d) => d,
+            other => panic!("not drifts: {other:?}"),
+        }
+    }
+
+    /// The golden EC2 alerts recorded as the pipeline records them (each with its drifts).
+    fn recorded(store: &dyn Store) -> Vec<Alert> {
+        let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden/aws-ec2/alerts.jsonl");
+        let mut out = Vec::new();
+        for (n, line) in std::fs::read_to_string(p).unwrap().lines().enumerate() {
+            let mut a: Alert = serde_json::from_str(line).unwrap();
+            let occ = crate::drift::occurrences(&a, "test");
+            crate::drift::stamp(&mut a, &occ);
+            let ops: Vec<DriftOp> = occ
+                .into_iter()
+                .map(|o| DriftOp::Occur(Box::new(o)))
+                .collect();
+            let key = format!("event-{n}");
+            store
+                .record_batch(&[EventRecord {
+                    seen: &[key.as_str()],
+                    time: Some(a.time),
+                    alerts: std::slice::from_ref(&a),
+                    outbox: &[],
+                    drifts: &ops,
+                }])
+                .unwrap();
+            out.push(a);
+        }
+        out
+    }
+
+    /// A drift that leaves the open set between two loads comes back once, as stored (how and
+    /// by whom it ended), so the board can show it fading; a drift's occurrences are its
+    /// alerts, newest first.
+    #[test]
+    fn a_drift_that_resolved_is_reported_once_and_occurrences_are_its_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(&dir.path().join("store.db")).unwrap();
+        let alerts = recorded(&store);
+        let listed = Listed::default();
+        let first = drifts(load_drifts(&store, &listed));
+        assert!(first.len() > 1, "{first:?}");
+        assert!(first.iter().all(Drift::is_unresolved));
+        let gone = first[0].id.clone();
+        store
+            .drift_act(&gone, DriftAction::Resolve, "alice", Utc::now())
+            .unwrap()
+            .unwrap();
+        let second = drifts(load_drifts(&store, &listed));
+        assert_eq!(second.len(), first.len());
+        let d = second.iter().find(|d| d.id == gone).unwrap();
+        assert!(!d.is_unresolved());
+        assert_eq!(d.resolved_reason, Some(Reason::Manual));
+        assert_eq!(d.resolved_by.as_deref(), Some("alice"));
+        let third = drifts(load_drifts(&store, &listed));
+        assert_eq!(third.len(), first.len() - 1, "reported once");
+
+        let busiest = first.iter().max_by_key(|d| d.occurrences).unwrap();
+        assert!(busiest.occurrences >= 2, "{busiest:?}");
+        let mut want: Vec<&Alert> = alerts
+            .iter()
+            .filter(|a| {
+                a.drift_id.as_deref() == Some(busiest.id.as_str())
+                    || a.drift_ids.contains(&busiest.id)
+            })
+            .collect();
+        want.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id)));
+        let got = crate::api::drifts::occurrences(&store, &busiest.id, 100).unwrap();
+        assert_eq!(
+            got.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            want.iter().map(|a| a.id.as_str()).collect::<Vec<_>>()
+        );
+        assert_eq!(got.len() as u64, busiest.occurrences);
+        let one = crate::api::drifts::occurrences(&store, &busiest.id, 1).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].id, want[0].id, "the newest");
     }
 }

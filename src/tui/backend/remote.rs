@@ -160,6 +160,25 @@ impl Backend for Remote {
                 });
                 None
             }
+            Effect::LoadOccurrences { drift_id } => {
+                tokio::spawn(async move {
+                    let limit = crate::tui::now::occurrences::LIMIT;
+                    let r =
+                        call(&cache, &opts, async |c| c.get_drift(&drift_id, limit).await).await;
+                    let result = match r {
+                        Ok(reply) => reply
+                            .occurrences
+                            .iter()
+                            .map(|a| {
+                                parse_alert(&a.json).map_err(|e| format!("alert {}: {e}", a.id))
+                            })
+                            .collect(),
+                        Err(e) => Err(format!("the daemon: {e}")),
+                    };
+                    let _ = tx.send(Action::Occurrences { drift_id, result });
+                });
+                None
+            }
             other => Some(other),
         }
     }

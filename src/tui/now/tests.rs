@@ -137,6 +137,7 @@ fn cells_say_who_until_when_and_how_long() {
             at: t(61),
         }),
         via: Some(Via::Console),
+        faded_at: None,
     };
     let c = cells(&d, &known, now);
     assert_eq!(c.attribute, "(resource)");
@@ -195,4 +196,41 @@ fn board_markdown_is_a_table_with_one_row_per_drift() {
     );
     assert!(lines[5].starts_with("| low | `aws_security_group.web` | `tags.Env` |"));
     assert_eq!(lines.len(), 6, "no row for the resource itself:\n{md}");
+}
+
+#[test]
+fn a_resolved_drift_says_how_by_whom_and_when_and_sorts_last() {
+    let mut d = drift(
+        "a",
+        Some("r.a"),
+        "x",
+        Severity::Critical,
+        Status::Resolved,
+        5,
+    );
+    d.resolved_reason = Some(crate::drift::Reason::Reverted);
+    d.resolved_by = Some("bob".into());
+    d.resolved_at = Some(t(10));
+    assert_eq!(
+        status_text(&d, &Known::default(), t(12)),
+        "resolved · reverted by bob 2m ago"
+    );
+    d.resolved_by = None;
+    d.resolved_reason = Some(crate::drift::Reason::Accepted);
+    assert_eq!(
+        status_text(&d, &Known::default(), t(10)),
+        "resolved · accepted 0s ago"
+    );
+    // Below every unresolved drift, however severe.
+    let drifts = vec![
+        d,
+        drift("b", Some("r.b"), "x", Severity::Low, Status::Snoozed, 1),
+        drift("c", Some("r.c"), "x", Severity::Info, Status::Open, 1),
+    ];
+    let ids: Vec<&str> = order(&drifts)
+        .iter()
+        .map(|i| drifts[*i].id.as_str())
+        .collect();
+    assert_eq!(ids, ["b", "c", "a"]);
+    assert_eq!(NowBoard::counts(&drifts), (2, 0, 0, 1));
 }

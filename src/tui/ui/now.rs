@@ -1,6 +1,8 @@
 //! The Now board: every unresolved drift, worst first, one row per resource followed by one row
 //! per drift (severity, attribute, status with who and until when, age, occurrences, last actor
-//! and via, why it matters). Only the visible rows are drawn.
+//! and via, why it matters); below them, dimmed, the drifts that resolved while the monitor is
+//! open, with how and by whom. In place of the rows, a drift's occurrence list once `Enter`
+//! opened it. Only the visible rows are drawn.
 
 use std::fmt::Write as _;
 
@@ -82,6 +84,10 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         })
         .title(title(app));
     let inner = block.inner(area);
+    if let Some(o) = &app.now_board.occurrences {
+        draw_occurrences(f, app, area, o, focused);
+        return;
+    }
     if app.now_board.rows.is_empty() {
         f.render_widget(
             Paragraph::new(empty_message(app).0)
@@ -134,19 +140,33 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
                     .filter_map(|m| app.drifts.get(*m))
                     .filter(|d| d.status == Status::Open)
                     .count();
+                let resolved = members
+                    .iter()
+                    .filter_map(|m| app.drifts.get(*m))
+                    .filter(|d| d.status == Status::Resolved)
+                    .count();
                 let b = app.theme.badge(worst);
-                let n = members.len();
+                let n = members.len() - resolved;
                 let counts = format!(
-                    " · {n} drift{}{}",
-                    if n == 1 { "" } else { "s" },
+                    "{}{}{}",
+                    match n {
+                        0 => String::new(),
+                        1 => " · 1 drift".to_string(),
+                        n => format!(" · {n} drifts"),
+                    },
                     if open > 0 && open < n {
                         format!(" · {open} unhandled")
+                    } else {
+                        String::new()
+                    },
+                    if resolved > 0 {
+                        format!(" · {resolved} resolved")
                     } else {
                         String::new()
                     }
                 );
                 let room = width.saturating_sub(2 + 8 + Span::raw(&counts).width());
-                Line::from(vec![
+                let l = Line::from(vec![
                     Span::raw(marker),
                     Span::styled(pad(&format!("{} {}", b.symbol, b.label), 7), b.style),
                     Span::raw(" "),
@@ -155,7 +175,13 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
                         app.theme.header.add_modifier(Modifier::BOLD),
                     ),
                     Span::styled(counts, app.theme.muted),
-                ])
+                ]);
+                if n == 0 && !selected {
+                    // Only resolved drifts: fading with them.
+                    l.style(app.theme.muted.add_modifier(Modifier::DIM))
+                } else {
+                    l
+                }
             }
             BoardRow::Drift(di) => {
                 let Some(d) = app.drifts.get(*di) else {
@@ -166,6 +192,25 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
                 let b = app.theme.badge(d.severity);
                 let last = !matches!(board.rows.get(i + 1), Some(BoardRow::Drift(_)));
                 let tree = if last { "└ " } else { "├ " };
+                if d.status == Status::Resolved {
+                    // Fading: how it ended spans status, age, seen and actor; dimmed.
+                    let l = Line::from(vec![
+                        Span::raw(marker),
+                        Span::raw(pad(&format!("{} {}", b.symbol, b.label), 7)),
+                        Span::raw(" "),
+                        Span::raw(pad(&format!("{tree}{}", c.attribute), wa)),
+                        Span::raw(" "),
+                        Span::raw(pad(&c.status, ws + wg + wn + wc + 3)),
+                        Span::raw(" "),
+                        Span::raw(pad(&c.why, wy)),
+                    ]);
+                    lines.push(if selected {
+                        l.style(app.theme.selected.add_modifier(Modifier::BOLD))
+                    } else {
+                        l.style(app.theme.muted.add_modifier(Modifier::DIM))
+                    });
+                    continue;
+                }
                 let status_style = match d.status {
                     Status::Open => app.theme.error,
                     _ => Style::default(),
@@ -196,6 +241,147 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
             line.style(app.theme.selected.add_modifier(Modifier::BOLD))
         } else {
             line
+        });
+    }
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// A drift's occurrences (`Enter` on the board): newest first, when, who, via, event, the
+/// value observed; the selected one is in the details.
+fn draw_occurrences(
+    f: &mut Frame<'_>,
+    app: &App,
+    area: Rect,
+    o: &crate::tui::now::Occurrences,
+    focused: bool,
+) {
+    use crate::tui::now::occurrences::cells as occ_cells;
+    let drift = app.drifts.iter().find(|d| d.id == o.drift_id);
+    let what = drift.map_or_else(
+        || o.drift_id.clone(),
+        |d| {
+            let r = crate::tui::now::resource_of(d);
+            if d.attribute.is_empty() {
+                r
+            } else {
+                format!("{r} {}", d.attribute)
+            }
+        },
+    );
+    let count = o.alerts.as_ref().map_or(String::new(), |a| {
+        let total = drift.map_or(a.len() as u64, |d| d.occurrences);
+        if (a.len() as u64) < total {
+            format!(" · newest {} of ×{total}", a.len())
+        } else {
+            format!(" · ×{}", a.len())
+        }
+    });
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused {
+            app.theme.border_focused
+        } else {
+            app.theme.border
+        })
+        .title(Line::from(vec![
+            Span::styled(" Occurrences ", app.theme.header),
+            Span::raw(format!("· {what}{count} ")),
+            Span::styled("· Enter details · Esc board ", app.theme.muted),
+        ]));
+    let inner = block.inner(area);
+    let Some(alerts) = o.alerts.as_ref() else {
+        let (text, style) = match &o.error {
+            Some(e) => (
+                format!("The occurrences cannot be read: {e} (Esc goes back to the board)"),
+                app.theme.error,
+            ),
+            None => (
+                "Reading the drift's occurrences…".to_string(),
+                app.theme.muted,
+            ),
+        };
+        f.render_widget(
+            Paragraph::new(text)
+                .style(style)
+                .wrap(Wrap { trim: true })
+                .block(block),
+            area,
+        );
+        return;
+    };
+    if alerts.is_empty() {
+        f.render_widget(
+            Paragraph::new(
+                "No occurrence of this drift is still stored (retention pruned its alerts).",
+            )
+            .style(app.theme.muted)
+            .wrap(Wrap { trim: true })
+            .block(block),
+            area,
+        );
+        return;
+    }
+    let height = usize::from(inner.height.saturating_sub(1)).max(1);
+    let mut offset = o.offset.get();
+    if o.sel < offset {
+        offset = o.sel;
+    } else if o.sel >= offset + height {
+        offset = o.sel + 1 - height;
+    }
+    offset = offset.min(alerts.len().saturating_sub(height));
+    o.offset.set(offset);
+    let width = usize::from(inner.width);
+    let rows: Vec<_> = alerts
+        .iter()
+        .skip(offset)
+        .take(height)
+        .map(|a| occ_cells(a, drift, app.now))
+        .collect();
+    let wt = rows.iter().map(|c| c.time.len()).max().unwrap_or(8).max(4);
+    let wa = rows
+        .iter()
+        .map(|c| Span::raw(&c.actor).width())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, if width < 120 { 14 } else { 28 });
+    let wv = 9;
+    let we = rows
+        .iter()
+        .map(|c| c.event.len())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, if width < 120 { 18 } else { 36 });
+    let wo = width.saturating_sub(2 + wt + wa + wv + we + 4);
+    let mut lines = vec![Line::styled(
+        format!(
+            "  {} {} {} {} {}",
+            pad("TIME", wt),
+            pad("ACTOR", wa),
+            pad("VIA", wv),
+            pad("EVENT", we),
+            pad("OBSERVED", wo)
+        ),
+        app.theme.header,
+    )];
+    for (n, c) in rows.iter().enumerate() {
+        let i = offset + n;
+        let selected = i == o.sel;
+        let l = Line::from(vec![
+            Span::raw(if selected { "▶ " } else { "  " }),
+            Span::raw(pad(&c.time, wt)),
+            Span::raw(" "),
+            Span::raw(pad(&c.actor, wa)),
+            Span::raw(" "),
+            Span::raw(pad(&c.via, wv)),
+            Span::raw(" "),
+            Span::raw(pad(&c.event, we)),
+            Span::raw(" "),
+            Span::styled(pad(&c.observed, wo), app.theme.muted),
+        ]);
+        lines.push(if selected {
+            l.style(app.theme.selected.add_modifier(Modifier::BOLD))
+        } else {
+            l
         });
     }
     f.render_widget(Paragraph::new(lines).block(block), area);
