@@ -45,8 +45,8 @@ pub mod proto_server {
 /// Protocol major: changes only with an incompatible change (then the package becomes `v2`).
 pub const PROTOCOL_MAJOR: u32 = 1;
 /// Protocol minor: bumped when fields or calls are added (compatible both ways). 1: drift acts
-/// (`ActRequest.drift_id`) and the Rules calls.
-pub const PROTOCOL_MINOR: u32 = 1;
+/// (`ActRequest.drift_id`) and the Rules calls; 2: the drift calls (`ListDrifts`, `GetDrift`).
+pub const PROTOCOL_MINOR: u32 = 2;
 /// Metadata key carrying the client's `MAJOR.MINOR`.
 pub const PROTOCOL_HEADER: &str = "tfdrift-protocol";
 

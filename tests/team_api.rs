@@ -58,20 +58,7 @@ impl Team {
     }
 
     fn daemon(&self) -> Proc {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--no-stdout", "--profile", "team", "--config"])
-            .arg(&self.cfg)
-            .env("TFDRIFT_LOG", "info");
-        let p = Proc::spawn(cmd);
-        wait_for("the daemon's API", Duration::from_mins(1), || {
-            let e = p.err();
-            if e.contains("Serving the team API") {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        });
-        p
+        team_support::serve(&self.cfg)
     }
 
     fn client(&self, args: &[&str], token: Option<&str>, ca: bool) -> Command {

@@ -217,3 +217,21 @@ pub fn post(falco: &str, range: std::ops::Range<usize>, per: usize, pause: Durat
         std::thread::sleep(pause);
     }
 }
+
+/// Starts `tfdrift serve --profile team` on `cfg` and waits until its API serves.
+pub fn serve(cfg: &Path) -> Proc {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--no-stdout", "--profile", "team", "--config"])
+        .arg(cfg)
+        .env("TFDRIFT_LOG", "info");
+    let p = Proc::spawn(cmd);
+    wait_for("the daemon's API", Duration::from_mins(1), || {
+        let e = p.err();
+        if e.contains("Serving the team API") {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    });
+    p
+}
