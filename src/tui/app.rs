@@ -130,6 +130,9 @@ pub enum Effect {
         /// What the user did (`acknowledged`), for the confirmation.
         verb: String,
     },
+    /// Read the reconcile status board for the workspaces view (the store in-process, the
+    /// daemon in team mode); the rows come back as [`Action::WorkspaceRuns`].
+    LoadWorkspaces,
 }
 
 /// Everything that can change the state.
@@ -179,6 +182,8 @@ pub enum Action {
     /// One drift changed (opened, occurred, acknowledged, snoozed, resolved, reopened); a
     /// resolved one leaves the unresolved set.
     DriftChanged(Box<Drift>),
+    /// The reconcile status board for the workspaces view, or why it could not be read.
+    WorkspaceRuns(Result<Vec<crate::reconcile::board::BoardRow>, String>),
     /// Quit.
     Quit,
 }
@@ -227,6 +232,8 @@ impl Meta {
 pub struct App {
     /// Now board or live feed.
     pub view: View,
+    /// The workspaces view (reconcile status board), over the main panes when open.
+    pub workspaces: super::workspaces::WorkspacesView,
     /// The Now board's rows and selection.
     pub now_board: super::now::NowBoard,
     /// The feed's grouping (by drift, by actor session) and its rows.
@@ -338,6 +345,7 @@ impl App {
         }
         App {
             view: View::Now,
+            workspaces: super::workspaces::WorkspacesView::default(),
             now_board: super::now::NowBoard::default(),
             groups: FeedGroups::default(),
             new_unseen: 0,
@@ -566,6 +574,10 @@ impl App {
                 self.editor_status = Some((text, problem));
                 true
             }
+            Action::WorkspaceRuns(rows) => {
+                self.workspaces.loaded(rows);
+                self.workspaces.open
+            }
             Action::Quit => {
                 self.quit = true;
                 true
@@ -590,6 +602,9 @@ impl App {
         if self.feed.expire_snoozes(now) > 0 {
             self.clamp_sel();
             changed = true;
+        }
+        if self.workspaces.due(now) {
+            self.effects.push(Effect::LoadWorkspaces);
         }
         changed
     }

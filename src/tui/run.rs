@@ -415,7 +415,10 @@ fn perform(
             Action::RulesSaved(result.map(|()| path.display().to_string()))
         }
         // The backend's (it returns none of them).
-        Effect::Persist { .. } | Effect::LoadAlert { .. } | Effect::DriftAct { .. } => {
+        Effect::Persist { .. }
+        | Effect::LoadAlert { .. }
+        | Effect::DriftAct { .. }
+        | Effect::LoadWorkspaces => {
             return None;
         }
         Effect::RunRuleTests => {
