@@ -43,7 +43,8 @@ fn yaml_str(p: &Path) -> String {
     serde_json::to_string(&p.display().to_string()).unwrap()
 }
 
-/// `terraform show -json` of a refresh-only plan: the queue's visibility timeout drifted (or
+/// `terraform show -json` of a refresh-only plan (the stand-in's `$1` is `-chdir=…`, `$2` the
+/// subcommand): the queue's visibility timeout drifted (or
 /// not), the queue is in the prior state either way.
 fn plan_doc(drifted: bool) -> String {
     let queue = |timeout: u64| json!({"id": "https://sqs.local/1/jobs", "name": "jobs", "visibility_timeout_seconds": timeout});
@@ -121,7 +122,7 @@ async fn reconciled_drift_is_notified_resolved_and_on_metrics() {
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\ncase \"$*\" in\n  *plan*)\n    for a in \"$@\"; do case \"$a\" in -out=*) : > \"${{a#-out=}}\";; esac; done\n    echo '{{\"type\":\"change_summary\",\"changes\":{{}}}}'\n    exit 0;;\n  *show*) cat {};;\nesac\nexit 0\n",
+            "#!/bin/sh\ncase \"$2\" in\n  show) cat {};;\n  plan)\n    for a in \"$@\"; do case \"$a\" in -out=*) : > \"${{a#-out=}}\";; esac; done\n    echo '{{\"type\":\"change_summary\",\"changes\":{{}}}}';;\nesac\nexit 0\n",
             yaml_str(&doc)
         ),
     )
