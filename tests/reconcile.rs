@@ -333,7 +333,10 @@ async fn reconcile_attributes_ignores_resolves_boards_and_explains() {
     };
     let sg_posts = posted("aws_security_group.web");
     assert_eq!(sg_posts.len(), 1, "{sg_posts:#?}");
-    assert_eq!(sg_posts[0]["drift"]["event"], "drift.opened", "{sg_posts:#?}");
+    assert_eq!(
+        sg_posts[0]["drift"]["event"], "drift.opened",
+        "{sg_posts:#?}"
+    );
     assert_eq!(sg_posts[0]["event"]["service"], "reconcile");
     let line = sg_posts[0]["attribution"].as_str().unwrap();
     assert!(

@@ -139,6 +139,7 @@ async fn reconciled_drift_is_notified_resolved_and_on_metrics() {
     store: {{path: {db}}}
     sources: [{{type: falco_http, listen: \"127.0.0.1:0\"}}]
     metrics: {{listen: \"127.0.0.1:0\"}}
+    api: {{listen: \"127.0.0.1:0\"}}
     notify:
       defaults: [hook]
       channels:
@@ -166,30 +167,54 @@ async fn reconciled_drift_is_notified_resolved_and_on_metrics() {
             .unwrap(),
     );
     let limit = Duration::from_secs(60);
-    let addr = until("the metrics address in the log", limit, &log, &mut daemon, || {
+    let logged_addr = |needle: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find_map(|v| {
-                let m = v["fields"]["message"].as_str().unwrap_or_default();
-                m.contains("/metrics")
-                    .then(|| v["fields"]["addr"].as_str().map(str::to_string))
-                    .flatten()
+            .find(|v| {
+                v["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(needle))
             })
-    })
+            .and_then(|v| v["fields"]["addr"].as_str().map(str::to_string))
+    };
+    let addr = until(
+        "the metrics address in the log",
+        limit,
+        &log,
+        &mut daemon,
+        || logged_addr("/metrics"),
+    )
+    .await;
+    let api = until(
+        "the API address in the log",
+        limit,
+        &log,
+        &mut daemon,
+        || logged_addr("team API"),
+    )
     .await;
 
     // The first notification of the drift, with the attribution line.
-    let opened = until("the drift.opened notification", limit, &log, &mut daemon, || {
-        got.lock()
-            .unwrap()
-            .iter()
-            .find(|b| b["drift"]["event"] == "drift.opened")
-            .cloned()
-    })
+    let opened = until(
+        "the drift.opened notification",
+        limit,
+        &log,
+        &mut daemon,
+        || {
+            got.lock()
+                .unwrap()
+                .iter()
+                .find(|b| b["drift"]["event"] == "drift.opened")
+                .cloned()
+        },
+    )
     .await;
-    assert_eq!(opened["resource"]["address"], "aws_sqs_queue.jobs", "{opened:#}");
+    assert_eq!(
+        opened["resource"]["address"], "aws_sqs_queue.jobs",
+        "{opened:#}"
+    );
     assert_eq!(opened["event"]["service"], "reconcile", "{opened:#}");
     assert_eq!(opened["attribution"], "no event seen", "{opened:#}");
     assert_eq!(opened["drift"]["attribute"], "visibility_timeout_seconds");
@@ -203,7 +228,10 @@ async fn reconciled_drift_is_notified_resolved_and_on_metrics() {
             if last.contains("tfdrift_reconcile_drifted{workspace=\"queue\"} 1") {
                 break last;
             }
-            assert!(Instant::now() < deadline, "no reconcile gauges on /metrics:\n{last}");
+            assert!(
+                Instant::now() < deadline,
+                "no reconcile gauges on /metrics:\n{last}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     };
@@ -212,14 +240,33 @@ async fn reconciled_drift_is_notified_resolved_and_on_metrics() {
         "tfdrift_reconcile_error{workspace=\"queue\"} 0",
         "tfdrift_reconcile_unattributed{workspace=\"queue\"} 1",
     ] {
-        assert!(metrics.contains(line), "{line} missing from /metrics:\n{metrics}");
+        assert!(
+            metrics.contains(line),
+            "{line} missing from /metrics:\n{metrics}"
+        );
     }
     assert!(
         metrics
             .lines()
-            .any(|l| l.starts_with("tfdrift_reconcile_last_run_timestamp_seconds{workspace=\"queue\"} ")),
+            .any(|l| l
+                .starts_with("tfdrift_reconcile_last_run_timestamp_seconds{workspace=\"queue\"} ")),
         "{metrics}"
     );
+
+    // The board over the API (the monitor's workspaces view in team mode).
+    let mut client = tfdrift::api::client::Client::connect(&tfdrift::api::client::ClientOptions {
+        url: format!("http://{api}"),
+        token: None,
+        ca_cert: None,
+    })
+    .await
+    .unwrap();
+    let reply = client.list_workspace_runs().await.unwrap();
+    assert_eq!(reply.runs.len(), 1, "{reply:?}");
+    let row = tfdrift::api::workspaces::from_proto(&reply.runs[0]).unwrap();
+    assert_eq!(row.workspace, "queue");
+    assert_eq!(row.result_line(), "1 drifted", "{row:?}");
+    assert_eq!((row.open_drifts, row.unattributed), (1, 1), "{row:?}");
 
     // Later rounds find the same drift: no second notification for it.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -229,18 +276,29 @@ async fn reconciled_drift_is_notified_resolved_and_on_metrics() {
         .iter()
         .filter(|b| b["drift"]["id"] == drift_id.as_str() && b.get("type").is_none())
         .count();
-    assert_eq!(opened_count, 1, "one notification per drift: {:#?}", got.lock().unwrap());
+    assert_eq!(
+        opened_count,
+        1,
+        "one notification per drift: {:#?}",
+        got.lock().unwrap()
+    );
 
     // The queue is back in line: the next round resolves the drift `reconciled` and tells the
     // channel that was told.
     std::fs::write(&doc, plan_doc(false)).unwrap();
-    let resolved = until("the drift.resolved notification", limit, &log, &mut daemon, || {
-        got.lock()
-            .unwrap()
-            .iter()
-            .find(|b| b["type"] == "resolve" && b["drift"]["id"] == drift_id.as_str())
-            .cloned()
-    })
+    let resolved = until(
+        "the drift.resolved notification",
+        limit,
+        &log,
+        &mut daemon,
+        || {
+            got.lock()
+                .unwrap()
+                .iter()
+                .find(|b| b["type"] == "resolve" && b["drift"]["id"] == drift_id.as_str())
+                .cloned()
+        },
+    )
     .await;
     assert_eq!(resolved["event"], "drift.resolved", "{resolved:#}");
     assert_eq!(resolved["drift"]["reason"], "reconciled", "{resolved:#}");
@@ -250,7 +308,10 @@ async fn reconciled_drift_is_notified_resolved_and_on_metrics() {
         if m.contains("tfdrift_reconcile_drifted{workspace=\"queue\"} 0") {
             break;
         }
-        assert!(Instant::now() < deadline, "the in-sync run is not on /metrics:\n{m}");
+        assert!(
+            Instant::now() < deadline,
+            "the in-sync run is not on /metrics:\n{m}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -96,7 +96,11 @@ mod tests {
         assert_eq!(from_proto(&to_proto(&row)).unwrap(), row);
         let mut bad = to_proto(&row);
         bad.result = "fine".into();
-        assert!(from_proto(&bad).unwrap_err().contains("WorkspaceRun.result"));
+        assert!(
+            from_proto(&bad)
+                .unwrap_err()
+                .contains("WorkspaceRun.result")
+        );
         let mut bad = to_proto(&row);
         bad.started_at = "yesterday".into();
         assert!(from_proto(&bad).unwrap_err().contains("started_at"));

@@ -285,7 +285,11 @@ pub fn analyse_and_record(
         // drift has not told yet (its first notification), in the same transaction.
         let outboxes: Vec<Vec<OutboxItem>> = staged
             .iter()
-            .map(|(_, alert, _)| ctx.router.as_ref().map_or_else(Vec::new, |r| r.route(alert)))
+            .map(|(_, alert, _)| {
+                ctx.router
+                    .as_ref()
+                    .map_or_else(Vec::new, |r| r.route(alert))
+            })
             .collect();
         let batch: Vec<EventRecord<'_>> = staged
             .iter()

@@ -83,7 +83,10 @@ fn workspaces_80x24() {
     assert!(s.contains("error: No valid credential"), "{s}");
     // The selected workspace's reason in full under the table.
     assert!(s.contains("  No valid credential sources found"), "{s}");
-    assert!(s.contains("Error: failed to refresh cached credentials"), "{s}");
+    assert!(
+        s.contains("Error: failed to refresh cached credentials"),
+        "{s}"
+    );
     snap!("workspaces_80x24", s);
 }
 
@@ -92,7 +95,12 @@ fn workspaces_200x50() {
     let mut app = opened();
     key(&mut app, KeyCode::Char('j'));
     let s = screen(&app, 200, 50);
-    for want in ["in sync", "6 drifted", "error: No valid credential", "12m ago"] {
+    for want in [
+        "in sync",
+        "6 drifted",
+        "error: No valid credential",
+        "12m ago",
+    ] {
         assert!(s.contains(want), "{want} missing:\n{s}");
     }
     snap!("workspaces_200x50", s);
@@ -147,6 +155,9 @@ fn workspaces_keys_refresh_move_and_close() {
     assert!(!app.effects.contains(&Effect::LoadWorkspaces));
     // The help popup lists the view's keys.
     let help = ui::help_text(&app);
-    assert!(help.contains("Workspaces (the reconcile status board, W)"), "{help}");
+    assert!(
+        help.contains("Workspaces (the reconcile status board, W)"),
+        "{help}"
+    );
     assert!(help.contains("Read the board again"), "{help}");
 }

@@ -277,5 +277,6 @@ pub(crate) fn load_workspaces(
                 .into(),
         );
     };
-    crate::reconcile::board::board(store).map_err(|e| format!("cannot read the reconcile runs: {e}"))
+    crate::reconcile::board::board(store)
+        .map_err(|e| format!("cannot read the reconcile runs: {e}"))
 }

@@ -170,7 +170,9 @@ impl Backend for Remote {
                             .map(crate::api::workspaces::from_proto)
                             .collect::<Result<Vec<_>, _>>()
                             .map_err(|e| format!("the daemon's reconcile board: {e}")),
-                        Err(e) => Err(format!("cannot read the reconcile board from the daemon: {e}")),
+                        Err(e) => Err(format!(
+                            "cannot read the reconcile board from the daemon: {e}"
+                        )),
                     };
                     let _ = tx.send(Action::WorkspaceRuns(rows));
                 });

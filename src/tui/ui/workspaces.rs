@@ -51,7 +51,10 @@ fn title(app: &App) -> Line<'static> {
     let mut spans = vec![
         Span::styled(" Workspaces ", app.theme.header),
         Span::raw(format!("· {} reconciled · ", rows.len())),
-        Span::styled(format!("{} in sync", count(RunResult::InSync)), app.theme.ok),
+        Span::styled(
+            format!("{} in sync", count(RunResult::InSync)),
+            app.theme.ok,
+        ),
         Span::raw(" · "),
         Span::styled(
             format!("{} drifted", count(RunResult::Drifted)),
@@ -210,7 +213,10 @@ pub fn draw(f: &mut Frame<'_>, app: &App, area: Rect) {
         );
         return;
     }
-    let detail = v.selected().map(|r| detail_lines(app, r)).unwrap_or_default();
+    let detail = v
+        .selected()
+        .map(|r| detail_lines(app, r))
+        .unwrap_or_default();
     // Wrapped rows the details take (plus the rule above them), leaving the table its header
     // and rows (at least three lines).
     let w = usize::from(body.width.max(1));
