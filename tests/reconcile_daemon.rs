@@ -166,7 +166,7 @@ async fn reconciled_drift_is_notified_resolved_and_on_metrics() {
             .spawn()
             .unwrap(),
     );
-    let limit = Duration::from_secs(60);
+    let limit = Duration::from_mins(1);
     let logged_addr = |needle: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()

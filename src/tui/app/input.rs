@@ -356,7 +356,8 @@ impl App {
                 self.editing = false;
             }
             (_, "workspaces") => {
-                if self.workspaces.toggle(self.now) {
+                let opened = self.workspaces.toggle(self.now);
+                if opened {
                     self.effects.push(Effect::LoadWorkspaces);
                 }
             }

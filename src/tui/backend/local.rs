@@ -94,9 +94,7 @@ impl Backend for Local {
 
     fn perform(&self, effect: Effect) -> Option<Effect> {
         if effect == Effect::LoadWorkspaces {
-            let Some(tx) = self.results.clone() else {
-                return None;
-            };
+            let tx = self.results.clone()?;
             let store = self.store.clone();
             tokio::task::spawn_blocking(move || {
                 let _ = tx.send(Action::WorkspaceRuns(load_workspaces(store.as_deref())));
