@@ -103,6 +103,7 @@ fn alert(now: chrono::DateTime<Utc>) -> Alert {
         enrichment: tfdrift::alert::Enrichment::default(),
         drift_id: None,
         drift_ids: Vec::new(),
+        attribution: None,
     }
 }
 

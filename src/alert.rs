@@ -209,6 +209,11 @@ pub struct Alert {
     /// Every drift of the alert, when it has more than one diff (else empty and omitted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift_ids: Vec<String>,
+    /// For a reconcile alert (event service `reconcile`): who changed it as the event history
+    /// tells it — `changed by alice via console at … (alert tfd-…)` — or `no event seen`, so a
+    /// notification says whether an audit log saw the change. Absent for event alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
 }
 
 /// Everything `enrich` adds to an alert (schema `tfdrift.alert/v1`, `enrichment`).

@@ -14,6 +14,7 @@ pub mod server;
 pub mod settings;
 pub mod tokens;
 pub mod watch;
+pub mod workspaces;
 
 /// Code generated from `proto/tfdrift/v1/*.proto`.
 #[allow(

@@ -226,9 +226,14 @@ pub fn title(a: &Alert) -> String {
     )
 }
 
-/// Who did it, for display.
+/// Who did it, for display (a reconcile alert: its attribution line).
 #[must_use]
 pub fn actor_line(a: &Alert) -> String {
+    // A reconcile alert says what the event history knows: `changed by alice via console at …`
+    // or `no event seen` (a finding of its own: a catalog gap, a missing trail).
+    if let Some(line) = &a.attribution {
+        return line.clone();
+    }
     let who = if a.enrichment.identity.display.is_empty() {
         a.actor
             .arn
@@ -340,6 +345,7 @@ pub fn sample_alert() -> Alert {
         enrichment: crate::alert::Enrichment::default(),
         drift_id: None,
         drift_ids: Vec::new(),
+        attribution: None,
     }
 }
 

@@ -12,6 +12,7 @@
 //! an open drift.
 
 pub mod attribution;
+pub mod board;
 pub mod exec;
 pub mod explain;
 pub mod ignore;
@@ -203,6 +204,10 @@ pub struct Context {
     pub ignore: Arc<IgnoreSet>,
     /// Type → service, from the catalog.
     pub services: Arc<BTreeMap<String, String>>,
+    /// The notification routing of the profile (`None`: no channels): a reconciled drift's
+    /// alert is routed as an event's is and its outbox items are written with it, so the drift's
+    /// first notification (and later its `reconciled` resolution) goes out through the outbox.
+    pub router: Option<Arc<dyn crate::pipeline::engine::OutboxRouter>>,
 }
 
 impl std::fmt::Debug for Context {

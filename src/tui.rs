@@ -22,6 +22,7 @@ pub mod run;
 pub mod theme;
 pub mod ui;
 pub mod why;
+pub mod workspaces;
 
 pub use app::{Action, App, Effect, Meta};
 pub use run::{AlertConverter, RunOptions, run};

@@ -5,7 +5,9 @@
 //!
 //! One test function shares the workspace (each terraform run costs seconds): apply, replay,
 //! reconcile (JSON, both workspaces: the real one and one with no credentials), reconcile again
-//! (text), the board, a drift resolved `reconciled`, and `explain` over a saved plan.
+//! (text), the board, a drift resolved `reconciled`, and `explain` over a saved plan. A webhook
+//! channel (a real HTTP listener) receives each reconciled drift's first notification with its
+//! attribution line.
 //!
 //! Needs terraform, the provider mirror (/opt/tf-plugins or TF_PLUGIN_MIRROR) and .venv with
 //! moto[server] + boto3 (scripts/ci-deps.sh); fails naming what is missing.
@@ -76,6 +78,30 @@ fn drift<'a>(report: &'a Value, address: &str, attribute: &str) -> Option<&'a Va
         .find(|d| d["address"] == address && d["attribute"] == attribute)
 }
 
+type Posted = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// A webhook receiver (a real HTTP listener): every body posted to it, parsed.
+async fn receiver() -> (Posted, String) {
+    let got: Posted = Posted::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let g = g.clone();
+            async move {
+                g.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap_or(Value::String(body)));
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (got, url)
+}
+
 fn yaml_str(p: &Path) -> String {
     serde_json::to_string(&p.display().to_string()).unwrap()
 }
@@ -84,6 +110,7 @@ fn yaml_str(p: &Path) -> String {
 async fn reconcile_attributes_ignores_resolves_boards_and_explains() {
     tf_support::require();
     let moto = live_support::moto();
+    let (hook, hook_url) = receiver().await;
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("ws");
     let tf = tf_support::Terraform::new(&ws, MAIN_TF);
@@ -131,7 +158,12 @@ async fn reconcile_attributes_ignores_resolves_boards_and_explains() {
           AWS_CONFIG_FILE: /nonexistent/config
           AWS_EC2_METADATA_DISABLED: \"true\"
     reconcile: {{concurrency: 2, timeout: 10m}}
+    notify:
+      defaults: [hook]
+      channels:
+        hook: {{type: webhook, url: \"{hook}\"}}
 ",
+            hook = hook_url,
             state = yaml_str(&state),
             db = yaml_str(&db),
             ws = yaml_str(&ws),
@@ -289,6 +321,42 @@ async fn reconcile_attributes_ignores_resolves_boards_and_explains() {
         "the reason is on the board: {reason}"
     );
 
+    // Notified through the outbox (the CLI delivers before it exits): each drift's first
+    // notification carries who changed it, or "no event seen".
+    let posted = |address: &str| -> Vec<Value> {
+        hook.lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b["resource"]["address"] == address && b.get("type").is_none())
+            .cloned()
+            .collect()
+    };
+    let sg_posts = posted("aws_security_group.web");
+    assert_eq!(sg_posts.len(), 1, "{sg_posts:#?}");
+    assert_eq!(
+        sg_posts[0]["drift"]["event"], "drift.opened",
+        "{sg_posts:#?}"
+    );
+    assert_eq!(sg_posts[0]["event"]["service"], "reconcile");
+    let line = sg_posts[0]["attribution"].as_str().unwrap();
+    assert!(
+        line.contains("changed by alice")
+            && line.contains("via console at")
+            && line.contains(sg_alert["id"].as_str().unwrap()),
+        "{line}"
+    );
+    let sqs_posts = posted("aws_sqs_queue.jobs");
+    assert_eq!(sqs_posts.len(), 1, "{sqs_posts:#?}");
+    assert_eq!(sqs_posts[0]["attribution"], "no event seen");
+    assert_eq!(
+        posted("aws_sns_topic.legacy")[0]["kind"],
+        "managed_resource_deleted"
+    );
+    assert!(
+        posted("aws_subnet.app").is_empty(),
+        "ignore_changes: nothing notified for the subnet"
+    );
+
     // The drift the VPC revert ended.
     let (code, out, err) = tfdrift(&cfg, &["drifts", "show", &vpc_drift, "--json"]);
     assert_eq!(code, 0, "{err}");
@@ -315,6 +383,11 @@ async fn reconcile_attributes_ignores_resolves_boards_and_explains() {
         .unwrap();
     assert!(sqs_line.contains("no event seen"), "{sqs_line}");
     assert!(out.contains("no event seen, by service:"), "{out}");
+    assert_eq!(
+        posted("aws_security_group.web").len(),
+        1,
+        "a drift already told about is not notified again by the next reconcile"
+    );
 
     // The board.
     let (code, out, err) = tfdrift(&cfg, &["workspaces", "--json"]);

@@ -54,6 +54,7 @@ fn alert(i: u64) -> Alert {
         enrichment: tfdrift::alert::Enrichment::default(),
         drift_id: None,
         drift_ids: Vec::new(),
+        attribution: None,
     }
 }
 

@@ -7,6 +7,8 @@ use crate::common::tier;
 
 #[path = "tui_snapshots/board.rs"]
 mod board;
+#[path = "tui_snapshots/workspaces.rs"]
+mod workspaces;
 use board::drifts_from;
 
 use std::path::PathBuf;

@@ -322,6 +322,15 @@ impl Client {
             .map_err(|s| status_error(&self.url, &s))
     }
 
+    /// The reconcile status board (the latest run of every workspace).
+    pub async fn list_workspace_runs(&mut self) -> Result<pb::ListWorkspaceRunsReply, ClientError> {
+        self.inner
+            .list_workspace_runs(pb::ListWorkspaceRunsRequest {})
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| status_error(&self.url, &s))
+    }
+
     /// One alert with its acknowledgements.
     pub async fn get_alert(&mut self, id: &str) -> Result<pb::AlertDetail, ClientError> {
         self.inner

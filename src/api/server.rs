@@ -379,6 +379,13 @@ impl Daemon for DaemonService {
     ) -> Result<Response<pb::GetDriftReply>, Status> {
         super::drifts::get(&self.state, req).await
     }
+
+    async fn list_workspace_runs(
+        &self,
+        req: Request<pb::ListWorkspaceRunsRequest>,
+    ) -> Result<Response<pb::ListWorkspaceRunsReply>, Status> {
+        super::workspaces::list(&self.state, req).await
+    }
 }
 
 /// `Act` on a drift (`drift_id` set): acknowledge, snooze or resolve it in the store as the

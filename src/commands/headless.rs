@@ -103,6 +103,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let reconcile = super::reconcile::Schedule::new(
         &setup,
         journal.clone() as std::sync::Arc<dyn tfdrift::store::Store>,
+        notify.outbox_router(),
     );
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {

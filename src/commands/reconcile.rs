@@ -12,8 +12,13 @@ use tfdrift::store::workspace_runs::RunResult;
 use crate::cli::ReconcileArgs;
 
 /// The reconcile context of a loaded profile.
-pub fn context(setup: &super::Setup, store: Option<Arc<dyn Store>>) -> Context {
+pub fn context(
+    setup: &super::Setup,
+    store: Option<Arc<dyn Store>>,
+    router: Option<Arc<dyn tfdrift::pipeline::engine::OutboxRouter>>,
+) -> Context {
     Context {
+        router,
         settings: setup.profile.reconcile.clone(),
         store,
         state: setup.state.clone(),
@@ -32,9 +37,13 @@ pub struct Schedule {
 
 impl Schedule {
     /// The schedule of a loaded profile.
-    pub fn new(setup: &super::Setup, store: Arc<dyn Store>) -> Self {
+    pub fn new(
+        setup: &super::Setup,
+        store: Arc<dyn Store>,
+        router: Option<Arc<dyn tfdrift::pipeline::engine::OutboxRouter>>,
+    ) -> Self {
         Self {
-            ctx: context(setup, Some(store)),
+            ctx: context(setup, Some(store), router),
             specs: setup.profile.workspaces.clone(),
         }
     }
@@ -58,9 +67,15 @@ pub fn run(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let store = super::open_journal(&setup.profile.store.clone().unwrap_or_default())?;
-    let ctx = context(&setup, Some(store as Arc<dyn Store>));
+    let store: Arc<dyn Store> = store;
+    // Reconciled drifts notify as the events' do: routed into the outbox with the drifts, and
+    // delivered here (a daemon on the same store would deliver what is left).
+    let notify = tfdrift::notify::NotifySetup::new(&setup.profile.notify, &setup.rules)
+        .map_err(anyhow::Error::msg)?;
+    let ctx = context(&setup, Some(store.clone()), notify.outbox_router());
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let reports = rt.block_on(async {
+        let notifier = notify.start(store.clone());
         let (mut targets, mut errors) = schedule::targets(&ctx, &setup.profile.workspaces).await;
         if let Some(w) = &args.workspace {
             targets.retain(|t| t.name == *w || t.workspace == *w || t.dir.as_os_str() == w.as_str());
@@ -78,6 +93,14 @@ pub fn run(args: &ReconcileArgs) -> anyhow::Result<ExitCode> {
         }
         let mut reports = errors;
         reports.extend(run_all(&ctx, targets).await);
+        if let Some(n) = &notifier
+            && !n.drain(super::headless::DRAIN_LIMIT).await
+        {
+            eprintln!(
+                "warning: some notifications were not delivered within {}s; they stay in the outbox (`tfdrift serve` or the next reconcile delivers them)",
+                super::headless::DRAIN_LIMIT.as_secs()
+            );
+        }
         anyhow::Ok(reports)
     })?;
     for r in &reports {

@@ -9,17 +9,9 @@ use tfdrift::store::workspace_runs::{RunResult, WorkspaceRun};
 
 use crate::cli::WorkspacesArgs;
 
-/// Open drifts among the addresses a run's report names (drifted or resolved ones included).
-fn open_drifts(run: &WorkspaceRun, open: &[tfdrift::drift::Drift]) -> usize {
-    let ids: std::collections::HashSet<&str> = run
-        .report
-        .get("drifts")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d.get("drift_id").and_then(serde_json::Value::as_str))
-        .collect();
-    open.iter().filter(|d| ids.contains(d.id.as_str())).count()
+/// Open drifts among those a run's report names.
+fn open_drifts(run: &WorkspaceRun, open: &[tfdrift::drift::Drift]) -> u64 {
+    tfdrift::reconcile::board::open_drifts(run, open)
 }
 
 pub fn run(args: &WorkspacesArgs) -> anyhow::Result<ExitCode> {

@@ -1,5 +1,6 @@
 //! The daemon's HTTP endpoint: `/healthz` and Prometheus `/metrics` (events, alerts, drops,
-//! queue depths, per-source lag, per-channel deliveries and failures), loopback by default,
+//! queue depths, per-source lag, per-channel deliveries and failures, the reconcile gauges of
+//! each workspace's latest run), loopback by default,
 //! optional bearer token. The text format is rendered directly from the pipeline and
 //! notification counters (a dozen metric families: a Prometheus client crate would add a
 //! registry to keep in sync with these counters and save no code); outbox depths come from one
@@ -194,7 +195,7 @@ pub async fn render(st: &MetricsState) -> String {
     sources(&mut out, &s.sources);
     if let Some(store) = &st.store {
         let store = store.clone();
-        let (depth, failed, drifts, spans) = tokio::task::spawn_blocking(move || {
+        let (depth, failed, drifts, spans, runs) = tokio::task::spawn_blocking(move || {
             (
                 store.outbox_counts().unwrap_or_default(),
                 store
@@ -204,12 +205,18 @@ pub async fn render(st: &MetricsState) -> String {
                     .drifts(&crate::store::DriftFilter::default())
                     .unwrap_or_default(),
                 store.drift_resolved_spans().unwrap_or_default(),
+                store.latest_workspace_runs().unwrap_or_default(),
             )
         })
         .await
         .unwrap_or_default();
         out.push_str(&crate::drift::metrics_text(&drifts, chrono::Utc::now()));
         out.push_str(&crate::drift::time_to_resolve_text(&spans));
+        // The reconcile board, per workspace, from the latest stored run of each (none until a
+        // reconcile has run: no empty families for profiles without workspaces).
+        if !runs.is_empty() {
+            out.push_str(&crate::reconcile::metrics::metrics_text(&runs));
+        }
         let depth: Vec<(String, u64)> = [
             OutboxStatus::Pending,
             OutboxStatus::Sending,

@@ -100,6 +100,7 @@ pub fn assemble(ev: &CloudEvent, drift: &Drift<'_>, default_severity: Severity) 
         enrichment: crate::alert::Enrichment::default(),
         drift_id: None,
         drift_ids: Vec::new(),
+        attribution: None,
     };
     mask(&mut alert, drift);
     alert

@@ -1,6 +1,7 @@
 //! Prometheus text for the reconcile board, per workspace (`tfdrift_reconcile_*`), from the
-//! latest stored run of each: the daemon's `/metrics` appends it (see the lead's hook in the
-//! metrics endpoint) and `tfdrift workspaces --metrics` prints it.
+//! latest stored run of each: the daemon's `/metrics` appends it
+//! ([`crate::notify::metrics::render`], once a run is stored) and `tfdrift workspaces --metrics`
+//! prints it.
 
 use std::fmt::Write as _;
 

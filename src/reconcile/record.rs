@@ -22,7 +22,7 @@ use crate::compare::get_path;
 use crate::drift::{Drift, DriftOp, Reason, Resolution};
 use crate::rules::{EvalContext, Verdict};
 use crate::store::workspace_runs::{RunResult, WorkspaceRun};
-use crate::store::{DriftFilter, EventRecord, Store};
+use crate::store::{DriftFilter, EventRecord, OutboxItem, Store};
 
 /// The stored row of a report.
 #[must_use]
@@ -110,6 +110,7 @@ fn alert_for(
         },
         drift_id: None,
         drift_ids: Vec::new(),
+        attribution: None,
     };
     let tags = c.before.get("tags").and_then(Value::as_object);
     let verdict = ctx.rules.apply(
@@ -121,6 +122,24 @@ fn alert_for(
         },
     );
     matches!(verdict, Verdict::Keep).then_some(alert)
+}
+
+/// The attribution line an alert's notification carries: one attribute's, or each attribute's
+/// when they differ (`ingress: changed by alice …; tags.Env: no event seen`).
+fn attribution_line(attributions: &[(String, Attribution, Option<Alert>)]) -> String {
+    let lines: Vec<String> = attributions.iter().map(|(_, a, _)| a.line()).collect();
+    if lines.windows(2).all(|w| w[0] == w[1]) {
+        return lines
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "no event seen".into());
+    }
+    attributions
+        .iter()
+        .zip(lines)
+        .map(|((attr, _, _), line)| format!("{attr}: {line}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Analyses a plan, records its drifts and resolutions, and returns the report (the run row is
@@ -227,6 +246,7 @@ pub fn analyse_and_record(
         else {
             continue;
         };
+        alert.attribution = Some(attribution_line(&attributions));
         let occurrences = crate::drift::occurrences(&alert, &scope);
         crate::drift::stamp(&mut alert, &occurrences);
         let service = service_of(&ctx.services, &c.rtype);
@@ -261,14 +281,25 @@ pub fn analyse_and_record(
     }
     if let Some(s) = &store {
         let keys: Vec<[&str; 1]> = staged.iter().map(|(k, _, _)| [k.as_str()]).collect();
+        // Routed as the events' alerts are: the store keeps an item only for a channel the
+        // drift has not told yet (its first notification), in the same transaction.
+        let outboxes: Vec<Vec<OutboxItem>> = staged
+            .iter()
+            .map(|(_, alert, _)| {
+                ctx.router
+                    .as_ref()
+                    .map_or_else(Vec::new, |r| r.route(alert))
+            })
+            .collect();
         let batch: Vec<EventRecord<'_>> = staged
             .iter()
             .zip(&keys)
-            .map(|((_, alert, ops), key)| EventRecord {
+            .zip(&outboxes)
+            .map(|(((_, alert, ops), key), outbox)| EventRecord {
                 seen: key,
                 time: Some(started),
                 alerts: std::slice::from_ref(alert),
-                outbox: &[],
+                outbox,
                 drifts: ops,
             })
             .collect();

@@ -136,6 +136,9 @@ pub enum Effect {
         /// The drift.
         drift_id: String,
     },
+    /// Read the reconcile status board for the workspaces view (the store in-process, the
+    /// daemon in team mode); the rows come back as [`Action::WorkspaceRuns`].
+    LoadWorkspaces,
 }
 
 /// Everything that can change the state.
@@ -192,6 +195,8 @@ pub enum Action {
         /// Its alerts (newest first), or the reason.
         result: Result<Vec<Alert>, String>,
     },
+    /// The reconcile status board for the workspaces view, or why it could not be read.
+    WorkspaceRuns(Result<Vec<crate::reconcile::board::BoardRow>, String>),
     /// Quit.
     Quit,
 }
@@ -240,6 +245,8 @@ impl Meta {
 pub struct App {
     /// Now board or live feed.
     pub view: View,
+    /// The workspaces view (reconcile status board), over the main panes when open.
+    pub workspaces: super::workspaces::WorkspacesView,
     /// The Now board's rows and selection.
     pub now_board: super::now::NowBoard,
     /// The feed's grouping (by drift, by actor session) and its rows.
@@ -352,6 +359,7 @@ impl App {
         }
         App {
             view: View::Now,
+            workspaces: super::workspaces::WorkspacesView::default(),
             now_board: super::now::NowBoard::default(),
             groups: FeedGroups::default(),
             new_unseen: 0,
@@ -572,6 +580,10 @@ impl App {
                 self.editor_status = Some((text, problem));
                 true
             }
+            Action::WorkspaceRuns(rows) => {
+                self.workspaces.loaded(rows);
+                self.workspaces.open
+            }
             Action::Quit => {
                 self.quit = true;
                 true
@@ -598,6 +610,9 @@ impl App {
             changed = true;
         }
         changed |= self.fade_drifts();
+        if self.workspaces.due(now) {
+            self.effects.push(Effect::LoadWorkspaces);
+        }
         changed
     }
 

@@ -19,6 +19,8 @@ pub enum Context {
     Now,
     /// The feed has focus.
     Feed,
+    /// The workspaces view (the reconcile status board) is open.
+    Workspaces,
     /// The detail pane has focus.
     Detail,
     /// The rule editor is editing.
@@ -35,6 +37,7 @@ impl Context {
             Context::Global => "global",
             Context::Now => "now",
             Context::Feed => "feed",
+            Context::Workspaces => "workspaces",
             Context::Detail => "detail",
             Context::Editor => "editor",
             Context::Help => "help",
@@ -147,6 +150,8 @@ struct KeymapFile {
     #[serde(default)]
     feed: Vec<Binding>,
     #[serde(default)]
+    workspaces: Vec<Binding>,
+    #[serde(default)]
     detail: Vec<Binding>,
     #[serde(default)]
     editor: Vec<Binding>,
@@ -155,11 +160,12 @@ struct KeymapFile {
 }
 
 impl KeymapFile {
-    fn lists_mut(&mut self) -> [(Context, &mut Vec<Binding>); 6] {
+    fn lists_mut(&mut self) -> [(Context, &mut Vec<Binding>); 7] {
         [
             (Context::Global, &mut self.global),
             (Context::Now, &mut self.now),
             (Context::Feed, &mut self.feed),
+            (Context::Workspaces, &mut self.workspaces),
             (Context::Detail, &mut self.detail),
             (Context::Editor, &mut self.editor),
             (Context::Help, &mut self.help),

@@ -418,7 +418,8 @@ fn perform(
         Effect::Persist { .. }
         | Effect::LoadAlert { .. }
         | Effect::DriftAct { .. }
-        | Effect::LoadOccurrences { .. } => {
+        | Effect::LoadOccurrences { .. }
+        | Effect::LoadWorkspaces => {
             return None;
         }
         Effect::RunRuleTests => {

@@ -9,6 +9,7 @@ pub mod enrich;
 mod feed;
 mod grouped;
 mod now;
+mod workspaces;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -48,17 +49,24 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
             .split(main);
         (parts[0], parts[1])
     };
-    app.feed_area.set(feed_area);
-    app.detail_area.set(detail_area);
-    if feed_area.area() > 0 {
-        match app.view {
-            View::Now => now::draw(f, app, feed_area),
-            View::Feed if app.groups.active() => grouped::draw(f, app, feed_area),
-            View::Feed => feed::draw(f, app, feed_area),
+    if app.workspaces.open {
+        // The reconcile board takes the main panes; the feed's mouse areas are off meanwhile.
+        app.feed_area.set(Rect::default());
+        app.detail_area.set(Rect::default());
+        workspaces::draw(f, app, main);
+    } else {
+        app.feed_area.set(feed_area);
+        app.detail_area.set(detail_area);
+        if feed_area.area() > 0 {
+            match app.view {
+                View::Now => now::draw(f, app, feed_area),
+                View::Feed if app.groups.active() => grouped::draw(f, app, feed_area),
+                View::Feed => feed::draw(f, app, feed_area),
+            }
         }
-    }
-    if detail_area.area() > 0 {
-        detail::draw(f, app, detail_area);
+        if detail_area.area() > 0 {
+            detail::draw(f, app, detail_area);
+        }
     }
     chrome::header(f, app, head);
     chrome::status_bar(f, app, status);

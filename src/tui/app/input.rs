@@ -84,6 +84,10 @@ impl App {
             }
             return;
         }
+        if self.workspaces.open {
+            self.on_workspaces_key(k);
+            return;
+        }
         let ctx = match self.focus {
             Focus::Feed => self.list_context(),
             Focus::Detail => Context::Detail,
@@ -100,6 +104,33 @@ impl App {
         if let Some(a) = action {
             self.message = None;
             self.run_action(ctx, &a);
+        }
+    }
+
+    /// Keys while the workspaces view is open: its own bindings, then the global ones that
+    /// make sense over it (quit, help, the command line, `W` closes it).
+    fn on_workspaces_key(&mut self, k: KeyEvent) {
+        if let Some(a) = self.keymap.action(Context::Workspaces, &k) {
+            self.message = None;
+            match a {
+                "back" => self.workspaces.open = false,
+                "refresh" => {
+                    self.workspaces.asked_at = Some(self.now);
+                    self.effects.push(Effect::LoadWorkspaces);
+                }
+                other => {
+                    let other = other.to_string();
+                    self.workspaces.navigate(&other);
+                }
+            }
+            return;
+        }
+        if let Some(a) = self.keymap.action(Context::Global, &k)
+            && matches!(a, "quit" | "help" | "command" | "workspaces")
+        {
+            let a = a.to_string();
+            self.message = None;
+            self.run_action(Context::Workspaces, &a);
         }
     }
 
@@ -323,6 +354,12 @@ impl App {
                 };
                 self.focus = Focus::Feed;
                 self.editing = false;
+            }
+            (_, "workspaces") => {
+                let opened = self.workspaces.toggle(self.now);
+                if opened {
+                    self.effects.push(Effect::LoadWorkspaces);
+                }
             }
             (_, "copy_markdown") => self.copy_markdown(ctx),
             (Context::Feed, "group") => self.cycle_grouping(),

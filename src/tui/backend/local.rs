@@ -1,7 +1,8 @@
 //! The in-process backend (profiles without `daemon:`): the pipeline runs in this process; its
 //! alerts (batched), counters and the monitor's logs are forwarded to the event loop; statuses
 //! and drift actions are saved in the local store; recent alerts and open drifts are read from
-//! it at start, and the drifts again after alerts arrive.
+//! it at start, and the drifts again after alerts arrive; the workspaces view's reconcile board
+//! is read from it on request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +102,14 @@ impl Backend for Local {
     }
 
     fn perform(&self, effect: Effect) -> Option<Effect> {
+        if effect == Effect::LoadWorkspaces {
+            let tx = self.results.clone()?;
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Action::WorkspaceRuns(load_workspaces(store.as_deref())));
+            });
+            return None;
+        }
         let (Some(store), Some(tx)) = (self.store.clone(), self.results.clone()) else {
             return match effect {
                 Effect::Persist { .. }
@@ -387,4 +396,18 @@ mod tests {
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].id, want[0].id, "the newest");
     }
+}
+
+/// The reconcile status board from the store, for the workspaces view.
+pub(crate) fn load_workspaces(
+    store: Option<&dyn Store>,
+) -> Result<Vec<crate::reconcile::board::BoardRow>, String> {
+    let Some(store) = store else {
+        return Err(
+            "no store configured: reconcile runs are kept in the store (add `store:` to the profile, then run `tfdrift reconcile`)"
+                .into(),
+        );
+    };
+    crate::reconcile::board::board(store)
+        .map_err(|e| format!("cannot read the reconcile runs: {e}"))
 }

@@ -179,6 +179,24 @@ impl Backend for Remote {
                 });
                 None
             }
+            Effect::LoadWorkspaces => {
+                tokio::spawn(async move {
+                    let r = call(&cache, &opts, async |c| c.list_workspace_runs().await).await;
+                    let rows = match r {
+                        Ok(reply) => reply
+                            .runs
+                            .iter()
+                            .map(crate::api::workspaces::from_proto)
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| format!("the daemon's reconcile board: {e}")),
+                        Err(e) => Err(format!(
+                            "cannot read the reconcile board from the daemon: {e}"
+                        )),
+                    };
+                    let _ = tx.send(Action::WorkspaceRuns(rows));
+                });
+                None
+            }
             other => Some(other),
         }
     }

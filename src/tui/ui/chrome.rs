@@ -393,6 +393,8 @@ pub fn focused_context(app: &App) -> Context {
         Context::Help
     } else if app.editing {
         Context::Editor
+    } else if app.workspaces.open {
+        Context::Workspaces
     } else {
         match app.focus {
             Focus::Feed => app.list_context(),
@@ -416,6 +418,14 @@ pub fn hint_text(app: &App) -> String {
     }
     if matches!(ctx, Context::Now | Context::Feed | Context::Detail) {
         hints.extend(app.keymap.hints(Context::Global, app.meta.readonly));
+    } else if ctx == Context::Workspaces {
+        // Over the workspaces view only these global keys act (see `on_workspaces_key`).
+        hints.extend(
+            app.keymap
+                .hints(Context::Global, app.meta.readonly)
+                .into_iter()
+                .filter(|(_, h)| matches!(*h, "quit" | "help" | "cmd")),
+        );
     }
     hints
         .iter()
@@ -433,6 +443,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
             Context::Global => "Anywhere",
             Context::Now => "Now board (open drifts, worst first; the default view)",
             Context::Feed => "Drift feed",
+            Context::Workspaces => "Workspaces (the reconcile status board, W)",
             Context::Detail => "Detail pane (diff, enrichment, log)",
             Context::Editor => "Rule editor (while editing; other keys edit text)",
             Context::Help => "This help",
