@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod client;
 pub mod convert;
+pub mod remediation;
 pub mod rules;
 pub mod server;
 pub mod settings;

@@ -50,6 +50,7 @@ mod notify_routing;
 mod notify_smtp;
 mod pipeline_rule_reload;
 mod reconcile;
+mod remediation;
 mod replay_equivalence;
 mod rules_eval;
 mod rules_packs;
