@@ -128,7 +128,9 @@ above --min-severity, 1 usage or config error.")]
     Explain(ExplainArgs),
     /// Team mode: restore or accept a drift through a saved Terraform plan that another admin
     /// approves (the daemon's `remediation: {enabled: true}`).
-    #[command(subcommand, after_help = "\
+    #[command(
+        subcommand,
+        after_help = "\
 Examples:
   tfdrift remediation request drf-… --kind restore --note 'revert console change' --connect URL
   tfdrift remediation list --connect URL
@@ -137,7 +139,8 @@ Examples:
   tfdrift remediation reject 3 --reason 'not now' --connect URL
 
 Exit status: 0 done, 1 refused by the daemon (role, self-approval, expired or superseded plan)
-or unreachable, 2 approved but terraform apply failed.")]
+or unreachable, 2 approved but terraform apply failed."
+    )]
     Remediation(RemediationCommand),
 }
 

@@ -267,9 +267,7 @@ pub enum Refusal {
         status: &'static str,
     },
     /// Past its ttl.
-    #[error(
-        "remediation {id}'s plan expired at {at} (remediation.plan_ttl): request a new plan"
-    )]
+    #[error("remediation {id}'s plan expired at {at} (remediation.plan_ttl): request a new plan")]
     Expired {
         /// Request id.
         id: i64,

@@ -730,20 +730,14 @@ pub trait Store: Send + Sync {
 
     /// Stores a remediation request (durable on return) and marks the pending requests of the
     /// same drift superseded, in one transaction; returns its id.
-    fn insert_remediation(
-        &self,
-        _r: &crate::remediation::Remediation,
-    ) -> Result<i64, StoreError> {
+    fn insert_remediation(&self, _r: &crate::remediation::Remediation) -> Result<i64, StoreError> {
         Err(StoreError::Config(
             "this store keeps no remediations (use the SQLite or PostgreSQL store)".into(),
         ))
     }
 
     /// One remediation request.
-    fn remediation(
-        &self,
-        _id: i64,
-    ) -> Result<Option<crate::remediation::Remediation>, StoreError> {
+    fn remediation(&self, _id: i64) -> Result<Option<crate::remediation::Remediation>, StoreError> {
         Ok(None)
     }
 

@@ -171,7 +171,14 @@ async fn restore_behind_approval_refuses_self_expired_and_superseded_then_applie
     // Out of band, unlogged: the reconcile opens the drift.
     assert_eq!(queue(&moto.url, &["set", "45"]), "45");
     let rec = tfdrift(
-        &["reconcile", "--json", "--profile", "rem", "--config", &cfg_s],
+        &[
+            "reconcile",
+            "--json",
+            "--profile",
+            "rem",
+            "--config",
+            &cfg_s,
+        ],
         None,
     );
     assert_eq!(rec.code, 2, "drift found: {}\n{}", rec.out, rec.err);
@@ -189,7 +196,14 @@ async fn restore_behind_approval_refuses_self_expired_and_superseded_then_applie
 
     let mut serve = Command::new(BIN);
     serve
-        .args(["serve", "--no-stdout", "--profile", "rem", "--config", &cfg_s])
+        .args([
+            "serve",
+            "--no-stdout",
+            "--profile",
+            "rem",
+            "--config",
+            &cfg_s,
+        ])
         .env_remove("TFDRIFT_CONFIG");
     let daemon = Proc::spawn(serve);
     let url = format!("http://127.0.0.1:{port}");
@@ -249,7 +263,10 @@ async fn restore_behind_approval_refuses_self_expired_and_superseded_then_applie
     let resp = remote(&["approve", &id1], &rita);
     assert_eq!(resp.code, 1);
     assert!(resp.err.contains("needs the admin role"), "{}", resp.err);
-    assert_eq!(remote(&["show", &id1, "--json"], &rita).json()["status"], "pending");
+    assert_eq!(
+        remote(&["show", &id1, "--json"], &rita).json()["status"],
+        "pending"
+    );
 
     // Past plan_ttl another admin's approval is refused: the plan expired.
     let ttl = Duration::from_secs(26);
@@ -268,10 +285,16 @@ async fn restore_behind_approval_refuses_self_expired_and_superseded_then_applie
     assert_eq!(queue(&moto.url, &["get"]), "45", "nothing applied yet");
 
     // 2. The responder requests twice: the older plan is superseded.
-    let r2 = remote(&["request", &drift_id, "--kind", "restore", "--json"], &rita);
+    let r2 = remote(
+        &["request", &drift_id, "--kind", "restore", "--json"],
+        &rita,
+    );
     assert_eq!(r2.code, 0, "{}\n{}", r2.out, r2.err);
     let id2 = r2.json()["id"].as_i64().unwrap().to_string();
-    let r3 = remote(&["request", &drift_id, "--kind", "restore", "--json"], &rita);
+    let r3 = remote(
+        &["request", &drift_id, "--kind", "restore", "--json"],
+        &rita,
+    );
     assert_eq!(r3.code, 0, "{}\n{}", r3.out, r3.err);
     let id3 = r3.json()["id"].as_i64().unwrap().to_string();
     let stale = remote(&["approve", &id2], &bob);
@@ -289,7 +312,11 @@ async fn restore_behind_approval_refuses_self_expired_and_superseded_then_applie
         ok["output"].as_str().unwrap().contains("Apply complete"),
         "{ok:#}"
     );
-    assert_eq!(queue(&moto.url, &["get"]), "30", "the attribute is restored");
+    assert_eq!(
+        queue(&moto.url, &["get"]),
+        "30",
+        "the attribute is restored"
+    );
     let again = remote(&["approve", &id3], &ada);
     assert_eq!(again.code, 1);
     assert!(again.err.contains("not pending"), "{}", again.err);
@@ -299,14 +326,31 @@ async fn restore_behind_approval_refuses_self_expired_and_superseded_then_applie
     let statuses: Vec<String> = list
         .out
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["status"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(statuses, ["applied", "superseded", "expired"], "{}", list.out);
+    assert_eq!(
+        statuses,
+        ["applied", "superseded", "expired"],
+        "{}",
+        list.out
+    );
 
     // The next reconcile is in sync and ends the drift.
     drop(daemon);
     let rec = tfdrift(
-        &["reconcile", "--json", "--profile", "rem", "--config", &cfg_s],
+        &[
+            "reconcile",
+            "--json",
+            "--profile",
+            "rem",
+            "--config",
+            &cfg_s,
+        ],
         None,
     );
     assert_eq!(rec.code, 0, "in sync: {}\n{}", rec.out, rec.err);

@@ -938,7 +938,10 @@ fn remediations_supersede_and_change_status_only_from_the_expected_one(b: Backen
         first.reason.as_deref().unwrap().contains(&a2.to_string()),
         "{first:?}"
     );
-    assert_eq!(s.remediation(other).unwrap().unwrap().status, Status::Pending);
+    assert_eq!(
+        s.remediation(other).unwrap().unwrap().status,
+        Status::Pending
+    );
     let mut newest = s.remediation(a2).unwrap().unwrap();
     assert_eq!(newest.requested_by, "ada");
     assert_eq!(newest.kind, Kind::Restore);

@@ -135,7 +135,9 @@ pub async fn request(
     let id = r.drift_id.clone();
     let drift = blocking(state, move |s| s.drift(&id))
         .await?
-        .ok_or_else(|| Status::not_found(format!("no drift '{}' in the daemon's store", r.drift_id)))?;
+        .ok_or_else(|| {
+            Status::not_found(format!("no drift '{}' in the daemon's store", r.drift_id))
+        })?;
     if drift.resolved_at.is_some() {
         return Err(Status::failed_precondition(format!(
             "drift {} is resolved: there is nothing to remediate",
@@ -248,7 +250,10 @@ pub async fn approve(
     let mut r = load(state, req.into_inner().id).await?;
     let drift_id = r.drift_id.clone();
     let (newest, drift) = blocking(state, move |s| {
-        let newest = s.remediations(Some(&drift_id), 1)?.first().map_or(0, |x| x.id);
+        let newest = s
+            .remediations(Some(&drift_id), 1)?
+            .first()
+            .map_or(0, |x| x.id);
         Ok((newest, s.drift(&drift_id)?))
     })
     .await?;
@@ -287,7 +292,11 @@ pub async fn approve(
     r.decided_at = Some(now.at);
     write(state, &r, RemStatus::Pending).await?;
     let _running = api.terraform.lock().await;
-    let target = api.targets().await.into_iter().find(|t| t.name == r.workspace);
+    let target = api
+        .targets()
+        .await
+        .into_iter()
+        .find(|t| t.name == r.workspace);
     let result = match target {
         None => Err(format!(
             "workspace '{}' is no longer in the daemon's profile",

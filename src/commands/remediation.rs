@@ -126,9 +126,7 @@ async fn one(
     opts: &ClientOptions,
     json: bool,
     with_plan: bool,
-    call: impl AsyncFnOnce(
-        &mut Client,
-    ) -> Result<tonic::Response<pb::Remediation>, tonic::Status>,
+    call: impl AsyncFnOnce(&mut Client) -> Result<tonic::Response<pb::Remediation>, tonic::Status>,
 ) -> anyhow::Result<ExitCode> {
     let mut c = match Client::connect(opts).await {
         Ok(c) => c,

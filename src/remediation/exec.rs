@@ -121,7 +121,11 @@ pub async fn plan(
     if !shown.status.success() {
         return Err(format!(
             "terraform show failed:\n{}",
-            mask_output(&first_lines(&[], &String::from_utf8_lossy(&shown.stderr), ""))
+            mask_output(&first_lines(
+                &[],
+                &String::from_utf8_lossy(&shown.stderr),
+                ""
+            ))
         ));
     }
     Ok(mask_output(&String::from_utf8_lossy(&shown.stdout)))

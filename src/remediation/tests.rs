@@ -143,9 +143,8 @@ fn profile_key_defaults_and_validation() {
     let p: P = serde_saphyr::from_str("{}").unwrap();
     assert_eq!(p.remediation, RemediationSettings::default());
     assert!(!p.remediation.enabled);
-    let p: P =
-        serde_saphyr::from_str("remediation: {enabled: true, approvals: 2, plan_ttl: 30s}")
-            .unwrap();
+    let p: P = serde_saphyr::from_str("remediation: {enabled: true, approvals: 2, plan_ttl: 30s}")
+        .unwrap();
     assert_eq!(p.remediation.approvals, 2);
     assert_eq!(p.remediation.plan_ttl, Duration::from_secs(30));
     for (bad, want) in [
@@ -163,5 +162,8 @@ fn profile_key_defaults_and_validation() {
 fn output_is_masked() {
     let text = "aws_iam_access_key.k: key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     let m = mask_output(text);
-    assert!(!m.contains("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), "{m}");
+    assert!(
+        !m.contains("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        "{m}"
+    );
 }

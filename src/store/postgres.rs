@@ -562,18 +562,16 @@ impl Store for PostgresStore {
         })
     }
 
-    fn insert_remediation(
-        &self,
-        r: &crate::remediation::Remediation,
-    ) -> Result<i64, StoreError> {
-        self.with("record remediation", async |c| remediations::insert(c, r).await)
+    fn insert_remediation(&self, r: &crate::remediation::Remediation) -> Result<i64, StoreError> {
+        self.with("record remediation", async |c| {
+            remediations::insert(c, r).await
+        })
     }
 
-    fn remediation(
-        &self,
-        id: i64,
-    ) -> Result<Option<crate::remediation::Remediation>, StoreError> {
-        self.with("read remediation", async |c| remediations::get(&*c, id).await)
+    fn remediation(&self, id: i64) -> Result<Option<crate::remediation::Remediation>, StoreError> {
+        self.with("read remediation", async |c| {
+            remediations::get(&*c, id).await
+        })
     }
 
     fn remediations(

@@ -507,17 +507,11 @@ impl Store for SqliteStore {
         self.insert_workspace_run(run)
     }
 
-    fn insert_remediation(
-        &self,
-        r: &crate::remediation::Remediation,
-    ) -> Result<i64, StoreError> {
+    fn insert_remediation(&self, r: &crate::remediation::Remediation) -> Result<i64, StoreError> {
         SqliteStore::insert_remediation(self, r)
     }
 
-    fn remediation(
-        &self,
-        id: i64,
-    ) -> Result<Option<crate::remediation::Remediation>, StoreError> {
+    fn remediation(&self, id: i64) -> Result<Option<crate::remediation::Remediation>, StoreError> {
         self.read_remediation(id)
     }
 

@@ -70,11 +70,7 @@ fn approvers(r: &Remediation) -> String {
 pub(super) async fn insert(c: &mut deadpool_postgres::Client, r: &Remediation) -> PgResult<i64> {
     let tx = c.transaction().await?;
     let (kind, status, appr) = (r.kind.as_str(), r.status.as_str(), approvers(r));
-    let (req_at, exp_at, dec_at) = (
-        ms(r.requested_at),
-        ms(r.expires_at),
-        r.decided_at.map(ms),
-    );
+    let (req_at, exp_at, dec_at) = (ms(r.requested_at), ms(r.expires_at), r.decided_at.map(ms));
     let id: i64 = tx
         .query_one(
             "INSERT INTO remediations (drift_id, kind, note, workspace, address, requested_by, \
