@@ -272,8 +272,11 @@ pub async fn approve(
             ended.reason = Some(refusal.to_string());
             ended.decided_by = Some(caller.name.clone());
             ended.decided_at = Some(now.at);
-            // Best effort: a concurrent change leaves the row as the other call wrote it.
-            let _ = write(state, &ended, RemStatus::Pending).await;
+            // Best effort: a concurrent change leaves the row as the other call wrote it. The
+            // plan can never be applied now: its file goes.
+            if write(state, &ended, RemStatus::Pending).await.is_ok() {
+                let _ = std::fs::remove_file(&r.plan_path);
+            }
         }
         return Err(match refusal {
             Refusal::SelfApproval { .. } => Status::permission_denied(refusal.to_string()),
