@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client;
 pub mod convert;
 pub mod drifts;
+pub mod remediation;
 pub mod rules;
 pub mod server;
 pub mod settings;
@@ -46,7 +47,8 @@ pub mod proto_server {
 /// Protocol major: changes only with an incompatible change (then the package becomes `v2`).
 pub const PROTOCOL_MAJOR: u32 = 1;
 /// Protocol minor: bumped when fields or calls are added (compatible both ways). 1: drift acts
-/// (`ActRequest.drift_id`) and the Rules calls; 2: the drift calls (`ListDrifts`, `GetDrift`).
+/// (`ActRequest.drift_id`) and the Rules calls; 2: the drift calls (`ListDrifts`,
+/// `GetDrift`), the reconcile board (`ListWorkspaceRuns`) and remediation behind approval.
 pub const PROTOCOL_MINOR: u32 = 2;
 /// Metadata key carrying the client's `MAJOR.MINOR`.
 pub const PROTOCOL_HEADER: &str = "tfdrift-protocol";

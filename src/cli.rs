@@ -126,6 +126,107 @@ Examples:
 Exit status: 0 nothing reverted (or --allow-revert), 2 the apply would revert an open drift at or
 above --min-severity, 1 usage or config error.")]
     Explain(ExplainArgs),
+    /// Team mode: restore or accept a drift through a saved Terraform plan that another admin
+    /// approves (the daemon's `remediation: {enabled: true}`).
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  tfdrift remediation request drf-… --kind restore --note 'revert console change' --connect URL
+  tfdrift remediation list --connect URL
+  tfdrift remediation show 3 --connect URL          # the plan text, approvers, apply output
+  tfdrift remediation approve 3 --connect URL       # an admin other than the requester
+  tfdrift remediation reject 3 --reason 'not now' --connect URL
+
+Exit status: 0 done, 1 refused by the daemon (role, self-approval, expired or superseded plan)
+or unreachable, 2 approved but terraform apply failed."
+    )]
+    Remediation(RemediationCommand),
+}
+
+/// `remediation` subcommands (all through the daemon).
+#[derive(Debug, Subcommand)]
+pub enum RemediationCommand {
+    /// Plan a restore (`terraform apply -target`) or an accept (`-refresh-only`) of a drift.
+    Request {
+        /// The drift's id (`drf-…`).
+        drift: String,
+        /// restore: put the code's value back; accept: take the cloud's value into state.
+        #[arg(long, value_parser = ["restore", "accept"])]
+        kind: String,
+        /// Why (stored with the request).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// The daemon.
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A profile whose `daemon:` names the daemon (instead of --connect).
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// Requests, newest first.
+    List {
+        /// Only this drift's.
+        #[arg(long)]
+        drift: Option<String>,
+        /// Machine-readable output (one JSON object per line).
+        #[arg(long)]
+        json: bool,
+        /// The daemon.
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A profile whose `daemon:` names the daemon (instead of --connect).
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// One request: its plan text, approvers, apply output.
+    Show {
+        /// Request id.
+        id: i64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// The daemon.
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A profile whose `daemon:` names the daemon (instead of --connect).
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// Approve (admin, not the requester); with enough approvals the daemon applies the plan.
+    Approve {
+        /// Request id.
+        id: i64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// The daemon.
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A profile whose `daemon:` names the daemon (instead of --connect).
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+    /// Reject a pending request (admin).
+    Reject {
+        /// Request id.
+        id: i64,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// The daemon.
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// A profile whose `daemon:` names the daemon (instead of --connect).
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
 }
 
 /// `reconcile` arguments.

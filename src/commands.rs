@@ -7,6 +7,7 @@ mod explain;
 mod headless;
 mod notify;
 mod reconcile;
+mod remediation;
 mod replay;
 mod rules;
 mod serve;
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile(args) => reconcile::run(&args),
         Command::Workspaces(args) => workspaces::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Remediation(cmd) => remediation::run(&cmd),
     }
 }
 

@@ -142,6 +142,9 @@ pub struct Profile {
     /// How often, how many at once and how long a reconcile may take.
     #[serde(default)]
     pub reconcile: crate::reconcile::ReconcileSettings,
+    /// Remediation behind approval (`{enabled, approvals, plan_ttl}`; off unless enabled).
+    #[serde(default)]
+    pub remediation: crate::remediation::RemediationSettings,
 }
 
 fn default_refresh_seconds() -> u64 {

@@ -24,6 +24,7 @@ pub mod normalize;
 pub mod notify;
 pub mod pipeline;
 pub mod reconcile;
+pub mod remediation;
 pub mod rules;
 pub mod state;
 pub mod store;

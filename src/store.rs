@@ -13,6 +13,7 @@
 pub mod issue_links;
 pub mod journal;
 pub mod postgres;
+pub mod remediations;
 pub mod schema;
 pub mod sqlite;
 mod sqlite_drift;
@@ -725,6 +726,38 @@ pub trait Store: Send + Sync {
         _limit: usize,
     ) -> Result<Vec<WorkspaceRun>, StoreError> {
         Ok(Vec::new())
+    }
+
+    /// Stores a remediation request (durable on return) and marks the pending requests of the
+    /// same drift superseded, in one transaction; returns its id.
+    fn insert_remediation(&self, _r: &crate::remediation::Remediation) -> Result<i64, StoreError> {
+        Err(StoreError::Config(
+            "this store keeps no remediations (use the SQLite or PostgreSQL store)".into(),
+        ))
+    }
+
+    /// One remediation request.
+    fn remediation(&self, _id: i64) -> Result<Option<crate::remediation::Remediation>, StoreError> {
+        Ok(None)
+    }
+
+    /// Remediation requests (of one drift, or all), newest first, at most `limit`.
+    fn remediations(
+        &self,
+        _drift_id: Option<&str>,
+        _limit: usize,
+    ) -> Result<Vec<crate::remediation::Remediation>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Writes a request's status, approvers, decision, output and reason if its stored status
+    /// is still `from` (a compare-and-set: two approvals cannot both apply); false otherwise.
+    fn update_remediation(
+        &self,
+        _r: &crate::remediation::Remediation,
+        _from: crate::remediation::Status,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
     }
 
     /// Deletes everything older than `older_than`: processed-event marks, alerts (with their

@@ -166,6 +166,7 @@ both_backends!(
     two_writers_on_one_drift_lose_no_occurrence,
     issue_links_are_stored_and_replaced_per_channel_and_drift,
     reconcile_runs_board_is_the_latest_run_per_workspace,
+    remediations_supersede_and_change_status_only_from_the_expected_one,
 );
 
 /// The reconcile status board: the latest run per workspace, a workspace's runs newest first.
@@ -896,4 +897,78 @@ fn drift_occurrences_notify_on_open_severity_rise_and_snooze_end_only(b: Backend
     assert_eq!(d.occurrences, 6);
     assert_eq!(d.severity, Severity::Critical);
     assert_eq!(d.channels, ["ops"]);
+}
+
+/// Remediation requests: a new request supersedes the pending ones of its drift (not other
+/// drifts'), newest first, and a status change is a compare-and-set (two approvals racing
+/// cannot both move a request to applying).
+fn remediations_supersede_and_change_status_only_from_the_expected_one(b: Backend) {
+    use tfdrift::remediation::{Kind, Remediation, Status};
+    let s = fresh(b);
+    let at = Utc.with_ymd_and_hms(2026, 12, 7, 23, 0, 0).unwrap();
+    let req = |drift: &str, who: &str| Remediation {
+        id: 0,
+        drift_id: drift.into(),
+        kind: Kind::Restore,
+        note: "console change".into(),
+        workspace: "shop".into(),
+        address: "aws_sqs_queue.jobs".into(),
+        requested_by: who.into(),
+        requested_at: at,
+        expires_at: at + chrono::Duration::minutes(15),
+        plan_path: "/tmp/plan".into(),
+        plan_sha256: "ab".repeat(32),
+        plan_text: "~ visibility_timeout_seconds = 45 -> 30".into(),
+        drift_fingerprint: "fp".into(),
+        status: Status::Pending,
+        approvers: Vec::new(),
+        decided_by: None,
+        decided_at: None,
+        output: String::new(),
+        reason: None,
+    };
+    assert!(s.remediations(None, 10).unwrap().is_empty());
+    let a = s.insert_remediation(&req("drf-a", "rita")).unwrap();
+    let other = s.insert_remediation(&req("drf-b", "rita")).unwrap();
+    let a2 = s.insert_remediation(&req("drf-a", "ada")).unwrap();
+    assert!(a < other && other < a2);
+    let first = s.remediation(a).unwrap().unwrap();
+    assert_eq!(first.status, Status::Superseded);
+    assert!(
+        first.reason.as_deref().unwrap().contains(&a2.to_string()),
+        "{first:?}"
+    );
+    assert_eq!(
+        s.remediation(other).unwrap().unwrap().status,
+        Status::Pending
+    );
+    let mut newest = s.remediation(a2).unwrap().unwrap();
+    assert_eq!(newest.requested_by, "ada");
+    assert_eq!(newest.kind, Kind::Restore);
+    assert_eq!(newest.requested_at, at);
+    assert_eq!(newest.plan_text, "~ visibility_timeout_seconds = 45 -> 30");
+    let ids: Vec<i64> = s
+        .remediations(Some("drf-a"), 10)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [a2, a], "newest first, one drift's only");
+    assert_eq!(s.remediations(None, 2).unwrap().len(), 2);
+
+    newest.status = Status::Applying;
+    newest.approvers = vec!["bob".into()];
+    newest.decided_by = Some("bob".into());
+    newest.decided_at = Some(at + chrono::Duration::minutes(1));
+    assert!(s.update_remediation(&newest, Status::Pending).unwrap());
+    assert!(
+        !s.update_remediation(&newest, Status::Pending).unwrap(),
+        "a second approval finds it no longer pending"
+    );
+    newest.status = Status::Applied;
+    newest.output = "Apply complete! Resources: 0 added, 1 changed, 0 destroyed.".into();
+    assert!(s.update_remediation(&newest, Status::Applying).unwrap());
+    let back = s.remediation(a2).unwrap().unwrap();
+    assert_eq!(back, newest);
+    assert!(s.remediation(9999).unwrap().is_none());
 }

@@ -51,6 +51,7 @@ mod notify_smtp;
 mod pipeline_rule_reload;
 mod reconcile;
 mod reconcile_daemon;
+mod remediation;
 mod replay_equivalence;
 mod rules_eval;
 mod rules_packs;

@@ -43,6 +43,8 @@ pub struct ApiState {
     pub(crate) events: tokio::sync::broadcast::Sender<Arc<watch_stream::Published>>,
     /// The daemon's rules, for the Rules calls ([`ApiState::with_rules`]).
     pub(crate) rules: Option<Arc<super::rules::RulesApi>>,
+    /// Remediation behind approval ([`ApiState::with_remediation`]).
+    pub(crate) remediation: Option<Arc<super::remediation::RemediationApi>>,
 }
 
 impl ApiState {
@@ -64,6 +66,7 @@ impl ApiState {
             cancel: CancellationToken::new(),
             events: tokio::sync::broadcast::Sender::new(watch_buffer.max(super::watch::MIN_BUFFER)),
             rules: None,
+            remediation: None,
         }
     }
 
@@ -385,6 +388,41 @@ impl Daemon for DaemonService {
         req: Request<pb::ListWorkspaceRunsRequest>,
     ) -> Result<Response<pb::ListWorkspaceRunsReply>, Status> {
         super::workspaces::list(&self.state, req).await
+    }
+
+    async fn request_remediation(
+        &self,
+        req: Request<pb::RequestRemediationRequest>,
+    ) -> Result<Response<pb::Remediation>, Status> {
+        super::remediation::request(&self.state, req).await
+    }
+
+    async fn list_remediations(
+        &self,
+        req: Request<pb::ListRemediationsRequest>,
+    ) -> Result<Response<pb::ListRemediationsReply>, Status> {
+        super::remediation::list(&self.state, req).await
+    }
+
+    async fn get_remediation(
+        &self,
+        req: Request<pb::GetRemediationRequest>,
+    ) -> Result<Response<pb::Remediation>, Status> {
+        super::remediation::get(&self.state, req).await
+    }
+
+    async fn approve_remediation(
+        &self,
+        req: Request<pb::ApproveRemediationRequest>,
+    ) -> Result<Response<pb::Remediation>, Status> {
+        super::remediation::approve(&self.state, req).await
+    }
+
+    async fn reject_remediation(
+        &self,
+        req: Request<pb::RejectRemediationRequest>,
+    ) -> Result<Response<pb::Remediation>, Status> {
+        super::remediation::reject(&self.state, req).await
     }
 }
 

@@ -100,6 +100,16 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
     let no_stdout = args.no_stdout;
     let profile_name = name.clone();
     let store_settings = settings.clone();
+    // Remediation behind approval: plans and applies in the profile's workspaces.
+    let remediation = tfdrift::api::remediation::RemediationApi::new(
+        setup.profile.remediation.clone(),
+        super::reconcile::context(
+            &setup,
+            Some(journal.clone() as std::sync::Arc<dyn tfdrift::store::Store>),
+        ),
+        setup.profile.workspaces.clone(),
+    )
+    .context("cannot create the directory for remediation plans")?;
     let reconcile = super::reconcile::Schedule::new(
         &setup,
         journal.clone() as std::sync::Arc<dyn tfdrift::store::Store>,
@@ -140,7 +150,8 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
                         profile_name,
                         settings.watch_buffer.unwrap_or(1024),
                     )
-                    .with_rules(rules_api(handle.rule_watch.clone())),
+                    .with_rules(rules_api(handle.rule_watch.clone()))
+                    .with_remediation(remediation),
                 );
                 let (addr, task) = tfdrift::api::server::serve(settings, state.clone())
                     .await

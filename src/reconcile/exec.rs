@@ -22,7 +22,8 @@ pub struct Planned {
     pub doc: PlanDoc,
 }
 
-fn command(settings: &ReconcileSettings, target: &Target) -> tokio::process::Command {
+/// terraform in a target's directory, workspace and environment (also used by remediation).
+pub(crate) fn command(settings: &ReconcileSettings, target: &Target) -> tokio::process::Command {
     let bin = settings.terraform.as_deref().unwrap_or("terraform");
     let mut c = tokio::process::Command::new(bin);
     c.arg(format!("-chdir={}", target.dir.display()))
@@ -44,7 +45,7 @@ fn command(settings: &ReconcileSettings, target: &Target) -> tokio::process::Com
 }
 
 /// The first lines of a failure: diagnostics, then stderr, then stdout.
-fn first_lines(diags: &[String], stderr: &str, stdout: &str) -> String {
+pub(crate) fn first_lines(diags: &[String], stderr: &str, stdout: &str) -> String {
     let mut lines: Vec<String> = diags.to_vec();
     for text in [stderr, stdout] {
         lines.extend(
@@ -65,7 +66,8 @@ fn first_lines(diags: &[String], stderr: &str, stdout: &str) -> String {
     }
 }
 
-async fn output(
+/// Runs `c` to completion; a missing binary is named as such.
+pub(crate) async fn output(
     mut c: tokio::process::Command,
     what: &str,
 ) -> Result<std::process::Output, String> {

@@ -38,6 +38,7 @@ mod issue_links;
 mod journal;
 mod outbox;
 mod record;
+mod remediations;
 mod schema;
 mod workspace_runs;
 
@@ -558,6 +559,38 @@ impl Store for PostgresStore {
     fn record_workspace_run(&self, run: &super::WorkspaceRun) -> Result<i64, StoreError> {
         self.with("record reconcile run", async |c| {
             workspace_runs::record(c, run).await
+        })
+    }
+
+    fn insert_remediation(&self, r: &crate::remediation::Remediation) -> Result<i64, StoreError> {
+        self.with("record remediation", async |c| {
+            remediations::insert(c, r).await
+        })
+    }
+
+    fn remediation(&self, id: i64) -> Result<Option<crate::remediation::Remediation>, StoreError> {
+        self.with("read remediation", async |c| {
+            remediations::get(&*c, id).await
+        })
+    }
+
+    fn remediations(
+        &self,
+        drift_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::remediation::Remediation>, StoreError> {
+        self.with("read remediations", async |c| {
+            remediations::list(&*c, drift_id, limit_i64(limit)).await
+        })
+    }
+
+    fn update_remediation(
+        &self,
+        r: &crate::remediation::Remediation,
+        from: crate::remediation::Status,
+    ) -> Result<bool, StoreError> {
+        self.with("update remediation", async |c| {
+            remediations::write(&*c, r, from).await
         })
     }
 

@@ -175,6 +175,8 @@ ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
     super::issue_links::MIGRATION_ISSUE_LINKS,
     // 7: reconcile runs per workspace (the status board), see `workspace_runs`.
     super::workspace_runs::MIGRATION,
+    // 8: remediation requests (restore / accept behind approval), see `remediations`.
+    super::remediations::MIGRATION,
 ];
 
 /// Migration 4, the team-mode change journal: every alert, acknowledgement and snooze gets a

@@ -507,6 +507,30 @@ impl Store for SqliteStore {
         self.insert_workspace_run(run)
     }
 
+    fn insert_remediation(&self, r: &crate::remediation::Remediation) -> Result<i64, StoreError> {
+        SqliteStore::insert_remediation(self, r)
+    }
+
+    fn remediation(&self, id: i64) -> Result<Option<crate::remediation::Remediation>, StoreError> {
+        self.read_remediation(id)
+    }
+
+    fn remediations(
+        &self,
+        drift_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::remediation::Remediation>, StoreError> {
+        self.read_remediations(drift_id, limit)
+    }
+
+    fn update_remediation(
+        &self,
+        r: &crate::remediation::Remediation,
+        from: crate::remediation::Status,
+    ) -> Result<bool, StoreError> {
+        self.write_remediation(r, from)
+    }
+
     fn latest_workspace_runs(&self) -> Result<Vec<super::WorkspaceRun>, StoreError> {
         self.read_latest_workspace_runs()
     }

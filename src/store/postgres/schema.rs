@@ -229,6 +229,8 @@ CREATE TABLE IF NOT EXISTS workspace_runs (
 );
 CREATE INDEX IF NOT EXISTS workspace_runs_ws ON workspace_runs (workspace, id);
 ",
+    // 8: remediation requests (SQLite's `remediations`).
+    super::remediations::MIGRATION,
 ];
 
 /// The newest schema version this build knows.
