@@ -12,8 +12,8 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use super::auth::{Gate, require};
-use super::proto_server::daemon_server::{Daemon, DaemonServer};
 use super::proto::{self as pb};
+use super::proto_server::daemon_server::{Daemon, DaemonServer};
 use super::settings::ApiSettings;
 use super::tokens::{Role, TokenFile};
 use super::{convert, watch as watch_stream};
@@ -140,7 +140,8 @@ impl Daemon for DaemonService {
         }))
     }
 
-    type WatchStream = tokio_stream::wrappers::ReceiverStream<Result<watch_stream::Encoded, Status>>;
+    type WatchStream =
+        tokio_stream::wrappers::ReceiverStream<Result<watch_stream::Encoded, Status>>;
 
     async fn watch(
         &self,

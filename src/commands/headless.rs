@@ -106,6 +106,7 @@ pub fn run(args: &TuiArgs) -> anyhow::Result<ExitCode> {
         super::reconcile::context(
             &setup,
             Some(journal.clone() as std::sync::Arc<dyn tfdrift::store::Store>),
+            notify.outbox_router(),
         ),
         setup.profile.workspaces.clone(),
     )

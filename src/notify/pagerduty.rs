@@ -47,7 +47,7 @@ pub fn trigger(routing_key: &str, a: &Alert, repeats: u64, note: Option<&DriftNo
         "event_action": "trigger",
         "dedup_key": dedup_key(a, note),
         "payload": {
-            "summary": truncate(&format!("{} by {}", title(a), actor_line(a)), 1024),
+            "summary": truncate(&summary(a), 1024),
             "source": a.resource.address.clone().unwrap_or_else(|| a.resource.id.clone()),
             "severity": severity(a.severity),
             "timestamp": a.time.to_rfc3339(),
@@ -106,6 +106,15 @@ pub fn render(routing_key: &str, msg: &Message) -> Value {
     }
 }
 
+/// `<title> by <who> (via …)`; a reconcile alert's attribution reads as a clause of its own
+/// (`… — changed by alice via console at …`, `… — no event seen`), not after "by".
+fn summary(a: &Alert) -> String {
+    match &a.attribution {
+        Some(line) => format!("{} — {line}", title(a)),
+        None => format!("{} by {}", title(a), actor_line(a)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +131,16 @@ mod tests {
             reason: (event == "drift.resolved").then_some(Reason::Reverted),
             resolved_by: None,
         }
+    }
+
+    #[test]
+    fn reconcile_attribution_is_not_read_as_an_actor() {
+        let mut a = crate::notify::sample_alert();
+        assert!(summary(&a).contains(" by "), "{}", summary(&a));
+        a.attribution = Some("no event seen".into());
+        let s = summary(&a);
+        assert!(s.ends_with(" — no event seen"), "{s}");
+        assert!(!s.contains(" by "), "{s}");
     }
 
     /// Two drifts of one resource (one alert each, same fingerprint) are two incidents, and

@@ -307,6 +307,20 @@ pub(crate) fn load_drifts(store: &dyn Store, listed: &Listed) -> Action {
     Action::Drifts(list)
 }
 
+/// The reconcile status board from the store, for the workspaces view.
+pub(crate) fn load_workspaces(
+    store: Option<&dyn Store>,
+) -> Result<Vec<crate::reconcile::board::BoardRow>, String> {
+    let Some(store) = store else {
+        return Err(
+            "no store configured: reconcile runs are kept in the store (add `store:` to the profile, then run `tfdrift reconcile`)"
+                .into(),
+        );
+    };
+    crate::reconcile::board::board(store)
+        .map_err(|e| format!("cannot read the reconcile runs: {e}"))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -396,18 +410,4 @@ mod tests {
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].id, want[0].id, "the newest");
     }
-}
-
-/// The reconcile status board from the store, for the workspaces view.
-pub(crate) fn load_workspaces(
-    store: Option<&dyn Store>,
-) -> Result<Vec<crate::reconcile::board::BoardRow>, String> {
-    let Some(store) = store else {
-        return Err(
-            "no store configured: reconcile runs are kept in the store (add `store:` to the profile, then run `tfdrift reconcile`)"
-                .into(),
-        );
-    };
-    crate::reconcile::board::board(store)
-        .map_err(|e| format!("cannot read the reconcile runs: {e}"))
 }
