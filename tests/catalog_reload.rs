@@ -72,7 +72,10 @@ async fn catalog_files_reload_live() {
         s.operational >= 4
     })
     .await;
-    assert!(!leaked, "the user file's operational entry was not in force");
+    assert!(
+        !leaked,
+        "the user file's operational entry was not in force"
+    );
 
     // An invalid change: rejected with its position, the previous catalog kept.
     std::fs::write(&file, CRITICAL.replace("aws_instance", "aws_instanse")).unwrap();
@@ -85,10 +88,14 @@ async fn catalog_files_reload_live() {
     assert!(errors.contains("did you mean 'aws_instance'"), "{errors}");
     let operational = handle.stats.borrow().operational;
     let mut leaked = false;
-    until(&mut handle, "more silenced calls after the rejection", |s, a| {
-        leaked |= a.is_some_and(instance_type);
-        s.operational >= operational + 4
-    })
+    until(
+        &mut handle,
+        "more silenced calls after the rejection",
+        |s, a| {
+            leaked |= a.is_some_and(instance_type);
+            s.operational >= operational + 4
+        },
+    )
     .await;
     assert!(!leaked, "a rejected change replaced the catalog");
 

@@ -332,7 +332,9 @@ mod tests {
 
         // Fixed: swapped in, errors cleared.
         std::fs::write(&file, MAPPING.replace("CreateWidget", "UpdateWidget")).unwrap();
-        assert!(wait_for(|| names(&w.current()).contains(&"UpdateWidget".to_string())));
+        assert!(wait_for(
+            || names(&w.current()).contains(&"UpdateWidget".to_string())
+        ));
         assert!(w.last_errors().is_empty());
         assert_eq!(names(&w.current()), ["DeleteWidget", "UpdateWidget"]);
         assert_eq!(w.counters().1, 1);

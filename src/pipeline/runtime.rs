@@ -151,7 +151,18 @@ pub fn spawn(
     state: Arc<StateIndex>,
     cfg: &PipelineConfig,
 ) -> Result<PipelineHandle, globset::Error> {
-    let mut engine = Engine::new(catalog.clone(), state, &cfg.engine)?;
+    let catalog_watcher = if catalog.user_specs().is_empty() {
+        None
+    } else {
+        match CatalogWatcher::start(Arc::clone(&catalog), Duration::from_millis(200)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot watch catalog files; they will not hot-reload");
+                None
+            }
+        }
+    };
+    let mut engine = Engine::new(catalog, state, &cfg.engine)?;
     engine.set_rules(cfg.rules.clone());
     let watcher = if cfg.rule_paths.is_empty() {
         None
@@ -165,17 +176,6 @@ pub fn spawn(
         }
     };
     let rule_watch = watcher.as_ref().map(RuleWatcher::status);
-    let catalog_watcher = if catalog.user_specs().is_empty() {
-        None
-    } else {
-        match CatalogWatcher::start(catalog.clone(), Duration::from_millis(200)) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::warn!(error = %e, "Cannot watch catalog files; they will not hot-reload");
-                None
-            }
-        }
-    };
     if let Some(store) = &cfg.store {
         engine = engine.with_store(store.clone());
         if let Some(router) = &cfg.router {
