@@ -9,6 +9,7 @@ pub mod convert;
 pub mod expr;
 pub mod spec;
 pub mod user;
+pub mod watch;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -174,6 +175,8 @@ pub struct Catalog {
     by_action: HashMap<(Provider, String), Vec<Mapping>>,
     /// (provider, action) → event sources for which the call is operational.
     operational: HashMap<(Provider, String), Vec<Option<String>>>,
+    /// The profile's `catalog:` paths laid over this catalog (watched for hot reload).
+    user_specs: Vec<String>,
 }
 
 /// Coverage line for `tfdrift catalog`.
@@ -473,6 +476,13 @@ impl Catalog {
     #[must_use]
     pub fn len(&self) -> usize {
         self.by_action.len()
+    }
+
+    /// The profile's `catalog:` paths whose files were laid over this catalog: the live
+    /// pipeline watches them and reloads on change (empty: nothing to watch).
+    #[must_use]
+    pub fn user_specs(&self) -> &[String] {
+        &self.user_specs
     }
 
     /// True when nothing is mapped.

@@ -20,6 +20,7 @@ mod tf_support;
 mod catalog_cases;
 mod catalog_corpus;
 mod catalog_loads;
+mod catalog_reload;
 mod catalog_types;
 mod corpus_inputs;
 mod corpus_states;

@@ -24,17 +24,41 @@ Rules (each candidate satisfies all of them)
      one level down, `<Noun>.<Noun>Id`), then the input's required `<Noun>Name` /
      `<Noun>Identifier` / `<Noun>Id` / `<Noun>Arn`, then a bare `Name` / `Identifier` / `Id` /
      `Arn` (deletes and updates read the input first, the output only when it has nothing).
-     An `Arn` is used only when the type has an `arn` attribute, a bare `Name` only when it has
+     An `Arn` is used only when the type has an `arn` attribute (batch 2: or an attribute
+     named like the member, `browser_settings_arn`), a bare `Name` only when it has
      `name` (the state index resolves id, arn and name). No member, or two members of equal rank: REJECTED / AMBIGUOUS.
   4. Attributes (updates only): optional input members whose snake_case name is a top-level
      scalar attribute of the type (string, number, bool), converted by the schema's type; sensitive
      attributes and documents (policies, templates, bodies: compared as text they would show
      formatting as drift) are left out.
-  5. Protocol: `rest-xml` (S3, Route 53, CloudFront) and `ec2` services log requests in shapes
-     botocore does not describe (wrapped `…Request` objects, XML names): REJECTED here, hand-written instead;
+  5. Protocol: `rest-xml` (S3, Route 53, CloudFront) services log requests in shapes
+     botocore does not describe (XML names): REJECTED here, hand-written instead. `ec2`
+     (batch 2): type and id only, never attributes; the id is read flat (`request.vpcId`,
+     `response.vpc.vpcId`) or from the `<Op>Request` / `<Op>Response` wrapper newer EC2 calls
+     are logged in;
      `query` services (IAM, RDS, SNS …) log lower-camel member names like JSON ones; API
      Gateway wraps its requests (`createRestApiInput`): REJECTED.
   6. Tag operations (`TagResource` …) and read verbs are never generated.
+  8. (batch 2) `<Verb><Infix><Noun>` with Infix in INFIXES (`CreateCacheSubnetGroup` →
+     aws_elasticache_subnet_group), and `Enable<Noun>` / `Disable<Noun>` for types that are an
+     enablement (ENABLEMENT: route propagations, delegated admin accounts), as create / delete;
+     `Import<Noun>` creates; `*_accepter` types are created by `Accept<Noun>`, `*_copy` types by
+     `Copy<Noun>` (the noun's own id, like associations);
+     like suffix claims, only when no exact claim exists.
+  9. (batch 2) An operation name that another botocore service logging under the same event
+     source also has (SES v1/v2, Lex v1/v2, Pinpoint SMS v1/v2) is AMBIGUOUS: the record
+     cannot tell the APIs apart.
+  7. (batch 2) Prefixes also resolve with their underscores dropped (`aws_media_convert_queue`
+     → `mediaconvert`) and through the aliases below (`dx` → `directconnect`, `cloudwatch_log`
+     → `logs`). Association and attachment types claim `Associate<Noun>` / `Disassociate<Noun>`
+     and `Attach<Noun>` / `Detach<Noun>` (the type's noun without `_association` /
+     `_attachment`), and a type claims `<Verb><Noun><Suffix>` (Suffix in SETTING_SUFFIXES:
+     `UpdateFleetConfiguration` → the fleet) as an update — only when no type claims that
+     operation by its exact noun (an exact claim always wins; two suffix claims are ambiguous).
+     A required member named the noun itself (`jobQueue`) identifies it after the full-noun
+     members. Identifying members may name the noun's trailing words (`StatementName` for
+     `aws_athena_prepared_statement`, after any full-noun member) and need not be required: an optional `<Noun>Id` ranks after every
+     required one (a record without it yields `no_resource`, never a wrong type).
 
 Outputs (scripts/catalog/out/, not shipped): `candidates/<service>.yaml` in the catalog format,
 `ambiguous.tsv` (operation, candidate types), `rejects.tsv` (type or operation, reason),
@@ -57,7 +81,18 @@ OUT = ROOT / "scripts/catalog/out"
 VERBS = {
     "Create": "create", "Delete": "delete", "Update": "update", "Modify": "update",
     "Put": "update", "Remove": "delete", "Register": "create", "Deregister": "delete",
+    # batch 2 (Enable/Disable are not: `DisableTopicRule` is an update of `enabled`)
+    "Add": "create", "Set": "update",
 }
+# Kind of every verb a claim may carry (VERBS and the association / attachment verbs).
+KINDS = dict(VERBS, Accept="create", Copy="create", Import="create", Associate="create", Disassociate="delete", Attach="create", Detach="delete",
+             Enable="create", Disable="delete")
+# Types that are an enablement (Enable<Noun> creates them, Disable<Noun> deletes them).
+ENABLEMENT = ("_propagation", "admin_account")
+# Abbreviations in Terraform type names, spelt out as the API does.
+ABBREV = {"lb": "load_balancer", "kx": "kx", "cidr": "cidr"}
+# A service's word some operations put before the type's noun.
+INFIXES = ["DB", "Cluster", "Cache", "DirectConnect", "Replication"]
 # Terraform prefix → botocore service, where they differ.
 PREFIX = {
     "cloudwatch": "cloudwatch", "lb": "elbv2", "alb": "elbv2", "elb": "elb",
@@ -121,10 +156,42 @@ PREFIX = {
     "simpledb": "sdb", "ssoadmin_": "sso-admin", "vpc_ipam": "ec2", "worklink": "worklink",
 }
 # Protocols whose CloudTrail request shapes botocore does not describe faithfully.
-SHAPELESS = {"ec2", "rest-xml"}
+SHAPELESS = {"rest-xml"}
 # Services whose CloudTrail records wrap the request (`createRestApiInput`): hand-written only.
 WRAPPED = {"apigateway"}
 ID_SUFFIXES = ["Name", "Identifier", "Id", "Arn"]
+# Reviewed and refused: the operation changes another resource than the rule found
+# (ModifyClusterSnapshotSchedule attaches a schedule to a cluster: the association type).
+DENY = {("redshift", "ModifyClusterSnapshotSchedule")}
+# Operations that change a setting of the resource they name: `Update<Noun>Configuration`.
+SETTING_SUFFIXES = ["Configuration", "Config", "Settings", "Attributes", "Attribute", "Options", "Properties", "Capacity", "Description"]
+# Verbs of association / attachment types, by the type's last word.
+LINK_VERBS = {
+    "association": {"Associate": "create", "Disassociate": "delete"},
+    "attachment": {"Attach": "create", "Detach": "delete"},
+    # (batch 2) an accepter is created by accepting, a copy by copying.
+    "accepter": {"Accept": "create"},
+    "copy": {"Copy": "create"},
+}
+# Batch 2 prefix aliases (Terraform prefix → botocore service).
+PREFIX2 = {
+    "dx": "directconnect", "bedrockagent": "bedrock-agent", "cloudwatch_log": "logs",
+    "cloudwatch_event": "events", "cloudwatch_metric": "cloudwatch",
+    "cloudwatch_composite": "cloudwatch", "cloudwatch_dashboard": "cloudwatch",
+    "workspacesweb": "workspaces-web", "chimesdkvoice": "chime-sdk-voice",
+    "chimesdkmediapipelines": "chime-sdk-media-pipelines",
+    "route53recoveryreadiness": "route53-recovery-readiness",
+    "route53recoverycontrolconfig": "route53-recovery-control-config",
+    "servicecatalogappregistry": "servicecatalog-appregistry",
+    "pinpointsmsvoicev2": "pinpoint-sms-voice-v2", "costoptimizationhub": "cost-optimization-hub",
+    "computeoptimizer": "compute-optimizer", "cloudfrontkeyvaluestore": "cloudfront-keyvaluestore",
+    "timestreaminfluxdb": "timestream-influxdb", "timestreamquery": "timestream-query",
+    "ssmquicksetup": "ssm-quicksetup", "redshiftdata": "redshift-data",
+    "media_convert": "mediaconvert", "media_package": "mediapackage",
+    "media_packagev2": "mediapackagev2", "media_store": "mediastore",
+    "elastictranscoder": "elastictranscoder", "qldb": "qldb", "worklink": "worklink",
+    "networkfirewall": "network-firewall", "opensearchserverless": "opensearchserverless",
+}
 TAG_OPS = {"TagResource", "UntagResource", "TagResources", "UntagResources", "AddTagsToResource",
            "RemoveTagsFromResource", "CreateTags", "DeleteTags", "AddTags", "RemoveTags"}
 
@@ -175,7 +242,7 @@ def scalar_attrs(block):
     return out
 
 
-def find_id(op, noun, attrs, kind):
+def find_id(op, noun, attrs, kind, optional=True, link=False):
     """The id expression for an operation, or (None, reason). Creates read the new object's id
     from the output first; deletes and updates from the input (their outputs are often empty)."""
     nkey = noun.lower()
@@ -190,24 +257,68 @@ def find_id(op, noun, attrs, kind):
                     if m2.lower() in (nkey + "arn", nkey + "id") and s2.type_name == "string":
                         cands.append((1, f"response.{lc(m)}.{lc(m2)}", m2))
     ins = op.input_shape
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*|[a-z0-9]+", noun)
+    tails = ["".join(words[i:]).lower() for i in range(1, len(words))]
     if ins is not None:
         req = set(ins.required_members)
         # `<Noun>Name` / `<Noun>Id` … first; a bare `Name` / `Id` only when none (a bare `Name`
         # next to `DataSourceId` is the new display name, not the identifier).
+        # Then the noun's trailing words (`StatementName` for PreparedStatement, `ClientId`
+        # for UserPoolClient), longest first.
+        words = re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*|[a-z0-9]+", noun)
+        tails = ["".join(words[i:]).lower() for i in range(1, len(words))]
+        # A required member named the noun itself (`jobQueue` for DeleteJobQueue: a name or an
+        # ARN, both resolved by the state index), after every `<Noun>Name/Id/Arn`.
+        for m, shape in ins.members.items():
+            # (not for creates: `CreateSecurityConfiguration`'s securityConfiguration is the body)
+            if kind != "create" and shape.type_name == "string" and m in req and m.lower() == nkey:
+                cands.append((2 + len(ID_SUFFIXES), f"request.{lc(m)}", m))
         for rank, suffix in enumerate(ID_SUFFIXES):
             for m, shape in ins.members.items():
-                if shape.type_name != "string" or m not in req:
+                if shape.type_name != "string":
                     continue
-                if m.lower() == nkey + suffix.lower():
-                    cands.append((2 + rank, f"request.{lc(m)}", m))
-                elif m.lower() == suffix.lower():
-                    cands.append((2 + len(ID_SUFFIXES) + rank, f"request.{lc(m)}", m))
+                # Optional members rank after every required one.
+                if m not in req and not optional:
+                    continue
+                opt = 0 if m in req else 1000
+                ml = m.lower()
+                if ml == nkey + suffix.lower():
+                    cands.append((2 + opt + rank, f"request.{lc(m)}", m))
+                elif ml == suffix.lower() and not link:
+                    # (a bare `Arn` next to an association names the linked object)
+                    cands.append((2 + opt + 500 + rank, f"request.{lc(m)}", m))
+                else:
+                    for j, tail in enumerate(tails):
+                        if ml == tail + suffix.lower():
+                            cands.append((2 + opt + 10 * (j + 1) + rank, f"request.{lc(m)}", m))
+    if ins is not None:
+        # One level down in a required input structure (`samplingRuleUpdate.ruleName`), after
+        # every top-level member.
+        for m, shape in ins.members.items():
+            if shape.type_name != "structure" or m not in req:
+                continue
+            for rank, suffix in enumerate(ID_SUFFIXES):
+                for m2, s2 in shape.members.items():
+                    if s2.type_name == "string" and m2.lower() in [
+                        t + suffix.lower() for t in [nkey, *tails]
+                    ]:
+                        cands.append((3000 + rank, f"request.{lc(m)}.{lc(m2)}", m2))
     usable = []
     for rank, expr, member in cands:
+        # An ARN identifies when the type has `arn`, or an attribute named like the member
+        # (`browser_settings_arn`: such types' id is that ARN).
         if member.lower().endswith("arn") and "arn" not in attrs:
+            if snake(member) not in attrs:
+                continue
+            # Last resort: the state index resolves `arn`, not `<noun>_arn` (a DMS endpoint's id
+            # is its identifier, not its ARN).
+            rank += 5000
+        if member.lower() == "name" and "name" not in attrs:
             continue
-        if member.lower().endswith("name") and "name" not in attrs and not member.lower().startswith(nkey):
-            continue
+        # A `<Noun>Name` the state cannot resolve (no `name` attribute) yields to an id of
+        # the same object (`UpdateAgent`: agentId, not agentName).
+        if member.lower().endswith("name") and "name" not in attrs:
+            rank += 100
         usable.append((rank, expr))
     if not usable:
         return None, "no identifying member"
@@ -232,6 +343,16 @@ def find_id_output(op, noun, attrs):
     return find_id(NoInput, noun, attrs, "create")
 
 
+def ec2_id(opname, expr):
+    """EC2 logs older calls flat (`request.vpcId`, `response.vpc.vpcId`) and newer ones wrapped
+    in `<Op>Request` (botocore member names) / `<Op>Response`: both forms, flat first."""
+    root, path = expr.split(".", 1)
+    if root == "request":
+        wrapped = ".".join(p[:1].upper() + p[1:] for p in path.split("."))
+        return [expr, f"request.{opname}Request.{wrapped}"]
+    return [expr, f"response.{opname}Response.{path}"]
+
+
 SKIP_ATTR = re.compile(r"password|secret|token|body|policy|document|definition|template|force")
 
 
@@ -247,16 +368,29 @@ def main():
     done = hand_written()
 
     claims = collections.defaultdict(list)  # (service, op) → [(type, noun, verb)]
+    suffix_claims = collections.defaultdict(list)  # the same, by `<Verb><Noun><Suffix>`
     rejects = []
     for rtype in sorted(resources):
         rest = rtype[len("aws_"):]
         svc = None
-        for i in range(rest.count("_") + 1, 0, -1):
-            prefix = "_".join(rest.split("_")[:i])
-            cand = PREFIX.get(prefix, prefix.replace("_", "-"))
-            if cand in services and i <= rest.count("_"):
-                svc, noun_snake = cand, "_".join(rest.split("_")[i:])
+        # Aliases and `-` joins at every length first, then `_` dropped (`media_convert`):
+        # `amplify_backend_…` is Amplify's, not the `amplifybackend` service's.
+        for joins in (lambda p: (PREFIX2.get(p), PREFIX.get(p), p.replace("_", "-")),
+                      lambda p: (p.replace("_", ""),)):
+            for i in range(rest.count("_"), 0, -1):
+                prefix = "_".join(rest.split("_")[:i])
+                for cand in joins(prefix):
+                    if cand in services:
+                        svc, noun_snake = cand, "_".join(rest.split("_")[i:])
+                        break
+                if svc is not None:
+                    break
+            if svc is not None:
                 break
+        if svc is None and not rest.startswith("default_"):
+            # (batch 2) prefix-less types are EC2's (`aws_placement_group`, `aws_flow_log`);
+            # `aws_default_*` adopt existing objects and are never created by a call.
+            svc, noun_snake = "ec2", rest
         if svc is None:
             rejects.append((rtype, "no botocore service for its prefix"))
             continue
@@ -276,8 +410,56 @@ def main():
             if op and op not in TAG_OPS:
                 claims[(svc, op)].append((rtype, op[len(verb):], verb))
                 found = True
+            # (batch 2) the same with the noun's abbreviations spelt out (`lb` → LoadBalancer)
+            # or in the plural (`DeleteAlarms`-style calls taking a list).
+            long = "_".join(ABBREV.get(w, w) for w in noun_snake.split("_"))
+            for variant in ({long} - {noun_snake}) | {noun_snake + "s"}:
+                op = ops.get(camel_key(verb + variant))
+                if op and op not in TAG_OPS:
+                    suffix_claims[(svc, op)].append((rtype, op[len(verb):], verb))
+                    found = True
+        op = ops.get(camel_key("Import" + noun_snake))
+        if op:
+            suffix_claims[(svc, op)].append((rtype, op[len("Import"):], "Import"))
+            found = True
+        last = noun_snake.rsplit("_", 1)
+        if len(last) == 2 and last[1] in LINK_VERBS:
+            for verb in LINK_VERBS[last[1]]:
+                op = ops.get(camel_key(verb + last[0])) or next(
+                    (ops[k] for k in (camel_key(verb + i + last[0]) for i in INFIXES) if k in ops), None)
+                if op and op not in TAG_OPS:
+                    # The id is the association's / attachment's own, never the linked
+                    # object's: the noun keeps its `Association` / `Attachment`.
+                    claims[(svc, op)].append((rtype, op[len(verb):] + last[1].capitalize(), verb))
+                    found = True
+        # Enable/Disable create and delete only resources that ARE the enablement.
+        if noun_snake.endswith(ENABLEMENT):
+            for verb, kind in (("Enable", "create"), ("Disable", "delete")):
+                op = ops.get(camel_key(verb + noun_snake))
+                if op:
+                    suffix_claims[(svc, op)].append((rtype, op[len(verb):], verb))
+                    found = True
+        # The service's own word between verb and noun (`CreateCacheSubnetGroup` for
+        # aws_elasticache_subnet_group, `CreateDirectConnectGateway` for aws_dx_gateway).
+        for verb in VERBS:
+            for infix in INFIXES:
+                op = ops.get(camel_key(verb + infix + noun_snake))
+                if op and op not in TAG_OPS:
+                    suffix_claims[(svc, op)].append((rtype, op[len(verb):], verb))
+                    found = True
+        for verb in ("Update", "Modify", "Put"):
+            for suffix in SETTING_SUFFIXES:
+                op = ops.get(camel_key(verb + noun_snake + suffix))
+                if op and op not in TAG_OPS:
+                    suffix_claims[(svc, op)].append((rtype, op[len(verb):-len(suffix)], verb))
+                    found = True
         if not found:
             rejects.append((rtype, f"{svc}: no Create/Delete/Update operation named for it"))
+
+    # An exact claim wins over suffix claims of the same operation.
+    for key, cl in suffix_claims.items():
+        if key not in claims:
+            claims[key] = cl
 
     by_service = collections.defaultdict(list)
     ambiguous = []
@@ -287,7 +469,26 @@ def main():
     for (svc, opname), cl in claims.items():
         if services[svc] is not None:
             by_source[(event_source(services[svc]), opname)].update(c[0] for c in cl)
+    # Another API logging under the same event source with an operation of the same name
+    # (SES v1 and v2, Lex v1 and v2, Pinpoint SMS v1 and v2): the record alone cannot tell
+    # which API it came from, so the name is ambiguous unless every such API is claimed alike.
+    source_ops = collections.defaultdict(set)  # (source, op) → botocore services
+    for other in services:
+        try:
+            m = services[other] or sess.get_service_model(other)
+        except Exception:
+            continue
+        for o in m.operation_names:
+            source_ops[(event_source(m), o)].add(other)
     for (svc, opname), cl in sorted(claims.items()):
+        src0 = event_source(services[svc])
+        others = source_ops[(src0, opname)] - {svc}
+        if others:
+            ambiguous.append((svc, opname, [cl[0][0], *(f"(unclaimed {o})" for o in sorted(others))]))
+            continue
+        if (svc, opname) in DENY:
+            rejects.append((f"{svc}:{opname}", "reviewed: another resource (DENY)"))
+            continue
         types = sorted(by_source[(event_source(services[svc]), opname)])
         if len(types) > 1:
             ambiguous.append((svc, opname, types))
@@ -300,23 +501,28 @@ def main():
         block = resources[rtype]["block"]
         attrs = set(block.get("attributes", {})) | set(block.get("block_types", {}))
         op = model.operation_model(opname)
-        expr, why = find_id(op, noun, attrs, VERBS[verb])
-        if expr is None and VERBS[verb] != "create":
-            # Nothing in the input: the output may still name it (`UpdateX` returning `XArn`).
+        # Deletes and updates: required input members, then the output (`UpdateX` returning
+        # `XArn`), then optional input members.
+        link = verb in ("Associate", "Disassociate", "Attach", "Detach", "Accept", "Copy")
+        expr, why = find_id(op, noun, attrs, KINDS[verb], optional=KINDS[verb] == "create", link=link)
+        if expr is None and KINDS[verb] != "create":
             expr, why = find_id_output(op, noun, attrs)
+            if expr is None:
+                expr, why = find_id(op, noun, attrs, KINDS[verb], link=link)
         if expr is None:
             (ambiguous if why.startswith("several") else rejects).append(
                 (svc, opname, [rtype, why]) if why.startswith("several") else (f"{svc}:{opname}", f"{rtype}: {why}")
             )
             continue
-        kind = VERBS[verb]
+        kind = KINDS[verb]
         if kind == "create" and expr.startswith("request.") and op.output_shape is not None and any(
             m.lower().endswith("id") or m.lower().endswith("arn") for m in op.output_shape.members
         ) and not expr.lower().endswith("name"):
             rejects.append((f"{svc}:{opname}", f"{rtype}: create names an input id while the output has one"))
             continue
-        entry = {"name": opname, "type": rtype, "kind": kind, "id": expr}
-        if kind == "update" and op.input_shape is not None:
+        ec2 = model.metadata.get("protocol") == "ec2"
+        entry = {"name": opname, "type": rtype, "kind": kind, "id": ec2_id(opname, expr) if ec2 else expr}
+        if kind == "update" and op.input_shape is not None and not ec2:
             sc = {k: v for k, v in scalar_attrs(block).items()
                   if not SKIP_ATTR.search(k) and not block["attributes"][k].get("sensitive")}
             attributes = []

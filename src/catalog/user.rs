@@ -113,6 +113,7 @@ pub fn load(catalog: &mut Catalog, specs: &[String]) -> Result<Vec<Loaded>, User
     if !problems.is_empty() {
         return Err(UserCatalogError { problems });
     }
+    catalog.user_specs.extend(specs.iter().cloned());
     Ok(parsed
         .into_iter()
         .map(|(file, one, warnings)| {

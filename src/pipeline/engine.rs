@@ -328,6 +328,11 @@ impl Engine {
         self.state = state;
     }
 
+    /// Swaps in a catalog (hot reload of the profile's catalog files: the next event uses it).
+    pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
+        self.catalog = catalog;
+    }
+
     /// Swaps in a rule set (hot reload: the next event uses it).
     pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
         if let Some(r) = &self.router {

@@ -17,6 +17,7 @@ use super::engine::{Engine, EngineOptions, Signals};
 use super::stats::Stats;
 use crate::alert::Alert;
 use crate::catalog::Catalog;
+use crate::catalog::watch::CatalogWatcher;
 use crate::config::{EMBEDDED_PREFIX, ReplaySettings};
 use crate::event::CloudEvent;
 use crate::input::{Document, expand_inputs, read_input_cut, split_documents};
@@ -150,6 +151,17 @@ pub fn spawn(
     state: Arc<StateIndex>,
     cfg: &PipelineConfig,
 ) -> Result<PipelineHandle, globset::Error> {
+    let catalog_watcher = if catalog.user_specs().is_empty() {
+        None
+    } else {
+        match CatalogWatcher::start(Arc::clone(&catalog), Duration::from_millis(200)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot watch catalog files; they will not hot-reload");
+                None
+            }
+        }
+    };
     let mut engine = Engine::new(catalog, state, &cfg.engine)?;
     engine.set_rules(cfg.rules.clone());
     let watcher = if cfg.rule_paths.is_empty() {
@@ -246,6 +258,7 @@ pub fn spawn(
         let mut signals = Signals::default();
         let mut reloads_seen = 0u64;
         let mut failures_seen = 0u64;
+        let (mut catalog_reloads_seen, mut catalog_failures_seen) = (0u64, 0u64);
         while let Some(item) = event_rx.blocking_recv() {
             if let Some(w) = &watcher {
                 let (reloads, failures) = w.counters();
@@ -263,6 +276,25 @@ pub fn spawn(
                     tracing::warn!(
                         errors = %stats.rule_errors.join("; "),
                         "Rule change rejected; the previous rules stay in force"
+                    );
+                }
+            }
+            if let Some(w) = &catalog_watcher {
+                let (reloads, failures) = w.counters();
+                if reloads != catalog_reloads_seen {
+                    catalog_reloads_seen = reloads;
+                    stats.catalog_reloads = reloads;
+                    stats.catalog_errors.clear();
+                    engine.set_catalog(w.current());
+                    tracing::info!(reloads, "Catalog reloaded");
+                }
+                if failures != catalog_failures_seen {
+                    catalog_failures_seen = failures;
+                    stats.catalog_reload_failures = failures;
+                    stats.catalog_errors = w.last_errors();
+                    tracing::warn!(
+                        errors = %stats.catalog_errors.join("; "),
+                        "Catalog change rejected; the previous catalog stays in force"
                     );
                 }
             }

@@ -145,6 +145,12 @@ pub struct Stats {
     pub rule_reload_failures: u64,
     /// Diagnostics of the last rejected rule change (`file:line:col: error[code]: …`).
     pub rule_errors: Vec<String>,
+    /// Catalog file changes (the profile's `catalog:` paths) swapped in since start.
+    pub catalog_reloads: u64,
+    /// Catalog file changes rejected (the previous catalog stayed in force).
+    pub catalog_reload_failures: u64,
+    /// Problems of the last rejected catalog change (`file:line:column: …`).
+    pub catalog_errors: Vec<String>,
     /// Remote states whose last refresh failed (location → reason); the last good copy is used.
     pub state_stale: BTreeMap<String, String>,
     /// Fields of parsed events that could not be read (a number out of range, nesting past the
@@ -266,6 +272,11 @@ impl Stats {
         self.rule_reload_failures += other.rule_reload_failures;
         if !other.rule_errors.is_empty() {
             self.rule_errors.clone_from(&other.rule_errors);
+        }
+        self.catalog_reloads += other.catalog_reloads;
+        self.catalog_reload_failures += other.catalog_reload_failures;
+        if !other.catalog_errors.is_empty() {
+            self.catalog_errors.clone_from(&other.catalog_errors);
         }
     }
 
