@@ -35,15 +35,16 @@ const MIN_CHUNK: usize = 1 << 20;
 /// Memory the fast path may give to chunks in flight, raw and parsed (issue 19: a replay of
 /// any length stays under 100 MB with the state index, the catalog and the 200,000-id dedupe
 /// window, which take about 70 MB of their own: measured with `/usr/bin/time -v` over 1M
-/// corpus records, 8 MiB chunks gave 94 MB at 1 thread and 126 MB at 2).
-pub const CHUNK_BUDGET: usize = 32 << 20;
+/// corpus records, 8 MiB chunks gave 94 MB at 1 thread and 126 MB at 2; a 32 MiB budget 97 MiB
+/// at 1 thread, 93 MiB at 2).
+pub const CHUNK_BUDGET: usize = 24 << 20;
 
 /// The fast path's chunk size with `threads` parsing threads: the budget over the chunks in
 /// flight. With T threads at most T + 3 raw chunks and 2T parsed ones are held (see
 /// [`parallel`]); a parsed chunk is counted at its raw size, which holds for a trail of mostly
 /// silent records (only their ids are kept) — an input of nothing but mutating records holds
-/// more, each parsed event keeping its payloads. So `3 (T + 1)` chunks: about 5.3 MiB for 1
-/// thread, 3.6 MiB for 2, 1 MiB (the floor) from 10 threads up, where memory grows past the
+/// more, each parsed event keeping its payloads. So `3 (T + 1)` chunks: 4 MiB for 1 thread,
+/// about 2.7 MiB for 2, 1 MiB (the floor) from 8 threads up, where memory grows past the
 /// budget by 3 MiB per thread.
 #[must_use]
 pub fn chunk_size(threads: usize) -> usize {
@@ -51,7 +52,7 @@ pub fn chunk_size(threads: usize) -> usize {
 }
 
 /// `--threads`' default: the available cores, at most as many as [`CHUNK_BUDGET`] holds chunks
-/// of the smallest size for (9).
+/// of the smallest size for (7).
 #[must_use]
 pub fn default_threads() -> usize {
     let in_budget = CHUNK_BUDGET / (3 * MIN_CHUNK) - 1;
