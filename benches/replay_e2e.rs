@@ -185,8 +185,18 @@ fn baseline(name: &str, buf: &[u8], n: usize) -> Duration {
     elapsed
 }
 
-/// One run of `tfdrift replay` on `input`: the elapsed time; checks the stats it wrote.
-fn tfdrift(bin: &str, input: &Path, threads: Option<&str>, dir: &Path, n: usize) -> Duration {
+/// What a run wrote: the alerts (stdout) and the stats.
+type Output = (Vec<u8>, Value);
+
+/// One run of `tfdrift replay` on `input`: the elapsed time and what it wrote; checks that the
+/// stats count every record.
+fn tfdrift(
+    bin: &str,
+    input: &Path,
+    threads: Option<&str>,
+    dir: &Path,
+    n: usize,
+) -> (Duration, Output) {
     let out = std::fs::File::create(dir.join("alerts.jsonl")).unwrap();
     let stats = dir.join("stats.json");
     let mut cmd = Command::new(bin);
@@ -222,7 +232,38 @@ fn tfdrift(bin: &str, input: &Path, threads: Option<&str>, dir: &Path, n: usize)
     );
     let stats: Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     assert_eq!(stats["records_read"], n as u64, "{stats}");
-    elapsed
+    let alerts = std::fs::read(dir.join("alerts.jsonl")).unwrap();
+    (elapsed, (alerts, stats))
+}
+
+/// Every case over the same input must write the same alerts, byte for byte, and the same
+/// stats (one thread or N, the fast path or the full one, plain or gzip): the first run of an
+/// input is the reference.
+fn same_output(
+    reference: &mut Vec<(PathBuf, Output)>,
+    input: &Path,
+    case: &str,
+    (t, out): (Duration, Output),
+) -> Duration {
+    match reference.iter().find(|(p, _)| p == input) {
+        Some((_, first)) => {
+            assert!(
+                first.0 == out.0,
+                "{case}: alerts differ from the first case's over {} ({} vs {} bytes)",
+                input.display(),
+                out.0.len(),
+                first.0.len()
+            );
+            assert_eq!(
+                first.1,
+                out.1,
+                "{case}: stats differ over {}",
+                input.display()
+            );
+        }
+        None => reference.push((input.to_path_buf(), out)),
+    }
+    t
 }
 
 /// One run of `zcat input > /dev/null`.
@@ -289,49 +330,40 @@ fn main() {
             });
         }
     };
+    let mut reference: Vec<(PathBuf, Output)> = Vec::new();
+    let mut run_case = |name: &str, bin: &str, input: &Path, threads: Option<&str>| {
+        same_output(
+            &mut reference,
+            input,
+            name,
+            tfdrift(bin, input, threads, dir.path(), n),
+        )
+    };
     for run in 0..runs {
         for b in ["serde_json::Value", "simd-json borrowed", "byte scan"] {
             add(b, rate(baseline(b, &buf, n)));
         }
+        let name = "tfdrift --threads 1";
+        add(name, rate(run_case(name, BIN, &input, Some("1"))));
+        let name = format!("tfdrift --threads {cores}");
         add(
-            "tfdrift --threads 1",
-            rate(tfdrift(BIN, &input, Some("1"), dir.path(), n)),
+            &name,
+            rate(run_case(&name, BIN, &input, Some(&cores.to_string()))),
         );
-        add(
-            &format!("tfdrift --threads {cores}"),
-            rate(tfdrift(
-                BIN,
-                &input,
-                Some(&cores.to_string()),
-                dir.path(),
-                n,
-            )),
-        );
-        add(
-            "tfdrift --full-parse (before)",
-            rate(tfdrift(BIN, &input, Some("full"), dir.path(), n)),
-        );
+        let name = "tfdrift --full-parse (before)";
+        add(name, rate(run_case(name, BIN, &input, Some("full"))));
         if let Some(old) = &old_bin {
-            add(
-                "old binary (1 thread)",
-                rate(tfdrift(old, &input, None, dir.path(), n)),
-            );
+            let name = "old binary (1 thread)";
+            add(name, rate(run_case(name, old, &input, Some("1"))));
         }
         if gzip {
             add("zcat (gzip)", rate(zcat(&gz_input)));
+            let name = "tfdrift --threads 1 (gzip)";
+            add(name, rate(run_case(name, BIN, &gz_input, Some("1"))));
+            let name = format!("tfdrift --threads {cores} (gzip)");
             add(
-                "tfdrift --threads 1 (gzip)",
-                rate(tfdrift(BIN, &gz_input, Some("1"), dir.path(), n)),
-            );
-            add(
-                &format!("tfdrift --threads {cores} (gzip)"),
-                rate(tfdrift(
-                    BIN,
-                    &gz_input,
-                    Some(&cores.to_string()),
-                    dir.path(),
-                    n,
-                )),
+                &name,
+                rate(run_case(&name, BIN, &gz_input, Some(&cores.to_string()))),
             );
         }
         println!("  run {run} done (load {})", load());
@@ -367,5 +399,22 @@ fn main() {
         med(&format!("tfdrift --threads {cores}")),
     ) {
         println!("  parallel speed-up: {:.2}x on {cores} cores", many / one);
+    }
+    if let (Some(z), Some(one), Some(many)) = (
+        med("zcat (gzip)"),
+        med("tfdrift --threads 1 (gzip)"),
+        med(&format!("tfdrift --threads {cores} (gzip)")),
+    ) {
+        let gz_mb = std::fs::metadata(&gz_input).map_or(0.0, |m| m.len() as f64 / 1e6);
+        let mbs = |r: f64| r * bytes_per_record / 1e6;
+        println!(
+            "  gzip ({gz_mb:.0} MB compressed, MB/s of JSON out): zcat {:.0} MB/s; tfdrift \
+             --threads 1 {:.0} MB/s ({:.2}x zcat), --threads {cores} {:.0} MB/s ({:.2}x zcat)",
+            mbs(z),
+            mbs(one),
+            one / z,
+            mbs(many),
+            many / z
+        );
     }
 }

@@ -618,8 +618,10 @@ pub struct ReplayArgs {
     /// Without it a replay writes nothing.
     #[arg(long, value_name = "PATH")]
     pub store: Option<PathBuf>,
-    /// Threads that parse local inputs (default 1); output and stats are the same whatever the
-    /// number. Each thread holds about one more 8 MB chunk and its parsed records in memory.
+    /// Threads that parse local inputs (default: the available cores, at most 7); output and
+    /// stats are the same whatever the number. Chunks in flight stay within 24 MiB (the chunk
+    /// shrinks from 4 MiB as threads are added, down to 1 MiB at 8 threads); gzip is
+    /// decompressed on a thread of its own, in parallel with the parse.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Build a full event for every record (the path before the replay prefilter): slower,

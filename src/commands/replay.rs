@@ -79,9 +79,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     if !local.is_empty() {
         let options = ReplayOptions {
-            // Not the available cores by default: each thread holds one more chunk and its
-            // parsed records, which breaks the memory bound on inputs of huge records.
-            threads: args.threads.map_or(1, usize::from),
+            // The available cores by default; the chunk size shrinks with the threads so that
+            // what is in flight stays within `replay::CHUNK_BUDGET`.
+            threads: args
+                .threads
+                .map_or_else(tfdrift::pipeline::replay::default_threads, usize::from),
             full_parse: args.full_parse,
         };
         replay_paths_with(&mut engine, &local, options, &mut stats, &mut on_alert)?;

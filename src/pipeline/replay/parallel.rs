@@ -3,10 +3,14 @@
 //! the engine strictly in input order, so the alerts, their order, dedupe and every counter are
 //! those of a one-document-at-a-time replay.
 //!
-//! With one thread everything runs on the caller's. With `threads` > 1, a reader thread opens
-//! the inputs and cuts chunks (decompressing gzip meanwhile), `threads` workers read chunks,
-//! and the caller's thread runs the engine on the results in order. About `threads` + 2 chunks
-//! are in flight at any time, so memory stays flat whatever the input's length.
+//! A reader thread opens the inputs and cuts chunks (decompressing gzip meanwhile, in parallel
+//! with the parse). With one thread the caller's thread reads each chunk and runs the engine on
+//! it; with `threads` > 1, `threads` workers read chunks and the caller's thread runs the engine
+//! on the results in order. What is in flight is bounded whatever the input's length: with one
+//! thread, three raw chunks (the one filled, the one handed over, the one parsed) and one parsed;
+//! with `threads` = T, at most T + 3 raw chunks (filled, queued, one per worker, one handed to
+//! the queue) and 2T parsed ones (one per worker, T − 1 waiting in order, the engine's). See
+//! [`super::chunk_size`] for how the chunk size keeps that within a memory budget.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -232,9 +236,15 @@ pub(super) fn replay(
         fallback: None,
     };
     if threads <= 1 {
-        read_inputs(inputs, chunk, |s| {
-            feeder.step(s.map(|raw| parse_chunk(&raw.bytes, raw.line)));
-            true
+        // Reading (and gunzipping) on a thread of its own, one chunk ahead of the parse: a
+        // rendezvous channel, so the reader holds at most the chunk it hands over and the one
+        // it fills.
+        let (tx, rx) = sync_channel::<Step<RawChunk>>(0);
+        std::thread::scope(|scope| {
+            scope.spawn(move || read_inputs(inputs, chunk, |s| tx.send(s).is_ok()));
+            for s in rx {
+                feeder.step(s.map(|raw| parse_chunk(&raw.bytes, raw.line)));
+            }
         });
         return;
     }
