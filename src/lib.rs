@@ -17,6 +17,7 @@ pub mod drift;
 pub mod enrich;
 pub mod event;
 pub mod fsutil;
+pub mod fswatch;
 pub mod input;
 pub mod map;
 pub mod mask;

@@ -13,9 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use notify_debouncer_full::notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 use sha2::{Digest as _, Sha256};
 
 use super::{Catalog, user};
@@ -48,35 +45,10 @@ impl std::fmt::Debug for Shared {
 fn fingerprint(specs: &[String]) -> [u8; 32] {
     let mut h = Sha256::new();
     match user::files(specs) {
-        Ok(files) => {
-            for f in files {
-                h.update(f.as_os_str().as_encoded_bytes());
-                h.update([0]);
-                match std::fs::read(&f) {
-                    Ok(bytes) => {
-                        h.update((bytes.len() as u64).to_le_bytes());
-                        h.update(&bytes);
-                    }
-                    Err(_) => h.update([0xff]),
-                }
-            }
-        }
+        Ok(files) => crate::fswatch::digest_files(&mut h, &files),
         Err(e) => h.update(e.to_string().as_bytes()),
     }
     h.finalize().into()
-}
-
-/// Whether a file-system event can change a catalog file's content (not opens, reads or
-/// metadata).
-fn changes_content(kind: EventKind) -> bool {
-    match kind {
-        EventKind::Modify(m) => !matches!(m, ModifyKind::Metadata(_)),
-        EventKind::Create(_)
-        | EventKind::Remove(_)
-        | EventKind::Any
-        | EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) | EventKind::Other => false,
-    }
 }
 
 fn is_catalog_file(p: &Path) -> bool {
@@ -146,7 +118,7 @@ pub enum CatalogWatchError {
 pub struct CatalogWatcher {
     shared: Arc<Shared>,
     /// Dropping the debouncer stops watching.
-    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    _debouncer: crate::fswatch::FileWatcher,
 }
 
 impl std::fmt::Debug for CatalogWatcher {
@@ -191,38 +163,12 @@ impl CatalogWatcher {
             last_errors: Mutex::new(Vec::new()),
         });
         let handler = Arc::clone(&shared);
-        let mut debouncer = new_debouncer(debounce, None, move |result: DebounceEventResult| {
-            match result {
-                Ok(events) => {
-                    let relevant = events.iter().any(|e| {
-                        changes_content(e.event.kind)
-                            && e.event.paths.iter().any(|p| is_catalog_file(p))
-                    });
-                    if relevant {
-                        // Logged, counted and kept in `last_errors` by `reload`.
-                        let _ = handler.reload_if_changed();
-                    }
-                }
-                Err(errors) => {
-                    for e in errors {
-                        tracing::warn!(error = %e, "Catalog file watcher error.");
-                    }
-                }
-            }
-        })?;
-        for spec in &specs {
-            let path = PathBuf::from(spec);
-            if path.is_dir() {
-                debouncer.watch(&path, RecursiveMode::Recursive)?;
-            } else {
-                // Editors replace files by rename: watch the directory, filter by extension.
-                let dir = path
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                debouncer.watch(dir, RecursiveMode::NonRecursive)?;
-            }
-        }
+        let paths: Vec<PathBuf> = specs.iter().map(PathBuf::from).collect();
+        // Errors are logged, counted and kept in `last_errors` by the reload.
+        let debouncer =
+            crate::fswatch::watch(&paths, debounce, is_catalog_file, "Catalog", move || {
+                let _ = handler.reload_if_changed();
+            })?;
         Ok(CatalogWatcher {
             shared,
             _debouncer: debouncer,

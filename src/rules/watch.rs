@@ -10,9 +10,6 @@
 
 use super::{Diagnostic, RuleSet, diag};
 use arc_swap::ArcSwap;
-use notify_debouncer_full::notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,31 +64,8 @@ fn rule_files(paths: &[PathBuf]) -> Vec<PathBuf> {
 /// Digest of the rule files' names and contents (a missing file counts as its absence).
 fn fingerprint(paths: &[PathBuf]) -> [u8; 32] {
     let mut h = Sha256::new();
-    for f in rule_files(paths) {
-        h.update(f.as_os_str().as_encoded_bytes());
-        h.update([0]);
-        match std::fs::read(&f) {
-            Ok(bytes) => {
-                h.update((bytes.len() as u64).to_le_bytes());
-                h.update(&bytes);
-            }
-            Err(_) => h.update([0xff]),
-        }
-    }
+    crate::fswatch::digest_files(&mut h, &rule_files(paths));
     h.finalize().into()
-}
-
-/// Whether an event can change a rule file's content. Opens, reads and closes without a
-/// write (the reload's own reads, an editor opening the file) cannot, nor can metadata.
-fn changes_content(kind: EventKind) -> bool {
-    match kind {
-        EventKind::Modify(m) => !matches!(m, ModifyKind::Metadata(_)),
-        EventKind::Create(_)
-        | EventKind::Remove(_)
-        | EventKind::Any
-        | EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) | EventKind::Other => false,
-    }
 }
 
 impl Shared {
@@ -143,7 +117,7 @@ impl Shared {
 pub struct RuleWatcher {
     shared: Arc<Shared>,
     /// Dropping the debouncer stops watching.
-    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    _debouncer: crate::fswatch::FileWatcher,
 }
 
 impl std::fmt::Debug for RuleWatcher {
@@ -228,40 +202,10 @@ impl RuleWatcher {
             failures: AtomicU64::new(0),
         });
         let handler_shared = Arc::clone(&shared);
-        let mut debouncer =
-            new_debouncer(
-                debounce,
-                None,
-                move |result: DebounceEventResult| match result {
-                    Ok(events) => {
-                        let relevant = events.iter().any(|e| {
-                            changes_content(e.event.kind)
-                                && e.event.paths.iter().any(|p| is_rule_file(p))
-                        });
-                        if relevant {
-                            // Errors are logged, counted and kept in `last_errors` by `reload`.
-                            let _ = handler_shared.reload_if_changed();
-                        }
-                    }
-                    Err(errors) => {
-                        for e in errors {
-                            tracing::warn!(error = %e, "Rule file watcher error.");
-                        }
-                    }
-                },
-            )?;
-        for path in paths {
-            if path.is_dir() {
-                debouncer.watch(path, RecursiveMode::Recursive)?;
-            } else {
-                // Editors replace files by rename: watch the directory, filter by extension.
-                let dir = path
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                debouncer.watch(dir, RecursiveMode::NonRecursive)?;
-            }
-        }
+        // Errors are logged, counted and kept in `last_errors` by the reload.
+        let debouncer = crate::fswatch::watch(paths, debounce, is_rule_file, "Rule", move || {
+            let _ = handler_shared.reload_if_changed();
+        })?;
         Ok(RuleWatcher {
             shared,
             _debouncer: debouncer,
